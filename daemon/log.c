@@ -1,0 +1,99 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int log_level = LOG_LVL_INFO;
+static const char *log_prog = "tcpprobe";
+static int log_journal; /* stderr is connected to journald: use <N> prefixes */
+
+static const char *const level_names[8] = {
+	[LOG_LVL_ERR] = "error", [LOG_LVL_WARN] = "warning", [LOG_LVL_NOTICE] = "notice",
+	[LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
+};
+
+void log_init(const char *progname, int level)
+{
+	log_prog = progname;
+	log_level = level;
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+int log_set_level_str(const char *s)
+{
+	for (int i = 0; i < 8; i++) {
+		if (level_names[i] && strcasecmp(s, level_names[i]) == 0) {
+			log_level = i;
+			return 0;
+		}
+	}
+	if (strcasecmp(s, "warn") == 0) {
+		log_level = LOG_LVL_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+const char *log_level_str(void) { return level_names[log_level]; }
+int log_get_level(void) { return log_level; }
+
+static void log_v(int level, const char *fmt, va_list ap, int err)
+{
+	if (level > log_level)
+		return;
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if (err && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", level, line);
+	else
+		fprintf(stderr, "%s: %s\n", log_prog, line);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(level, fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(LOG_LVL_WARN, fmt, ap, err);
+	va_end(ap);
+	errno = err;
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(LOG_LVL_WARN, fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(LOG_LVL_INFO, fmt, ap, 0);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_v(LOG_LVL_DEBUG, fmt, ap, 0);
+	va_end(ap);
+}

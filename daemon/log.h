@@ -1,0 +1,21 @@
+/* log.h: one line per event on stderr, journald-friendly "<N>" priority
+ * prefixes when stderr is the journal (JOURNAL_STREAM), level settable at
+ * run time. */
+#ifndef TCPPROBE_LOG_H
+#define TCPPROBE_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+
+void log_init(const char *progname, int level);
+int log_set_level_str(const char *s); /* 0, or -1 if s names no level */
+const char *log_level_str(void);
+int log_get_level(void);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* appends strerror(errno) */
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
