@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *f)
 {
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 		printf("tcpprobe %s\n", TCPPROBE_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "probe"))
+		return probe_main(argc - 1, argv + 1);
 	fprintf(stderr, "tcpprobe: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

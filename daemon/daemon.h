@@ -1,0 +1,79 @@
+/* daemon.h: the running daemon as the control socket and the metrics
+ * endpoint see it. Implemented in daemon.c / sched.c. */
+#ifndef TCPPROBE_DAEMON_H
+#define TCPPROBE_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "targets.h"
+
+struct daemon;
+struct event_base;
+
+struct daemon_status {
+	const char *version;
+	uint64_t start_ns, now_ns;          /* CLOCK_REALTIME */
+	size_t targets, paused;
+	struct engine_stats eng;
+	double pps_out;                      /* packets sent per second, last ~10 s */
+	uint64_t sched_late_ns_total;        /* summed lateness of probe starts */
+	uint64_t sched_late_max_ns;
+	uint64_t reloads, reload_errors;
+	uint64_t rss_bytes;                  /* from /proc/self/statm */
+	uint64_t target_bytes;               /* sizeof(struct target) */
+	const char *config_path;
+	const char *log_level;
+};
+
+struct event_base *daemon_base(struct daemon *d);
+const struct config *daemon_config(struct daemon *d);
+void daemon_status(struct daemon *d, struct daemon_status *out);
+
+/* Targets in stable (config, then add) order. */
+size_t daemon_target_count(struct daemon *d);
+struct target *daemon_target_at(struct daemon *d, size_t i);
+struct target *daemon_target_find(struct daemon *d, const char *name);
+
+/* Mutations; each returns 0 or -1 with err set to a message for the user. */
+int daemon_target_add(struct daemon *d, const char *name, const char *hostport,
+		      char *const *kv, size_t nkv, char *err, size_t errlen);
+int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t errlen);
+/* name NULL: all targets. */
+int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen);
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
+
+/* A one-shot probe run by the daemon: cb gets the report (with timeline)
+ * once; kv are probe options (kind=syn ...). 0 or -1 with err. */
+typedef void (*daemon_result_cb)(void *arg, const char *target, const struct probe_report *r);
+int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+		   daemon_result_cb cb, void *arg, char *err, size_t errlen);
+/* Every recorded result (targets and one-shots) is passed to watchers. */
+int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg);
+void daemon_unwatch(struct daemon *d, void *arg);
+/* Forget every one-shot callback with this arg (its client went away). */
+void daemon_forget(struct daemon *d, void *arg);
+
+/* Prometheus text format 0.0.4 for everything (metrics.c). */
+struct jbuf;
+void metrics_render(struct daemon *d, struct jbuf *out);
+/* The /metrics HTTP listener (evhttp) on "ADDR:PORT" / "[V6]:PORT". */
+struct metrics_server;
+struct metrics_server *metrics_server_new(struct daemon *d, const char *listen, char *err,
+					  size_t errlen);
+void metrics_server_free(struct metrics_server *m);
+
+/* The control socket (control.c). Created before privileges are dropped. */
+struct control;
+struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char *err,
+			    size_t errlen);
+void control_free(struct control *c);
+/* `tcpprobe ctl` (ctl.c), the client. */
+int ctl_main(int argc, char **argv);
+/* `tcpprobe daemon` (daemon.c). */
+int daemon_main(int argc, char **argv);
+
+#endif

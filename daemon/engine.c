@@ -1,0 +1,753 @@
+/* engine.c: executes probes/fsm on raw sockets. See engine.h. */
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "isn.h"
+#include "log.h"
+#include "rawio.h"
+#include "rstguard.h"
+#include "wheel.h"
+
+#define RX_BATCH 1024
+#define PACE_NS 1000000ULL /* queue drain period while probes wait on the caps */
+
+/* Per-probe context, alive until the probe is reported. */
+struct pctx {
+	engine_report_cb cb;
+	void *arg;
+	struct pctx *qnext;     /* wait queue */
+	struct pkt_addr dst;    /* queued probes: the request */
+	struct pkt_addr src;    /* family 0: look the route up at launch */
+	uint16_t dport;
+	bool want_tl;
+	struct engine_profile *prof;
+	struct fsm_timeline tl;
+};
+
+/* One connection: small, most of them sit in TIME_WAIT. */
+struct conn {
+	struct fsm_conn f;
+	struct wheel_entry timer;
+	struct conn *hnext;
+	struct pctx *ctx;       /* NULL once reported */
+	struct engine_profile *prof;
+	struct pkt_addr local, remote;
+	uint16_t lport, rport;
+	uint32_t hash;
+};
+
+struct engine {
+	struct event_base *base;
+	struct engine_cfg cfg;
+	struct rawio *raw;
+	struct pkt_builder *pb;
+	struct event *rx_ev, *timer_ev, *pace_ev;
+	bool guard;
+	struct wheel *wheel;
+	struct conn **tab;
+	size_t tab_mask, nconns;
+	uint16_t next_port;
+	struct pctx *q_head, *q_tail;
+	uint64_t inflight, queued;
+	double tokens;
+	uint64_t tokens_at;
+	struct engine_stats st;
+};
+
+uint64_t engine_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- profiles ---- */
+
+struct engine_profile *engine_profile_new(const struct fsm_params *fp, uint8_t ttl, uint8_t tos)
+{
+	struct engine_profile *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->fp = *fp;
+	p->ttl = ttl;
+	p->tos = tos;
+	p->refs = 1;
+	return p;
+}
+
+void engine_profile_ref(struct engine_profile *p) { p->refs++; }
+
+void engine_profile_unref(struct engine_profile *p)
+{
+	if (p && --p->refs == 0)
+		free(p);
+}
+
+/* ---- the 4-tuple table ---- */
+
+static uint32_t tuple_hash(const struct pkt_addr *remote, uint16_t rport, uint16_t lport)
+{
+	/* Chains only ever hold our own connections, so a fast mix is enough:
+	 * spoofed packets can cost a lookup, never a longer chain. */
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)rport << 16 | lport) ^
+		     ((uint64_t)remote->family << 40);
+	const uint8_t *a = remote->a;
+	size_t n = remote->family == AF_INET6 ? 16 : 4;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t w;
+		memcpy(&w, a + i, 4);
+		h ^= w;
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 33;
+	}
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return (uint32_t)h;
+}
+
+static bool addr_eq(const struct pkt_addr *x, const struct pkt_addr *y)
+{
+	if (x->family != y->family)
+		return false;
+	return memcmp(x->a, y->a, x->family == AF_INET6 ? 16 : 4) == 0;
+}
+
+static struct conn *tab_find(struct engine *e, const struct pkt_addr *remote, uint16_t rport,
+			     uint16_t lport)
+{
+	uint32_t h = tuple_hash(remote, rport, lport);
+	for (struct conn *c = e->tab[h & e->tab_mask]; c; c = c->hnext)
+		if (c->hash == h && c->rport == rport && c->lport == lport &&
+		    addr_eq(&c->remote, remote))
+			return c;
+	return NULL;
+}
+
+static int tab_grow(struct engine *e)
+{
+	size_t n = (e->tab_mask + 1) * 2;
+	struct conn **t = calloc(n, sizeof(*t));
+	if (!t)
+		return -1;
+	for (size_t i = 0; i <= e->tab_mask; i++) {
+		struct conn *c = e->tab[i];
+		while (c) {
+			struct conn *next = c->hnext;
+			c->hnext = t[c->hash & (n - 1)];
+			t[c->hash & (n - 1)] = c;
+			c = next;
+		}
+	}
+	free(e->tab);
+	e->tab = t;
+	e->tab_mask = n - 1;
+	return 0;
+}
+
+static void tab_insert(struct engine *e, struct conn *c)
+{
+	if (e->nconns >= e->tab_mask + 1)
+		tab_grow(e); /* on failure chains just get longer */
+	c->hash = tuple_hash(&c->remote, c->rport, c->lport);
+	c->hnext = e->tab[c->hash & e->tab_mask];
+	e->tab[c->hash & e->tab_mask] = c;
+	e->nconns++;
+}
+
+static void tab_remove(struct engine *e, struct conn *c)
+{
+	struct conn **pp = &e->tab[c->hash & e->tab_mask];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = c->hnext;
+		e->nconns--;
+	}
+}
+
+/* A source port whose 4-tuple with (remote, rport) is free, round robin so
+ * a tuple just released (or in TIME_WAIT) is the last one reused. */
+static int port_alloc(struct engine *e, const struct pkt_addr *remote, uint16_t rport)
+{
+	unsigned span = (unsigned)e->cfg.sport_hi - e->cfg.sport_lo + 1;
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t p = e->next_port;
+		e->next_port = p == e->cfg.sport_hi ? e->cfg.sport_lo : p + 1;
+		if (!tab_find(e, remote, rport, p))
+			return p;
+	}
+	return -1;
+}
+
+/* ---- sending ---- */
+
+static void refill_tokens(struct engine *e, uint64_t now)
+{
+	if (!e->cfg.pps)
+		return;
+	if (now > e->tokens_at) {
+		e->tokens += (double)(now - e->tokens_at) * e->cfg.pps / 1e9;
+		/* At most 10 ms worth of burst (but at least a few packets). */
+		double cap = e->cfg.pps / 100.0 < 4 ? 4 : e->cfg.pps / 100.0;
+		if (e->tokens > cap)
+			e->tokens = cap;
+	}
+	e->tokens_at = now;
+}
+
+static void send_segment(struct engine *e, struct conn *c, const struct fsm_segment *s)
+{
+	struct pkt_out o = {
+		.src = c->local, .dst = c->remote, .sport = c->lport, .dport = c->rport,
+		.seq = s->seq, .ack = s->ack, .flags = s->flags, .win = s->win,
+		.ttl = c->prof->ttl, .tos = c->prof->tos,
+		.syn_opts = s->syn_opts ? &c->prof->fp.syn : NULL,
+		.ts = s->ts, .tsval = s->tsval, .tsecr = s->tsecr,
+	};
+	uint8_t buf[PKT_MAX_LEN];
+	ssize_t n = pkt_build(e->pb, &o, buf, sizeof(buf));
+	if (n < 0) {
+		log_warnx("cannot build segment: %s", pkt_builder_error(e->pb));
+		e->st.tx_errors++;
+		return;
+	}
+	if (rawio_send(e->raw, buf, (size_t)n, &c->remote) < 0)
+		e->st.tx_errors++;
+	if (e->cfg.pps)
+		e->tokens -= 1;
+}
+
+/* ---- reporting and conn lifetime ---- */
+
+static void fill_report(const struct conn *c, struct probe_report *r)
+{
+	const struct fsm_conn *f = &c->f;
+	memset(r, 0, sizeof(*r));
+	r->src = c->local;
+	r->dst = c->remote;
+	r->sport = c->lport;
+	r->dport = c->rport;
+	r->kind = f->p->kind;
+	r->result = f->result;
+	r->close_result = f->close_result;
+	r->syn_retransmits = f->syn_tx > 1 ? f->syn_tx - 1 : 0;
+	r->synack_seen = f->synack_seen;
+	r->have_icmp = f->have_icmp;
+	r->icmp_type = f->icmp_type;
+	r->icmp_code = f->icmp_code;
+	r->have_peer = f->synack_seen > 0;
+	r->peer_ttl = f->peer_ttl;
+	r->peer_mss = f->peer_mss;
+	r->peer_wscale = f->peer_wscale == 0xff ? -1 : (int8_t)f->peer_wscale;
+	r->peer_sack = f->peer_sack;
+	r->peer_ts = f->peer_ts;
+	r->challenge_acks = f->challenge_acks;
+	r->dup_acks = f->dup_acks;
+	r->bytes_rcvd = f->bytes_rcvd;
+	r->iss = f->iss;
+	r->irs = f->irs;
+	r->t_start = f->t_open;
+	fsm_phases(f, &r->ph);
+	r->tl = f->tl;
+}
+
+static void conn_report(struct engine *e, struct conn *c)
+{
+	struct pctx *x = c->ctx;
+	if (!x)
+		return;
+	if (x->cb) {
+		struct probe_report r;
+		fill_report(c, &r);
+		x->cb(x->arg, &r);
+	}
+	c->ctx = NULL;
+	c->f.tl = NULL;
+	engine_profile_unref(x->prof);
+	free(x);
+	e->inflight--;
+}
+
+static void conn_free(struct engine *e, struct conn *c)
+{
+	conn_report(e, c);
+	wheel_cancel(e->wheel, &c->timer);
+	tab_remove(e, c);
+	engine_profile_unref(c->prof);
+	free(c);
+}
+
+/* Whether the probe's outcome is complete: a handshake that opened waits
+ * for its close phase too. */
+static bool conn_reportable(const struct conn *c)
+{
+	const struct fsm_conn *f = &c->f;
+	if (f->result == RESULT_PENDING)
+		return false;
+	if (f->p->kind == PROBE_HANDSHAKE && f->result == RESULT_OK)
+		return f->close_result != CLOSE_NONE;
+	return true;
+}
+
+/* Execute fsm actions. Returns false if the conn was freed. */
+static bool conn_apply(struct engine *e, struct conn *c, const struct fsm_actions *acts)
+{
+	bool done = false;
+	for (unsigned i = 0; i < acts->n; i++) {
+		const struct fsm_action *a = &acts->a[i];
+		switch (a->type) {
+		case ACT_SEND:
+			send_segment(e, c, &a->u.seg);
+			break;
+		case ACT_TIMER:
+			wheel_arm(e->wheel, &c->timer, a->u.deadline);
+			break;
+		case ACT_STATE:
+		case ACT_RESULT:
+		case ACT_CLOSE_RESULT:
+			break;
+		case ACT_DONE:
+			done = true;
+			break;
+		}
+	}
+	if (c->ctx && conn_reportable(c))
+		conn_report(e, c);
+	if (done) {
+		conn_free(e, c);
+		return false;
+	}
+	return true;
+}
+
+static void conn_step(struct engine *e, struct conn *c, const struct fsm_event *ev, uint64_t now)
+{
+	struct fsm_actions acts;
+	fsm_step(&c->f, ev, now, &acts);
+	conn_apply(e, c, &acts);
+}
+
+/* ---- starting probes ---- */
+
+static unsigned probe_cost(const struct engine_profile *p)
+{
+	switch ((enum probe_kind)p->fp.kind) {
+	case PROBE_SYN:
+		return 2;
+	case PROBE_HANDSHAKE:
+		return 4;
+	case PROBE_FIN:
+		return 1;
+	}
+	return 1;
+}
+
+static bool caps_allow(struct engine *e, const struct engine_profile *p)
+{
+	if (e->cfg.max_inflight && e->inflight >= e->cfg.max_inflight)
+		return false;
+	if (e->cfg.pps && e->tokens < (double)probe_cost(p))
+		return false;
+	return true;
+}
+
+static void launch(struct engine *e, struct pctx *x)
+{
+	char err[128];
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_warnx("out of memory starting a probe");
+		goto fail;
+	}
+	if (x->src.family)
+		c->local = x->src;
+	else if (engine_source_addr(&x->dst, &c->local, err, sizeof(err)) < 0) {
+		log_debug("%s", err);
+		free(c);
+		c = NULL;
+		goto fail;
+	}
+	int port = port_alloc(e, &x->dst, x->dport);
+	if (port < 0) {
+		e->st.port_exhausted++;
+		log_warnx("source port range %u-%u exhausted for this destination",
+			  e->cfg.sport_lo, e->cfg.sport_hi);
+		free(c);
+		c = NULL;
+		goto fail;
+	}
+	c->remote = x->dst;
+	c->rport = x->dport;
+	c->lport = (uint16_t)port;
+	c->prof = x->prof;
+	engine_profile_ref(c->prof);
+	c->ctx = x;
+	fsm_init(&c->f, &c->prof->fp, x->want_tl ? &x->tl : NULL);
+	tab_insert(e, c);
+	e->inflight++;
+	e->st.probes_started++;
+
+	uint64_t now = engine_now();
+	struct fsm_event ev = {
+		.type = EV_OPEN,
+		.iss = isn_make(&c->local, c->lport, &c->remote, c->rport, now),
+		.ts_offset = isn_ts_offset(&c->local, c->lport, &c->remote, c->rport),
+	};
+	conn_step(e, c, &ev, now);
+	return;
+fail:
+	/* Report the failure as result `error` without a connection. */
+	if (x->cb) {
+		struct probe_report r;
+		memset(&r, 0, sizeof(r));
+		r.dst = x->dst;
+		r.dport = x->dport;
+		r.kind = x->prof->fp.kind;
+		r.result = RESULT_ERROR;
+		r.peer_wscale = -1;
+		r.t_start = engine_now();
+		x->cb(x->arg, &r);
+	}
+	engine_profile_unref(x->prof);
+	free(x);
+}
+
+static void schedule_timers(struct engine *e);
+
+static void drain_queue(struct engine *e)
+{
+	refill_tokens(e, engine_now());
+	while (e->q_head && caps_allow(e, e->q_head->prof)) {
+		struct pctx *x = e->q_head;
+		e->q_head = x->qnext;
+		if (!e->q_head)
+			e->q_tail = NULL;
+		e->queued--;
+		launch(e, x);
+	}
+	if (e->q_head && !evtimer_pending(e->pace_ev, NULL)) {
+		struct timeval tv = { 0, PACE_NS / 1000 };
+		evtimer_add(e->pace_ev, &tv);
+	}
+}
+
+int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen)
+{
+	struct pctx *x = calloc(1, sizeof(*x));
+	if (!x) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	x->cb = p->cb;
+	x->arg = p->arg;
+	x->dst = p->dst;
+	x->src = p->src;
+	x->dport = p->dport;
+	x->want_tl = p->timeline;
+	x->prof = p->profile;
+	engine_profile_ref(x->prof);
+	refill_tokens(e, engine_now());
+	if (!e->q_head && caps_allow(e, x->prof)) {
+		launch(e, x);
+		rawio_flush(e->raw);
+		schedule_timers(e);
+		return 0;
+	}
+	e->st.probes_waited++;
+	if (e->q_tail)
+		e->q_tail->qnext = x;
+	else
+		e->q_head = x;
+	e->q_tail = x;
+	e->queued++;
+	drain_queue(e);
+	rawio_flush(e->raw);
+	schedule_timers(e);
+	return 0;
+}
+
+void engine_forget(struct engine *e, void *arg)
+{
+	for (size_t i = 0; i <= e->tab_mask; i++)
+		for (struct conn *c = e->tab[i]; c; c = c->hnext)
+			if (c->ctx && c->ctx->arg == arg)
+				c->ctx->cb = NULL;
+	for (struct pctx *x = e->q_head; x; x = x->qnext)
+		if (x->arg == arg)
+			x->cb = NULL;
+}
+
+/* ---- receiving ---- */
+
+static void on_frame(void *arg, const struct rawio_frame *f)
+{
+	struct engine *e = arg;
+	struct pkt_info pi;
+	if (pkt_parse(f->data, f->len, &pi) != PKT_OK) {
+		e->st.rx_bad++;
+		return;
+	}
+	struct conn *c;
+	if (f->outgoing) {
+		if (pi.is_icmp)
+			return;
+		c = tab_find(e, &pi.dst, pi.dport, pi.sport);
+		if (c)
+			fsm_tx_stamp(&c->f, pi.flags, pi.seq, f->ts_ns);
+		return;
+	}
+	e->st.rx_packets++;
+	if (pi.is_icmp) {
+		c = tab_find(e, &pi.dst, pi.dport, pi.sport);
+		if (!c || !addr_eq(&c->local, &pi.src)) {
+			e->st.rx_unmatched++;
+			return;
+		}
+		struct fsm_event ev = { .type = EV_ICMP, .pkt = &pi };
+		conn_step(e, c, &ev, f->ts_ns);
+		return;
+	}
+	c = tab_find(e, &pi.src, pi.sport, pi.dport);
+	if (!c || !addr_eq(&c->local, &pi.dst)) {
+		e->st.rx_unmatched++;
+		return;
+	}
+	struct fsm_event ev = { .type = EV_SEGMENT, .pkt = &pi };
+	conn_step(e, c, &ev, f->ts_ns);
+}
+
+static void on_timer_entry(void *arg, struct wheel_entry *w)
+{
+	struct engine *e = arg;
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, timer));
+	struct fsm_event ev = { .type = EV_TIMER };
+	uint64_t now = engine_now();
+	if (now < c->f.deadline)
+		now = c->f.deadline; /* the wheel never fires early; clocks may disagree by ns */
+	conn_step(e, c, &ev, now);
+}
+
+static void schedule_timers(struct engine *e)
+{
+	uint64_t next = wheel_next(e->wheel);
+	if (!next) {
+		evtimer_del(e->timer_ev);
+		return;
+	}
+	uint64_t now = engine_now();
+	uint64_t d = next > now ? next - now : 0;
+	struct timeval tv = { (time_t)(d / 1000000000ULL), (suseconds_t)((d % 1000000000ULL) / 1000) };
+	evtimer_add(e->timer_ev, &tv);
+}
+
+static void on_rx(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	if (rawio_recv(e->raw, on_frame, e, RX_BATCH) < 0)
+		log_warn("receive");
+	wheel_expire(e->wheel, engine_now(), on_timer_entry, e);
+	drain_queue(e);
+	rawio_flush(e->raw);
+	schedule_timers(e);
+}
+
+static void on_wheel(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	wheel_expire(e->wheel, engine_now(), on_timer_entry, e);
+	drain_queue(e);
+	rawio_flush(e->raw);
+	schedule_timers(e);
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	drain_queue(e);
+	rawio_flush(e->raw);
+	schedule_timers(e);
+}
+
+/* ---- lifetime ---- */
+
+struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg, char *err,
+			  size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->base = base;
+	e->cfg = *cfg;
+	e->next_port = cfg->sport_lo;
+	e->tab_mask = 1023;
+	e->tab = calloc(e->tab_mask + 1, sizeof(*e->tab));
+	e->wheel = malloc(sizeof(*e->wheel));
+	if (!e->tab || !e->wheel) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	wheel_init(e->wheel, engine_now());
+	e->tokens_at = engine_now();
+	e->tokens = cfg->pps ? (cfg->pps / 100.0 < 4 ? 4 : cfg->pps / 100.0) : 0;
+	isn_init();
+	char berr[256];
+	e->pb = pkt_builder_new(berr, sizeof(berr));
+	if (!e->pb) {
+		snprintf(err, errlen, "libnet: %s", berr);
+		goto fail;
+	}
+	if (cfg->rst_guard) {
+		if (rstguard_install(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen) < 0)
+			goto fail;
+		e->guard = true;
+	}
+	e->raw = rawio_open(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen);
+	if (!e->raw)
+		goto fail;
+	e->rx_ev = event_new(base, rawio_fd(e->raw), EV_READ | EV_PERSIST, on_rx, e);
+	e->timer_ev = evtimer_new(base, on_wheel, e);
+	e->pace_ev = evtimer_new(base, on_pace, e);
+	if (!e->rx_ev || !e->timer_ev || !e->pace_ev || event_add(e->rx_ev, NULL) < 0) {
+		snprintf(err, errlen, "libevent: cannot create events");
+		goto fail;
+	}
+	e->st.conn_bytes = sizeof(struct conn);
+	return e;
+fail:
+	engine_free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	/* Abort what is open so no half-open connection is left at a peer. */
+	if (e->tab) {
+		uint64_t now = engine_now();
+		for (size_t i = 0; i <= e->tab_mask; i++) {
+			struct conn *c = e->tab[i];
+			while (c) {
+				struct conn *next = c->hnext;
+				if (e->raw && c->f.state != TCPS_CLOSED && c->f.state != TCPS_TIME_WAIT) {
+					struct fsm_event ev = { .type = EV_ABORT };
+					struct fsm_actions acts;
+					fsm_step(&c->f, &ev, now, &acts);
+					for (unsigned k = 0; k < acts.n; k++)
+						if (acts.a[k].type == ACT_SEND)
+							send_segment(e, c, &acts.a[k].u.seg);
+				}
+				if (c->ctx) {
+					engine_profile_unref(c->ctx->prof);
+					free(c->ctx);
+				}
+				engine_profile_unref(c->prof);
+				free(c);
+				c = next;
+			}
+		}
+		free(e->tab);
+	}
+	while (e->q_head) {
+		struct pctx *x = e->q_head;
+		e->q_head = x->qnext;
+		engine_profile_unref(x->prof);
+		free(x);
+	}
+	if (e->raw) {
+		rawio_flush(e->raw);
+		rawio_close(e->raw);
+	}
+	if (e->guard) {
+		char err[256];
+		if (rstguard_remove(err, sizeof(err)) < 0)
+			log_warnx("%s", err);
+	}
+	if (e->rx_ev)
+		event_free(e->rx_ev);
+	if (e->timer_ev)
+		event_free(e->timer_ev);
+	if (e->pace_ev)
+		event_free(e->pace_ev);
+	pkt_builder_free(e->pb);
+	free(e->wheel);
+	free(e);
+}
+
+void engine_stats(struct engine *e, struct engine_stats *out)
+{
+	struct rawio_stats rs = { 0 };
+	if (e->raw)
+		rawio_stats(e->raw, &rs);
+	*out = e->st;
+	out->tx_packets = rs.tx_packets;
+	out->tx_errors += rs.tx_errors;
+	out->rx_kernel_drops = rs.rx_kernel_drops;
+	out->conns = e->nconns;
+	out->inflight = e->inflight;
+	out->queued = e->queued;
+	out->time_wait = e->nconns - e->inflight;
+	out->conn_bytes = sizeof(struct conn);
+}
+
+uint64_t engine_busy(const struct engine *e) { return e->nconns + e->queued; }
+uint64_t engine_unreported(const struct engine *e) { return e->inflight + e->queued; }
+
+int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	if (dst->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		memcpy(&s4->sin_addr, dst->a, 4);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(9);
+		memcpy(&s6->sin6_addr, dst->a, 16);
+		sl = sizeof(*s6);
+	}
+	int fd = socket(dst->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* connect() on UDP only looks up the route; nothing is sent. */
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		char a[64];
+		snprintf(err, errlen, "no route to %s: %s", pkt_addr_str(dst, a, sizeof(a)),
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	memset(src, 0, sizeof(*src));
+	src->family = dst->family;
+	if (dst->family == AF_INET)
+		memcpy(src->a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(src->a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
+}

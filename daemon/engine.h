@@ -1,0 +1,97 @@
+/* engine.h: runs probes on the wire. Owns the raw sockets, the RST guard,
+ * the connection table (4-tuple hash), the timer wheel, source ports and
+ * the packets-per-second cap, and executes the actions of probes/fsm.
+ * Shared by `tcpprobe probe` and `tcpprobe daemon`. */
+#ifndef TCPPROBE_ENGINE_H
+#define TCPPROBE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsm.h"
+#include "packet.h"
+
+struct event_base;
+struct engine;
+
+struct engine_cfg {
+	uint16_t sport_lo, sport_hi;
+	unsigned max_inflight;  /* probes running at once (TIME_WAIT excluded) */
+	unsigned pps;           /* packets per second cap; 0 = none */
+	bool rst_guard;         /* install the nftables RST guard */
+};
+
+/* What a probe of one target does; shared by many connections and
+ * reference counted, because a connection in TIME_WAIT outlives its target. */
+struct engine_profile {
+	struct fsm_params fp;
+	uint8_t ttl, tos;
+	unsigned refs;
+};
+
+/* Everything a finished probe yields. */
+struct probe_report {
+	struct pkt_addr src, dst;
+	uint16_t sport, dport;
+	uint8_t kind;           /* enum probe_kind */
+	uint8_t result;         /* enum probe_result */
+	uint8_t close_result;   /* enum close_result */
+	uint8_t syn_retransmits, synack_seen;
+	bool have_icmp, have_peer;
+	uint8_t icmp_type, icmp_code;
+	uint8_t peer_ttl;
+	int8_t peer_wscale;     /* -1: none */
+	bool peer_sack, peer_ts;
+	uint16_t peer_mss;      /* 0: none */
+	uint16_t challenge_acks, dup_acks;
+	uint32_t bytes_rcvd;
+	uint32_t iss, irs;
+	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */
+	struct fsm_phases ph;
+	const struct fsm_timeline *tl; /* valid during the callback only */
+};
+
+typedef void (*engine_report_cb)(void *arg, const struct probe_report *r);
+
+struct engine_probe {
+	struct pkt_addr dst;
+	struct pkt_addr src;            /* family 0: route lookup per probe */
+	uint16_t dport;
+	struct engine_profile *profile; /* engine takes a reference */
+	bool timeline;                  /* record the timeline */
+	engine_report_cb cb;            /* called once, when result (and close) are final */
+	void *arg;
+};
+
+struct engine_stats {
+	uint64_t tx_packets, tx_errors, rx_packets, rx_unmatched, rx_bad, rx_kernel_drops;
+	uint64_t probes_started, probes_waited; /* waited: queued on pps/in-flight caps */
+	uint64_t conns, inflight, queued, time_wait;
+	uint64_t conn_bytes;    /* sizeof one connection */
+	uint64_t port_exhausted;
+};
+
+struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg, char *err,
+			  size_t errlen);
+/* Abort every synchronized connection with a RST, flush, remove the guard. */
+void engine_free(struct engine *e);
+/* Start a probe now, or queue it behind the caps. 0, or -1 with err. */
+int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen);
+/* Drop every report callback registered with arg (its owner is going away). */
+void engine_forget(struct engine *e, void *arg);
+void engine_stats(struct engine *e, struct engine_stats *out);
+/* Probes not yet reported plus connections still alive (TIME_WAIT). */
+uint64_t engine_busy(const struct engine *e);
+uint64_t engine_unreported(const struct engine *e);
+
+struct engine_profile *engine_profile_new(const struct fsm_params *fp, uint8_t ttl, uint8_t tos);
+void engine_profile_ref(struct engine_profile *p);
+void engine_profile_unref(struct engine_profile *p);
+
+/* The local address the kernel would use to reach dst (route lookup via a
+ * connected UDP socket; nothing is sent). 0 or -1 with err. */
+int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen);
+uint64_t engine_now(void); /* CLOCK_REALTIME ns: the kernel's timestamp clock */
+
+#endif

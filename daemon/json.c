@@ -1,0 +1,163 @@
+#include "json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jb_init(struct jbuf *j) { memset(j, 0, sizeof(*j)); }
+
+void jb_free(struct jbuf *j)
+{
+	free(j->p);
+	memset(j, 0, sizeof(*j));
+}
+
+void jb_reset(struct jbuf *j)
+{
+	j->len = 0;
+	j->depth = 0;
+	j->first = 0;
+	j->oom = false;
+	if (j->p)
+		j->p[0] = 0;
+}
+
+void jb_append(struct jbuf *j, const char *s, size_t n)
+{
+	if (j->oom)
+		return;
+	if (j->len + n + 1 > j->cap) {
+		size_t cap = j->cap ? j->cap : 256;
+		while (cap < j->len + n + 1)
+			cap *= 2;
+		char *p = realloc(j->p, cap);
+		if (!p) {
+			j->oom = true;
+			return;
+		}
+		j->p = p;
+		j->cap = cap;
+	}
+	memcpy(j->p + j->len, s, n);
+	j->len += n;
+	j->p[j->len] = 0;
+}
+
+static void put(struct jbuf *j, const char *s) { jb_append(j, s, strlen(s)); }
+
+/* Before a value (or key) in the current container: a comma unless first. */
+static void sep(struct jbuf *j)
+{
+	if (!j->depth)
+		return;
+	uint64_t bit = 1ULL << (j->depth % 64);
+	if (j->first & bit)
+		j->first &= ~bit;
+	else
+		put(j, ",");
+}
+
+static void open_c(struct jbuf *j, const char *c)
+{
+	sep(j);
+	put(j, c);
+	j->depth++;
+	j->first |= 1ULL << (j->depth % 64);
+}
+
+static void close_c(struct jbuf *j, const char *c)
+{
+	if (j->depth)
+		j->depth--;
+	put(j, c);
+}
+
+void jb_obj(struct jbuf *j) { open_c(j, "{"); }
+void jb_obj_end(struct jbuf *j) { close_c(j, "}"); }
+void jb_arr(struct jbuf *j) { open_c(j, "["); }
+void jb_arr_end(struct jbuf *j) { close_c(j, "]"); }
+
+static void str_raw(struct jbuf *j, const char *s)
+{
+	put(j, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[8];
+		switch (*p) {
+		case '"': put(j, "\\\""); break;
+		case '\\': put(j, "\\\\"); break;
+		case '\n': put(j, "\\n"); break;
+		case '\r': put(j, "\\r"); break;
+		case '\t': put(j, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				put(j, esc);
+			} else {
+				jb_append(j, (const char *)p, 1);
+			}
+		}
+	}
+	put(j, "\"");
+}
+
+void jb_key(struct jbuf *j, const char *k)
+{
+	sep(j);
+	str_raw(j, k);
+	put(j, ":");
+	/* The value that follows must not get a comma. */
+	j->first |= 1ULL << (j->depth % 64);
+}
+
+void jb_str(struct jbuf *j, const char *s)
+{
+	sep(j);
+	str_raw(j, s ? s : "");
+}
+
+void jb_int(struct jbuf *j, int64_t v)
+{
+	char b[32];
+	snprintf(b, sizeof(b), "%" PRId64, v);
+	sep(j);
+	put(j, b);
+}
+
+void jb_uint(struct jbuf *j, uint64_t v)
+{
+	char b[32];
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	sep(j);
+	put(j, b);
+}
+
+void jb_double(struct jbuf *j, double v)
+{
+	char b[64];
+	if (!isfinite(v))
+		snprintf(b, sizeof(b), "null");
+	else
+		snprintf(b, sizeof(b), "%.6g", v);
+	sep(j);
+	put(j, b);
+}
+
+void jb_bool(struct jbuf *j, bool v)
+{
+	sep(j);
+	put(j, v ? "true" : "false");
+}
+
+void jb_null(struct jbuf *j)
+{
+	sep(j);
+	put(j, "null");
+}
+
+void jb_raw(struct jbuf *j, const char *s)
+{
+	sep(j);
+	put(j, s);
+}

@@ -1,0 +1,37 @@
+/* json.h: a small append-only JSON writer into a growable buffer. Commas
+ * are inserted automatically; strings are escaped (RFC 8259). */
+#ifndef TCPPROBE_JSON_H
+#define TCPPROBE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+	unsigned depth;
+	uint64_t first; /* bit per depth: next value is the first in its container */
+};
+
+void jb_init(struct jbuf *j);
+void jb_free(struct jbuf *j);
+void jb_reset(struct jbuf *j);
+void jb_obj(struct jbuf *j);     /* { */
+void jb_obj_end(struct jbuf *j); /* } */
+void jb_arr(struct jbuf *j);     /* [ */
+void jb_arr_end(struct jbuf *j); /* ] */
+void jb_key(struct jbuf *j, const char *k);
+void jb_str(struct jbuf *j, const char *s);
+void jb_int(struct jbuf *j, int64_t v);
+void jb_uint(struct jbuf *j, uint64_t v);
+void jb_double(struct jbuf *j, double v);
+void jb_bool(struct jbuf *j, bool v);
+void jb_null(struct jbuf *j);
+/* Append raw text (already valid JSON value) */
+void jb_raw(struct jbuf *j, const char *s);
+/* Append text outside the JSON structure (e.g. a newline). */
+void jb_append(struct jbuf *j, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,512 @@
+/* probe_cmd.c: `tcpprobe probe`: the engine, one-shot, from a shell. */
+#include "probe_cmd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "engine.h"
+#include "json.h"
+#include "log.h"
+#include "report.h"
+
+struct ptarget {
+	struct probe_state *ps;
+	char name[300];
+	struct pkt_addr addr, src;
+	uint16_t port;
+	unsigned sent, done, ok;
+	double rtt_min, rtt_max, rtt_sum, rtt_sq; /* ms, over ok probes with an RTT */
+	unsigned rtt_n;
+	struct event *tick;
+};
+
+struct probe_state {
+	struct event_base *base;
+	struct engine *eng;
+	struct engine_profile *prof;
+	struct ptarget *t;
+	unsigned nt;
+	unsigned count;
+	uint64_t interval_ns;
+	bool json, trace, interrupted;
+	struct event *check_ev;
+	struct jbuf jb;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tcpprobe probe [options] HOST[:PORT]...\n"
+		"\n"
+		"  -k, --kind KIND        syn | handshake | fin (default handshake)\n"
+		"  -c, --count N          probes per target (default 1)\n"
+		"  -i, --interval S       time between probes of a target (default 1s)\n"
+		"  -t, --timeout S        wait for a reply before retransmitting, doubled per retry (default 1s)\n"
+		"  -r, --retries N        SYN/FIN retransmissions (default 2)\n"
+		"      --time-wait S      TIME_WAIT duration (default from [defaults])\n"
+		"      --fin-wait-2 S     how long FIN_WAIT_2 waits for the peer's FIN\n"
+		"      --hold S           stay ESTABLISHED this long before closing (default 0)\n"
+		"  -p, --port P           port for targets given without one (default 80)\n"
+		"  -s, --source-port P    use this source port (default: from the range)\n"
+		"      --source-ports L-H source port range\n"
+		"      --ttl N            TTL / hop limit (default 64)\n"
+		"      --tos N            TOS / traffic class\n"
+		"      --mss N | --wscale N | --no-sack | --no-timestamps | --window N   SYN options\n"
+		"  -4, -6                 use IPv4 / IPv6 only\n"
+		"      --json             one JSON object per probe per line\n"
+		"      --trace            draw each probe's timeline\n"
+		"      --rst-guard MODE   nft (default) | none (you drop the kernel's RSTs yourself)\n"
+		"  -v, --verbose          debug logging\n"
+		"\n"
+		"Durations take units (250ms, 2s) or plain seconds (0.25).\n"
+		"Exit status: 0 every probe ok, 1 otherwise, 2 usage error.\n");
+}
+
+/* Plain numbers are seconds (ping's habit); otherwise a config duration. */
+static int parse_secs(const char *opt, const char *s, uint64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end != s && !*end && !errno && v >= 0 && v < 1e6) {
+		*ns = (uint64_t)llround(v * 1e9);
+		return 0;
+	}
+	char err[128];
+	if (config_parse_duration(s, ns, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tcpprobe probe: --%s: %s\n", opt, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
+		      unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 0);
+	if (end == s || *end || errno || v < lo || v > hi || s[0] == '-') {
+		fprintf(stderr, "tcpprobe probe: --%s: '%s' is not a number in %lu..%lu\n", opt, s, lo,
+			hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */
+static int split_target(const char *arg, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *ps = NULL;
+	if (arg[0] == '[') {
+		const char *rb = strchr(arg, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return -1;
+		snprintf(host, hostlen, "%.*s", (int)(rb - arg - 1), arg + 1);
+		ps = rb[1] == ':' ? rb + 2 : NULL;
+	} else if (colon && strchr(arg, ':') == colon) {
+		snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
+		ps = colon + 1;
+	} else {
+		snprintf(host, hostlen, "%s", arg);
+	}
+	if (!host[0])
+		return -1;
+	if (ps) {
+		char *end;
+		unsigned long v = strtoul(ps, &end, 10);
+		if (!*ps || *end || v < 1 || v > 65535)
+			return -1;
+		*port = (uint16_t)v;
+	}
+	return 0;
+}
+
+static int resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)res->ai_family;
+	if (res->ai_family == AF_INET)
+		memcpy(out->a, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+	else
+		memcpy(out->a, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static bool all_done(const struct probe_state *ps)
+{
+	for (unsigned i = 0; i < ps->nt; i++)
+		if (ps->t[i].done < ps->count)
+			return false;
+	return engine_busy(ps->eng) == 0;
+}
+
+static void on_report(void *arg, const struct probe_report *r)
+{
+	struct ptarget *t = arg;
+	struct probe_state *ps = t->ps;
+	t->done++;
+	if (r->result == RESULT_OK) {
+		t->ok++;
+		if (r->ph.handshake) {
+			double ms = r->ph.handshake / 1e6;
+			if (!t->rtt_n || ms < t->rtt_min)
+				t->rtt_min = ms;
+			if (!t->rtt_n || ms > t->rtt_max)
+				t->rtt_max = ms;
+			t->rtt_sum += ms;
+			t->rtt_sq += ms * ms;
+			t->rtt_n++;
+		}
+	}
+	if (ps->json) {
+		jb_reset(&ps->jb);
+		report_json(&ps->jb, t->name, r);
+		if (ps->jb.p)
+			printf("%s\n", ps->jb.p);
+	} else {
+		report_line(stdout, t->name, t->done, r);
+		if (ps->trace)
+			report_trace(stdout, r);
+	}
+	fflush(stdout);
+}
+
+static void launch_one(struct ptarget *t)
+{
+	struct probe_state *ps = t->ps;
+	char err[256];
+	struct engine_probe p = {
+		.dst = t->addr, .src = t->src, .dport = t->port, .profile = ps->prof,
+		.timeline = ps->trace || ps->json, .cb = on_report, .arg = t,
+	};
+	t->sent++;
+	if (engine_start(ps->eng, &p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tcpprobe probe: %s\n", err);
+		t->done++;
+	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct ptarget *t = arg;
+	if (t->sent < t->ps->count)
+		launch_one(t);
+	if (t->sent < t->ps->count) {
+		struct timeval tv = { (time_t)(t->ps->interval_ns / 1000000000ULL),
+				      (suseconds_t)(t->ps->interval_ns % 1000000000ULL / 1000) };
+		evtimer_add(t->tick, &tv);
+	}
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe_state *ps = arg;
+	if (all_done(ps))
+		event_base_loopbreak(ps->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct probe_state *ps = arg;
+	ps->interrupted = true;
+	event_base_loopbreak(ps->base);
+}
+
+static void summary(const struct probe_state *ps)
+{
+	for (unsigned i = 0; i < ps->nt; i++) {
+		const struct ptarget *t = &ps->t[i];
+		char a[64];
+		printf("\n--- %s [%s]:%u tcpprobe %s statistics ---\n", t->name,
+		       pkt_addr_str(&t->addr, a, sizeof(a)), t->port, probe_kind_str(ps->prof->fp.kind));
+		unsigned sent = t->done;
+		printf("%u probes sent, %u ok, %.1f%% loss\n", sent, t->ok,
+		       sent ? 100.0 * (sent - t->ok) / sent : 0.0);
+		if (t->rtt_n) {
+			double avg = t->rtt_sum / t->rtt_n;
+			double var = t->rtt_sq / t->rtt_n - avg * avg;
+			printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", t->rtt_min, avg,
+			       t->rtt_max, var > 0 ? sqrt(var) : 0.0);
+		}
+	}
+}
+
+enum {
+	OPT_TIME_WAIT = 256, OPT_FIN_WAIT_2, OPT_HOLD, OPT_TTL, OPT_TOS, OPT_JSON, OPT_TRACE,
+	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_WINDOW,
+};
+
+int probe_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, 0, 'k' },     { "count", required_argument, 0, 'c' },
+		{ "interval", required_argument, 0, 'i' }, { "timeout", required_argument, 0, 't' },
+		{ "retries", required_argument, 0, 'r' },  { "port", required_argument, 0, 'p' },
+		{ "source-port", required_argument, 0, 's' },
+		{ "source-ports", required_argument, 0, OPT_SPORTS },
+		{ "time-wait", required_argument, 0, OPT_TIME_WAIT },
+		{ "fin-wait-2", required_argument, 0, OPT_FIN_WAIT_2 },
+		{ "hold", required_argument, 0, OPT_HOLD },
+		{ "ttl", required_argument, 0, OPT_TTL },  { "tos", required_argument, 0, OPT_TOS },
+		{ "mss", required_argument, 0, OPT_MSS },  { "wscale", required_argument, 0, OPT_WSCALE },
+		{ "window", required_argument, 0, OPT_WINDOW },
+		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
+		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
+		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
+		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct config cfg;
+	config_defaults(&cfg);
+	struct probe_opts po = cfg.defaults;
+	struct probe_state ps = { .count = 1, .interval_ns = 1000000000ULL };
+	int family = 0;
+	bool guard = cfg.d.rst_guard == RST_GUARD_NFT;
+	unsigned long v;
+	long sport = -1;
+	uint16_t sp_lo = cfg.d.sport_lo, sp_hi = cfg.d.sport_hi;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:c:i:t:r:p:s:46vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': {
+			int k = probe_kind_from_str(optarg);
+			if (k < 0) {
+				fprintf(stderr, "tcpprobe probe: --kind: '%s' is not syn, handshake or fin\n", optarg);
+				return 2;
+			}
+			po.kind = (enum probe_kind)k;
+			break;
+		}
+		case 'c':
+			if (parse_uint("count", optarg, 1, 1000000, &v) < 0)
+				return 2;
+			ps.count = (unsigned)v;
+			break;
+		case 'i':
+			if (parse_secs("interval", optarg, &ps.interval_ns) < 0)
+				return 2;
+			break;
+		case 't':
+			if (parse_secs("timeout", optarg, &po.timeout_ns) < 0 || !po.timeout_ns) {
+				if (!po.timeout_ns)
+					fprintf(stderr, "tcpprobe probe: --timeout must be > 0\n");
+				return 2;
+			}
+			break;
+		case 'r':
+			if (parse_uint("retries", optarg, 0, 10, &v) < 0)
+				return 2;
+			po.retries = (uint8_t)v;
+			break;
+		case 'p':
+			if (parse_uint("port", optarg, 1, 65535, &v) < 0)
+				return 2;
+			po.port = (uint16_t)v;
+			break;
+		case 's':
+			if (parse_uint("source-port", optarg, 1, 65535, &v) < 0)
+				return 2;
+			sport = (long)v;
+			break;
+		case OPT_SPORTS: {
+			unsigned lo, hi;
+			char tail;
+			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &tail) != 2 || !lo || lo > hi || hi > 65535) {
+				fprintf(stderr, "tcpprobe probe: --source-ports: '%s' is not LO-HI\n", optarg);
+				return 2;
+			}
+			sp_lo = (uint16_t)lo;
+			sp_hi = (uint16_t)hi;
+			break;
+		}
+		case OPT_TIME_WAIT:
+			if (parse_secs("time-wait", optarg, &po.time_wait_ns) < 0)
+				return 2;
+			break;
+		case OPT_FIN_WAIT_2:
+			if (parse_secs("fin-wait-2", optarg, &po.fin_wait_2_ns) < 0)
+				return 2;
+			break;
+		case OPT_HOLD:
+			if (parse_secs("hold", optarg, &po.hold_ns) < 0)
+				return 2;
+			break;
+		case OPT_TTL:
+			if (parse_uint("ttl", optarg, 1, 255, &v) < 0)
+				return 2;
+			po.ttl = (uint8_t)v;
+			break;
+		case OPT_TOS:
+			if (parse_uint("tos", optarg, 0, 255, &v) < 0)
+				return 2;
+			po.tos = (uint8_t)v;
+			break;
+		case OPT_MSS:
+			if (parse_uint("mss", optarg, 0, 65535, &v) < 0)
+				return 2;
+			po.syn.mss = (uint16_t)v;
+			break;
+		case OPT_WSCALE:
+			if (!strcmp(optarg, "off")) {
+				po.syn.wscale = -1;
+				break;
+			}
+			if (parse_uint("wscale", optarg, 0, 14, &v) < 0)
+				return 2;
+			po.syn.wscale = (int8_t)v;
+			break;
+		case OPT_WINDOW:
+			if (parse_uint("window", optarg, 1, 65535, &v) < 0)
+				return 2;
+			po.window = (uint16_t)v;
+			break;
+		case OPT_NO_SACK:
+			po.syn.sack_ok = false;
+			break;
+		case OPT_NO_TS:
+			po.syn.timestamps = false;
+			break;
+		case OPT_JSON:
+			ps.json = true;
+			break;
+		case OPT_TRACE:
+			ps.trace = true;
+			break;
+		case OPT_RST_GUARD:
+			if (!strcmp(optarg, "nft"))
+				guard = true;
+			else if (!strcmp(optarg, "none"))
+				guard = false;
+			else {
+				fprintf(stderr, "tcpprobe probe: --rst-guard: '%s' is not nft or none\n", optarg);
+				return 2;
+			}
+			break;
+		case '4':
+			family = 4;
+			break;
+		case '6':
+			family = 6;
+			break;
+		case 'v':
+			log_init("tcpprobe", LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			config_free(&cfg);
+			return 0;
+		default:
+			usage(stderr);
+			config_free(&cfg);
+			return 2;
+		}
+	}
+	config_free(&cfg);
+	if (optind >= argc) {
+		fprintf(stderr, "tcpprobe probe: no target given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (sport > 0) {
+		sp_lo = sp_hi = (uint16_t)sport;
+	}
+
+	int rc = 1;
+	ps.nt = (unsigned)(argc - optind);
+	ps.t = calloc(ps.nt, sizeof(*ps.t));
+	if (!ps.t)
+		return 1;
+	for (unsigned i = 0; i < ps.nt; i++) {
+		struct ptarget *t = &ps.t[i];
+		char host[256], err[300];
+		t->ps = &ps;
+		t->port = po.port;
+		if (split_target(argv[optind + i], host, sizeof(host), &t->port) < 0) {
+			fprintf(stderr, "tcpprobe probe: '%s' is not HOST[:PORT]\n", argv[optind + i]);
+			free(ps.t);
+			return 2;
+		}
+		snprintf(t->name, sizeof(t->name), "%s", host);
+		if (resolve(host, family, &t->addr, err, sizeof(err)) < 0 ||
+		    engine_source_addr(&t->addr, &t->src, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tcpprobe probe: %s\n", err);
+			free(ps.t);
+			return 1;
+		}
+	}
+
+	struct fsm_params fp;
+	config_fsm_params(&po, &fp);
+	ps.prof = engine_profile_new(&fp, po.ttl, po.tos);
+	ps.base = event_base_new();
+	if (!ps.prof || !ps.base) {
+		fprintf(stderr, "tcpprobe probe: out of memory\n");
+		goto out;
+	}
+	struct engine_cfg ec = { .sport_lo = sp_lo, .sport_hi = sp_hi, .max_inflight = 0, .pps = 0,
+				 .rst_guard = guard };
+	char err[512];
+	ps.eng = engine_new(ps.base, &ec, err, sizeof(err));
+	if (!ps.eng) {
+		fprintf(stderr, "tcpprobe probe: %s\n", err);
+		goto out;
+	}
+	jb_init(&ps.jb);
+	struct event *sigint = evsignal_new(ps.base, SIGINT, on_signal, &ps);
+	struct event *sigterm = evsignal_new(ps.base, SIGTERM, on_signal, &ps);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sigterm, NULL);
+	ps.check_ev = event_new(ps.base, -1, EV_PERSIST, on_check, &ps);
+	struct timeval check_tv = { 0, 20000 };
+	evtimer_add(ps.check_ev, &check_tv);
+	for (unsigned i = 0; i < ps.nt; i++) {
+		ps.t[i].tick = evtimer_new(ps.base, on_tick, &ps.t[i]);
+		on_tick(-1, 0, &ps.t[i]);
+	}
+	event_base_dispatch(ps.base);
+
+	if (!ps.json)
+		summary(&ps);
+	rc = 0;
+	for (unsigned i = 0; i < ps.nt; i++)
+		if (ps.t[i].ok != ps.count)
+			rc = 1;
+	if (ps.interrupted)
+		rc = 1;
+	for (unsigned i = 0; i < ps.nt; i++)
+		event_free(ps.t[i].tick);
+	event_free(ps.check_ev);
+	event_free(sigint);
+	event_free(sigterm);
+	engine_free(ps.eng);
+	jb_free(&ps.jb);
+out:
+	engine_profile_unref(ps.prof);
+	if (ps.base)
+		event_base_free(ps.base);
+	free(ps.t);
+	return rc;
+}

@@ -1,0 +1,231 @@
+#include "report.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+static const char *dir_str(uint8_t d)
+{
+	switch ((enum fsm_tl_dir)d) {
+	case TL_OUT: return ">";
+	case TL_IN: return "<";
+	case TL_TIMER: return "timer";
+	case TL_ICMP: return "icmp";
+	case TL_USER: return "user";
+	}
+	return "?";
+}
+
+const char *report_icmp_str(uint8_t family, uint8_t type, uint8_t code)
+{
+	if (family == AF_INET) {
+		if (type == 11)
+			return "time-exceeded";
+		if (type != 3)
+			return "icmp";
+		switch (code) {
+		case 0: return "net-unreachable";
+		case 1: return "host-unreachable";
+		case 2: return "prot-unreachable";
+		case 3: return "port-unreachable";
+		case 4: return "frag-needed";
+		case 9: return "net-prohibited";
+		case 10: return "host-prohibited";
+		case 13: return "admin-prohibited";
+		default: return "unreachable";
+		}
+	}
+	if (type == 2)
+		return "packet-too-big";
+	if (type == 3)
+		return "time-exceeded";
+	if (type != 1)
+		return "icmp6";
+	switch (code) {
+	case 0: return "no-route";
+	case 1: return "admin-prohibited";
+	case 3: return "addr-unreachable";
+	case 4: return "port-unreachable";
+	case 5: return "policy-fail";
+	case 6: return "reject-route";
+	default: return "unreachable";
+	}
+}
+
+static double us(uint64_t ns) { return ns / 1000.0; }
+
+void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0)
+{
+	jb_arr(j);
+	for (unsigned i = 0; tl && i < tl->n; i++) {
+		const struct fsm_tl_entry *e = &tl->e[i];
+		char fl[16];
+		jb_obj(j);
+		jb_key(j, "t_us");
+		jb_double(j, e->t_ns >= t0 ? us(e->t_ns - t0) : -us(t0 - e->t_ns));
+		jb_key(j, "dir");
+		jb_str(j, dir_str(e->dir));
+		jb_key(j, "flags");
+		if (e->dir == TL_OUT || e->dir == TL_IN)
+			jb_str(j, pkt_flags_str(e->flags, fl, sizeof(fl)));
+		else
+			jb_str(j, "");
+		jb_key(j, "seq");
+		jb_uint(j, e->seq);
+		jb_key(j, "ack");
+		jb_uint(j, e->ack);
+		if (e->len) {
+			jb_key(j, "len");
+			jb_uint(j, e->len);
+		}
+		jb_key(j, "state");
+		jb_str(j, tcp_state_str(e->state));
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+}
+
+void report_json(struct jbuf *j, const char *target, const struct probe_report *r)
+{
+	char a[64];
+	jb_obj(j);
+	jb_key(j, "target");
+	jb_str(j, target);
+	jb_key(j, "address");
+	jb_str(j, pkt_addr_str(&r->dst, a, sizeof(a)));
+	jb_key(j, "port");
+	jb_uint(j, r->dport);
+	jb_key(j, "source_port");
+	jb_uint(j, r->sport);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(r->kind));
+	jb_key(j, "result");
+	jb_str(j, probe_result_str(r->result));
+	jb_key(j, "time");
+	jb_double(j, r->t_start / 1e9);
+	jb_key(j, "rtt_us");
+	if (r->ph.handshake)
+		jb_double(j, us(r->ph.handshake));
+	else
+		jb_null(j);
+	jb_key(j, "close");
+	jb_str(j, close_result_str(r->close_result));
+	jb_key(j, "phases_us");
+	jb_obj(j);
+	const struct { const char *k; uint64_t v; } ph[] = {
+		{ "handshake", r->ph.handshake }, { "fin_ack", r->ph.fin_ack },
+		{ "fin_wait_2", r->ph.fin_wait_2 }, { "close", r->ph.close },
+	};
+	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++) {
+		jb_key(j, ph[i].k);
+		if (ph[i].v)
+			jb_double(j, us(ph[i].v));
+		else
+			jb_null(j);
+	}
+	jb_obj_end(j);
+	jb_key(j, "syn_retransmits");
+	jb_uint(j, r->syn_retransmits);
+	jb_key(j, "synack_retransmits");
+	jb_uint(j, r->synack_seen > 1 ? r->synack_seen - 1 : 0);
+	jb_key(j, "bytes_received");
+	jb_uint(j, r->bytes_rcvd);
+	jb_key(j, "challenge_acks");
+	jb_uint(j, r->challenge_acks);
+	jb_key(j, "peer");
+	if (r->have_peer) {
+		jb_obj(j);
+		jb_key(j, "mss");
+		if (r->peer_mss)
+			jb_uint(j, r->peer_mss);
+		else
+			jb_null(j);
+		jb_key(j, "wscale");
+		if (r->peer_wscale >= 0)
+			jb_int(j, r->peer_wscale);
+		else
+			jb_null(j);
+		jb_key(j, "sack");
+		jb_bool(j, r->peer_sack);
+		jb_key(j, "timestamps");
+		jb_bool(j, r->peer_ts);
+		jb_key(j, "ttl");
+		jb_uint(j, r->peer_ttl);
+		jb_obj_end(j);
+	} else {
+		jb_null(j);
+	}
+	if (r->have_icmp) {
+		jb_key(j, "icmp");
+		jb_obj(j);
+		jb_key(j, "type");
+		jb_uint(j, r->icmp_type);
+		jb_key(j, "code");
+		jb_uint(j, r->icmp_code);
+		jb_key(j, "name");
+		jb_str(j, report_icmp_str(r->dst.family, r->icmp_type, r->icmp_code));
+		jb_obj_end(j);
+	}
+	jb_key(j, "timeline");
+	report_timeline_json(j, r->tl, r->t_start);
+	jb_obj_end(j);
+}
+
+void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r)
+{
+	char a[64];
+	fprintf(f, "%s [%s]:%u %s seq=%u %s", probe_kind_str(r->kind), pkt_addr_str(&r->dst, a, sizeof(a)),
+		r->dport, target, seq, probe_result_str(r->result));
+	if (r->ph.handshake)
+		fprintf(f, " rtt=%.3f ms", r->ph.handshake / 1e6);
+	if (r->syn_retransmits)
+		fprintf(f, " syn_retransmits=%u", r->syn_retransmits);
+	if (r->have_icmp)
+		fprintf(f, " icmp=%s(%u/%u)", report_icmp_str(r->dst.family, r->icmp_type, r->icmp_code),
+			r->icmp_type, r->icmp_code);
+	if (r->close_result != CLOSE_NONE) {
+		fprintf(f, " close=%s", close_result_str(r->close_result));
+		if (r->ph.close)
+			fprintf(f, " close_time=%.3f ms", r->ph.close / 1e6);
+	}
+	if (r->have_peer)
+		fprintf(f, " ttl=%u", r->peer_ttl);
+	fputc('\n', f);
+}
+
+void report_trace(FILE *f, const struct probe_report *r)
+{
+	const struct fsm_timeline *tl = r->tl;
+	if (!tl)
+		return;
+	for (unsigned i = 0; i < tl->n; i++) {
+		const struct fsm_tl_entry *e = &tl->e[i];
+		char fl[16];
+		double t = e->t_ns >= r->t_start ? (e->t_ns - r->t_start) / 1e3 : 0;
+		switch ((enum fsm_tl_dir)e->dir) {
+		case TL_OUT:
+			fprintf(f, "  %12.3f us  --> %-4s seq=%-10u ack=%-10u%s%.0u  %s\n", t,
+				pkt_flags_str(e->flags, fl, sizeof(fl)), e->seq, e->ack,
+				e->len ? " len=" : "", e->len, tcp_state_str(e->state));
+			break;
+		case TL_IN:
+			fprintf(f, "  %12.3f us  <-- %-4s seq=%-10u ack=%-10u%s%.0u  %s\n", t,
+				pkt_flags_str(e->flags, fl, sizeof(fl)), e->seq, e->ack,
+				e->len ? " len=" : "", e->len, tcp_state_str(e->state));
+			break;
+		case TL_ICMP:
+			fprintf(f, "  %12.3f us  <-- ICMP type %u                  %s\n", t, e->flags,
+				tcp_state_str(e->state));
+			break;
+		case TL_TIMER:
+			fprintf(f, "  %12.3f us      (timer)                       %s\n", t,
+				tcp_state_str(e->state));
+			break;
+		case TL_USER:
+			fprintf(f, "  %12.3f us      (user)                        %s\n", t,
+				tcp_state_str(e->state));
+			break;
+		}
+	}
+	if (tl->dropped)
+		fprintf(f, "  (%u more events not recorded)\n", tl->dropped);
+}

@@ -1,0 +1,143 @@
+#include "targets.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *phase_str(enum phase p)
+{
+	switch (p) {
+	case PHASE_HANDSHAKE: return "handshake";
+	case PHASE_FIN_ACK: return "fin_ack";
+	case PHASE_FIN_WAIT_2: return "fin_wait_2";
+	case PHASE_CLOSE: return "close";
+	}
+	return "?";
+}
+
+void hist_add(struct hist *h, const double *bounds, unsigned nbuckets, double v)
+{
+	unsigned i = 0;
+	while (i < nbuckets && v > bounds[i])
+		i++;
+	h->counts[i]++;
+	h->n++;
+	h->sum += v;
+}
+
+double hist_quantile(const struct hist *h, const double *bounds, unsigned nbuckets, double q)
+{
+	if (!h->n || q < 0 || q > 1)
+		return NAN;
+	double rank = q * (double)h->n;
+	uint64_t cum = 0;
+	for (unsigned i = 0; i <= nbuckets; i++) {
+		uint64_t prev = cum;
+		cum += h->counts[i];
+		if ((double)cum >= rank && h->counts[i]) {
+			if (i == nbuckets) /* +Inf bucket: the highest finite bound, as Prometheus */
+				return nbuckets ? bounds[nbuckets - 1] : NAN;
+			double lo = i ? bounds[i - 1] : 0;
+			double hi = bounds[i];
+			return lo + (hi - lo) * (rank - (double)prev) / (double)h->counts[i];
+		}
+	}
+	return nbuckets ? bounds[nbuckets - 1] : NAN;
+}
+
+static void entry_clear(struct hist_entry *e)
+{
+	free(e->tl);
+	e->tl = NULL;
+	e->r.tl = NULL;
+}
+
+void target_free_history(struct target *t)
+{
+	for (unsigned i = 0; i < t->ring_cap; i++)
+		entry_clear(&t->ring[i]);
+	free(t->ring);
+	t->ring = NULL;
+	t->ring_cap = t->ring_head = t->ring_n = 0;
+}
+
+int target_set_history(struct target *t, unsigned cap)
+{
+	if (cap == t->ring_cap)
+		return 0;
+	struct hist_entry *ring = cap ? calloc(cap, sizeof(*ring)) : NULL;
+	if (cap && !ring)
+		return -1;
+	unsigned keep = t->ring_n < cap ? t->ring_n : cap;
+	/* Newest first: entry i of the old ring becomes slot keep-1-i. */
+	for (unsigned i = 0; i < keep; i++) {
+		unsigned src = (t->ring_head + t->ring_cap - 1 - i) % t->ring_cap;
+		ring[keep - 1 - i] = t->ring[src];
+		t->ring[src].tl = NULL;
+	}
+	target_free_history(t);
+	t->ring = ring;
+	t->ring_cap = cap;
+	t->ring_n = keep;
+	t->ring_head = cap ? keep % cap : 0;
+	return 0;
+}
+
+const struct hist_entry *target_history(const struct target *t, unsigned i)
+{
+	if (i >= t->ring_n)
+		return NULL;
+	return &t->ring[(t->ring_head + t->ring_cap - 1 - i) % t->ring_cap];
+}
+
+static void record_history(struct target *t, const struct probe_report *r)
+{
+	if (!t->ring_cap)
+		return;
+	struct hist_entry *e = &t->ring[t->ring_head];
+	entry_clear(e);
+	e->r = *r;
+	if (r->tl && r->tl->n) {
+		/* Keep only the entries used: most timelines are ~10 of FSM_TL_MAX. */
+		size_t sz = offsetof(struct fsm_timeline, e) + r->tl->n * sizeof(r->tl->e[0]);
+		e->tl = malloc(sz);
+		if (e->tl)
+			memcpy(e->tl, r->tl, sz);
+	}
+	e->r.tl = e->tl;
+	t->ring_head = (t->ring_head + 1) % t->ring_cap;
+	if (t->ring_n < t->ring_cap)
+		t->ring_n++;
+}
+
+void target_record(struct target *t, const struct probe_report *r, const double *bounds,
+		   unsigned nbuckets)
+{
+	struct target_stats *s = &t->st;
+	s->probes++;
+	if (r->result < RESULT_COUNT)
+		s->by_result[r->result]++;
+	if (r->close_result < CLOSE_COUNT && r->close_result != CLOSE_NONE)
+		s->by_close[r->close_result]++;
+	s->syn_retransmits += r->syn_retransmits;
+	s->synack_retransmits += r->synack_seen > 1 ? r->synack_seen - 1u : 0;
+	s->last_probe_ns = r->t_start;
+	s->last_result = r->result;
+	s->last_rtt_ns = r->ph.handshake;
+	if (r->result == RESULT_OK)
+		s->last_ok_ns = r->t_start;
+	const uint64_t ph[PHASE_COUNT] = { r->ph.handshake, r->ph.fin_ack, r->ph.fin_wait_2,
+					   r->ph.close };
+	for (unsigned i = 0; i < PHASE_COUNT; i++)
+		if (ph[i])
+			hist_add(&s->phase[i], bounds, nbuckets, ph[i] / 1e9);
+	if (r->have_peer) {
+		s->have_peer = true;
+		s->peer_mss = r->peer_mss;
+		s->peer_wscale = r->peer_wscale;
+		s->peer_sack = r->peer_sack;
+		s->peer_ts = r->peer_ts;
+		s->peer_ttl = r->peer_ttl;
+	}
+	record_history(t, r);
+}

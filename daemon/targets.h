@@ -1,0 +1,79 @@
+/* targets.h: what the daemon keeps per target: its config, resolved
+ * addresses, schedule, counters, latency histograms and recent results.
+ * Read by control.c (ctl), metrics.c (Prometheus) and written by sched.c. */
+#ifndef TCPPROBE_TARGETS_H
+#define TCPPROBE_TARGETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "wheel.h"
+
+enum phase { PHASE_HANDSHAKE, PHASE_FIN_ACK, PHASE_FIN_WAIT_2, PHASE_CLOSE };
+#define PHASE_COUNT (PHASE_CLOSE + 1)
+const char *phase_str(enum phase p); /* "handshake", "fin_ack", "fin_wait_2", "close" */
+
+/* A latency histogram over the configured bucket bounds (seconds);
+ * counts[i] holds observations <= bounds[i] and > bounds[i-1]; the last
+ * slot (index nbuckets) is +Inf. Not cumulative: renderers add up. */
+struct hist {
+	uint64_t counts[CFG_BUCKETS_MAX + 1];
+	uint64_t n;
+	double sum; /* seconds */
+};
+void hist_add(struct hist *h, const double *bounds, unsigned nbuckets, double v);
+/* Quantile q (0..1) estimated by linear interpolation in the buckets, as
+ * Prometheus' histogram_quantile does; NAN when empty. */
+double hist_quantile(const struct hist *h, const double *bounds, unsigned nbuckets, double q);
+
+/* One past result, with its timeline (entries allocated to size). */
+struct hist_entry {
+	struct probe_report r;   /* r.tl points at tl below (or NULL) */
+	struct fsm_timeline *tl;
+};
+
+struct target_stats {
+	uint64_t probes;                  /* results recorded */
+	uint64_t by_result[RESULT_COUNT];
+	uint64_t by_close[CLOSE_COUNT];
+	uint64_t syn_retransmits, synack_retransmits;
+	struct hist phase[PHASE_COUNT];
+	uint64_t last_ok_ns, last_probe_ns;   /* CLOCK_REALTIME */
+	uint8_t last_result;                  /* enum probe_result; RESULT_PENDING = none yet */
+	uint64_t last_rtt_ns;
+	bool have_peer;
+	uint16_t peer_mss;
+	int8_t peer_wscale;
+	bool peer_sack, peer_ts;
+	uint8_t peer_ttl;
+};
+
+struct target {
+	struct target_cfg cfg;            /* name, host, probe options */
+	struct engine_profile *prof;
+	struct pkt_addr addr, src;        /* resolved; addr.family 0 = not resolved */
+	char error[160];                  /* why it cannot be probed ("" = fine) */
+	bool paused;
+	bool removed;                     /* removed while a probe was in flight */
+	unsigned inflight;
+	struct wheel_entry sched;         /* next probe (in the daemon's schedule wheel) */
+	uint64_t phase_ns;                /* offset in the interval (deterministic spread) */
+	uint64_t expected;                /* probes scheduled so far */
+	uint64_t started_at;              /* when scheduling began */
+	struct target_stats st;
+	struct hist_entry *ring;          /* last `history` results */
+	unsigned ring_cap, ring_head, ring_n;
+};
+
+/* Record a finished probe. */
+void target_record(struct target *t, const struct probe_report *r, const double *bounds,
+		   unsigned nbuckets);
+/* i-th most recent result (0 = newest), NULL past the end. */
+const struct hist_entry *target_history(const struct target *t, unsigned i);
+void target_free_history(struct target *t);
+/* Resize the history ring (keeps the newest). */
+int target_set_history(struct target *t, unsigned cap);
+
+#endif

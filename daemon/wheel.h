@@ -1,0 +1,34 @@
+/* wheel.h: a hashed timing wheel (Varghese & Lauck): O(1) arm/cancel, one
+ * libevent timer for all connections. Entries are intrusive. */
+#ifndef TCPPROBE_WHEEL_H
+#define TCPPROBE_WHEEL_H
+
+#include <stdint.h>
+
+#define WHEEL_SLOTS 4096           /* power of two */
+#define WHEEL_TICK_NS 1000000ULL   /* 1 ms resolution */
+
+struct wheel_entry {
+	struct wheel_entry *next, *prev;
+	uint64_t deadline; /* 0 = not armed */
+};
+
+struct wheel {
+	uint64_t now_tick;  /* ticks up to here have been expired */
+	uint64_t count;
+	struct wheel_entry slot[WHEEL_SLOTS]; /* list heads */
+	uint64_t bitmap[WHEEL_SLOTS / 64];    /* non-empty slots */
+};
+
+void wheel_init(struct wheel *w, uint64_t now_ns);
+/* (Re)arm e for deadline (ns); deadline 0 cancels. */
+void wheel_arm(struct wheel *w, struct wheel_entry *e, uint64_t deadline);
+void wheel_cancel(struct wheel *w, struct wheel_entry *e);
+/* Expire every entry with deadline <= now: each is unlinked, then cb runs
+ * (it may re-arm it). */
+void wheel_expire(struct wheel *w, uint64_t now, void (*cb)(void *arg, struct wheel_entry *e),
+		  void *arg);
+/* Time of the next non-empty tick (ns), or 0 when empty. */
+uint64_t wheel_next(const struct wheel *w);
+
+#endif
