@@ -40,7 +40,7 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEB_BUILD  := build-essential pkg-config libnet1-dev libevent-dev libinih-dev libnftables-dev \
               libsystemd-dev libcap-dev zlib1g-dev
-DEB_TEST   := nftables iproute2 tcpdump tshark python3 python3-scapy procps socat curl \
+DEB_TEST   := nftables iproute2 ethtool tcpdump tshark python3 python3-scapy procps socat curl \
               valgrind clang libclang-rt-14-dev prometheus systemd mandoc man-db passwd
 DEB_BENCH  := zmap hping3 nmap wrk prometheus-blackbox-exporter linux-perf
 
@@ -95,3 +95,4 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+include systemd/install.mk
