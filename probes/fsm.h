@@ -90,7 +90,7 @@ struct fsm_tl_entry {
 	uint32_t seq, ack;   /* relative: ours to ISS, peer's to IRS */
 	uint16_t len;        /* payload length */
 	uint8_t dir;         /* enum fsm_tl_dir */
-	uint8_t flags;       /* TCP flags, or ICMP type for TL_ICMP */
+	uint8_t flags;       /* TCP flags, ICMP type for TL_ICMP, enum fsm_event_type for TL_USER */
 	uint8_t state;       /* enum tcp_state after this event */
 	uint8_t stamped;     /* for TL_OUT: t_ns is the kernel's wire time */
 };
@@ -118,6 +118,7 @@ struct fsm_conn {
 	uint8_t peer_ttl, peer_wscale;
 	bool have_icmp, peer_sack, peer_ts, ts_ok;
 	bool synced_result;      /* RESULT_* already reported */
+	bool peer_wscale_ok;     /* the SYN/ACK carried wscale (peer_wscale valid) */
 	uint16_t peer_mss;
 	uint16_t snd_wnd;        /* peer's window, unscaled */
 	uint32_t iss, snd_una, snd_nxt;
@@ -148,7 +149,8 @@ struct fsm_event {
 
 enum fsm_action_type {
 	ACT_SEND,        /* build and send seg */
-	ACT_TIMER,       /* (re)arm the single timer at deadline; 0 cancels */
+	ACT_TIMER,       /* (re)arm the single timer at deadline; 0 cancels. A timer
+			  * that fired (EV_TIMER) is disarmed without one. */
 	ACT_STATE,       /* state changed to state */
 	ACT_RESULT,      /* the probe's result is final: result */
 	ACT_CLOSE_RESULT,/* the close phase's result is final */
@@ -161,7 +163,7 @@ struct fsm_segment {
 	uint16_t win;
 	uint8_t flags;
 	bool syn_opts; /* carry p->syn options (SYN segments) */
-	bool ts;       /* carry a timestamps option */
+	bool ts;       /* carry a timestamps option (on a SYN/ACK only if the peer's SYN had one) */
 	uint32_t tsval, tsecr;
 };
 
