@@ -248,7 +248,7 @@ static void fill_report(const struct conn *c, struct probe_report *r)
 	r->have_peer = f->synack_seen > 0;
 	r->peer_ttl = f->peer_ttl;
 	r->peer_mss = f->peer_mss;
-	r->peer_wscale = f->peer_wscale == 0xff ? -1 : (int8_t)f->peer_wscale;
+	r->peer_wscale = f->peer_wscale_ok ? (int8_t)f->peer_wscale : -1;
 	r->peer_sack = f->peer_sack;
 	r->peer_ts = f->peer_ts;
 	r->challenge_acks = f->challenge_acks;

@@ -139,7 +139,7 @@ void jb_double(struct jbuf *j, double v)
 	if (!isfinite(v))
 		snprintf(b, sizeof(b), "null");
 	else
-		snprintf(b, sizeof(b), "%.6g", v);
+		snprintf(b, sizeof(b), "%.15g", v);
 	sep(j);
 	put(j, b);
 }

@@ -22,6 +22,12 @@ void log_init(const char *progname, int level)
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+void log_set_level(int level)
+{
+	if (level >= LOG_LVL_ERR && level <= LOG_LVL_DEBUG)
+		log_level = level;
+}
+
 int log_set_level_str(const char *s)
 {
 	for (int i = 0; i < 8; i++) {

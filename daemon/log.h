@@ -9,6 +9,7 @@
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 void log_init(const char *progname, int level);
+void log_set_level(int level);
 int log_set_level_str(const char *s); /* 0, or -1 if s names no level */
 const char *log_level_str(void);
 int log_get_level(void);

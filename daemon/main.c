@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "probe_cmd.h"
 
@@ -31,6 +32,10 @@ int main(int argc, char **argv)
 		printf("tcpprobe %s\n", TCPPROBE_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "daemon"))
+		return daemon_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return probe_main(argc - 1, argv + 1);
 	fprintf(stderr, "tcpprobe: unknown command '%s'\n", argv[1]);

@@ -6,14 +6,15 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <math.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "addrpolicy.h"
 #include "engine.h"
+#include "hostport.h"
 #include "json.h"
 #include "log.h"
 #include "report.h"
@@ -101,55 +102,6 @@ static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned
 		return -1;
 	}
 	*out = v;
-	return 0;
-}
-
-/* HOST, HOST:PORT, [V6]:PORT, or a bare IPv6 address. */
-static int split_target(const char *arg, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon = strrchr(arg, ':');
-	const char *ps = NULL;
-	if (arg[0] == '[') {
-		const char *rb = strchr(arg, ']');
-		if (!rb || (rb[1] && rb[1] != ':'))
-			return -1;
-		snprintf(host, hostlen, "%.*s", (int)(rb - arg - 1), arg + 1);
-		ps = rb[1] == ':' ? rb + 2 : NULL;
-	} else if (colon && strchr(arg, ':') == colon) {
-		snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
-		ps = colon + 1;
-	} else {
-		snprintf(host, hostlen, "%s", arg);
-	}
-	if (!host[0])
-		return -1;
-	if (ps) {
-		char *end;
-		unsigned long v = strtoul(ps, &end, 10);
-		if (!*ps || *end || v < 1 || v > 65535)
-			return -1;
-		*port = (uint16_t)v;
-	}
-	return 0;
-}
-
-static int resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
-		return -1;
-	}
-	memset(out, 0, sizeof(*out));
-	out->family = (uint8_t)res->ai_family;
-	if (res->ai_family == AF_INET)
-		memcpy(out->a, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
-	else
-		memcpy(out->a, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -444,13 +396,14 @@ int probe_main(int argc, char **argv)
 		char host[256], err[300];
 		t->ps = &ps;
 		t->port = po.port;
-		if (split_target(argv[optind + i], host, sizeof(host), &t->port) < 0) {
-			fprintf(stderr, "tcpprobe probe: '%s' is not HOST[:PORT]\n", argv[optind + i]);
+		if (hostport_split(argv[optind + i], host, sizeof(host), &t->port, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tcpprobe probe: %s\n", err);
 			free(ps.t);
 			return 2;
 		}
 		snprintf(t->name, sizeof(t->name), "%s", host);
-		if (resolve(host, family, &t->addr, err, sizeof(err)) < 0 ||
+		if (hostport_resolve(host, family, &t->addr, err, sizeof(err)) < 0 ||
+		    addrpolicy_check(&t->addr, NULL, err, sizeof(err)) < 0 ||
 		    engine_source_addr(&t->addr, &t->src, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tcpprobe probe: %s\n", err);
 			free(ps.t);

@@ -54,12 +54,14 @@ struct target {
 	struct target_cfg cfg;            /* name, host, probe options */
 	struct engine_profile *prof;
 	struct pkt_addr addr, src;        /* resolved; addr.family 0 = not resolved */
-	char error[160];                  /* why it cannot be probed ("" = fine) */
+	char error[256];                  /* why it cannot be probed ("" = fine) */
+	void *owner;                      /* the daemon */
 	bool paused;
 	bool removed;                     /* removed while a probe was in flight */
 	unsigned inflight;
 	struct wheel_entry sched;         /* next probe (in the daemon's schedule wheel) */
 	uint64_t phase_ns;                /* offset in the interval (deterministic spread) */
+	uint64_t next_base;               /* next slot on the interval grid (before jitter) */
 	uint64_t expected;                /* probes scheduled so far */
 	uint64_t started_at;              /* when scheduling began */
 	struct target_stats st;

@@ -46,6 +46,7 @@ struct step {
 	struct fsm_actions *out;
 	uint64_t now;
 	int trig;         /* timeline index of the event's own entry, or -1 */
+	bool trig_set;    /* its state is the first one this event entered */
 	unsigned tl_open; /* first outbound timeline entry whose state is unsettled */
 };
 
@@ -159,6 +160,12 @@ static void set_state(struct step *s, enum tcp_state st)
 	s->c->state = st;
 	push(s, (struct fsm_action){ .type = ACT_STATE, .u.state = st });
 	tl_settle(s, st);
+	/* The event's own entry shows the state it caused (a SYN/ACK shows
+	 * ESTABLISHED even when the probe goes on to FIN_WAIT_1 in the same step). */
+	if (s->trig >= 0 && !s->trig_set) {
+		s->c->tl->e[s->trig].state = st;
+		s->trig_set = true;
+	}
 }
 
 static void arm(struct step *s, uint64_t deadline)
@@ -876,7 +883,7 @@ void fsm_step(struct fsm_conn *c, const struct fsm_event *ev, uint64_t now,
 		break;
 	}
 	tl_settle(&s, c->state);
-	if (s.trig >= 0)
+	if (s.trig >= 0 && !s.trig_set)
 		c->tl->e[s.trig].state = c->state;
 }
 

@@ -1,0 +1,1186 @@
+/* control.c: the control socket. A Unix stream socket speaking one request
+ * line in, JSON lines out (see ctlproto.h for the request language).
+ *
+ * Like relayd's control.c: libevent accepts, every client is a bufferevent
+ * with bounded input (one request line) and a high-water mark on output,
+ * peer credentials are read from the kernel (SO_PEERCRED), never from the
+ * client, and running out of descriptors pauses accepting for a second
+ * instead of spinning. One handle_x() per command, as chrony's cmdmon. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <grp.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctlproto.h"
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "report.h"
+
+#define CTL_CLIENTS_MAX 256
+#define CTL_OUT_HIGH (1u << 20)     /* queued reply bytes before we stop answering */
+#define CTL_IN_HIGH (2 * CTL_LINE_MAX) /* buffered request bytes: stop reading */
+#define CTL_IDLE_S 60               /* no request for this long: closed (not watchers) */
+#define CTL_WRITE_TIMEOUT_S 30      /* output pending and none taken: closed */
+#define CTL_GARBAGE_MAX 3           /* non-text requests before we hang up */
+#define CTL_HISTORY_DEFAULT 10
+#define CTL_SHOW_RECENT 3
+#define CTL_JB_KEEP (1u << 20)      /* shrink the reply buffer after bigger replies */
+
+enum admin_state { ADMIN_UNKNOWN, ADMIN_YES, ADMIN_NO };
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client) entry;
+	struct control *c;
+	struct bufferevent *bev;
+	struct event *resume_ev; /* process queued requests on the next loop turn */
+	uint64_t id;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	enum admin_state admin;
+	unsigned garbage;
+	unsigned probes;   /* one-shot probes in flight */
+	bool watching;
+	bool closing;      /* answer sent, hang up once it is flushed */
+	bool eof;          /* the client shut its sending side */
+};
+
+struct control {
+	struct daemon *d;
+	struct event_base *base;
+	struct evconnlistener *lev;
+	struct event *accept_ev; /* turns accepting back on after EMFILE */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	bool have_admin_gid;
+	gid_t admin_gid;
+	char admin_group[CFG_NAME_MAX];
+	TAILQ_HEAD(, ctl_client) clients;
+	unsigned nclients;
+	uint64_t next_id;
+	uint64_t refused_full;
+	struct jbuf jb; /* the reply being built */
+};
+
+typedef void (*ctl_handler)(struct ctl_client *cl, const struct ctl_request *rq);
+
+/* ---- replies -------------------------------------------------------------- */
+
+static size_t out_len(const struct ctl_client *cl)
+{
+	return evbuffer_get_length(bufferevent_get_output(cl->bev));
+}
+
+static void jb_shrink(struct jbuf *j)
+{
+	if (j->cap > CTL_JB_KEEP)
+		jb_free(j);
+}
+
+/* Queue j (one JSON document) and its newline. */
+static void send_jb(struct ctl_client *cl, struct jbuf *j)
+{
+	if (j->oom) {
+		static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}\n";
+		bufferevent_write(cl->bev, oom, sizeof(oom) - 1);
+	} else {
+		jb_append(j, "\n", 1);
+		bufferevent_write(cl->bev, j->p, j->len);
+	}
+	jb_reset(j);
+	jb_shrink(j);
+}
+
+static struct jbuf *reply_ok(struct ctl_client *cl)
+{
+	struct jbuf *j = &cl->c->jb;
+	jb_reset(j);
+	jb_obj(j);
+	jb_key(j, "ok");
+	jb_bool(j, true);
+	return j;
+}
+
+static void reply_end(struct ctl_client *cl)
+{
+	jb_obj_end(&cl->c->jb);
+	send_jb(cl, &cl->c->jb);
+}
+
+static void reply_error(struct ctl_client *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void reply_error(struct ctl_client *cl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct jbuf *j = &cl->c->jb;
+	jb_reset(j);
+	jb_obj(j);
+	jb_key(j, "ok");
+	jb_bool(j, false);
+	jb_key(j, "error");
+	jb_str(j, msg);
+	jb_obj_end(j);
+	send_jb(cl, j);
+}
+
+/* ---- JSON pieces ---------------------------------------------------------- */
+
+static void j_addr(struct jbuf *j, const char *key, const struct pkt_addr *a)
+{
+	char b[64];
+	jb_key(j, key);
+	if (a->family)
+		jb_str(j, pkt_addr_str(a, b, sizeof(b)));
+	else
+		jb_null(j);
+}
+
+static void j_us_or_null(struct jbuf *j, const char *key, uint64_t ns)
+{
+	jb_key(j, key);
+	if (ns)
+		jb_double(j, (double)ns / 1e3);
+	else
+		jb_null(j);
+}
+
+static void j_time_or_null(struct jbuf *j, const char *key, uint64_t ns)
+{
+	jb_key(j, key);
+	if (ns)
+		jb_double(j, (double)ns / 1e9);
+	else
+		jb_null(j);
+}
+
+static void j_dur(struct jbuf *j, const char *key, uint64_t ns)
+{
+	char b[32];
+	jb_key(j, key);
+	jb_str(j, config_duration_str(ns, b, sizeof(b)));
+}
+
+static const char *target_state(const struct target *t)
+{
+	if (t->paused)
+		return "paused";
+	if (t->error[0])
+		return "error";
+	return "ok";
+}
+
+static const char *family_str(uint8_t f)
+{
+	switch ((enum addr_family_pref)f) {
+	case FAMILY_ANY: return "any";
+	case FAMILY_V4: return "4";
+	case FAMILY_V6: return "6";
+	}
+	return "?";
+}
+
+/* Quantile in microseconds (null when nothing was observed). */
+static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
+			  const struct daemon_cfg *dc, double q)
+{
+	jb_key(j, key);
+	jb_double(j, hist_quantile(h, dc->buckets, dc->n_buckets, q) * 1e6);
+}
+
+static void j_loss(struct jbuf *j, const struct target_stats *s)
+{
+	jb_key(j, "loss_pct");
+	if (s->probes)
+		jb_double(j, 100.0 * (double)(s->probes - s->by_result[RESULT_OK]) /
+				     (double)s->probes);
+	else
+		jb_null(j);
+}
+
+static void j_last_result(struct jbuf *j, const struct target_stats *s)
+{
+	jb_key(j, "last_result");
+	if (s->probes)
+		jb_str(j, probe_result_str((enum probe_result)s->last_result));
+	else
+		jb_null(j);
+	j_us_or_null(j, "last_rtt_us", s->last_rtt_ns);
+}
+
+/* The row `targets` lists for each target. */
+static void j_target_row(struct jbuf *j, const struct target *t, const struct daemon_cfg *dc)
+{
+	const struct target_stats *s = &t->st;
+	jb_obj(j);
+	jb_key(j, "name");
+	jb_str(j, t->cfg.name);
+	jb_key(j, "host");
+	jb_str(j, t->cfg.host);
+	j_addr(j, "address", &t->addr);
+	jb_key(j, "port");
+	jb_uint(j, t->cfg.opts.port);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(t->cfg.opts.kind));
+	jb_key(j, "state");
+	jb_str(j, target_state(t));
+	j_last_result(j, s);
+	j_quantile_us(j, "p50_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.5);
+	j_quantile_us(j, "p99_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.99);
+	j_loss(j, s);
+	jb_key(j, "probes");
+	jb_uint(j, s->probes);
+	jb_obj_end(j);
+}
+
+static void j_opts(struct jbuf *j, const struct probe_opts *o)
+{
+	jb_obj(j);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(o->kind));
+	jb_key(j, "port");
+	jb_uint(j, o->port);
+	jb_key(j, "family");
+	jb_str(j, family_str(o->family));
+	jb_key(j, "ttl");
+	jb_uint(j, o->ttl);
+	jb_key(j, "tos");
+	jb_uint(j, o->tos);
+	jb_key(j, "retries");
+	jb_uint(j, o->retries);
+	jb_key(j, "window");
+	jb_uint(j, o->window);
+	jb_key(j, "mss");
+	jb_uint(j, o->syn.mss);
+	jb_key(j, "wscale");
+	jb_int(j, o->syn.wscale);
+	jb_key(j, "sack");
+	jb_bool(j, o->syn.sack_ok);
+	jb_key(j, "timestamps");
+	jb_bool(j, o->syn.timestamps);
+	j_dur(j, "interval", o->interval_ns);
+	j_dur(j, "timeout", o->timeout_ns);
+	j_dur(j, "time_wait", o->time_wait_ns);
+	j_dur(j, "fin_wait_2", o->fin_wait_2_ns);
+	j_dur(j, "hold", o->hold_ns);
+	jb_obj_end(j);
+}
+
+static void j_hist(struct jbuf *j, const struct hist *h, const struct daemon_cfg *dc)
+{
+	jb_obj(j);
+	jb_key(j, "count");
+	jb_uint(j, h->n);
+	jb_key(j, "sum_s");
+	jb_double(j, h->sum);
+	j_quantile_us(j, "p50_us", h, dc, 0.5);
+	j_quantile_us(j, "p90_us", h, dc, 0.9);
+	j_quantile_us(j, "p99_us", h, dc, 0.99);
+	/* counts[i]: observations in (buckets_s[i-1], buckets_s[i]]; the last is +Inf. */
+	jb_key(j, "counts");
+	jb_arr(j);
+	for (unsigned i = 0; i <= dc->n_buckets; i++)
+		jb_uint(j, h->counts[i]);
+	jb_arr_end(j);
+	jb_obj_end(j);
+}
+
+/* ---- handlers --------------------------------------------------------------- */
+
+static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct daemon_status s;
+	daemon_status(cl->c->d, &s);
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "version");
+	jb_str(j, s.version);
+	jb_key(j, "uptime_s");
+	jb_uint(j, s.now_ns > s.start_ns ? (s.now_ns - s.start_ns) / 1000000000u : 0);
+	jb_key(j, "targets");
+	jb_uint(j, s.targets);
+	jb_key(j, "paused");
+	jb_uint(j, s.paused);
+	jb_key(j, "inflight");
+	jb_uint(j, s.eng.inflight);
+	jb_key(j, "queued");
+	jb_uint(j, s.eng.queued);
+	jb_key(j, "time_wait");
+	jb_uint(j, s.eng.time_wait);
+	jb_key(j, "connections");
+	jb_uint(j, s.eng.conns);
+	jb_key(j, "pps");
+	jb_double(j, s.pps_out);
+	jb_key(j, "probes_started");
+	jb_uint(j, s.eng.probes_started);
+	jb_key(j, "probes_waited");
+	jb_uint(j, s.eng.probes_waited);
+	jb_key(j, "packets_sent");
+	jb_uint(j, s.eng.tx_packets);
+	jb_key(j, "send_errors");
+	jb_uint(j, s.eng.tx_errors);
+	jb_key(j, "packets_received");
+	jb_uint(j, s.eng.rx_packets);
+	jb_key(j, "packets_unmatched");
+	jb_uint(j, s.eng.rx_unmatched);
+	jb_key(j, "packets_bad");
+	jb_uint(j, s.eng.rx_bad);
+	jb_key(j, "rx_kernel_drops");
+	jb_uint(j, s.eng.rx_kernel_drops);
+	jb_key(j, "port_exhausted");
+	jb_uint(j, s.eng.port_exhausted);
+	jb_key(j, "sched_late_max_us");
+	jb_double(j, (double)s.sched_late_max_ns / 1e3);
+	jb_key(j, "memory");
+	jb_obj(j);
+	jb_key(j, "rss_bytes");
+	jb_uint(j, s.rss_bytes);
+	jb_key(j, "conn_bytes"); /* connection table: live connections x their size */
+	jb_uint(j, s.eng.conns * s.eng.conn_bytes);
+	jb_key(j, "target_bytes"); /* targets x sizeof(struct target), history excluded */
+	jb_uint(j, (uint64_t)s.targets * s.target_bytes);
+	jb_obj_end(j);
+	jb_key(j, "config");
+	jb_str(j, s.config_path);
+	jb_key(j, "log_level");
+	jb_str(j, s.log_level);
+	jb_key(j, "reloads");
+	jb_uint(j, s.reloads);
+	jb_key(j, "reload_errors");
+	jb_uint(j, s.reload_errors);
+	jb_key(j, "control_clients");
+	jb_uint(j, cl->c->nclients);
+	reply_end(cl);
+}
+
+static void handle_targets(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct daemon *d = cl->c->d;
+	const struct daemon_cfg *dc = &daemon_config(d)->d;
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "targets");
+	jb_arr(j);
+	size_t n = daemon_target_count(d);
+	for (size_t i = 0; i < n; i++)
+		j_target_row(j, daemon_target_at(d, i), dc);
+	jb_arr_end(j);
+	reply_end(cl);
+}
+
+static struct target *find_or_reply(struct ctl_client *cl, const char *name)
+{
+	struct target *t = daemon_target_find(cl->c->d, name);
+	if (!t)
+		reply_error(cl, "no target '%s'", name);
+	return t;
+}
+
+static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct daemon *d = cl->c->d;
+	const struct daemon_cfg *dc = &daemon_config(d)->d;
+	struct target *t = find_or_reply(cl, rq->argv[0]);
+	if (!t)
+		return;
+	const struct target_stats *s = &t->st;
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "target");
+	jb_obj(j);
+	jb_key(j, "name");
+	jb_str(j, t->cfg.name);
+	jb_key(j, "host");
+	jb_str(j, t->cfg.host);
+	j_addr(j, "address", &t->addr);
+	j_addr(j, "source", &t->src);
+	jb_key(j, "port");
+	jb_uint(j, t->cfg.opts.port);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(t->cfg.opts.kind));
+	jb_key(j, "state");
+	jb_str(j, target_state(t));
+	jb_key(j, "error");
+	if (t->error[0])
+		jb_str(j, t->error);
+	else
+		jb_null(j);
+	jb_key(j, "config_line"); /* 0: added at run time */
+	jb_uint(j, t->cfg.line > 0 ? (uint64_t)t->cfg.line : 0);
+	jb_key(j, "config");
+	j_opts(j, &t->cfg.opts);
+	jb_key(j, "probes");
+	jb_uint(j, s->probes);
+	jb_key(j, "expected");
+	jb_uint(j, t->expected);
+	jb_key(j, "inflight");
+	jb_uint(j, t->inflight);
+	j_last_result(j, s);
+	j_time_or_null(j, "last_probe_time", s->last_probe_ns);
+	j_time_or_null(j, "last_ok_time", s->last_ok_ns);
+	j_loss(j, s);
+	jb_key(j, "results");
+	jb_obj(j);
+	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
+		jb_key(j, probe_result_str((enum probe_result)r));
+		jb_uint(j, s->by_result[r]);
+	}
+	jb_obj_end(j);
+	jb_key(j, "close_results");
+	jb_obj(j);
+	for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++) {
+		jb_key(j, close_result_str((enum close_result)r));
+		jb_uint(j, s->by_close[r]);
+	}
+	jb_obj_end(j);
+	jb_key(j, "syn_retransmits");
+	jb_uint(j, s->syn_retransmits);
+	jb_key(j, "synack_retransmits");
+	jb_uint(j, s->synack_retransmits);
+	jb_key(j, "peer");
+	if (s->have_peer) {
+		jb_obj(j);
+		jb_key(j, "mss");
+		if (s->peer_mss)
+			jb_uint(j, s->peer_mss);
+		else
+			jb_null(j);
+		jb_key(j, "wscale");
+		if (s->peer_wscale >= 0)
+			jb_int(j, s->peer_wscale);
+		else
+			jb_null(j);
+		jb_key(j, "sack");
+		jb_bool(j, s->peer_sack);
+		jb_key(j, "timestamps");
+		jb_bool(j, s->peer_ts);
+		jb_key(j, "ttl");
+		jb_uint(j, s->peer_ttl);
+		jb_obj_end(j);
+	} else {
+		jb_null(j);
+	}
+	jb_key(j, "histograms");
+	jb_obj(j);
+	jb_key(j, "buckets_s");
+	jb_arr(j);
+	for (unsigned i = 0; i < dc->n_buckets; i++)
+		jb_double(j, dc->buckets[i]);
+	jb_arr_end(j);
+	for (unsigned p = 0; p < PHASE_COUNT; p++) {
+		jb_key(j, phase_str((enum phase)p));
+		j_hist(j, &s->phase[p], dc);
+	}
+	jb_obj_end(j);
+	jb_key(j, "recent");
+	jb_arr(j);
+	for (unsigned i = 0; i < CTL_SHOW_RECENT; i++) {
+		const struct hist_entry *e = target_history(t, i);
+		if (!e)
+			break;
+		report_json(j, t->cfg.name, &e->r);
+	}
+	jb_arr_end(j);
+	jb_obj_end(j);
+	reply_end(cl);
+}
+
+static void handle_history(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct target *t = find_or_reply(cl, rq->argv[0]);
+	if (!t)
+		return;
+	unsigned n = rq->argc > 1 ? (unsigned)strtoul(rq->argv[1], NULL, 10) : CTL_HISTORY_DEFAULT;
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "target");
+	jb_str(j, t->cfg.name);
+	jb_key(j, "results");
+	jb_arr(j);
+	for (unsigned i = 0; i < n; i++) {
+		const struct hist_entry *e = target_history(t, i);
+		if (!e)
+			break;
+		report_json(j, t->cfg.name, &e->r);
+	}
+	jb_arr_end(j);
+	reply_end(cl);
+}
+
+static void client_kick(struct ctl_client *cl);
+
+static void on_probe_result(void *arg, const char *target, const struct probe_report *r)
+{
+	struct ctl_client *cl = arg;
+	struct jbuf *j = &cl->c->jb;
+	jb_reset(j);
+	jb_obj(j);
+	jb_key(j, "event");
+	jb_str(j, "result");
+	jb_key(j, "result");
+	report_json(j, target, r);
+	jb_obj_end(j);
+	send_jb(cl, j);
+	reply_ok(cl);
+	reply_end(cl);
+	if (cl->probes)
+		cl->probes--;
+	/* Requests queued behind the probe: next loop turn, not from inside
+	 * the daemon's result delivery. */
+	client_kick(cl);
+}
+
+static void handle_probe(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	char err[256];
+	cl->probes++;
+	if (daemon_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result, cl,
+			   err, sizeof(err)) < 0) {
+		cl->probes--;
+		reply_error(cl, "%s", err);
+	}
+}
+
+static void reply_mutation(struct ctl_client *cl, int rc, const char *err)
+{
+	if (rc < 0) {
+		reply_error(cl, "%s", err[0] ? err : "failed");
+		return;
+	}
+	reply_ok(cl);
+	reply_end(cl);
+}
+
+static void handle_add(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	char err[256] = "";
+	int rc = daemon_target_add(cl->c->d, rq->argv[0], rq->argv[1], rq->argv + 2, rq->argc - 2,
+				   err, sizeof(err));
+	reply_mutation(cl, rc, err);
+}
+
+static void handle_remove(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	char err[256] = "";
+	reply_mutation(cl, daemon_target_remove(cl->c->d, rq->argv[0], err, sizeof(err)), err);
+}
+
+static void pause_resume(struct ctl_client *cl, const struct ctl_request *rq, bool pause)
+{
+	char err[256] = "";
+	const char *name = strcmp(rq->argv[0], "--all") ? rq->argv[0] : NULL;
+	reply_mutation(cl, daemon_target_pause(cl->c->d, name, pause, err, sizeof(err)), err);
+}
+
+static void handle_pause(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	pause_resume(cl, rq, true);
+}
+
+static void handle_resume(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	pause_resume(cl, rq, false);
+}
+
+static void handle_reload(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	char err[512] = "";
+	if (daemon_reload(cl->c->d, err, sizeof(err)) < 0) {
+		reply_error(cl, "reload failed, old configuration kept: %s", err[0] ? err : "?");
+		return;
+	}
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "targets");
+	jb_uint(j, daemon_target_count(cl->c->d));
+	reply_end(cl);
+}
+
+static void handle_metrics(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct jbuf text;
+	jb_init(&text);
+	metrics_render(cl->c->d, &text);
+	if (text.oom) {
+		jb_free(&text);
+		reply_error(cl, "out of memory");
+		return;
+	}
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "text");
+	jb_str(j, text.p ? text.p : "");
+	jb_free(&text);
+	reply_end(cl);
+}
+
+static void client_free(struct ctl_client *cl);
+
+static void on_watch_result(void *arg, const char *target, const struct probe_report *r)
+{
+	struct ctl_client *cl = arg;
+	if (out_len(cl) > CTL_OUT_HIGH) {
+		/* Results keep coming whether or not this one reads: drop it
+		 * rather than buffer without bound. */
+		log_warnx("control: client %llu (uid %u): watcher not reading, %zu bytes queued; "
+			  "dropped", (unsigned long long)cl->id, (unsigned)cl->uid, out_len(cl));
+		client_free(cl);
+		return;
+	}
+	struct jbuf *j = &cl->c->jb;
+	jb_reset(j);
+	jb_obj(j);
+	jb_key(j, "event");
+	jb_str(j, "result");
+	jb_key(j, "result");
+	report_json(j, target, r);
+	jb_obj_end(j);
+	send_jb(cl, j);
+}
+
+static void handle_watch(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	if (daemon_watch(cl->c->d, on_watch_result, cl) < 0) {
+		reply_error(cl, "out of memory");
+		return;
+	}
+	cl->watching = true;
+	/* A watcher may stay silent for as long as it likes. */
+	struct timeval wt = { CTL_WRITE_TIMEOUT_S, 0 };
+	bufferevent_set_timeouts(cl->bev, NULL, &wt);
+	reply_ok(cl);
+	reply_end(cl);
+}
+
+static void handle_log_level(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	if (rq->argc && log_set_level_str(rq->argv[0]) < 0) {
+		reply_error(cl, "unknown log level '%s' (error, warning, notice, info, debug)",
+			    rq->argv[0]);
+		return;
+	}
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "log_level");
+	jb_str(j, log_level_str());
+	reply_end(cl);
+}
+
+static void handle_help(struct ctl_client *cl, const struct ctl_request *rq)
+{
+	struct jbuf *j = reply_ok(cl);
+	jb_key(j, "commands");
+	jb_arr(j);
+	for (unsigned i = 0; i < CTL_CMD_COUNT; i++) {
+		const struct ctl_cmd_info *ci = ctl_cmd_get((enum ctl_cmd)i);
+		jb_obj(j);
+		jb_key(j, "name");
+		jb_str(j, ci->name);
+		jb_key(j, "usage");
+		jb_str(j, ci->usage);
+		jb_key(j, "admin");
+		jb_str(j, ci->access == CTL_ACC_READ ? "no"
+			  : ci->access == CTL_ACC_ADMIN ? "yes" : "to set");
+		jb_key(j, "help");
+		jb_str(j, ci->help);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+	reply_end(cl);
+}
+
+static const ctl_handler handlers[CTL_CMD_COUNT] = {
+	[CTL_STATUS] = handle_status,     [CTL_TARGETS] = handle_targets,
+	[CTL_SHOW] = handle_show,         [CTL_HISTORY] = handle_history,
+	[CTL_PROBE] = handle_probe,       [CTL_ADD] = handle_add,
+	[CTL_REMOVE] = handle_remove,     [CTL_PAUSE] = handle_pause,
+	[CTL_RESUME] = handle_resume,     [CTL_RELOAD] = handle_reload,
+	[CTL_METRICS] = handle_metrics,   [CTL_WATCH] = handle_watch,
+	[CTL_LOG_LEVEL] = handle_log_level, [CTL_HELP] = handle_help,
+};
+
+/* ---- access ----------------------------------------------------------------- */
+
+/* uid 0, or in admin_group: as the peer's gid, its supplementary groups as
+ * the kernel saw them at connect (SO_PEERGROUPS), its passwd entry's
+ * primary group, or the group's member list. Decided on the first
+ * mutating request, so read-only clients cost no NSS lookups. */
+static bool client_is_admin(struct ctl_client *cl)
+{
+	struct control *c = cl->c;
+	if (cl->admin != ADMIN_UNKNOWN)
+		return cl->admin == ADMIN_YES;
+	bool ok = cl->uid == 0;
+	if (!ok && c->have_admin_gid) {
+		ok = cl->gid == c->admin_gid;
+#ifdef SO_PEERGROUPS
+		gid_t groups[256];
+		socklen_t len = sizeof(groups);
+		if (!ok && getsockopt(bufferevent_getfd(cl->bev), SOL_SOCKET, SO_PEERGROUPS, groups,
+				      &len) == 0)
+			for (size_t i = 0; i < len / sizeof(gid_t) && !ok; i++)
+				ok = groups[i] == c->admin_gid;
+#endif
+		struct passwd *pw = ok ? NULL : getpwuid(cl->uid);
+		if (pw) {
+			char user[256];
+			snprintf(user, sizeof(user), "%s", pw->pw_name);
+			ok = pw->pw_gid == c->admin_gid;
+			struct group *gr = ok ? NULL : getgrgid(c->admin_gid);
+			for (char **m = gr ? gr->gr_mem : NULL; m && *m && !ok; m++)
+				ok = !strcmp(*m, user);
+		}
+	}
+	cl->admin = ok ? ADMIN_YES : ADMIN_NO;
+	return ok;
+}
+
+/* ---- clients ---------------------------------------------------------------- */
+
+static void client_free(struct ctl_client *cl)
+{
+	struct control *c = cl->c;
+	/* No result callback may reach us after this. */
+	daemon_forget(c->d, cl);
+	TAILQ_REMOVE(&c->clients, cl, entry);
+	c->nclients--;
+	if (c->refused_full) {
+		log_info("control: accepting again (%llu connections refused while full)",
+			 (unsigned long long)c->refused_full);
+		c->refused_full = 0;
+	}
+	if (cl->resume_ev)
+		event_free(cl->resume_ev);
+	bufferevent_free(cl->bev);
+	log_debug("control: client %llu (uid %u pid %d) gone", (unsigned long long)cl->id,
+		  (unsigned)cl->uid, (int)cl->pid);
+	free(cl);
+}
+
+/* Free the client if it is done: hung up on, or the peer has shut its
+ * side, with nothing left to send or wait for. Returns true if freed. */
+static bool client_maybe_finish(struct ctl_client *cl)
+{
+	if (cl->watching && cl->eof) {
+		client_free(cl);
+		return true;
+	}
+	if ((cl->closing || cl->eof) && !cl->probes && out_len(cl) == 0) {
+		client_free(cl);
+		return true;
+	}
+	return false;
+}
+
+static void client_request(struct ctl_client *cl, const char *line, size_t len)
+{
+	struct ctl_request rq;
+	char err[256];
+	enum ctl_perr e = ctl_parse(line, len, &rq, err, sizeof(err));
+	if (e != CTL_POK) {
+		reply_error(cl, "%s", err);
+		if (e == CTL_PGARBAGE && ++cl->garbage >= CTL_GARBAGE_MAX) {
+			log_info("control: client %llu (uid %u pid %d): %u garbage requests; "
+				 "hanging up", (unsigned long long)cl->id, (unsigned)cl->uid,
+				 (int)cl->pid, cl->garbage);
+			cl->closing = true;
+		}
+		return;
+	}
+	const char *name = rq.cmd->name;
+	if (ctl_request_is_admin(&rq)) {
+		if (!client_is_admin(cl)) {
+			log_info("control: uid %u pid %d: '%s' denied", (unsigned)cl->uid,
+				 (int)cl->pid, name);
+			if (cl->c->have_admin_gid)
+				reply_error(cl, "permission denied: '%s' needs uid 0 or group %s",
+					    name, cl->c->admin_group);
+			else
+				reply_error(cl, "permission denied: '%s' needs uid 0", name);
+			return;
+		}
+		/* Who changed what, for the journal. */
+		char what[160];
+		size_t n = (size_t)snprintf(what, sizeof(what), "%s", name);
+		for (unsigned i = 0; i < rq.argc && n < sizeof(what); i++)
+			n += (size_t)snprintf(what + n, sizeof(what) - n, " %s", rq.argv[i]);
+		log_info("control: uid %u pid %d: %s", (unsigned)cl->uid, (int)cl->pid, what);
+	} else {
+		log_debug("control: uid %u pid %d: %s", (unsigned)cl->uid, (int)cl->pid, name);
+	}
+	ctl_handler h = handlers[rq.cmd->cmd];
+	if (h)
+		h(cl, &rq);
+	else
+		reply_error(cl, "'%s' is not implemented", name);
+}
+
+/* Answer the requests waiting in the input, one at a time, as long as
+ * the previous answer is complete (no probe in flight, not watching) and
+ * the client is taking its output. */
+static void client_process(struct ctl_client *cl)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->bev);
+	while (!cl->closing && !cl->probes) {
+		size_t avail = evbuffer_get_length(in);
+		if (!avail)
+			break;
+		if (cl->watching) {
+			/* watch is the last request: later input is ignored, but
+			 * read so that a hang-up is noticed. */
+			evbuffer_drain(in, avail);
+			break;
+		}
+		if (out_len(cl) > CTL_OUT_HIGH)
+			break; /* write_cb comes back when it drained */
+		size_t n = avail < CTL_LINE_MAX ? avail : CTL_LINE_MAX;
+		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		size_t line_len, used;
+		if (!p) {
+			cl->closing = true;
+			break;
+		}
+		switch (ctl_frame(p, n, &line_len, &used)) {
+		case CTL_FRAME_MORE:
+			if (!cl->eof)
+				return;
+			/* The peer shut its side after a last line without "\n". */
+			line_len = used = n;
+			break;
+		case CTL_FRAME_TOOLONG:
+			reply_error(cl, "request longer than %d bytes; closing", CTL_LINE_MAX - 1);
+			log_info("control: client %llu (uid %u pid %d): request too long; hanging up",
+				 (unsigned long long)cl->id, (unsigned)cl->uid, (int)cl->pid);
+			evbuffer_drain(in, avail);
+			cl->closing = true;
+			return;
+		case CTL_FRAME_LINE:
+			break;
+		}
+		client_request(cl, p, line_len);
+		evbuffer_drain(in, used);
+	}
+	if (cl->closing) {
+		/* Nothing more will be read; what is queued still goes out. */
+		bufferevent_disable(cl->bev, EV_READ);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client *cl = arg;
+	client_process(cl);
+	client_maybe_finish(cl);
+}
+
+static void client_kick(struct ctl_client *cl)
+{
+	event_active(cl->resume_ev, EV_TIMEOUT, 0);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *cl = arg;
+	client_process(cl);
+	client_maybe_finish(cl);
+}
+
+/* The output drained: finish a closing client, or take the requests we
+ * stopped answering while the output was over the mark. */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *cl = arg;
+	if (client_maybe_finish(cl))
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(bev)))
+		client_kick(cl);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_client *cl = arg;
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && (cl->watching || cl->probes)) {
+			bufferevent_enable(bev, EV_READ); /* busy, not idle */
+			return;
+		}
+		log_debug("control: client %llu (uid %u pid %d): %s timeout; closing",
+			  (unsigned long long)cl->id, (unsigned)cl->uid, (int)cl->pid,
+			  (what & BEV_EVENT_READING) ? "idle" : "write");
+		client_free(cl);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		cl->eof = true;
+		if (!cl->watching)
+			client_process(cl);
+		client_maybe_finish(cl);
+		return;
+	}
+	/* BEV_EVENT_ERROR: the peer is gone (ECONNRESET, EPIPE). */
+	client_free(cl);
+}
+
+/* ---- accepting -------------------------------------------------------------- */
+
+static void refuse(evutil_socket_t fd, const char *msg)
+{
+	char line[160];
+	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", msg);
+	/* A new socket's buffer is empty: this does not block or partially fail. */
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("control: refuse: send: %s", strerror(errno));
+	evutil_closesocket(fd);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct control *c = arg;
+	if (c->nclients >= CTL_CLIENTS_MAX) {
+		if (!c->refused_full++)
+			log_warnx("control: %d clients connected; refusing more", CTL_CLIENTS_MAX);
+		refuse(fd, "too many clients");
+		return;
+	}
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: getsockopt(SO_PEERCRED)");
+		evutil_closesocket(fd);
+		return;
+	}
+	struct ctl_client *cl = calloc(1, sizeof(*cl));
+	struct bufferevent *bev = cl ? bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE)
+				     : NULL;
+	struct event *ev = cl ? event_new(c->base, -1, 0, on_resume, cl) : NULL;
+	if (!cl || !bev || !ev) {
+		log_warnx("control: out of memory for a client");
+		if (ev)
+			event_free(ev);
+		if (bev)
+			bufferevent_free(bev);
+		else
+			evutil_closesocket(fd);
+		free(cl);
+		return;
+	}
+	cl->c = c;
+	cl->bev = bev;
+	cl->resume_ev = ev;
+	cl->id = ++c->next_id;
+	cl->uid = cred.uid;
+	cl->gid = cred.gid;
+	cl->pid = cred.pid;
+	TAILQ_INSERT_TAIL(&c->clients, cl, entry);
+	c->nclients++;
+	bufferevent_setcb(bev, on_read, on_write, on_event, cl);
+	bufferevent_setwatermark(bev, EV_READ, 0, CTL_IN_HIGH);
+	struct timeval rt = { CTL_IDLE_S, 0 }, wt = { CTL_WRITE_TIMEOUT_S, 0 };
+	bufferevent_set_timeouts(bev, &rt, &wt);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	log_debug("control: client %llu: uid %u gid %u pid %d", (unsigned long long)cl->id,
+		  (unsigned)cl->uid, (unsigned)cl->gid, (int)cl->pid);
+}
+
+static void on_accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *c = arg;
+	evconnlistener_enable(c->lev);
+}
+
+/* libevent calls this for accept errors it does not retry itself. Out of
+ * descriptors the socket stays readable: stop accepting for a second
+ * instead of spinning (relayd's habit). */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct control *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	log_warnx("control: accept: %s; not accepting for 1 s", strerror(err));
+	evconnlistener_disable(c->lev);
+	struct timeval one = { 1, 0 };
+	evtimer_add(c->accept_ev, &one);
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+/* A socket file left at path: remove it if nobody answers on it, refuse
+ * if a daemon does. */
+static int clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(sun->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", sun->sun_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", sun->sun_path);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	int e = errno;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another daemon is answering on it", sun->sun_path);
+		return -1;
+	}
+	if (e != ECONNREFUSED) {
+		snprintf(err, errlen, "%s exists and cannot be checked: %s", sun->sun_path,
+			 strerror(e));
+		return -1;
+	}
+	log_info("control: removing stale socket %s", sun->sun_path);
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove stale %s: %s", sun->sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int lookup_group(const char *name, gid_t *gid, const char *what, char *err,
+			size_t errlen)
+{
+	errno = 0;
+	struct group *gr = getgrnam(name);
+	if (!gr) {
+		snprintf(err, errlen, "%s '%s': %s", what, name,
+			 errno ? strerror(errno) : "no such group");
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char *err,
+			    size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	gid_t sock_gid = (gid_t)-1;
+	int fd = -1;
+	bool bound = false;
+	struct control *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->d = d;
+	c->base = daemon_base(d);
+	TAILQ_INIT(&c->clients);
+	jb_init(&c->jb);
+
+	size_t plen = strlen(cfg->control_socket);
+	if (plen == 0 || plen >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control_socket '%s': %s", cfg->control_socket,
+			 plen ? "path too long" : "empty");
+		goto fail;
+	}
+	memcpy(sun.sun_path, cfg->control_socket, plen + 1);
+	memcpy(c->path, sun.sun_path, plen + 1);
+	if (cfg->admin_group[0]) {
+		if (lookup_group(cfg->admin_group, &c->admin_gid, "admin_group", err, errlen) < 0)
+			goto fail;
+		c->have_admin_gid = true;
+		snprintf(c->admin_group, sizeof(c->admin_group), "%s", cfg->admin_group);
+	}
+	if (cfg->control_group[0] &&
+	    lookup_group(cfg->control_group, &sock_gid, "control_group", err, errlen) < 0)
+		goto fail;
+	if (clear_stale(&sun, err, errlen) < 0)
+		goto fail;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	/* Created owner-only, opened up by chmod once the group is right. */
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	int e = errno;
+	umask(old);
+	if (rc < 0) {
+		snprintf(err, errlen, "bind %s: %s", c->path, strerror(e));
+		goto fail;
+	}
+	bound = true;
+	if (sock_gid != (gid_t)-1 && chown(c->path, (uid_t)-1, sock_gid) < 0) {
+		snprintf(err, errlen, "chgrp %s %s: %s", cfg->control_group, c->path,
+			 strerror(errno));
+		goto fail;
+	}
+	if (chmod(c->path, cfg->control_mode & 0777) < 0) {
+		snprintf(err, errlen, "chmod %04o %s: %s", (unsigned)cfg->control_mode, c->path,
+			 strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if (stat(c->path, &st) == 0) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	c->accept_ev = evtimer_new(c->base, on_accept_again, c);
+	c->lev = c->accept_ev ? evconnlistener_new(c->base, on_accept, c,
+						   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+						   64, fd)
+			      : NULL;
+	if (!c->lev) {
+		snprintf(err, errlen, "listen %s: %s", c->path, strerror(errno));
+		goto fail;
+	}
+	evconnlistener_set_error_cb(c->lev, on_accept_error);
+	log_info("control: listening on %s (mode %04o%s%s%s%s)", c->path,
+		 (unsigned)(cfg->control_mode & 0777), sock_gid != (gid_t)-1 ? ", group " : "",
+		 cfg->control_group, c->have_admin_gid ? ", admin group " : "", c->admin_group);
+	return c;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (bound)
+		unlink(c->path);
+	if (c->accept_ev)
+		event_free(c->accept_ev);
+	jb_free(&c->jb);
+	free(c);
+	return NULL;
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	struct ctl_client *cl;
+	while ((cl = TAILQ_FIRST(&c->clients)))
+		client_free(cl);
+	if (c->lev)
+		evconnlistener_free(c->lev);
+	if (c->accept_ev)
+		event_free(c->accept_ev);
+	/* Only our own socket: a second daemon started by mistake may have
+	 * been refused, but must not take the live daemon's socket with it. */
+	struct stat st;
+	if (c->ino && stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino &&
+	    unlink(c->path) < 0)
+		log_warn("control: unlink %s", c->path);
+	jb_free(&c->jb);
+	free(c);
+}

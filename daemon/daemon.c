@@ -1,0 +1,541 @@
+/* daemon.c: `tcpprobe daemon`: lifecycle, the target registry, reload,
+ * signals, status. Scheduling and results live in sched.c. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addrpolicy.h"
+#include "daemon_priv.h"
+#include "hostport.h"
+#include "log.h"
+#include "notify.h"
+#include "privs.h"
+#include "rstguard.h"
+
+#define DEFAULT_CONFIG "/etc/tcpprobe/tcpprobe.conf"
+
+struct event_base *daemon_base(struct daemon *d) { return d->base; }
+const struct config *daemon_config(struct daemon *d) { return &d->cfg; }
+size_t daemon_target_count(struct daemon *d) { return d->nt; }
+struct target *daemon_target_at(struct daemon *d, size_t i) { return i < d->nt ? d->t[i] : NULL; }
+
+/* ---- the name index (open addressing, linear probing) ---- */
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int idx_rebuild(struct daemon *d)
+{
+	size_t n = 64;
+	while (n < d->nt * 2 + 2)
+		n *= 2;
+	struct target **idx = calloc(n, sizeof(*idx));
+	if (!idx)
+		return -1;
+	free(d->idx);
+	d->idx = idx;
+	d->idx_mask = n - 1;
+	for (size_t i = 0; i < d->nt; i++) {
+		size_t k = str_hash(d->t[i]->cfg.name) & d->idx_mask;
+		while (d->idx[k])
+			k = (k + 1) & d->idx_mask;
+		d->idx[k] = d->t[i];
+	}
+	return 0;
+}
+
+struct target *daemon_target_find(struct daemon *d, const char *name)
+{
+	if (!d->idx)
+		return NULL;
+	for (size_t k = str_hash(name) & d->idx_mask; d->idx[k]; k = (k + 1) & d->idx_mask)
+		if (!strcmp(d->idx[k]->cfg.name, name))
+			return d->idx[k];
+	return NULL;
+}
+
+static int registry_append(struct daemon *d, struct target *t)
+{
+	if (d->nt == d->t_cap) {
+		size_t cap = d->t_cap ? d->t_cap * 2 : 64;
+		struct target **a = realloc(d->t, cap * sizeof(*a));
+		if (!a)
+			return -1;
+		d->t = a;
+		d->t_cap = cap;
+	}
+	d->t[d->nt++] = t;
+	if (d->nt * 2 + 2 > d->idx_mask + 1 || !d->idx)
+		return idx_rebuild(d);
+	size_t k = str_hash(t->cfg.name) & d->idx_mask;
+	while (d->idx[k])
+		k = (k + 1) & d->idx_mask;
+	d->idx[k] = t;
+	return 0;
+}
+
+/* ---- targets from config ---- */
+
+static struct target *target_new(struct daemon *d, const struct target_cfg *tc)
+{
+	struct target *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = *tc;
+	t->owner = d;
+	t->st.last_result = RESULT_PENDING;
+	char err[256];
+	/* A target that cannot be resolved now stays, with its error shown,
+	 * and is retried at each of its slots. */
+	if (target_prepare(d, t, err, sizeof(err)) < 0) {
+		if (!t->prof) {
+			target_destroy(t);
+			return NULL;
+		}
+		log_warnx("target %s: %s", t->cfg.name, err);
+	}
+	return t;
+}
+
+static bool same_target(const struct target_cfg *a, const struct target_cfg *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->host, b->host) &&
+	       !memcmp(&a->opts, &b->opts, sizeof(a->opts));
+}
+
+int daemon_target_add(struct daemon *d, const char *name, const char *hostport, char *const *kv,
+		      size_t nkv, char *err, size_t errlen)
+{
+	struct target_cfg tc;
+	memset(&tc, 0, sizeof(tc));
+	size_t nl = strlen(name);
+	if (!nl || nl >= sizeof(tc.name) || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != nl) {
+		snprintf(err, errlen, "bad target name '%s' (1-63 of A-Z a-z 0-9 . _ -)", name);
+		return -1;
+	}
+	if (daemon_target_find(d, name)) {
+		snprintf(err, errlen, "target '%s' exists", name);
+		return -1;
+	}
+	memcpy(tc.name, name, nl + 1);
+	tc.opts = d->cfg.defaults;
+	if (hostport_split(hostport, tc.host, sizeof(tc.host), &tc.opts.port, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < nkv; i++) {
+		char key[64];
+		const char *eq = strchr(kv[i], '=');
+		if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof(key)) {
+			snprintf(err, errlen, "'%s' is not key=value", kv[i]);
+			return -1;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv[i]), kv[i]);
+		if (!strcmp(key, "host"))
+			snprintf(tc.host, sizeof(tc.host), "%s", eq + 1);
+		else if (config_set_probe_opt(&tc.opts, key, eq + 1, err, errlen) < 0)
+			return -1;
+	}
+	struct target *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->cfg = tc;
+	t->owner = d;
+	t->st.last_result = RESULT_PENDING;
+	if (target_prepare(d, t, err, errlen) < 0) {
+		/* ctl add is interactive: refuse what cannot be probed now. */
+		target_destroy(t);
+		return -1;
+	}
+	if (registry_append(d, t) < 0) {
+		target_destroy(t);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sched_add(d, t, engine_now());
+	sched_kick(d);
+	log_info("target %s added (%s:%u, %s)", t->cfg.name, t->cfg.host, t->cfg.opts.port,
+		 probe_kind_str(t->cfg.opts.kind));
+	return 0;
+}
+
+int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t errlen)
+{
+	struct target *t = daemon_target_find(d, name);
+	if (!t) {
+		snprintf(err, errlen, "no target '%s'", name);
+		return -1;
+	}
+	size_t i = 0;
+	while (d->t[i] != t)
+		i++;
+	memmove(&d->t[i], &d->t[i + 1], (d->nt - i - 1) * sizeof(d->t[0]));
+	d->nt--;
+	idx_rebuild(d);
+	sched_remove(d, t);
+	log_info("target %s removed", name);
+	return 0;
+}
+
+int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen)
+{
+	if (name) {
+		struct target *t = daemon_target_find(d, name);
+		if (!t) {
+			snprintf(err, errlen, "no target '%s'", name);
+			return -1;
+		}
+		t->paused = pause;
+	} else {
+		for (size_t i = 0; i < d->nt; i++)
+			d->t[i]->paused = pause;
+	}
+	log_info("%s %s", pause ? "paused" : "resumed", name ? name : "all targets");
+	return 0;
+}
+
+/* Replace the target set with cfg's. Targets whose name and settings are
+ * unchanged keep their object: history, counters and schedule. */
+static int apply_targets(struct daemon *d, const struct config *cfg, bool initial)
+{
+	struct target **old = d->t;
+	size_t nold = d->nt;
+	struct target **keep = NULL;
+	size_t nkeep = 0;
+	if (nold && !(keep = calloc(nold, sizeof(*keep))))
+		return -1;
+	d->t = NULL;
+	d->nt = d->t_cap = 0;
+	uint64_t now = engine_now();
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct target_cfg *tc = &cfg->targets[i];
+		struct target *t = NULL;
+		/* Find the old one through the old index (still valid). */
+		if (!initial) {
+			for (size_t k = str_hash(tc->name) & d->idx_mask; d->idx && d->idx[k];
+			     k = (k + 1) & d->idx_mask) {
+				if (!strcmp(d->idx[k]->cfg.name, tc->name)) {
+					t = d->idx[k];
+					break;
+				}
+			}
+		}
+		if (t && !t->removed && same_target(&t->cfg, tc)) {
+			t->removed = true; /* mark as taken; cleared below */
+			keep[nkeep++] = t;
+			t->cfg.line = tc->line;
+			target_set_history(t, cfg->d.history);
+		} else {
+			t = target_new(d, tc);
+			if (!t)
+				goto oom;
+			sched_add(d, t, now);
+		}
+		if (d->nt == d->t_cap) {
+			size_t cap = d->t_cap ? d->t_cap * 2 : 64;
+			struct target **a = realloc(d->t, cap * sizeof(*a));
+			if (!a)
+				goto oom;
+			d->t = a;
+			d->t_cap = cap;
+		}
+		d->t[d->nt++] = t;
+	}
+	/* Old targets not marked as taken are gone; then clear the marks. */
+	for (size_t i = 0; i < nold; i++)
+		if (!old[i]->removed)
+			sched_remove(d, old[i]);
+	for (size_t i = 0; i < nkeep; i++)
+		keep[i]->removed = false;
+	free(old);
+	free(keep);
+	idx_rebuild(d);
+	return 0;
+oom:
+	log_warnx("out of memory applying targets");
+	free(keep);
+	return -1;
+}
+
+int daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct config nc;
+	notify_reloading();
+	if (config_load(d->cfg.path, &nc, err, errlen) < 0) {
+		d->reload_errors++;
+		log_warnx("reload failed, keeping the running config: %s", err);
+		notify_ready();
+		return -1;
+	}
+	/* Settings fixed at start: say so rather than half-apply them. */
+	const struct daemon_cfg *o = &d->cfg.d, *n = &nc.d;
+	if (o->sport_lo != n->sport_lo || o->sport_hi != n->sport_hi || o->pps != n->pps ||
+	    o->max_inflight != n->max_inflight || o->rst_guard != n->rst_guard ||
+	    strcmp(o->control_socket, n->control_socket) || strcmp(o->metrics_listen, n->metrics_listen) ||
+	    strcmp(o->user, n->user))
+		log_warnx("reload: [daemon] source_ports, pps, max_inflight, rst_guard, control_socket, "
+			  "metrics_listen and user take effect only at restart");
+	bool buckets_changed = o->n_buckets != n->n_buckets ||
+			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
+	/* Swap in the new config, keeping the start-time settings. */
+	struct config old = d->cfg;
+	struct daemon_cfg keep = old.d;
+	d->cfg = nc;
+	d->cfg.d.sport_lo = keep.sport_lo;
+	d->cfg.d.sport_hi = keep.sport_hi;
+	d->cfg.d.pps = keep.pps;
+	d->cfg.d.max_inflight = keep.max_inflight;
+	d->cfg.d.rst_guard = keep.rst_guard;
+	memcpy(d->cfg.d.control_socket, keep.control_socket, sizeof(keep.control_socket));
+	memcpy(d->cfg.d.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
+	memcpy(d->cfg.d.user, keep.user, sizeof(keep.user));
+	if (apply_targets(d, &d->cfg, false) < 0) {
+		snprintf(err, errlen, "out of memory applying the new targets");
+		d->reload_errors++;
+		notify_ready();
+		config_free(&old);
+		return -1;
+	}
+	if (buckets_changed)
+		for (size_t i = 0; i < d->nt; i++)
+			memset(d->t[i]->st.phase, 0, sizeof(d->t[i]->st.phase));
+	log_set_level(d->cfg.d.log_level);
+	config_free(&old);
+	d->reloads++;
+	sched_kick(d);
+	log_info("reloaded %s: %zu targets", d->cfg.path, d->nt);
+	notify_ready();
+	return 0;
+}
+
+/* ---- status ---- */
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, rss;
+	uint64_t v = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &rss) == 2)
+			v = (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	return v;
+}
+
+void daemon_status(struct daemon *d, struct daemon_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->version = TCPPROBE_VERSION;
+	out->start_ns = d->start_ns;
+	out->now_ns = engine_now();
+	out->targets = d->nt;
+	for (size_t i = 0; i < d->nt; i++)
+		out->paused += d->t[i]->paused;
+	engine_stats(d->eng, &out->eng);
+	out->pps_out = d->pps_out;
+	out->sched_late_ns_total = d->late_total;
+	out->sched_late_max_ns = d->late_max;
+	out->reloads = d->reloads;
+	out->reload_errors = d->reload_errors;
+	out->rss_bytes = rss_bytes();
+	out->target_bytes = sizeof(struct target);
+	out->config_path = d->cfg.path;
+	out->log_level = log_level_str();
+}
+
+/* ---- events ---- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = engine_now();
+	struct engine_stats es;
+	engine_stats(d->eng, &es);
+	if (d->last_tx_ns && now > d->last_tx_ns)
+		d->pps_out = 0.7 * d->pps_out +
+			     0.3 * (double)(es.tx_packets - d->last_tx) * 1e9 / (double)(now - d->last_tx_ns);
+	d->last_tx = es.tx_packets;
+	d->last_tx_ns = now;
+	/* The RST guard deleted behind our back: put it back and say so. */
+	if (d->cfg.d.rst_guard == RST_GUARD_NFT && !rstguard_present()) {
+		char err[256];
+		log_warnx("nftables table %s disappeared; reinstalling it", RSTGUARD_TABLE);
+		if (rstguard_install(d->cfg.d.sport_lo, d->cfg.d.sport_hi, RSTGUARD_MARK, err,
+				     sizeof(err)) < 0)
+			log_warnx("%s", err);
+	}
+	if (d->watchdog_usec)
+		notify_watchdog();
+	notify_status("%zu targets, %" PRIu64 " in flight, %.0f pkt/s", d->nt, es.inflight, d->pps_out);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	if (sig == SIGHUP) {
+		char err[512];
+		log_info("SIGHUP: reloading %s", d->cfg.path);
+		daemon_reload(d, err, sizeof(err));
+		return;
+	}
+	log_info("%s: shutting down", strsignal((int)sig));
+	d->stopping = true;
+	event_base_loopbreak(d->base);
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tcpprobe daemon [-c FILE] [-n]\n"
+		   "  -c FILE  config file (default " DEFAULT_CONFIG ")\n"
+		   "  -n       check the config, print it normalised (defaults filled in), exit\n");
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (d->sigs[i])
+			event_free(d->sigs[i]);
+	if (d->tick_ev)
+		event_free(d->tick_ev);
+	if (d->metrics)
+		metrics_server_free(d->metrics);
+	if (d->ctl)
+		control_free(d->ctl);
+	/* engine_free aborts open connections with RSTs and removes the guard. */
+	if (d->eng)
+		engine_free(d->eng);
+	for (size_t i = 0; i < d->nt; i++)
+		target_destroy(d->t[i]);
+	free(d->t);
+	free(d->idx);
+	sched_free(d);
+	config_free(&d->cfg);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+int daemon_main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	bool check = false;
+	int c;
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "check", no_argument, 0, 'n' },
+		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+	};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	static struct daemon dd;
+	struct daemon *d = &dd;
+	char err[512];
+	if (config_load(path, &d->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		/* -n reports 1; a daemon start exits 2, which the unit does not
+		 * restart (RestartPreventExitStatus=2): a bad file stays bad. */
+		return check ? 1 : 2;
+	}
+	if (check) {
+		config_print(&d->cfg, stdout);
+		config_free(&d->cfg);
+		return 0;
+	}
+	log_init("tcpprobe", d->cfg.d.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	d->start_ns = engine_now();
+	d->base = event_base_new();
+	if (!d->base || sched_init(d) < 0) {
+		log_warnx("out of memory");
+		goto fail;
+	}
+	struct engine_cfg ec = {
+		.sport_lo = d->cfg.d.sport_lo, .sport_hi = d->cfg.d.sport_hi,
+		.max_inflight = d->cfg.d.max_inflight, .pps = d->cfg.d.pps,
+		.rst_guard = d->cfg.d.rst_guard == RST_GUARD_NFT,
+	};
+	d->eng = engine_new(d->base, &ec, err, sizeof(err));
+	if (!d->eng) {
+		log_msg(LOG_LVL_ERR, "%s", err);
+		goto fail;
+	}
+	d->ctl = control_new(d, &d->cfg.d, err, sizeof(err));
+	if (!d->ctl) {
+		log_msg(LOG_LVL_ERR, "control socket: %s", err);
+		goto fail;
+	}
+	if (d->cfg.d.metrics_listen[0]) {
+		d->metrics = metrics_server_new(d, d->cfg.d.metrics_listen, err, sizeof(err));
+		if (!d->metrics) {
+			log_msg(LOG_LVL_ERR, "%s", err);
+			goto fail;
+		}
+	}
+	if (privs_drop(d->cfg.d.user, err, sizeof(err)) < 0) {
+		log_msg(LOG_LVL_ERR, "%s", err);
+		goto fail;
+	}
+	if (apply_targets(d, &d->cfg, true) < 0)
+		goto fail;
+	const int sigs[4] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+	for (int i = 0; i < 4; i++) {
+		d->sigs[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+		evsignal_add(d->sigs[i], NULL);
+	}
+	d->watchdog_usec = notify_watchdog_interval_usec();
+	d->tick_ev = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	struct timeval tick = { 1, 0 };
+	if (d->watchdog_usec && d->watchdog_usec < 1000000)
+		tick = (struct timeval){ 0, (suseconds_t)d->watchdog_usec };
+	evtimer_add(d->tick_ev, &tick);
+	sched_kick(d);
+	log_info("tcpprobe %s: %zu targets from %s, source ports %u-%u", TCPPROBE_VERSION, d->nt,
+		 d->cfg.path, d->cfg.d.sport_lo, d->cfg.d.sport_hi);
+	notify_ready();
+	notify_status("%zu targets", d->nt);
+
+	event_base_dispatch(d->base);
+
+	notify_stopping();
+	daemon_cleanup(d);
+	log_info("stopped");
+	return 0;
+fail:
+	daemon_cleanup(d);
+	return 1;
+}

@@ -1,0 +1,61 @@
+/* daemon_priv.h: the daemon's state, shared by daemon.c (lifecycle,
+ * registry, reload) and sched.c (schedule, results, one-shots, watchers). */
+#ifndef TCPPROBE_DAEMON_PRIV_H
+#define TCPPROBE_DAEMON_PRIV_H
+
+#include "daemon.h"
+#include "wheel.h"
+
+struct watcher {
+	daemon_result_cb cb;
+	void *arg;
+};
+
+struct oneshot {
+	struct daemon *d;
+	daemon_result_cb cb; /* NULL once its client is gone */
+	void *arg;
+	char name[CFG_HOST_MAX + 8];
+	struct oneshot *next;
+};
+
+struct daemon {
+	struct event_base *base;
+	struct config cfg;
+	struct engine *eng;
+	struct control *ctl;
+	struct metrics_server *metrics;
+	/* Targets in stable order, plus an open-addressing name index. */
+	struct target **t;
+	size_t nt, t_cap;
+	struct target **idx;   /* size idx_mask+1, NULL = empty */
+	size_t idx_mask;
+	struct target **zombies; /* removed with probes in flight: freed when they report */
+	size_t nzombies, zombie_cap;
+	struct wheel *sched;
+	struct event *sched_ev, *tick_ev, *sigs[4];
+	struct watcher *w;
+	size_t nw, w_cap;
+	struct oneshot *oneshots;
+	struct engine_profile *oneshot_prof_cache;
+	uint64_t start_ns;
+	uint64_t late_total, late_max;
+	uint64_t reloads, reload_errors;
+	uint64_t last_tx, last_tx_ns;
+	double pps_out;
+	uint64_t watchdog_usec, last_watchdog_ns;
+	bool stopping;
+};
+
+/* sched.c */
+int sched_init(struct daemon *d);
+void sched_free(struct daemon *d);
+void sched_add(struct daemon *d, struct target *t, uint64_t now);
+void sched_remove(struct daemon *d, struct target *t);
+void sched_kick(struct daemon *d);
+void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
+/* Build the engine profile for t from t->cfg.opts. */
+int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
+void target_destroy(struct target *t);
+
+#endif

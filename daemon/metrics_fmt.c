@@ -1,0 +1,520 @@
+/* metrics_fmt.c: Prometheus text format 0.0.4, rendered from plain structs.
+ *
+ * The exposition format wants every sample of a family on consecutive lines
+ * after its HELP and TYPE, so each family is one pass over the targets.
+ * 10,000 handshake targets with 16 buckets make about 800,000 lines; the
+ * formatters below therefore write digits by hand and append to one buffer
+ * instead of calling snprintf per line. */
+#include "metrics_fmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm.h"
+#include "packet.h"
+
+static void put(struct jbuf *b, const char *s) { jb_append(b, s, strlen(s)); }
+
+size_t metrics_fmt_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = 0;
+	return n;
+}
+
+size_t metrics_fmt_double(char *buf, double v)
+{
+	if (isnan(v))
+		return (size_t)snprintf(buf, METRICS_NUM_MAX, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(buf, METRICS_NUM_MAX, v > 0 ? "+Inf" : "-Inf");
+	if (v == 0) /* and -0 */
+		return (size_t)snprintf(buf, METRICS_NUM_MAX, "0");
+	/* Integers below 2^53 are exact: the common case of counts and bounds. */
+	double a = fabs(v);
+	if (a < 9007199254740992.0 && a == floor(a)) {
+		size_t n = 0;
+		if (v < 0)
+			buf[n++] = '-';
+		return n + metrics_fmt_u64(buf + n, (uint64_t)a);
+	}
+	/* Any decimal of up to 15 significant digits survives a round trip
+	 * through a double (DBL_DIG), so if the shortest exact representation
+	 * has <= 15 digits, %.15g prints exactly it (%g drops trailing zeros).
+	 * Otherwise 16 digits, or 17, which always suffice. */
+	int n = 0;
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, METRICS_NUM_MAX, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
+}
+
+size_t metrics_fmt_ns(char *buf, uint64_t ns)
+{
+	size_t n = metrics_fmt_u64(buf, ns / 1000000000u);
+	uint64_t frac = ns % 1000000000u;
+	if (!frac)
+		return n;
+	char f[10];
+	for (int i = 8; i >= 0; i--) {
+		f[i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	size_t fl = 9;
+	while (f[fl - 1] == '0')
+		fl--;
+	buf[n++] = '.';
+	memcpy(buf + n, f, fl);
+	n += fl;
+	buf[n] = 0;
+	return n;
+}
+
+/* HELP text escapes only backslash and newline (the format's rule). */
+static void put_help(struct jbuf *b, const char *s)
+{
+	for (;;) {
+		size_t k = strcspn(s, "\\\n");
+		jb_append(b, s, k);
+		if (!s[k])
+			return;
+		put(b, s[k] == '\\' ? "\\\\" : "\\n");
+		s += k + 1;
+	}
+}
+
+void metrics_put_family(struct jbuf *b, const char *name, const char *type, const char *help)
+{
+	put(b, "# HELP ");
+	put(b, name);
+	put(b, " ");
+	put_help(b, help);
+	put(b, "\n# TYPE ");
+	put(b, name);
+	put(b, " ");
+	put(b, type);
+	put(b, "\n");
+}
+
+void metrics_put_escaped(struct jbuf *b, const char *s)
+{
+	for (;;) {
+		size_t k = strcspn(s, "\\\"\n");
+		jb_append(b, s, k);
+		if (!s[k])
+			return;
+		put(b, s[k] == '\\' ? "\\\\" : s[k] == '"' ? "\\\"" : "\\n");
+		s += k + 1;
+	}
+}
+
+void metrics_put_label(struct jbuf *b, char sep, const char *key, const char *value)
+{
+	if (sep)
+		jb_append(b, &sep, 1);
+	put(b, key);
+	jb_append(b, "=\"", 2);
+	metrics_put_escaped(b, value);
+	jb_append(b, "\"", 1);
+}
+
+/* "} " or " ", the number, "\n" in one append. */
+static void put_value(struct jbuf *b, bool labels, const char *num, size_t n)
+{
+	char line[METRICS_NUM_MAX + 4];
+	size_t k = 0;
+	if (labels)
+		line[k++] = '}';
+	line[k++] = ' ';
+	memcpy(line + k, num, n);
+	k += n;
+	line[k++] = '\n';
+	jb_append(b, line, k);
+}
+
+void metrics_put_u64(struct jbuf *b, bool labels, uint64_t v)
+{
+	char num[METRICS_NUM_MAX];
+	put_value(b, labels, num, metrics_fmt_u64(num, v));
+}
+
+void metrics_put_double(struct jbuf *b, bool labels, double v)
+{
+	char num[METRICS_NUM_MAX];
+	put_value(b, labels, num, metrics_fmt_double(num, v));
+}
+
+void metrics_put_ns(struct jbuf *b, bool labels, uint64_t ns)
+{
+	char num[METRICS_NUM_MAX];
+	put_value(b, labels, num, metrics_fmt_ns(num, ns));
+}
+
+void metrics_bounds_init(struct metrics_bounds *mb, const double *bounds, unsigned n)
+{
+	if (n > CFG_BUCKETS_MAX)
+		n = CFG_BUCKETS_MAX;
+	mb->n = n;
+	for (unsigned i = 0; i < n; i++)
+		metrics_fmt_double(mb->le[i], bounds[i]);
+	snprintf(mb->le[n], sizeof(mb->le[n]), "+Inf");
+}
+
+void metrics_put_hist(struct jbuf *b, const char *name, const char *labels,
+		      const struct hist *h, const struct metrics_bounds *mb)
+{
+	size_t nl = strlen(name), ll = strlen(labels);
+	uint64_t cum = 0;
+	for (unsigned i = 0; i <= mb->n; i++) {
+		cum += h->counts[i];
+		jb_append(b, name, nl);
+		jb_append(b, "_bucket{", 8);
+		if (ll) {
+			jb_append(b, labels, ll);
+			jb_append(b, ",", 1);
+		}
+		jb_append(b, "le=\"", 4);
+		put(b, mb->le[i]);
+		jb_append(b, "\"", 1);
+		metrics_put_u64(b, true, cum);
+	}
+	jb_append(b, name, nl);
+	jb_append(b, "_sum", 4);
+	if (ll) {
+		jb_append(b, "{", 1);
+		jb_append(b, labels, ll);
+	}
+	metrics_put_double(b, ll > 0, h->sum);
+	jb_append(b, name, nl);
+	jb_append(b, "_count", 6);
+	if (ll) {
+		jb_append(b, "{", 1);
+		jb_append(b, labels, ll);
+	}
+	/* _count is the +Inf bucket by definition: derive it, never let them differ. */
+	metrics_put_u64(b, ll > 0, cum);
+}
+
+/* ---- the daemon's own families ---- */
+
+static void gauge_u64(struct jbuf *b, const char *name, const char *help, uint64_t v)
+{
+	metrics_put_family(b, name, "gauge", help);
+	put(b, name);
+	metrics_put_u64(b, false, v);
+}
+
+static void counter_u64(struct jbuf *b, const char *name, const char *help, uint64_t v)
+{
+	metrics_put_family(b, name, "counter", help);
+	put(b, name);
+	metrics_put_u64(b, false, v);
+}
+
+void metrics_render_status(struct jbuf *b, const struct daemon_status *s)
+{
+	metrics_put_family(b, "tcpprobe_build_info", "gauge",
+			   "Always 1; the version label says which tcpprobe is running.");
+	put(b, "tcpprobe_build_info");
+	metrics_put_label(b, '{', "version", s->version ? s->version : "");
+	metrics_put_u64(b, true, 1);
+
+	metrics_put_family(b, "tcpprobe_start_time_seconds", "gauge",
+			   "When the daemon started, seconds since the Unix epoch.");
+	put(b, "tcpprobe_start_time_seconds");
+	metrics_put_ns(b, false, s->start_ns);
+
+	gauge_u64(b, "tcpprobe_targets", "Targets configured (paused ones included).",
+		  s->targets);
+	counter_u64(b, "tcpprobe_config_reloads_total", "Configuration reloads.", s->reloads);
+	counter_u64(b, "tcpprobe_config_reload_errors_total",
+		    "Configuration reloads that failed; the previous configuration stays.",
+		    s->reload_errors);
+	gauge_u64(b, "tcpprobe_resident_memory_bytes",
+		  "Resident set size of the daemon, from /proc/self/statm.", s->rss_bytes);
+
+	const struct engine_stats *e = &s->eng;
+	counter_u64(b, "tcpprobe_packets_sent_total", "Packets sent on the raw sockets.",
+		    e->tx_packets);
+	counter_u64(b, "tcpprobe_packet_send_errors_total",
+		    "Packets the raw sockets failed to send.", e->tx_errors);
+	counter_u64(b, "tcpprobe_packets_received_total",
+		    "Packets read from the raw sockets (TCP and ICMP).", e->rx_packets);
+	counter_u64(b, "tcpprobe_packets_unmatched_total",
+		    "Received packets that belong to no probe connection.", e->rx_unmatched);
+	counter_u64(b, "tcpprobe_packets_malformed_total",
+		    "Received packets that failed to parse.", e->rx_bad);
+	counter_u64(b, "tcpprobe_kernel_drops_total",
+		    "Packets the kernel dropped before the daemon could read them.",
+		    e->rx_kernel_drops);
+	counter_u64(b, "tcpprobe_probes_started_total", "Probe connections started.",
+		    e->probes_started);
+	counter_u64(b, "tcpprobe_probes_waited_total",
+		    "Probes that had to wait for the packets-per-second or in-flight cap.",
+		    e->probes_waited);
+	gauge_u64(b, "tcpprobe_probes_waiting",
+		  "Probes waiting now for the packets-per-second or in-flight cap.", e->queued);
+	gauge_u64(b, "tcpprobe_inflight_connections",
+		  "Probe connections in progress (TIME_WAIT excluded).", e->inflight);
+	gauge_u64(b, "tcpprobe_time_wait_connections",
+		  "Finished probe connections still in TIME_WAIT.", e->time_wait);
+	counter_u64(b, "tcpprobe_source_port_exhaustions_total",
+		    "Probes that failed because no source port was free for their destination.",
+		    e->port_exhausted);
+
+	metrics_put_family(b, "tcpprobe_scheduler_lateness_seconds_total", "counter",
+			   "Summed delay of probe starts behind their schedule.");
+	put(b, "tcpprobe_scheduler_lateness_seconds_total");
+	metrics_put_ns(b, false, s->sched_late_ns_total);
+	metrics_put_family(b, "tcpprobe_scheduler_lateness_max_seconds", "gauge",
+			   "Largest delay of a probe start behind its schedule since the start.");
+	put(b, "tcpprobe_scheduler_lateness_max_seconds");
+	metrics_put_ns(b, false, s->sched_late_max_ns);
+}
+
+/* ---- per-target families ---- */
+
+/* Results a kind can produce: emitted at 0 before the first one happens, so
+ * that rate() and increase() see the series from its first scrape. */
+static bool kind_has_result(enum probe_kind k, enum probe_result r)
+{
+	switch (r) {
+	case RESULT_PENDING:
+		return false;
+	case RESULT_OK:
+	case RESULT_REFUSED:
+	case RESULT_TIMEOUT:
+	case RESULT_RESET:
+		return k != PROBE_FIN;
+	case RESULT_UNREACHABLE:
+	case RESULT_ERROR:
+		return true;
+	case RESULT_CLOSED:
+	case RESULT_SILENT:
+		return k == PROBE_FIN;
+	}
+	return false;
+}
+
+/* What "up" means per kind. A FIN probe never reports ok: any answer from
+ * the target's stack (RST) or its filter (silence) means it is there; an
+ * ICMP error or a local error means it is not. */
+static bool result_up(enum probe_kind k, enum probe_result r)
+{
+	if (k == PROBE_FIN)
+		return r == RESULT_CLOSED || r == RESULT_SILENT;
+	return r == RESULT_OK;
+}
+
+static const char *const close_phase_label[PHASE_COUNT] = {
+	[PHASE_FIN_ACK] = "fin_ack",
+	[PHASE_FIN_WAIT_2] = "fin_wait_2",
+	[PHASE_CLOSE] = "total",
+};
+
+static bool has_handshake_hist(const struct target *t)
+{
+	return t->cfg.opts.kind != PROBE_FIN || t->st.phase[PHASE_HANDSHAKE].n;
+}
+
+static bool has_close_hist(const struct target *t)
+{
+	return t->cfg.opts.kind == PROBE_HANDSHAKE || t->st.phase[PHASE_FIN_ACK].n ||
+	       t->st.phase[PHASE_FIN_WAIT_2].n || t->st.phase[PHASE_CLOSE].n;
+}
+
+static void target_label(struct jbuf *b, const char *name, const struct target *t)
+{
+	put(b, name);
+	metrics_put_label(b, '{', "target", t->cfg.name);
+}
+
+void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, size_t n,
+			    const double *bounds, unsigned nbuckets)
+{
+	struct metrics_bounds mb;
+	metrics_bounds_init(&mb, bounds, nbuckets);
+	char num[METRICS_NUM_MAX];
+	struct jbuf lbl; /* "target=...,phase=..." for histograms; grows once */
+	jb_init(&lbl);
+
+	metrics_put_family(b, "tcpprobe_target_info", "gauge",
+			   "Always 1; labels: the target's host, port, probe kind and the "
+			   "address probed (empty until resolved).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		char a[64] = "";
+		if (t->addr.family)
+			pkt_addr_str(&t->addr, a, sizeof(a));
+		metrics_fmt_u64(num, t->cfg.opts.port);
+		target_label(b, "tcpprobe_target_info", t);
+		metrics_put_label(b, ',', "host", t->cfg.host);
+		metrics_put_label(b, ',', "port", num);
+		metrics_put_label(b, ',', "kind", probe_kind_str(t->cfg.opts.kind));
+		metrics_put_label(b, ',', "address", a);
+		metrics_put_u64(b, true, 1);
+	}
+
+	metrics_put_family(b, "tcpprobe_probes_total", "counter",
+			   "Probes finished, by result. syn and handshake: ok, refused, timeout, "
+			   "unreachable, reset, error; fin: closed, silent, unreachable, error.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		const char *kind = probe_kind_str(t->cfg.opts.kind);
+		for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
+			uint64_t v = t->st.by_result[r];
+			if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+				continue;
+			target_label(b, "tcpprobe_probes_total", t);
+			metrics_put_label(b, ',', "kind", kind);
+			metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
+			metrics_put_u64(b, true, v);
+		}
+	}
+
+	metrics_put_family(b, "tcpprobe_close_total", "counter",
+			   "Close phases of handshake probes finished, by result: ok, reset, "
+			   "timeout.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		bool hs = t->cfg.opts.kind == PROBE_HANDSHAKE;
+		const char *kind = probe_kind_str(t->cfg.opts.kind);
+		for (int r = CLOSE_OK; r < CLOSE_COUNT; r++) {
+			uint64_t v = t->st.by_close[r];
+			if (!v && !hs)
+				continue;
+			target_label(b, "tcpprobe_close_total", t);
+			metrics_put_label(b, ',', "kind", kind);
+			metrics_put_label(b, ',', "result", close_result_str((enum close_result)r));
+			metrics_put_u64(b, true, v);
+		}
+	}
+
+	metrics_put_family(b, "tcpprobe_handshake_duration_seconds", "histogram",
+			   "Time from our SYN to the peer's SYN/ACK (kernel timestamps), syn "
+			   "and handshake probes.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!has_handshake_hist(t))
+			continue;
+		jb_reset(&lbl);
+		metrics_put_label(&lbl, 0, "target", t->cfg.name);
+		if (lbl.oom)
+			continue;
+		metrics_put_hist(b, "tcpprobe_handshake_duration_seconds", lbl.p,
+				 &t->st.phase[PHASE_HANDSHAKE], &mb);
+	}
+
+	metrics_put_family(b, "tcpprobe_close_duration_seconds", "histogram",
+			   "Phases of the active close of handshake probes: fin_ack (our FIN "
+			   "to its ACK), fin_wait_2 (that ACK to the peer's FIN), total (the "
+			   "first FIN, ours or the peer's, to CLOSED or TIME_WAIT).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!has_close_hist(t))
+			continue;
+		for (int p = PHASE_FIN_ACK; p < PHASE_COUNT; p++) {
+			jb_reset(&lbl);
+			metrics_put_label(&lbl, 0, "target", t->cfg.name);
+			metrics_put_label(&lbl, ',', "phase", close_phase_label[p]);
+			if (lbl.oom)
+				continue;
+			metrics_put_hist(b, "tcpprobe_close_duration_seconds", lbl.p,
+					 &t->st.phase[p], &mb);
+		}
+	}
+	jb_free(&lbl);
+
+	metrics_put_family(b, "tcpprobe_syn_retransmits_total", "counter",
+			   "SYNs we retransmitted (no SYN/ACK within the timeout).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		target_label(b, "tcpprobe_syn_retransmits_total", t);
+		metrics_put_u64(b, true, t->st.syn_retransmits);
+	}
+	metrics_put_family(b, "tcpprobe_synack_retransmits_total", "counter",
+			   "Duplicate SYN/ACKs received: the peer retransmitted its SYN/ACK.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		target_label(b, "tcpprobe_synack_retransmits_total", t);
+		metrics_put_u64(b, true, t->st.synack_retransmits);
+	}
+
+	metrics_put_family(b, "tcpprobe_up", "gauge",
+			   "1 if the last probe succeeded (syn, handshake: ok; fin: closed or "
+			   "silent), else 0 (also before the first result).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		target_label(b, "tcpprobe_up", t);
+		metrics_put_u64(b, true,
+				result_up(t->cfg.opts.kind, (enum probe_result)t->st.last_result));
+	}
+
+	metrics_put_family(b, "tcpprobe_last_probe_timestamp_seconds", "gauge",
+			   "Start of the last finished probe, seconds since the Unix epoch.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.last_probe_ns)
+			continue;
+		target_label(b, "tcpprobe_last_probe_timestamp_seconds", t);
+		metrics_put_ns(b, true, t->st.last_probe_ns);
+	}
+	metrics_put_family(b, "tcpprobe_last_success_timestamp_seconds", "gauge",
+			   "Start of the last probe with result ok, seconds since the Unix epoch.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.last_ok_ns)
+			continue;
+		target_label(b, "tcpprobe_last_success_timestamp_seconds", t);
+		metrics_put_ns(b, true, t->st.last_ok_ns);
+	}
+
+	metrics_put_family(b, "tcpprobe_peer_info", "gauge",
+			   "Always 1; labels: the TCP options of the peer's last SYN/ACK "
+			   "(none: option absent). Present once a SYN/ACK was seen.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		const struct target_stats *s = &t->st;
+		if (!s->have_peer)
+			continue;
+		char mss[METRICS_NUM_MAX] = "none", ws[METRICS_NUM_MAX] = "none";
+		if (s->peer_mss)
+			metrics_fmt_u64(mss, s->peer_mss);
+		if (s->peer_wscale >= 0)
+			metrics_fmt_u64(ws, (uint64_t)s->peer_wscale);
+		target_label(b, "tcpprobe_peer_info", t);
+		metrics_put_label(b, ',', "mss", mss);
+		metrics_put_label(b, ',', "wscale", ws);
+		metrics_put_label(b, ',', "sack", s->peer_sack ? "true" : "false");
+		metrics_put_label(b, ',', "timestamps", s->peer_ts ? "true" : "false");
+		metrics_put_u64(b, true, 1);
+	}
+	metrics_put_family(b, "tcpprobe_peer_ttl", "gauge",
+			   "IP TTL (hop limit) of the peer's last SYN/ACK as received.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.have_peer)
+			continue;
+		target_label(b, "tcpprobe_peer_ttl", t);
+		metrics_put_u64(b, true, t->st.peer_ttl);
+	}
+
+	metrics_put_family(b, "tcpprobe_target_paused", "gauge",
+			   "1 if the target is paused (tcpprobe ctl pause), else 0.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		target_label(b, "tcpprobe_target_paused", t);
+		metrics_put_u64(b, true, t->paused);
+	}
+}

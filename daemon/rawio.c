@@ -1,0 +1,575 @@
+/* rawio.c: raw packet I/O (see rawio.h for what is sent and received).
+ *
+ * Kernel behaviour this file relies on (Linux):
+ *  - socket(AF_INET, SOCK_RAW, IPPROTO_RAW) implies IP_HDRINCL (raw(7)), and
+ *    so does socket(AF_INET6, SOCK_RAW, IPPROTO_RAW) (inet6_create sets
+ *    hdrincl for it; IPV6_HDRINCL, Linux >= 4.5, is set too to be explicit).
+ *    The kernel still fills in the IPv4 total length and header checksum
+ *    (and the IP ID when it is 0); nothing of an IPv6 header is touched.
+ *    Neither socket ever receives anything: IPPROTO_RAW is send-only.
+ *  - Only ETH_P_ALL packet sockets see outgoing frames (dev_queue_xmit_nit
+ *    walks ptype_all), so the receive socket must be ETH_P_ALL; the BPF
+ *    filter below keeps that cheap.
+ *  - A packet socket created with protocol 0 is hooked to nothing until
+ *    bind() names a protocol, so attaching the filter before bind() means no
+ *    unfiltered frame can be queued: no drain is needed.
+ *  - SOCK_DGRAM packet sockets see the frame from the network header on,
+ *    for outgoing frames too (packet_rcv pulls the link-layer header before
+ *    running the filter), so BPF offset 0 is the IP header.
+ *  - A raw send dropped by netfilter (the RST guard, or any OUTPUT rule)
+ *    fails with EPERM; it is counted as a tx error, like ENETUNREACH.
+ */
+#include "rawio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36 /* Linux >= 4.5; older glibc headers lack it */
+#endif
+
+#define RAWIO_BATCH     64
+#define RAWIO_RX_SNAP   65536            /* a whole IPv4 packet, GRO-merged ones too */
+#define RAWIO_SNDBUF    (4 * 1024 * 1024)
+#define RAWIO_RCVBUF    (32 * 1024 * 1024)
+/* Bounded back-off when the send buffer is full (EAGAIN): a few short
+ * waits, then the rest of the batch is counted as tx errors. */
+#define RAWIO_TX_WAIT_MS    5
+#define RAWIO_TX_WAIT_TRIES 20
+
+struct rawio_txq {
+	int fd;
+	unsigned n;
+	struct mmsghdr msg[RAWIO_BATCH];
+	struct iovec iov[RAWIO_BATCH];
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} to[RAWIO_BATCH];
+	uint8_t buf[RAWIO_BATCH][PKT_MAX_LEN];
+};
+
+struct rawio {
+	int pfd; /* AF_PACKET receive socket */
+	uint16_t lo, hi;
+	struct rawio_txq q4, q6;
+	struct rawio_stats st;
+	int last_tx_errno; /* to log a failure once per change of errno */
+
+	struct mmsghdr rmsg[RAWIO_BATCH];
+	struct iovec riov[RAWIO_BATCH];
+	struct sockaddr_ll rll[RAWIO_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} rcmsg[RAWIO_BATCH];
+	uint8_t *rbuf; /* RAWIO_BATCH * RAWIO_RX_SNAP; pages are touched only
+			* as far as frames reach, so real use stays small */
+};
+
+/* "what: strerror (hint)" for the errors an unprivileged run hits. */
+static void set_err(char *err, size_t errlen, const char *what, int e, const char *cap)
+{
+	if (!err)
+		return;
+	if ((e == EPERM || e == EACCES) && cap)
+		snprintf(err, errlen, "%s: %s (needs %s)", what, strerror(e), cap);
+	else
+		snprintf(err, errlen, "%s: %s", what, strerror(e));
+}
+
+/*
+ * The receive filter, classic BPF. Frames start at the IP header; the
+ * EtherType and the packet type come from ancillary loads. Layout:
+ *
+ *   drop VLAN-tagged copies (hw-accelerated VLAN: the frame is seen again,
+ *     untagged, on the VLAN device)
+ *   EtherType IPv4 -> V4, IPv6 -> V6, else drop
+ *   V4:  drop if fragment offset != 0; X = IHL*4 (BPF_MSH)
+ *        TCP -> TCP; ICMP -> incoming only, type 3 or 11, quoted
+ *        protocol TCP, X = IHL*4 + quoted IHL*4, A = quoted sport -> RANGE
+ *   V6:  X = 40 (no extension headers: a TCP segment behind one is not ours)
+ *        TCP -> TCP; ICMPv6 -> incoming only, type 1, 2 or 3, quoted
+ *        next header TCP (no extension headers in the quote either),
+ *        A = quoted sport -> RANGE
+ *   TCP: outgoing -> OUT; incoming (PACKET_HOST) -> A = dport -> RANGE
+ *   OUT: SYN or FIN set, A = sport -> RANGE
+ *   RANGE: lo <= A <= hi -> accept whole frame, else drop
+ *
+ * A load past the end of the frame ends the program with 0 (drop), so a
+ * truncated quote or header is dropped without explicit length checks.
+ * Only PACKET_HOST and PACKET_OUTGOING frames pass: promiscuous-mode
+ * (PACKET_OTHERHOST), broadcast and multicast copies are not ours.
+ */
+enum bpf_label {
+	L_NEXT = 0, /* fall through */
+	L_V4, L_V6, L_ICMP4, L_Q4, L_TCP, L_OUT, L_RANGE, L_Q6, L_ACCEPT, L_DROP,
+	L_COUNT
+};
+
+struct bpf_asm {
+	struct sock_filter prog[64];
+	uint8_t jt[64], jf[64]; /* labels, resolved at the end */
+	int at[L_COUNT];
+	unsigned n;
+};
+
+static void bpf_label(struct bpf_asm *a, enum bpf_label l)
+{
+	a->at[l] = (int)a->n;
+}
+
+static void bpf_op(struct bpf_asm *a, uint16_t code, uint32_t k, enum bpf_label jt,
+		   enum bpf_label jf)
+{
+	a->prog[a->n] = (struct sock_filter){ .code = code, .k = k };
+	a->jt[a->n] = (uint8_t)jt;
+	a->jf[a->n] = (uint8_t)jf;
+	a->n++;
+}
+
+#define OP(code, k) bpf_op(a, (code), (k), L_NEXT, L_NEXT)
+#define JMP(code, k, t, f) bpf_op(a, (code), (k), (t), (f))
+
+/* Returns the program length, or -1 if a label is unresolved or a jump is
+ * out of classic BPF's reach (forward only, 8-bit offsets). */
+static int bpf_build(struct bpf_asm *a, uint16_t lo, uint16_t hi)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < L_COUNT; i++)
+		a->at[i] = -1;
+
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 0, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, L_V4, L_NEXT);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, L_V6, L_DROP);
+
+	bpf_label(a, L_V4);
+	OP(BPF_LD | BPF_H | BPF_ABS, 6);                     /* flags + fragment offset */
+	JMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, L_DROP, L_NEXT);
+	OP(BPF_LDX | BPF_B | BPF_MSH, 0);                    /* X = IHL * 4 */
+	OP(BPF_LD | BPF_B | BPF_ABS, 9);                     /* protocol */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, L_TCP, L_NEXT);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, L_ICMP4, L_DROP);
+
+	bpf_label(a, L_ICMP4);
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_B | BPF_IND, 0);                     /* ICMP type */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 3, L_Q4, L_NEXT);     /* destination unreachable */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 11, L_Q4, L_DROP);    /* time exceeded */
+	bpf_label(a, L_Q4);
+	OP(BPF_LD | BPF_B | BPF_IND, 8 + 9);                 /* quoted protocol */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_B | BPF_IND, 8);                     /* quoted version + IHL */
+	OP(BPF_ALU | BPF_AND | BPF_K, 0x0f);
+	OP(BPF_ALU | BPF_LSH | BPF_K, 2);
+	OP(BPF_ST, 0);                                       /* M[0] = quoted IHL * 4 */
+	OP(BPF_MISC | BPF_TXA, 0);
+	OP(BPF_LDX | BPF_W | BPF_MEM, 0);
+	OP(BPF_ALU | BPF_ADD | BPF_X, 0);
+	OP(BPF_MISC | BPF_TAX, 0);                           /* X = IHL*4 + quoted IHL*4 */
+	OP(BPF_LD | BPF_H | BPF_IND, 8);                     /* quoted TCP source port */
+	JMP(BPF_JMP | BPF_JA, 0, L_NEXT, L_NEXT);            /* patched to L_RANGE below */
+	int ja_q4 = (int)a->n - 1;
+
+	bpf_label(a, L_V6);
+	OP(BPF_LDX | BPF_W | BPF_IMM, 40);
+	OP(BPF_LD | BPF_B | BPF_ABS, 6);                     /* next header */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, L_TCP, L_NEXT);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_B | BPF_ABS, 40);                    /* ICMPv6 type */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 1, L_Q6, L_NEXT);     /* destination unreachable */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 2, L_Q6, L_NEXT);     /* packet too big */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, 3, L_Q6, L_DROP);     /* time exceeded */
+	bpf_label(a, L_Q6);
+	OP(BPF_LD | BPF_B | BPF_ABS, 40 + 8 + 6);            /* quoted next header */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_H | BPF_ABS, 40 + 8 + 40);           /* quoted TCP source port */
+	JMP(BPF_JMP | BPF_JA, 0, L_NEXT, L_NEXT);
+	int ja_q6 = (int)a->n - 1;
+
+	bpf_label(a, L_TCP);                                 /* X = TCP header offset */
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, L_OUT, L_NEXT);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_H | BPF_IND, 2);                     /* destination port */
+	JMP(BPF_JMP | BPF_JA, 0, L_NEXT, L_NEXT);
+	int ja_in = (int)a->n - 1;
+
+	bpf_label(a, L_OUT);
+	OP(BPF_LD | BPF_B | BPF_IND, 13);                    /* TCP flags */
+	JMP(BPF_JMP | BPF_JSET | BPF_K, PKT_SYN | PKT_FIN, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_H | BPF_IND, 0);                     /* source port */
+
+	bpf_label(a, L_RANGE);
+	JMP(BPF_JMP | BPF_JGE | BPF_K, lo, L_NEXT, L_DROP);
+	JMP(BPF_JMP | BPF_JGT | BPF_K, hi, L_DROP, L_ACCEPT);
+	bpf_label(a, L_ACCEPT);
+	OP(BPF_RET | BPF_K, RAWIO_RX_SNAP);
+	bpf_label(a, L_DROP);
+	OP(BPF_RET | BPF_K, 0);
+
+	/* BPF_JA takes a 32-bit k, not the 8-bit labels. */
+	int ja[] = { ja_q4, ja_q6, ja_in };
+	for (size_t i = 0; i < sizeof(ja) / sizeof(ja[0]); i++)
+		a->prog[ja[i]].k = (uint32_t)(a->at[L_RANGE] - ja[i] - 1);
+
+	for (unsigned i = 0; i < a->n; i++) {
+		if (BPF_CLASS(a->prog[i].code) != BPF_JMP || BPF_OP(a->prog[i].code) == BPF_JA)
+			continue;
+		uint8_t lt = a->jt[i], lf = a->jf[i];
+		int t = lt == L_NEXT ? 0 : a->at[lt] - (int)i - 1;
+		int f = lf == L_NEXT ? 0 : a->at[lf] - (int)i - 1;
+		if ((lt != L_NEXT && a->at[lt] < 0) || (lf != L_NEXT && a->at[lf] < 0) ||
+		    t < 0 || t > 255 || f < 0 || f > 255)
+			return -1;
+		a->prog[i].jt = (uint8_t)t;
+		a->prog[i].jf = (uint8_t)f;
+	}
+	return (int)a->n;
+}
+
+#undef OP
+#undef JMP
+
+/* Try the FORCE variant (root, ignores the sysctl cap) then the plain one. */
+static void set_bufsize(int fd, int force_opt, int opt, int size)
+{
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &size, sizeof(size)) == 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size)) < 0)
+		log_warn("%s: setsockopt(%s)", __func__, opt == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF");
+}
+
+static int open_tx(int family, uint32_t mark, char *err, size_t errlen)
+{
+	const char *what = family == AF_INET ? "socket(AF_INET, SOCK_RAW)" : "socket(AF_INET6, SOCK_RAW)";
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0) {
+		set_err(err, errlen, what, errno, "CAP_NET_RAW");
+		return -1;
+	}
+	int one = 1;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_HDRINCL, &one, sizeof(one)) < 0 &&
+	    errno != ENOPROTOOPT) {
+		set_err(err, errlen, "setsockopt(IPV6_HDRINCL)", errno, NULL);
+		close(fd);
+		return -1;
+	}
+	/* Linux >= 5.17 accepts CAP_NET_RAW for SO_MARK, older ones want
+	 * CAP_NET_ADMIN; name the one that works everywhere. */
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+		set_err(err, errlen, "setsockopt(SO_MARK)", errno, "CAP_NET_ADMIN");
+		close(fd);
+		return -1;
+	}
+	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, RAWIO_SNDBUF);
+	return fd;
+}
+
+static int open_rx(uint16_t lo, uint16_t hi, char *err, size_t errlen)
+{
+	/* Protocol 0: not hooked until bind(), see the top of the file. */
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		set_err(err, errlen, "socket(AF_PACKET)", errno, "CAP_NET_RAW");
+		return -1;
+	}
+	struct bpf_asm a;
+	int n = bpf_build(&a, lo, hi);
+	if (n < 0) {
+		snprintf(err, errlen, "rawio: internal error assembling the BPF filter");
+		close(fd);
+		return -1;
+	}
+	struct sock_fprog fprog = { .len = (unsigned short)n, .filter = a.prog };
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) {
+		set_err(err, errlen, "setsockopt(SO_ATTACH_FILTER)", errno, NULL);
+		close(fd);
+		return -1;
+	}
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
+		set_err(err, errlen, "setsockopt(SO_TIMESTAMPNS)", errno, NULL);
+		close(fd);
+		return -1;
+	}
+	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, RAWIO_RCVBUF);
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL), /* outgoing frames reach ETH_P_ALL only */
+		.sll_ifindex = 0,                 /* every interface */
+	};
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		set_err(err, errlen, "bind(AF_PACKET)", errno, "CAP_NET_RAW");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void txq_init(struct rawio_txq *q, int fd)
+{
+	q->fd = fd;
+	q->n = 0;
+	for (unsigned i = 0; i < RAWIO_BATCH; i++) {
+		q->iov[i].iov_base = q->buf[i];
+		q->msg[i].msg_hdr = (struct msghdr){
+			.msg_name = &q->to[i],
+			.msg_iov = &q->iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+}
+
+struct rawio *rawio_open(uint16_t sport_lo, uint16_t sport_hi, uint32_t mark, char *err,
+			 size_t errlen)
+{
+	if (sport_lo == 0 || sport_lo > sport_hi) {
+		snprintf(err, errlen, "rawio: bad source port range %u-%u", sport_lo, sport_hi);
+		return NULL;
+	}
+	struct rawio *r = calloc(1, sizeof(*r));
+	if (!r) {
+		set_err(err, errlen, "rawio: calloc", errno, NULL);
+		return NULL;
+	}
+	int fd;
+	r->pfd = r->q4.fd = r->q6.fd = -1;
+	r->lo = sport_lo;
+	r->hi = sport_hi;
+	r->rbuf = calloc(RAWIO_BATCH, RAWIO_RX_SNAP);
+	if (!r->rbuf) {
+		set_err(err, errlen, "rawio: calloc", errno, NULL);
+		goto fail;
+	}
+	if ((r->pfd = open_rx(sport_lo, sport_hi, err, errlen)) < 0)
+		goto fail;
+	if ((fd = open_tx(AF_INET, mark, err, errlen)) < 0)
+		goto fail;
+	txq_init(&r->q4, fd);
+	if ((fd = open_tx(AF_INET6, mark, err, errlen)) < 0)
+		goto fail;
+	txq_init(&r->q6, fd);
+
+	for (unsigned i = 0; i < RAWIO_BATCH; i++) {
+		r->riov[i].iov_base = r->rbuf + (size_t)i * RAWIO_RX_SNAP;
+		r->riov[i].iov_len = RAWIO_RX_SNAP;
+		r->rmsg[i].msg_hdr = (struct msghdr){
+			.msg_name = &r->rll[i],
+			.msg_iov = &r->riov[i],
+			.msg_iovlen = 1,
+			.msg_control = r->rcmsg[i].buf,
+		};
+	}
+	return r;
+fail:
+	rawio_close(r);
+	return NULL;
+}
+
+void rawio_close(struct rawio *r)
+{
+	if (!r)
+		return;
+	if (r->q4.fd >= 0)
+		close(r->q4.fd);
+	if (r->q6.fd >= 0)
+		close(r->q6.fd);
+	if (r->pfd >= 0)
+		close(r->pfd);
+	free(r->rbuf);
+	free(r);
+}
+
+int rawio_fd(const struct rawio *r)
+{
+	return r->pfd;
+}
+
+static void tx_error(struct rawio *r, int e)
+{
+	r->st.tx_errors++;
+	if (e != r->last_tx_errno) {
+		errno = e;
+		log_warn("rawio: send failed (further failures with the same error not logged)");
+		r->last_tx_errno = e;
+	}
+}
+
+/* Send q; every packet ends up sent or counted as an error. */
+static int txq_flush(struct rawio *r, struct rawio_txq *q)
+{
+	unsigned off = 0, waits = 0;
+	int sent = 0;
+	/* Each pass sends at least one packet, drops one, or uses up a wait. */
+	for (unsigned pass = 0; off < q->n && pass < RAWIO_BATCH + RAWIO_TX_WAIT_TRIES + 8; pass++) {
+		int n = sendmmsg(q->fd, q->msg + off, q->n - off, MSG_DONTWAIT);
+		if (n > 0) {
+			off += (unsigned)n;
+			sent += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && waits < RAWIO_TX_WAIT_TRIES) {
+			/* Send buffer full: wait for the NIC to free some. */
+			struct pollfd p = { .fd = q->fd, .events = POLLOUT };
+			(void)poll(&p, 1, RAWIO_TX_WAIT_MS);
+			waits++;
+			continue;
+		}
+		/* This packet failed (EPERM: netfilter dropped it; ENETUNREACH,
+		 * EHOSTUNREACH, EMSGSIZE, ...): count it and go on. */
+		tx_error(r, n < 0 ? errno : EIO);
+		off++;
+	}
+	if (off < q->n) { /* only if the pass bound was hit */
+		r->st.tx_errors += q->n - off;
+	}
+	r->st.tx_packets += (uint64_t)sent;
+	q->n = 0;
+	return sent;
+}
+
+int rawio_send(struct rawio *r, const uint8_t *pkt, size_t len, const struct pkt_addr *dst)
+{
+	if (len < 1 || len > PKT_MAX_LEN) {
+		r->st.tx_errors++;
+		log_warnx("rawio: %s: packet of %zu bytes", __func__, len);
+		return -1;
+	}
+	int v = pkt[0] >> 4;
+	int family = v == 4 ? AF_INET : v == 6 ? AF_INET6 : 0;
+	if (!family || dst->family != family) {
+		r->st.tx_errors++;
+		log_warnx("rawio: %s: IP version %d, destination family %u", __func__, v, dst->family);
+		return -1;
+	}
+	struct rawio_txq *q = family == AF_INET ? &r->q4 : &r->q6;
+	if (q->n == RAWIO_BATCH)
+		txq_flush(r, q);
+
+	unsigned i = q->n++;
+	memcpy(q->buf[i], pkt, len);
+	q->iov[i].iov_len = len;
+	if (family == AF_INET) {
+		q->to[i].sin = (struct sockaddr_in){ .sin_family = AF_INET };
+		memcpy(&q->to[i].sin.sin_addr, dst->a, 4);
+		q->msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+	} else {
+		/* sin6_port must be 0 (or IPPROTO_RAW); no scope id, so
+		 * link-local destinations cannot be reached. */
+		q->to[i].sin6 = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
+		memcpy(&q->to[i].sin6.sin6_addr, dst->a, 16);
+		q->msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+	}
+	if (q->n == RAWIO_BATCH)
+		txq_flush(r, q);
+	return 0;
+}
+
+int rawio_flush(struct rawio *r)
+{
+	int n = 0;
+	if (r->q4.n)
+		n += txq_flush(r, &r->q4);
+	if (r->q6.n)
+		n += txq_flush(r, &r->q6);
+	return n;
+}
+
+static uint64_t frame_ts(struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		}
+	}
+	/* Not expected with SO_TIMESTAMPNS set; the read time is a poor but
+	 * same-clock substitute. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+int rawio_recv(struct rawio *r, rawio_frame_cb cb, void *arg, unsigned max)
+{
+	unsigned done = 0;
+	/* Each pass either delivers frames or ends the loop (EINTR aside,
+	 * which is bounded separately). */
+	for (unsigned intr = 0; done < max && intr < 8;) {
+		unsigned want = max - done < RAWIO_BATCH ? max - done : RAWIO_BATCH;
+		for (unsigned i = 0; i < want; i++) {
+			r->rmsg[i].msg_hdr.msg_namelen = sizeof(r->rll[i]);
+			r->rmsg[i].msg_hdr.msg_controllen = sizeof(r->rcmsg[i].buf);
+			r->rmsg[i].msg_hdr.msg_flags = 0;
+		}
+		int n = recvmmsg(r->pfd, r->rmsg, want, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR) {
+				intr++;
+				continue;
+			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (done)
+				break; /* report the frames we have; the error recurs */
+			log_warn("rawio: recvmmsg");
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &r->rmsg[i].msg_hdr;
+			const struct sockaddr_ll *ll = &r->rll[i];
+			size_t len = r->rmsg[i].msg_len;
+			if (len > RAWIO_RX_SNAP) /* MSG_TRUNC: deliver what we have */
+				len = RAWIO_RX_SNAP;
+			struct rawio_frame f = {
+				.data = r->riov[i].iov_base,
+				.len = len,
+				.ts_ns = frame_ts(h),
+				.outgoing = ll->sll_pkttype == PACKET_OUTGOING,
+				.ifindex = ll->sll_ifindex,
+			};
+			r->st.rx_packets++;
+			cb(arg, &f);
+		}
+		done += (unsigned)n;
+		if ((unsigned)n < want)
+			break; /* the socket is empty */
+	}
+	return (int)done;
+}
+
+void rawio_stats(struct rawio *r, struct rawio_stats *out)
+{
+	/* PACKET_STATISTICS resets the kernel counters on every read, so
+	 * they are accumulated here. */
+	struct tpacket_stats ks;
+	socklen_t kl = sizeof(ks);
+	if (r->pfd >= 0 && getsockopt(r->pfd, SOL_PACKET, PACKET_STATISTICS, &ks, &kl) == 0)
+		r->st.rx_kernel_drops += ks.tp_drops;
+	*out = r->st;
+}

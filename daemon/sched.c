@@ -1,0 +1,374 @@
+/* sched.c: probes every target on its interval, records results, runs
+ * one-shot probes and feeds watchers. Targets are spread over their
+ * interval by a hash of their name (deterministic: 10,000 targets with the
+ * same interval never start together), plus a small random jitter that
+ * never accumulates. All schedules live in one timer wheel. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "addrpolicy.h"
+#include "daemon_priv.h"
+#include "hostport.h"
+#include "log.h"
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t jitter_ns(uint64_t interval)
+{
+	uint64_t max = interval / 50;
+	if (max > 20000000ULL)
+		max = 20000000ULL;
+	if (!max)
+		return 0;
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = 0;
+	return r % max;
+}
+
+/* Resolve the host and check it against the address policy. */
+static int target_resolve(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	if (hostport_resolve(t->cfg.host, t->cfg.opts.family, &t->addr, err, errlen) < 0 ||
+	    addrpolicy_check(&t->addr, &d->cfg.d, err, errlen) < 0) {
+		memset(&t->addr, 0, sizeof(t->addr));
+		return -1;
+	}
+	if (engine_source_addr(&t->addr, &t->src, err, errlen) < 0)
+		memset(&t->src, 0, sizeof(t->src)); /* retried at each probe */
+	return 0;
+}
+
+int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	struct fsm_params fp;
+	config_fsm_params(&t->cfg.opts, &fp);
+	engine_profile_unref(t->prof);
+	t->prof = engine_profile_new(&fp, t->cfg.opts.ttl, t->cfg.opts.tos);
+	if (!t->prof) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (target_set_history(t, d->cfg.d.history) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->error[0] = 0;
+	if (target_resolve(d, t, t->error, sizeof(t->error)) < 0) {
+		snprintf(err, errlen, "%s", t->error);
+		return -1;
+	}
+	return 0;
+}
+
+void target_destroy(struct target *t)
+{
+	if (!t)
+		return;
+	target_free_history(t);
+	engine_profile_unref(t->prof);
+	free(t);
+}
+
+static void drop_zombie(struct daemon *d, struct target *t)
+{
+	for (size_t i = 0; i < d->nzombies; i++) {
+		if (d->zombies[i] == t) {
+			d->zombies[i] = d->zombies[--d->nzombies];
+			break;
+		}
+	}
+	target_destroy(t);
+}
+
+void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r)
+{
+	for (size_t i = 0; i < d->nw; i++)
+		if (d->w[i].cb)
+			d->w[i].cb(d->w[i].arg, name, r);
+}
+
+static void record_error(struct daemon *d, struct target *t, uint64_t now)
+{
+	struct probe_report r;
+	memset(&r, 0, sizeof(r));
+	r.dst = t->addr;
+	r.dport = t->cfg.opts.port;
+	r.kind = t->cfg.opts.kind;
+	r.result = RESULT_ERROR;
+	r.peer_wscale = -1;
+	r.t_start = now;
+	target_record(t, &r, d->cfg.d.buckets, d->cfg.d.n_buckets);
+	sched_deliver(d, t->cfg.name, &r);
+}
+
+static void on_target_report(void *arg, const struct probe_report *r)
+{
+	struct target *t = arg;
+	struct daemon *d = t->owner;
+	t->inflight--;
+	if (t->removed) {
+		if (!t->inflight)
+			drop_zombie(d, t);
+		return;
+	}
+	target_record(t, r, d->cfg.d.buckets, d->cfg.d.n_buckets);
+	if (r->result == RESULT_ERROR)
+		memset(&t->src, 0, sizeof(t->src)); /* look the route up again next time */
+	sched_deliver(d, t->cfg.name, r);
+}
+
+static void launch(struct daemon *d, struct target *t, uint64_t now)
+{
+	char err[200];
+	if (!t->addr.family && target_resolve(d, t, t->error, sizeof(t->error)) < 0) {
+		log_debug("target %s: %s", t->cfg.name, t->error);
+		record_error(d, t, now);
+		return;
+	}
+	if (!t->src.family && engine_source_addr(&t->addr, &t->src, err, sizeof(err)) < 0) {
+		snprintf(t->error, sizeof(t->error), "%s", err);
+		record_error(d, t, now);
+		return;
+	}
+	t->error[0] = 0;
+	struct engine_probe p = {
+		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .profile = t->prof,
+		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
+	};
+	t->inflight++;
+	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+		t->inflight--;
+		snprintf(t->error, sizeof(t->error), "%s", err);
+		record_error(d, t, now);
+	}
+}
+
+static struct target *entry_target(struct wheel_entry *e)
+{
+	return (struct target *)((char *)e - offsetof(struct target, sched));
+}
+
+static void arm_next(struct daemon *d, struct target *t)
+{
+	uint64_t iv = t->cfg.opts.interval_ns;
+	wheel_arm(d->sched, &t->sched, t->next_base + jitter_ns(iv));
+}
+
+static void on_due(void *arg, struct wheel_entry *e)
+{
+	struct daemon *d = arg;
+	struct target *t = entry_target(e);
+	uint64_t now = engine_now();
+	uint64_t late = now > t->next_base ? now - t->next_base : 0;
+	d->late_total += late;
+	if (late > d->late_max)
+		d->late_max = late;
+	t->expected++;
+	if (!t->paused)
+		launch(d, t, now);
+	uint64_t iv = t->cfg.opts.interval_ns;
+	t->next_base += iv;
+	/* After a stall (suspend, clock step) skip the missed slots instead of
+	 * bursting through them. */
+	if (t->next_base + iv < now)
+		t->next_base += (now - t->next_base) / iv * iv;
+	arm_next(d, t);
+}
+
+void sched_kick(struct daemon *d)
+{
+	wheel_expire(d->sched, engine_now(), on_due, d);
+	uint64_t next = wheel_next(d->sched);
+	if (!next) {
+		evtimer_del(d->sched_ev);
+		return;
+	}
+	uint64_t now = engine_now();
+	uint64_t dl = next > now ? next - now : 0;
+	struct timeval tv = { (time_t)(dl / 1000000000ULL), (suseconds_t)(dl % 1000000000ULL / 1000) };
+	evtimer_add(d->sched_ev, &tv);
+}
+
+static void on_sched(evutil_socket_t fd, short what, void *arg)
+{
+	sched_kick(arg);
+}
+
+void sched_add(struct daemon *d, struct target *t, uint64_t now)
+{
+	uint64_t iv = t->cfg.opts.interval_ns;
+	t->owner = d;
+	t->phase_ns = name_hash(t->cfg.name) % iv;
+	/* The first slot on this target's grid (phase + k*interval) from now. */
+	uint64_t base = now - now % iv + t->phase_ns;
+	if (base < now)
+		base += iv;
+	t->next_base = base;
+	t->started_at = now;
+	arm_next(d, t);
+}
+
+void sched_remove(struct daemon *d, struct target *t)
+{
+	wheel_cancel(d->sched, &t->sched);
+	if (t->inflight) {
+		t->removed = true;
+		if (d->nzombies == d->zombie_cap) {
+			size_t cap = d->zombie_cap ? d->zombie_cap * 2 : 16;
+			struct target **z = realloc(d->zombies, cap * sizeof(*z));
+			if (!z) {
+				/* Leak rather than free memory a callback will touch. */
+				log_warnx("out of memory tracking a removed target");
+				return;
+			}
+			d->zombies = z;
+			d->zombie_cap = cap;
+		}
+		d->zombies[d->nzombies++] = t;
+		return;
+	}
+	target_destroy(t);
+}
+
+int sched_init(struct daemon *d)
+{
+	d->sched = malloc(sizeof(*d->sched));
+	if (!d->sched)
+		return -1;
+	wheel_init(d->sched, engine_now());
+	d->sched_ev = evtimer_new(d->base, on_sched, d);
+	return d->sched_ev ? 0 : -1;
+}
+
+void sched_free(struct daemon *d)
+{
+	if (d->sched_ev)
+		event_free(d->sched_ev);
+	free(d->sched);
+	for (size_t i = 0; i < d->nzombies; i++)
+		target_destroy(d->zombies[i]);
+	free(d->zombies);
+	for (struct oneshot *o = d->oneshots; o;) {
+		struct oneshot *n = o->next;
+		free(o);
+		o = n;
+	}
+	free(d->w);
+}
+
+/* ---- one-shot probes and watchers ---- */
+
+static void on_oneshot_report(void *arg, const struct probe_report *r)
+{
+	struct oneshot *o = arg;
+	struct daemon *d = o->d;
+	if (o->cb)
+		o->cb(o->arg, o->name, r);
+	sched_deliver(d, o->name, r);
+	for (struct oneshot **pp = &d->oneshots; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	free(o);
+}
+
+int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+		   daemon_result_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct target tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.cfg.opts = d->cfg.defaults;
+	if (hostport_split(hostport, tmp.cfg.host, sizeof(tmp.cfg.host), &tmp.cfg.opts.port, err,
+			   errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < nkv; i++) {
+		char key[64];
+		const char *eq = strchr(kv[i], '=');
+		if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof(key)) {
+			snprintf(err, errlen, "'%s' is not key=value", kv[i]);
+			return -1;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv[i]), kv[i]);
+		if (config_set_probe_opt(&tmp.cfg.opts, key, eq + 1, err, errlen) < 0)
+			return -1;
+	}
+	if (target_resolve(d, &tmp, err, errlen) < 0)
+		return -1;
+	struct fsm_params fp;
+	config_fsm_params(&tmp.cfg.opts, &fp);
+	struct engine_profile *prof = engine_profile_new(&fp, tmp.cfg.opts.ttl, tmp.cfg.opts.tos);
+	struct oneshot *o = calloc(1, sizeof(*o));
+	if (!prof || !o) {
+		engine_profile_unref(prof);
+		free(o);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o->d = d;
+	o->cb = cb;
+	o->arg = arg;
+	snprintf(o->name, sizeof(o->name), "%s", hostport);
+	o->next = d->oneshots;
+	d->oneshots = o;
+	struct engine_probe p = {
+		.dst = tmp.addr, .src = tmp.src, .dport = tmp.cfg.opts.port, .profile = prof,
+		.timeline = true, .cb = on_oneshot_report, .arg = o,
+	};
+	int rc = engine_start(d->eng, &p, err, errlen);
+	engine_profile_unref(prof); /* the engine holds its own reference */
+	if (rc < 0) {
+		d->oneshots = o->next;
+		free(o);
+	}
+	return rc;
+}
+
+void daemon_forget(struct daemon *d, void *arg)
+{
+	for (struct oneshot *o = d->oneshots; o; o = o->next)
+		if (o->arg == arg)
+			o->cb = NULL;
+	daemon_unwatch(d, arg);
+}
+
+int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg)
+{
+	/* Reuse a slot freed by unwatch (never compacted during delivery). */
+	for (size_t i = 0; i < d->nw; i++) {
+		if (!d->w[i].cb) {
+			d->w[i] = (struct watcher){ cb, arg };
+			return 0;
+		}
+	}
+	if (d->nw == d->w_cap) {
+		size_t cap = d->w_cap ? d->w_cap * 2 : 8;
+		struct watcher *w = realloc(d->w, cap * sizeof(*w));
+		if (!w)
+			return -1;
+		d->w = w;
+		d->w_cap = cap;
+	}
+	d->w[d->nw++] = (struct watcher){ cb, arg };
+	return 0;
+}
+
+void daemon_unwatch(struct daemon *d, void *arg)
+{
+	for (size_t i = 0; i < d->nw; i++)
+		if (d->w[i].arg == arg)
+			d->w[i].cb = NULL;
+}
