@@ -237,7 +237,8 @@ void metrics_render_status(struct jbuf *b, const struct daemon_status *s)
 
 	gauge_u64(b, "tcpprobe_targets", "Targets configured (paused ones included).",
 		  s->targets);
-	counter_u64(b, "tcpprobe_config_reloads_total", "Configuration reloads.", s->reloads);
+	counter_u64(b, "tcpprobe_config_reloads_total", "Configuration reloads that succeeded.",
+		    s->reloads);
 	counter_u64(b, "tcpprobe_config_reload_errors_total",
 		    "Configuration reloads that failed; the previous configuration stays.",
 		    s->reload_errors);
