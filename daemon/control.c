@@ -690,9 +690,8 @@ static void handle_help(struct ctl_client *cl, const struct ctl_request *rq)
 		jb_str(j, ci->name);
 		jb_key(j, "usage");
 		jb_str(j, ci->usage);
-		jb_key(j, "admin");
-		jb_str(j, ci->access == CTL_ACC_READ ? "no"
-			  : ci->access == CTL_ACC_ADMIN ? "yes" : "to set");
+		jb_key(j, "access");
+		jb_str(j, ctl_access_str(ci->access));
 		jb_key(j, "help");
 		jb_str(j, ci->help);
 		jb_obj_end(j);
@@ -1032,7 +1031,9 @@ static int clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
 		snprintf(err, errlen, "%s exists and is not a socket", sun->sun_path);
 		return -1;
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a live daemon with a full backlog answers EAGAIN
+	 * instead of stalling our start. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;

@@ -700,9 +700,9 @@ static void render_help(const struct jv *r, const struct ctl_request *rq)
 	for (const struct jv *c = cs ? cs->kids : NULL; c; c = c->next) {
 		char u[96];
 		snprintf(u, sizeof(u), "%s %s", jv_str_or(c, "name", "?"), jv_str_or(c, "usage", ""));
-		const char *admin = jv_str_or(c, "admin", "no");
-		printf("  %-40s %s%s\n", u, jv_str_or(c, "help", ""),
-		       !strcmp(admin, "yes") ? " [admin]" : !strcmp(admin, "no") ? "" : " [admin to set]");
+		const char *acc = jv_str_or(c, "access", "read");
+		printf("  %-40s %s%s%s%s\n", u, jv_str_or(c, "help", ""), strcmp(acc, "read") ? " [" : "",
+		       strcmp(acc, "read") ? acc : "", strcmp(acc, "read") ? "]" : "");
 	}
 }
 
@@ -893,15 +893,15 @@ static void usage(FILE *f)
 		   "  -j, --json           print the daemon's JSON replies unchanged, one per line\n"
 		   "  -t, --timeout S      wait this long for a reply (default %d; probe: longer)\n"
 		   "\n"
-		   "commands ([admin]: uid 0 or the configuration's admin_group):\n",
+		   "commands ([admin]: uid 0 or the configuration's admin_group only):\n",
 		CTL_TIMEOUT_S);
 	for (unsigned i = 0; i < CTL_CMD_COUNT; i++) {
 		const struct ctl_cmd_info *ci = ctl_cmd_get((enum ctl_cmd)i);
 		char u[96];
 		snprintf(u, sizeof(u), "%s %s", ci->name, ci->usage);
-		fprintf(f, "  %-40s %s%s\n", u, ci->help,
-			ci->access == CTL_ACC_ADMIN ? " [admin]"
-			: ci->access == CTL_ACC_ADMIN_WITH_ARGS ? " [admin to set]" : "");
+		fprintf(f, "  %-40s %s%s%s%s\n", u, ci->help, ci->access != CTL_ACC_READ ? " [" : "",
+			ci->access != CTL_ACC_READ ? ctl_access_str(ci->access) : "",
+			ci->access != CTL_ACC_READ ? "]" : "");
 	}
 	fprintf(f, "\nExit status: 0 success, 1 the command failed or no daemon, 2 usage error.\n");
 }

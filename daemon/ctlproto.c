@@ -79,6 +79,16 @@ const char *ctl_perr_str(enum ctl_perr e)
 	return "?";
 }
 
+const char *ctl_access_str(enum ctl_access a)
+{
+	switch (a) {
+	case CTL_ACC_READ: return "read";
+	case CTL_ACC_ADMIN: return "admin";
+	case CTL_ACC_ADMIN_WITH_ARGS: return "admin-to-set";
+	}
+	return "?";
+}
+
 const struct ctl_cmd_info *ctl_cmd_get(enum ctl_cmd c)
 {
 	return (unsigned)c < CTL_CMD_COUNT ? &ctl_cmds[c] : NULL;

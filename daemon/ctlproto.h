@@ -103,6 +103,7 @@ const struct ctl_cmd_info *ctl_cmd_lookup(const char *name);
 const struct ctl_cmd_info *ctl_cmd_get(enum ctl_cmd c);
 const char *ctl_cmd_str(enum ctl_cmd c);
 const char *ctl_perr_str(enum ctl_perr e); /* "ok", "garbage", ... */
+const char *ctl_access_str(enum ctl_access a); /* "read", "admin", "admin-to-set" */
 
 /* Argument checks, also used by the client before it connects. */
 bool ctl_name_valid(const char *s);
