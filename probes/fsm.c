@@ -23,6 +23,10 @@
  * - No reassembly queue: out-of-order data draws a duplicate ACK and is
  *   dropped. No challenge-ACK rate limit (RFC 5961 7): a probe is short-lived.
  * - The receive window used by the acceptability test is p->window, unscaled.
+ * - A zero send window holds our FIN back until a window update, or for one
+ *   RTO, after which the FIN itself is the zero-window probe. Its
+ *   retransmissions are bounded by p->retries even if the peer keeps
+ *   ACKing them with a zero window (RFC 9293 MUST-37 would wait forever).
  *
  * Timeline: an inbound/timer/ICMP/user entry carries the state at the end of
  * its step; an outbound entry the state its sending led to (the next state
@@ -304,15 +308,44 @@ static void send_fin(struct step *s)
 
 /* ---- transitions shared by several states ---- */
 
-static void active_close(struct step *s)
+static void send_first_fin(struct step *s)
 {
+	s->c->fin_held = false;
 	send_fin(s);
 	set_state(s, s->c->state == TCPS_CLOSE_WAIT ? TCPS_LAST_ACK : TCPS_FIN_WAIT_1);
 	arm_backoff(s, s->c->fin_tx);
 }
 
+/* Close from ESTABLISHED or CLOSE_WAIT. Our FIN takes sequence space, so a
+ * zero send window holds it back (RFC 9293 3.8.6.1; Linux holds it too):
+ * it goes when a window update opens the window, or one RTO later as the
+ * zero-window probe (SHLD-29: the FIN is our only new data), its
+ * retransmissions with backoff being the later probes (SHLD-30). */
+static void active_close(struct step *s)
+{
+	struct fsm_conn *c = s->c;
+
+	if (c->snd_wnd > 0) {
+		send_first_fin(s);
+	} else if (!c->fin_held) {
+		c->fin_held = true;
+		arm_backoff(s, 1);
+	}
+}
+
+/* A held FIN goes as soon as the window opens. */
+static void window_update(struct step *s)
+{
+	struct fsm_conn *c = s->c;
+
+	if (c->fin_held && c->snd_wnd > 0 &&
+	    (c->state == TCPS_ESTABLISHED || c->state == TCPS_CLOSE_WAIT))
+		send_first_fin(s);
+}
+
 /* The peer's FIN in ESTABLISHED: a probe has nothing left to send, so it
- * closes at once (RFC 9293 3.6 case 2) and CLOSE_WAIT lasts no time. */
+ * closes at once (RFC 9293 3.6 case 2) and CLOSE_WAIT lasts no time, unless
+ * a zero window holds our FIN back. */
 static void passive_close(struct step *s)
 {
 	set_state(s, TCPS_CLOSE_WAIT);
@@ -412,6 +445,15 @@ static bool paws_reject(const struct fsm_conn *c, const struct pkt_info *pkt)
 	    (int32_t)(pkt->opts.tsval - c->ts_recent) < 0;
 }
 
+/* RFC 7323 4.3: remember the TSval of a segment that covers the left edge
+ * of the window (we ACK everything, so Last.ACK.sent is RCV.NXT); PAWS has
+ * already turned away an older one. */
+static void ts_recent_update(struct fsm_conn *c, const struct pkt_info *pkt)
+{
+	if (c->ts_ok && pkt->opts.has_ts && SEQ_LEQ(pkt->seq, c->rcv_nxt))
+		c->ts_recent = pkt->opts.tsval;
+}
+
 /* Steps 1, 2 and 4 for every state past SYN_SENT. Returns false when the
  * segment has been dealt with (dropped or answered). */
 static bool sync_checks(struct step *s, const struct pkt_info *pkt)
@@ -434,8 +476,13 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 		bool synack = (pkt->flags & PKT_ACK) && pkt->seq == c->irs &&
 		    pkt->ack == c->iss + 1;
 
-		if (synack && c->state == TCPS_SYN_RECEIVED)
-			return true; /* simultaneous open, RFC 9293 figure 8 line 6 */
+		if (synack && c->state == TCPS_SYN_RECEIVED) {
+			/* Simultaneous open, RFC 9293 figure 8 line 6: our
+			 * ACK of it echoes its TSval. */
+			if (!paws_reject(c, pkt))
+				ts_recent_update(c, pkt);
+			return true;
+		}
 		if (synack) {
 			/* The peer retransmits its SYN/ACK: our ACK was lost. */
 			if (c->synack_seen < UINT8_MAX)
@@ -458,11 +505,7 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 			arm_in(s, c->p->time_wait_ns);
 		return false;
 	}
-	/* RFC 7323 4.3: remember the TSval of a segment that covers the
-	 * left edge of the window (we ACK everything, so Last.ACK.sent is
-	 * RCV.NXT). */
-	if (c->ts_ok && pkt->opts.has_ts && SEQ_LEQ(pkt->seq, c->rcv_nxt))
-		c->ts_recent = pkt->opts.tsval;
+	ts_recent_update(c, pkt);
 	return true;
 }
 
@@ -609,8 +652,11 @@ static void seg_syn_received(struct step *s, const struct pkt_info *pkt)
 
 static void seg_established(struct step *s, const struct pkt_info *pkt)
 {
-	if (rcv_ack(s, pkt) && rcv_data_fin(s, pkt))
+	if (!rcv_ack(s, pkt))
+		return;
+	if (rcv_data_fin(s, pkt))
 		passive_close(s);
+	window_update(s);
 }
 
 static void seg_fin_wait_1(struct step *s, const struct pkt_info *pkt)
@@ -656,11 +702,12 @@ static void seg_last_ack(struct step *s, const struct pkt_info *pkt)
 	}
 }
 
-/* CLOSE_WAIT (transient: we close at once) and TIME_WAIT: only the ACK
- * field can matter; sync_checks answered retransmitted FINs. */
+/* CLOSE_WAIT (transient unless our FIN waits for the window) and TIME_WAIT:
+ * only the ACK field can matter; sync_checks answered retransmitted FINs. */
 static void seg_quiet(struct step *s, const struct pkt_info *pkt)
 {
-	rcv_ack(s, pkt);
+	if (rcv_ack(s, pkt))
+		window_update(s);
 }
 
 static void ev_segment(struct step *s, const struct pkt_info *pkt)
@@ -746,9 +793,12 @@ static void ev_timer(struct step *s)
 			finish(s);
 		}
 		break;
-	case TCPS_ESTABLISHED: /* the hold is over */
+	case TCPS_ESTABLISHED: /* the hold is over, or the held FIN's probe time */
 	case TCPS_CLOSE_WAIT:
-		active_close(s);
+		if (c->fin_held)
+			send_first_fin(s);
+		else
+			active_close(s);
 		break;
 	case TCPS_FIN_WAIT_1:
 	case TCPS_CLOSING:

@@ -119,6 +119,7 @@ struct fsm_conn {
 	bool have_icmp, peer_sack, peer_ts, ts_ok;
 	bool synced_result;      /* RESULT_* already reported */
 	bool peer_wscale_ok;     /* the SYN/ACK carried wscale (peer_wscale valid) */
+	bool fin_held;           /* our FIN waits for the peer's window to open */
 	uint16_t peer_mss;
 	uint16_t snd_wnd;        /* peer's window, unscaled */
 	uint32_t iss, snd_una, snd_nxt;
