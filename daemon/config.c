@@ -324,7 +324,7 @@ static const char *const family_names[7] = {
 };
 
 static const char *const rst_guard_names[] = {
-	[RST_GUARD_NFT] = "nft", [RST_GUARD_NONE] = "none",
+	[RST_GUARD_NFT] = "nft", [RST_GUARD_NONE] = "none", [RST_GUARD_EXTERNAL] = "external",
 };
 
 int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
@@ -899,7 +899,7 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 		d->pps = (unsigned)u;
 		return 0;
 	case DK_RST_GUARD:
-		if (parse_word(v, rst_guard_names, 2, &w, err, errlen) < 0)
+		if (parse_word(v, rst_guard_names, 3, &w, err, errlen) < 0)
 			return -1;
 		d->rst_guard = (enum rst_guard_mode)w;
 		return 0;
@@ -1429,7 +1429,7 @@ void config_print(const struct config *c, FILE *f)
 	print_str(f, "user", d->user);
 	fprintf(f, "max_inflight = %u\n", d->max_inflight);
 	fprintf(f, "pps = %u\n", d->pps);
-	fprintf(f, "rst_guard = %s\n", d->rst_guard == RST_GUARD_NONE ? "none" : "nft");
+	fprintf(f, "rst_guard = %s\n", rst_guard_names[d->rst_guard]);
 	fprintf(f, "log_level = %s\n", d->log_level >= 0 && d->log_level < 8 &&
 					       level_names[d->log_level]
 				       ? level_names[d->log_level] : "?");

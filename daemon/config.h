@@ -16,7 +16,10 @@
 #define CFG_CIDR_MAX 32
 #define CFG_BUCKETS_MAX 32
 
-enum rst_guard_mode { RST_GUARD_NFT, RST_GUARD_NONE };
+/* nft: the daemon installs and removes the guard table itself; none: the
+ * operator handles the kernel's RSTs; external: `tcpprobe guard install`
+ * (e.g. a privileged ExecStartPre=) did, so the daemon needs no CAP_NET_ADMIN. */
+enum rst_guard_mode { RST_GUARD_NFT, RST_GUARD_NONE, RST_GUARD_EXTERNAL };
 enum addr_family_pref { FAMILY_ANY = 0, FAMILY_V4 = 4, FAMILY_V6 = 6 };
 
 /* What one probe of a target does: [defaults] and per-target overrides. */

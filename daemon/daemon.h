@@ -73,6 +73,8 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char
 void control_free(struct control *c);
 /* `tcpprobe ctl` (ctl.c), the client. */
 int ctl_main(int argc, char **argv);
+/* `tcpprobe guard` (guard_cmd.c). */
+int guard_main(int argc, char **argv);
 /* `tcpprobe daemon` (daemon.c). */
 int daemon_main(int argc, char **argv);
 

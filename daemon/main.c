@@ -17,6 +17,7 @@ static void usage(FILE *f)
 		"  probe [options] HOST[:PORT]...   probe from the shell (see tcpprobe probe --help)\n"
 		"  daemon [-c FILE] [-n]            run the scheduler on a config file\n"
 		"  ctl [-s SOCKET] [--json] CMD     talk to a running daemon\n"
+		"  guard install|remove|status      the nftables RST guard on its own\n"
 		"  version                          print the version\n");
 }
 
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "daemon"))
 		return daemon_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "guard"))
+		return guard_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))

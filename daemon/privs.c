@@ -1,5 +1,7 @@
 #include "privs.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -9,7 +11,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static int keep_only_net_admin(char *err, size_t errlen)
+static int keep_only_net_admin(bool keep_admin, char *err, size_t errlen)
 {
 	cap_t caps = cap_init(); /* all clear */
 	cap_value_t keep[] = { CAP_NET_ADMIN };
@@ -22,15 +24,20 @@ static int keep_only_net_admin(char *err, size_t errlen)
 	cap_flag_value_t have = CAP_CLEAR;
 	if (cur)
 		cap_get_flag(cur, CAP_NET_ADMIN, CAP_PERMITTED, &have);
-	if (have == CAP_SET &&
+	if (keep_admin && have == CAP_SET &&
 	    (cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) < 0 ||
 	     cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET) < 0)) {
 		snprintf(err, errlen, "cap_set_flag: %s", strerror(errno));
 		goto out;
 	}
 	if (cap_set_proc(caps) < 0) {
-		snprintf(err, errlen, "cap_set_proc: %s", strerror(errno));
-		goto out;
+		if (errno == EPERM && geteuid() != 0) {
+			log_warnx("cannot drop capabilities (capset: %s); keeping the ones the "
+				  "service manager granted", strerror(errno));
+		} else {
+			snprintf(err, errlen, "cap_set_proc: %s", strerror(errno));
+			goto out;
+		}
 	}
 	/* Nothing executed later may regain anything. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -42,7 +49,7 @@ out:
 	return rc;
 }
 
-int privs_drop(const char *user, char *err, size_t errlen)
+int privs_drop(const char *user, bool keep_net_admin, char *err, size_t errlen)
 {
 	if (user && *user && geteuid() == 0) {
 		struct passwd *pw = getpwnam(user);
@@ -58,5 +65,5 @@ int privs_drop(const char *user, char *err, size_t errlen)
 		}
 		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	}
-	return keep_only_net_admin(err, errlen);
+	return keep_only_net_admin(keep_net_admin, err, errlen);
 }

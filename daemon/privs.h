@@ -5,10 +5,14 @@
 #ifndef TCPPROBE_PRIVS_H
 #define TCPPROBE_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-/* user "" or NULL: keep the identity but still drop every capability except
- * CAP_NET_ADMIN. 0, or -1 with err. */
-int privs_drop(const char *user, char *err, size_t errlen);
+/* user "" or NULL: keep the identity. Drops every capability but
+ * CAP_NET_ADMIN when keep_net_admin (the daemon manages the guard table),
+ * else all. A capset() refused with EPERM while not root (a seccomp filter,
+ * as in the shipped unit, whose bounding set already holds only CAP_NET_RAW)
+ * is logged and tolerated. 0, or -1 with err. */
+int privs_drop(const char *user, bool keep_net_admin, char *err, size_t errlen);
 
 #endif
