@@ -4,10 +4,13 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +92,49 @@ static int registry_append(struct daemon *d, struct target *t)
 }
 
 /* ---- targets from config ---- */
+
+/* Targets given as addresses (not names) are checked against the address
+ * policy when the file is loaded, so that `daemon -n`, a start and a reload
+ * all refuse a multicast, broadcast, unspecified or (unless allowed)
+ * loopback or link-local target, or one the allow/deny lists exclude, with
+ * FILE:LINE. A hostname is checked each time it is resolved: it may resolve
+ * to anything, so a bad answer puts that target in state error instead. */
+static int check_target_policy(const struct config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->ntargets; i++) {
+		const struct target_cfg *tc = &c->targets[i];
+		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res;
+		if (getaddrinfo(tc->host, NULL, &hints, &res))
+			continue; /* a hostname */
+		struct pkt_addr a;
+		memset(&a, 0, sizeof(a));
+		a.family = (uint8_t)res->ai_family;
+		if (res->ai_family == AF_INET)
+			memcpy(a.a, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+		else
+			memcpy(a.a, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+		freeaddrinfo(res);
+		char why[200];
+		if (addrpolicy_check(&a, &c->d, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%d: target '%s': %s", c->path, tc->line, tc->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* config_load plus the checks that need more than the file. */
+static int load_config(const char *path, struct config *out, char *err, size_t errlen)
+{
+	if (config_load(path, out, err, errlen) < 0)
+		return -1;
+	if (check_target_policy(out, err, errlen) < 0) {
+		config_free(out);
+		return -1;
+	}
+	return 0;
+}
 
 static struct target *target_new(struct daemon *d, const struct target_cfg *tc)
 {
@@ -214,13 +260,15 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 {
 	struct target **old = d->t;
 	size_t nold = d->nt;
-	struct target **keep = NULL;
-	size_t nkeep = 0;
-	if (nold && !(keep = calloc(nold, sizeof(*keep))))
+	struct target **keep = NULL, **fresh = NULL;
+	size_t nkeep = 0, nfresh = 0;
+	if ((nold && !(keep = calloc(nold, sizeof(*keep)))) ||
+	    (cfg->ntargets && !(fresh = calloc(cfg->ntargets, sizeof(*fresh))))) {
+		free(keep);
 		return -1;
+	}
 	d->t = NULL;
 	d->nt = d->t_cap = 0;
-	uint64_t now = engine_now();
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct target_cfg *tc = &cfg->targets[i];
 		struct target *t = NULL;
@@ -239,11 +287,14 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 			keep[nkeep++] = t;
 			t->cfg.line = tc->line;
 			target_set_history(t, cfg->d.history);
+			char err[256];
+			if (target_refresh(d, t, err, sizeof(err)) < 0)
+				log_warnx("target %s: %s", t->cfg.name, err);
 		} else {
 			t = target_new(d, tc);
 			if (!t)
 				goto oom;
-			sched_add(d, t, now);
+			fresh[nfresh++] = t;
 		}
 		if (d->nt == d->t_cap) {
 			size_t cap = d->t_cap ? d->t_cap * 2 : 64;
@@ -261,21 +312,37 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 			sched_remove(d, old[i]);
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
+	/* Schedule the new targets only now: preparing 10,000 of them takes a
+	 * while, and a slot that passed meanwhile would start late. */
+	uint64_t now = engine_now();
+	for (size_t i = 0; i < nfresh; i++)
+		sched_add(d, fresh[i], now);
 	free(old);
 	free(keep);
+	free(fresh);
 	idx_rebuild(d);
 	return 0;
 oom:
+	/* Back to the old set: nothing new was scheduled yet. */
 	log_warnx("out of memory applying targets");
+	for (size_t i = 0; i < nfresh; i++)
+		target_destroy(fresh[i]);
+	for (size_t i = 0; i < nkeep; i++)
+		keep[i]->removed = false;
+	free(d->t);
+	d->t = old;
+	d->nt = d->t_cap = nold;
 	free(keep);
+	free(fresh);
 	return -1;
 }
 
 int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct config nc;
+	uint64_t t0 = engine_now();
 	notify_reloading();
-	if (config_load(d->cfg.path, &nc, err, errlen) < 0) {
+	if (load_config(d->cfg.path, &nc, err, errlen) < 0) {
 		d->reload_errors++;
 		log_warnx("reload failed, keeping the running config: %s", err);
 		notify_ready();
@@ -286,9 +353,11 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	if (o->sport_lo != n->sport_lo || o->sport_hi != n->sport_hi || o->pps != n->pps ||
 	    o->max_inflight != n->max_inflight || o->rst_guard != n->rst_guard ||
 	    strcmp(o->control_socket, n->control_socket) || strcmp(o->metrics_listen, n->metrics_listen) ||
-	    strcmp(o->user, n->user))
+	    strcmp(o->user, n->user) || o->control_mode != n->control_mode ||
+	    strcmp(o->control_group, n->control_group) || strcmp(o->admin_group, n->admin_group))
 		log_warnx("reload: [daemon] source_ports, pps, max_inflight, rst_guard, control_socket, "
-			  "metrics_listen and user take effect only at restart");
+			  "metrics_listen, user, control_mode, control_group and admin_group take effect "
+			  "only at restart");
 	bool buckets_changed = o->n_buckets != n->n_buckets ||
 			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
 	/* Swap in the new config, keeping the start-time settings. */
@@ -305,9 +374,11 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	memcpy(d->cfg.d.user, keep.user, sizeof(keep.user));
 	if (apply_targets(d, &d->cfg, false) < 0) {
 		snprintf(err, errlen, "out of memory applying the new targets");
+		log_warnx("reload failed, keeping the running config: %s", err);
+		config_free(&d->cfg);
+		d->cfg = old;
 		d->reload_errors++;
 		notify_ready();
-		config_free(&old);
 		return -1;
 	}
 	if (buckets_changed)
@@ -317,7 +388,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	config_free(&old);
 	d->reloads++;
 	sched_kick(d);
-	log_info("reloaded %s: %zu targets", d->cfg.path, d->nt);
+	log_info("reloaded %s: %zu targets (%.1f ms)", d->cfg.path, d->nt,
+		 (double)(engine_now() - t0) / 1e6);
 	notify_ready();
 	return 0;
 }
@@ -404,7 +476,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: tcpprobe daemon [-c FILE] [-n]\n"
 		   "  -c FILE  config file (default " DEFAULT_CONFIG ")\n"
-		   "  -n       check the config, print it normalised (defaults filled in), exit\n");
+		   "  -n       check the config, print it normalised (defaults filled in), exit\n"
+		   "  --rst-guard=nft|none|external   override the config's rst_guard\n");
 }
 
 static void daemon_cleanup(struct daemon *d)
@@ -438,11 +511,16 @@ int daemon_main(int argc, char **argv)
 	int c;
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "check", no_argument, 0, 'n' },
+		{ "rst-guard", required_argument, 0, 'g' },
 		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
 	};
 	optind = 1;
+	const char *guard_override = NULL;
 	while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'g':
+			guard_override = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -465,11 +543,26 @@ int daemon_main(int argc, char **argv)
 	static struct daemon dd;
 	struct daemon *d = &dd;
 	char err[512];
-	if (config_load(path, &d->cfg, err, sizeof(err)) < 0) {
+	if (load_config(path, &d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		/* -n reports 1; a daemon start exits 2, which the unit does not
 		 * restart (RestartPreventExitStatus=2): a bad file stays bad. */
 		return check ? 1 : 2;
+	}
+	if (guard_override) {
+		/* The unit passes --rst-guard=external: it installs the table itself. */
+		if (!strcmp(guard_override, "nft"))
+			d->cfg.d.rst_guard = RST_GUARD_NFT;
+		else if (!strcmp(guard_override, "none"))
+			d->cfg.d.rst_guard = RST_GUARD_NONE;
+		else if (!strcmp(guard_override, "external"))
+			d->cfg.d.rst_guard = RST_GUARD_EXTERNAL;
+		else {
+			fprintf(stderr, "tcpprobe daemon: --rst-guard: '%s' is not nft, none or external\n",
+				guard_override);
+			config_free(&d->cfg);
+			return 2;
+		}
 	}
 	if (check) {
 		config_print(&d->cfg, stdout);
@@ -484,6 +577,13 @@ int daemon_main(int argc, char **argv)
 		log_warnx("out of memory");
 		goto fail;
 	}
+	/* The control socket first: a second daemon started by mistake stops
+	 * here, before it could touch the running one's guard table. */
+	d->ctl = control_new(d, &d->cfg.d, err, sizeof(err));
+	if (!d->ctl) {
+		log_msg(LOG_LVL_ERR, "control socket: %s", err);
+		goto fail;
+	}
 	struct engine_cfg ec = {
 		.sport_lo = d->cfg.d.sport_lo, .sport_hi = d->cfg.d.sport_hi,
 		.max_inflight = d->cfg.d.max_inflight, .pps = d->cfg.d.pps,
@@ -494,11 +594,6 @@ int daemon_main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
-	d->ctl = control_new(d, &d->cfg.d, err, sizeof(err));
-	if (!d->ctl) {
-		log_msg(LOG_LVL_ERR, "control socket: %s", err);
-		goto fail;
-	}
 	if (d->cfg.d.metrics_listen[0]) {
 		d->metrics = metrics_server_new(d, d->cfg.d.metrics_listen, err, sizeof(err));
 		if (!d->metrics) {
@@ -506,7 +601,7 @@ int daemon_main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (privs_drop(d->cfg.d.user, err, sizeof(err)) < 0) {
+	if (privs_drop(d->cfg.d.user, d->cfg.d.rst_guard == RST_GUARD_NFT, err, sizeof(err)) < 0) {
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}

@@ -56,6 +56,10 @@ void sched_kick(struct daemon *d);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
 /* Build the engine profile for t from t->cfg.opts. */
 int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
+/* Reload: resolve a kept target again (its name may point elsewhere now)
+ * and check it against the new address policy; on failure it stays, in
+ * state error, and is retried at each of its slots. */
+int target_refresh(struct daemon *d, struct target *t, char *err, size_t errlen);
 void target_destroy(struct target *t);
 
 #endif

@@ -50,6 +50,24 @@ static int target_resolve(struct daemon *d, struct target *t, char *err, size_t 
 	return 0;
 }
 
+int target_refresh(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	struct pkt_addr a;
+	t->error[0] = 0;
+	/* The route is looked up again at the next probe, not here: a route
+	 * lookup is four syscalls, and a reload of 10,000 targets must not
+	 * stall the schedule for them. */
+	memset(&t->src, 0, sizeof(t->src));
+	if (hostport_resolve(t->cfg.host, t->cfg.opts.family, &a, t->error, sizeof(t->error)) < 0 ||
+	    addrpolicy_check(&a, &d->cfg.d, t->error, sizeof(t->error)) < 0) {
+		memset(&t->addr, 0, sizeof(t->addr));
+		snprintf(err, errlen, "%s", t->error);
+		return -1;
+	}
+	t->addr = a;
+	return 0;
+}
+
 int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 {
 	struct fsm_params fp;
@@ -123,9 +141,30 @@ static void on_target_report(void *arg, const struct probe_report *r)
 			drop_zombie(d, t);
 		return;
 	}
+	/* The engine reports a probe it could not open (daemon probes always
+	 * carry their source address) as an error without a connection. */
+	if (r->result == RESULT_ERROR && !r->sport)
+		snprintf(t->error, sizeof(t->error),
+			 "no connection opened: no free source port for this destination "
+			 "(source_ports exhausted) or out of memory");
 	target_record(t, r, d->cfg.d.buckets, d->cfg.d.n_buckets);
-	if (r->result == RESULT_ERROR)
-		memset(&t->src, 0, sizeof(t->src)); /* look the route up again next time */
+	/* No answer from the peer: maybe the route went away (a raw send
+	 * without one fails, and the probe just times out). Look the route up
+	 * again before the next probe, so that one reports "no route". */
+	switch ((enum probe_result)r->result) {
+	case RESULT_OK:
+	case RESULT_REFUSED:
+	case RESULT_CLOSED:
+	case RESULT_RESET:
+		break;
+	case RESULT_PENDING:
+	case RESULT_TIMEOUT:
+	case RESULT_UNREACHABLE:
+	case RESULT_ERROR:
+	case RESULT_SILENT:
+		memset(&t->src, 0, sizeof(t->src));
+		break;
+	}
 	sched_deliver(d, t->cfg.name, r);
 }
 
@@ -175,9 +214,12 @@ static void on_due(void *arg, struct wheel_entry *e)
 	d->late_total += late;
 	if (late > d->late_max)
 		d->late_max = late;
-	t->expected++;
-	if (!t->paused)
+	/* A paused target's slots pass without a probe and are not expected:
+	 * probes == expected (once nothing is in flight) is the schedule kept. */
+	if (!t->paused) {
+		t->expected++;
 		launch(d, t, now);
+	}
 	uint64_t iv = t->cfg.opts.interval_ns;
 	t->next_base += iv;
 	/* After a stall (suspend, clock step) skip the missed slots instead of
