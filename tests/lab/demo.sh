@@ -36,6 +36,6 @@ while [ "$(date +%s)" -lt "$end" ] && kill -0 "$daemon_pid" 2>/dev/null; do
 	echo
 	"$bin" ctl -s "$run/control.sock" targets
 	echo
-	"$bin" ctl -s "$run/control.sock" show four-way-close 2>/dev/null | sed -n '/timeline/,$p' | head -n 14
+	echo "The four-way close, as the daemon last saw it:"; "$bin" ctl -s "$run/control.sock" show four-way-close 2>/dev/null | sed -n '/^recent results/,$p' | sed -n '2,10p'
 	sleep 2
 done
