@@ -18,17 +18,30 @@
  *    running the filter), so BPF offset 0 is the IP header.
  *  - A raw send dropped by netfilter (the RST guard, or any OUTPUT rule)
  *    fails with EPERM; it is counted as a tx error, like ENETUNREACH.
+ *  - Packet sockets see incoming frames before IP and TCP check them, so a
+ *    frame with a bad IPv4 header, TCP or ICMP checksum, which the kernel
+ *    would drop, reaches us; RFC 9293 3.1 (MUST-3) says to discard it.
+ *    rawio does (see frame_csum_ok), counting it in rx_bad_csum.
+ *  - On lo every packet passes the taps twice, once outgoing and once
+ *    incoming. The filter still delivers each of our segments once: our
+ *    SYN/FIN as outgoing (its incoming copy has an out-of-range destination
+ *    port), the peer's reply as incoming (its outgoing copy has an
+ *    out-of-range source port). Only if the peer's port is itself inside
+ *    the range is a segment seen twice.
+ *  - On stacked devices (bond, team, bridge, macvlan) a frame is seen on
+ *    each layer; f->ifindex tells the copies apart. Hardware-tagged VLAN
+ *    copies are dropped by the filter (the VLAN device's copy remains).
+ *  - Outgoing timestamps are taken where tcpdump's are, as the frame goes to
+ *    the driver (after the qdisc): measured equal to the nanosecond on veth.
  */
 #include "rawio.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +79,6 @@ struct rawio_txq {
 
 struct rawio {
 	int pfd; /* AF_PACKET receive socket */
-	uint16_t lo, hi;
 	struct rawio_txq q4, q6;
 	struct rawio_stats st;
 	int last_tx_errno; /* to log a failure once per change of errno */
@@ -75,7 +87,8 @@ struct rawio {
 	struct iovec riov[RAWIO_BATCH];
 	struct sockaddr_ll rll[RAWIO_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		char buf[CMSG_SPACE(sizeof(struct timespec)) +
+			 CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 		struct cmsghdr align;
 	} rcmsg[RAWIO_BATCH];
 	uint8_t *rbuf; /* RAWIO_BATCH * RAWIO_RX_SNAP; pages are touched only
@@ -122,11 +135,14 @@ enum bpf_label {
 	L_COUNT
 };
 
+#define BPF_MAX_INSNS 64 /* the program below has 54 */
+
 struct bpf_asm {
-	struct sock_filter prog[64];
-	uint8_t jt[64], jf[64]; /* labels, resolved at the end */
+	struct sock_filter prog[BPF_MAX_INSNS];
+	uint8_t jt[BPF_MAX_INSNS], jf[BPF_MAX_INSNS]; /* labels, resolved at the end */
 	int at[L_COUNT];
 	unsigned n;
+	bool overflow;
 };
 
 static void bpf_label(struct bpf_asm *a, enum bpf_label l)
@@ -137,6 +153,10 @@ static void bpf_label(struct bpf_asm *a, enum bpf_label l)
 static void bpf_op(struct bpf_asm *a, uint16_t code, uint32_t k, enum bpf_label jt,
 		   enum bpf_label jf)
 {
+	if (a->n == BPF_MAX_INSNS) {
+		a->overflow = true;
+		return;
+	}
 	a->prog[a->n] = (struct sock_filter){ .code = code, .k = k };
 	a->jt[a->n] = (uint8_t)jt;
 	a->jf[a->n] = (uint8_t)jf;
@@ -146,8 +166,9 @@ static void bpf_op(struct bpf_asm *a, uint16_t code, uint32_t k, enum bpf_label 
 #define OP(code, k) bpf_op(a, (code), (k), L_NEXT, L_NEXT)
 #define JMP(code, k, t, f) bpf_op(a, (code), (k), (t), (f))
 
-/* Returns the program length, or -1 if a label is unresolved or a jump is
- * out of classic BPF's reach (forward only, 8-bit offsets). */
+/* Returns the program length, or -1 if it is too long, a label is
+ * unresolved or a jump is out of classic BPF's reach (forward only, 8-bit
+ * offsets). */
 static int bpf_build(struct bpf_asm *a, uint16_t lo, uint16_t hi)
 {
 	memset(a, 0, sizeof(*a));
@@ -228,6 +249,8 @@ static int bpf_build(struct bpf_asm *a, uint16_t lo, uint16_t hi)
 	bpf_label(a, L_DROP);
 	OP(BPF_RET | BPF_K, 0);
 
+	if (a->overflow)
+		return -1;
 	/* BPF_JA takes a 32-bit k, not the 8-bit labels. */
 	int ja[] = { ja_q4, ja_q6, ja_in };
 	for (size_t i = 0; i < sizeof(ja) / sizeof(ja[0]); i++)
@@ -313,6 +336,12 @@ static int open_rx(uint16_t lo, uint16_t hi, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/* tp_status says whether the checksum is already known good. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0) {
+		set_err(err, errlen, "setsockopt(PACKET_AUXDATA)", errno, NULL);
+		close(fd);
+		return -1;
+	}
 	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, RAWIO_RCVBUF);
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
@@ -355,8 +384,6 @@ struct rawio *rawio_open(uint16_t sport_lo, uint16_t sport_hi, uint32_t mark, ch
 	}
 	int fd;
 	r->pfd = r->q4.fd = r->q6.fd = -1;
-	r->lo = sport_lo;
-	r->hi = sport_hi;
 	r->rbuf = calloc(RAWIO_BATCH, RAWIO_RX_SNAP);
 	if (!r->rbuf) {
 		set_err(err, errlen, "rawio: calloc", errno, NULL);
@@ -406,12 +433,17 @@ int rawio_fd(const struct rawio *r)
 	return r->pfd;
 }
 
-static void tx_error(struct rawio *r, int e)
+static void tx_error(struct rawio *r, const struct rawio_txq *q, unsigned i, int e)
 {
 	r->st.tx_errors++;
 	if (e != r->last_tx_errno) {
+		char a[INET6_ADDRSTRLEN] = "?";
+		if (q == &r->q4)
+			inet_ntop(AF_INET, &q->to[i].sin.sin_addr, a, sizeof(a));
+		else
+			inet_ntop(AF_INET6, &q->to[i].sin6.sin6_addr, a, sizeof(a));
 		errno = e;
-		log_warn("rawio: send failed (further failures with the same error not logged)");
+		log_warn("rawio: send to %s (further failures with this error not logged)", a);
 		r->last_tx_errno = e;
 	}
 }
@@ -440,7 +472,7 @@ static int txq_flush(struct rawio *r, struct rawio_txq *q)
 		}
 		/* This packet failed (EPERM: netfilter dropped it; ENETUNREACH,
 		 * EHOSTUNREACH, EMSGSIZE, ...): count it and go on. */
-		tx_error(r, n < 0 ? errno : EIO);
+		tx_error(r, q, off, n < 0 ? errno : EIO);
 		off++;
 	}
 	if (off < q->n) { /* only if the pass bound was hit */
@@ -498,16 +530,26 @@ int rawio_flush(struct rawio *r)
 	return n;
 }
 
-static uint64_t frame_ts(struct msghdr *h)
+/* The kernel timestamp and the PACKET_AUXDATA status of one frame. */
+static uint64_t frame_cmsgs(struct msghdr *h, uint32_t *tp_status)
 {
+	uint64_t ts_ns = 0;
+	*tp_status = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
 			struct timespec ts;
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+			ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		} else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+			struct tpacket_auxdata aux;
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+			*tp_status = aux.tp_status;
 		}
 	}
+	if (ts_ns)
+		return ts_ns;
 	/* Not expected with SO_TIMESTAMPNS set; the read time is a poor but
 	 * same-clock substitute. */
 	struct timespec now;
@@ -515,11 +557,86 @@ static uint64_t frame_ts(struct msghdr *h)
 	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 }
 
+/* RFC 1071 one's-complement sum of big-endian 16-bit words, unfolded. */
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n)
+{
+	size_t i;
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (i < n)
+		sum += (uint32_t)p[i] << 8;
+	return sum;
+}
+
+/* True if the sum, folded, is all ones: the checksum field was right. */
+static bool csum_good(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/*
+ * Whether an incoming frame's checksums hold, as the kernel would check
+ * them: the IPv4 header checksum always (ip_rcv checks it in software),
+ * the TCP or ICMP/ICMPv6 checksum unless tp_status says the kernel (or the
+ * NIC) already has (TP_STATUS_CSUM_VALID) or the frame carries a partial
+ * checksum to be completed later (TP_STATUS_CSUMNOTREADY: sent by this
+ * host, over lo or a veth). The lengths come from the IP header, not the
+ * frame, which may carry Ethernet padding. Frames whose lengths do not add
+ * up, or fragments, are let through: pkt_parse rejects those.
+ */
+static bool frame_csum_ok(const uint8_t *p, size_t len, uint32_t tp_status)
+{
+	bool l4_known = tp_status & (TP_STATUS_CSUM_VALID | TP_STATUS_CSUMNOTREADY);
+	uint64_t sum;
+	const uint8_t *l4;
+	size_t l4len;
+	uint8_t proto;
+
+	if (len >= 20 && p[0] >> 4 == 4) {
+		size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+		size_t tot = (size_t)p[2] << 8 | p[3];
+		if (ihl < 20 || ihl > len)
+			return true;
+		if (!csum_good(csum_add(0, p, ihl)))
+			return false;
+		if (l4_known || tot < ihl || tot > len || (p[6] & 0x3f) || p[7])
+			return true; /* verified, partial, bad length, or a fragment */
+		proto = p[9];
+		l4 = p + ihl;
+		l4len = tot - ihl;
+		if (proto == IPPROTO_ICMP)
+			return csum_good(csum_add(0, l4, l4len));
+		/* pseudo-header: addresses, protocol, TCP length */
+		sum = csum_add(0, p + 12, 8) + proto + l4len;
+	} else if (len >= 40 && p[0] >> 4 == 6) {
+		size_t plen = (size_t)p[4] << 8 | p[5];
+		if (l4_known || 40 + plen > len)
+			return true;
+		proto = p[6];
+		l4 = p + 40;
+		l4len = plen;
+		if (proto != IPPROTO_TCP && proto != IPPROTO_ICMPV6)
+			return true; /* the filter lets none through */
+		/* pseudo-header: addresses, upper-layer length, next header */
+		sum = csum_add(0, p + 8, 32) + l4len + proto;
+	} else {
+		return true;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_ICMPV6)
+		return true;
+	return csum_good(csum_add(sum, l4, l4len));
+}
+
+/* f->data points into r's receive buffers: valid during the callback only.
+ * At most max frames are read; those with bad checksums are not delivered,
+ * so the return value can be lower while frames remain. */
 int rawio_recv(struct rawio *r, rawio_frame_cb cb, void *arg, unsigned max)
 {
-	unsigned done = 0;
-	/* Each pass either delivers frames or ends the loop (EINTR aside,
-	 * which is bounded separately). */
+	unsigned done = 0, delivered = 0;
+	/* Each pass reads frames or ends the loop (EINTR aside, which is
+	 * bounded separately). */
 	for (unsigned intr = 0; done < max && intr < 8;) {
 		unsigned want = max - done < RAWIO_BATCH ? max - done : RAWIO_BATCH;
 		for (unsigned i = 0; i < want; i++) {
@@ -535,7 +652,7 @@ int rawio_recv(struct rawio *r, rawio_frame_cb cb, void *arg, unsigned max)
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			if (done)
+			if (delivered)
 				break; /* report the frames we have; the error recurs */
 			log_warn("rawio: recvmmsg");
 			return -1;
@@ -543,24 +660,32 @@ int rawio_recv(struct rawio *r, rawio_frame_cb cb, void *arg, unsigned max)
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &r->rmsg[i].msg_hdr;
 			const struct sockaddr_ll *ll = &r->rll[i];
+			/* A frame longer than the buffer (BIG TCP GRO) arrives
+			 * cut to it, msg_len being the captured length. */
 			size_t len = r->rmsg[i].msg_len;
-			if (len > RAWIO_RX_SNAP) /* MSG_TRUNC: deliver what we have */
+			if (len > RAWIO_RX_SNAP)
 				len = RAWIO_RX_SNAP;
+			uint32_t tp_status;
 			struct rawio_frame f = {
 				.data = r->riov[i].iov_base,
 				.len = len,
-				.ts_ns = frame_ts(h),
+				.ts_ns = frame_cmsgs(h, &tp_status),
 				.outgoing = ll->sll_pkttype == PACKET_OUTGOING,
 				.ifindex = ll->sll_ifindex,
 			};
+			if (!f.outgoing && !frame_csum_ok(f.data, f.len, tp_status)) {
+				r->st.rx_bad_csum++;
+				continue;
+			}
 			r->st.rx_packets++;
+			delivered++;
 			cb(arg, &f);
 		}
 		done += (unsigned)n;
 		if ((unsigned)n < want)
 			break; /* the socket is empty */
 	}
-	return (int)done;
+	return (int)delivered;
 }
 
 void rawio_stats(struct rawio *r, struct rawio_stats *out)

@@ -26,8 +26,10 @@ struct rawio;
 
 struct rawio_stats {
 	uint64_t tx_packets, tx_errors;
-	uint64_t rx_packets;       /* frames that passed the kernel filter */
+	uint64_t rx_packets;       /* frames delivered: passed the kernel filter and checksums */
 	uint64_t rx_kernel_drops;  /* PACKET_STATISTICS tp_drops: ring overflow */
+	uint64_t rx_bad_csum;      /* incoming frames dropped for a bad IPv4 header,
+				    * TCP or ICMP checksum (the kernel drops them too) */
 };
 
 /* A received frame. outgoing: our own segment seen leaving. */

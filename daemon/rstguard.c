@@ -96,9 +96,9 @@ int rstguard_install(uint16_t sport_lo, uint16_t sport_hi, uint32_t mark, char *
 	}
 	/* add+delete removes a stale table (a crash leaves one behind), then
 	 * the full definition recreates it, all in one transaction. The rule
-	 * tests only the RST bit: the kernel answers a stray SYN/ACK with a
-	 * bare RST (RFC 9293 3.10.7.1: it carries an ACK) but a stray segment
-	 * without ACK with RST/ACK, and both must be caught. */
+	 * tests only the RST bit: a stray SYN/ACK is answered with a bare RST
+	 * (seq = its ACK), a stray segment without ACK with RST/ACK (RFC 9293
+	 * 3.10.7.1), and both must be caught. */
 	char cmd[1024];
 	int n = snprintf(cmd, sizeof(cmd),
 			 "add table %1$s %2$s\n"
