@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/capability.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nftables/libnftables.h>
 
@@ -64,6 +67,23 @@ static int nft_run(const char *cmd, const char *what, char *err, size_t errlen)
 		if (err)
 			snprintf(err, errlen, "cannot %s nftables table %s %s: %s (needs CAP_NET_ADMIN)",
 				 what, RSTGUARD_FAMILY, RSTGUARD_TABLE, strerror(EPERM));
+		return -1;
+	}
+	/* libnftables calls exit() when it cannot open its netlink socket (e.g.
+	 * out of file descriptors): make sure it can, with a little headroom for
+	 * the files it reads, before handing it the process. */
+	int spare[4], n = 0;
+	spare[n] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (spare[n] >= 0)
+		for (n = 1; n < 4 && (spare[n] = dup(spare[0])) >= 0; n++)
+			;
+	int saved = errno;
+	for (int i = 0; i < n; i++)
+		close(spare[i]);
+	if (n < 4) {
+		if (err)
+			snprintf(err, errlen, "cannot %s nftables table %s %s: %s", what, RSTGUARD_FAMILY,
+				 RSTGUARD_TABLE, strerror(saved));
 		return -1;
 	}
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
