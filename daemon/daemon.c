@@ -422,6 +422,7 @@ void daemon_status(struct daemon *d, struct daemon_status *out)
 	out->pps_out = d->pps_out;
 	out->sched_late_ns_total = d->late_total;
 	out->sched_late_max_ns = d->late_max;
+	out->sched_skipped = d->skipped;
 	out->reloads = d->reloads;
 	out->reload_errors = d->reload_errors;
 	out->rss_bytes = rss_bytes();

@@ -22,6 +22,7 @@ struct daemon_status {
 	double pps_out;                      /* packets sent per second, last ~10 s */
 	uint64_t sched_late_ns_total;        /* summed lateness of probe starts */
 	uint64_t sched_late_max_ns;
+	uint64_t sched_skipped;              /* slots skipped: overloaded (see sched.c) */
 	uint64_t reloads, reload_errors;
 	uint64_t rss_bytes;                  /* from /proc/self/statm */
 	uint64_t target_bytes;               /* sizeof(struct target) */

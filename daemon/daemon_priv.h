@@ -40,6 +40,8 @@ struct daemon {
 	struct engine_profile *oneshot_prof_cache;
 	uint64_t start_ns;
 	uint64_t late_total, late_max;
+	uint64_t skipped, skip_log_ns;   /* slots skipped when overloaded */
+	uint64_t handoffs;               /* probes handed to engine_start */
 	uint64_t reloads, reload_errors;
 	uint64_t last_tx, last_tx_ns;
 	double pps_out;

@@ -191,6 +191,30 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		t->inflight--;
 		snprintf(t->error, sizeof(t->error), "%s", err);
 		record_error(d, t, now);
+		return;
+	}
+	t->handoff = ++d->handoffs;
+}
+
+/* Whether t's last probe still waits in the engine's queue. The queue is
+ * FIFO and a probe starts at once only when it is empty, so the probes not
+ * yet started are always the last engine_queued() handed over. */
+static bool last_probe_queued(struct daemon *d, const struct target *t)
+{
+	return t->inflight && d->handoffs - t->handoff < engine_queued(d->eng);
+}
+
+static void skip_slot(struct daemon *d, struct target *t, uint64_t now)
+{
+	t->skipped++;
+	d->skipped++;
+	/* At most one line every 10 s: this happens at the probe rate. */
+	if (!d->skip_log_ns || now - d->skip_log_ns >= 10000000000ULL) {
+		log_warnx("overloaded: %llu probe slots skipped so far (target %s and others); "
+			  "%llu probes wait on the caps (pps %u, max_inflight %u)",
+			  (unsigned long long)d->skipped, t->cfg.name,
+			  (unsigned long long)engine_queued(d->eng), d->cfg.d.pps, d->cfg.d.max_inflight);
+		d->skip_log_ns = now;
 	}
 }
 
@@ -201,8 +225,8 @@ static struct target *entry_target(struct wheel_entry *e)
 
 static void arm_next(struct daemon *d, struct target *t)
 {
-	uint64_t iv = t->cfg.opts.interval_ns;
-	wheel_arm(d->sched, &t->sched, t->next_base + jitter_ns(iv));
+	t->due = t->next_base + jitter_ns(t->cfg.opts.interval_ns);
+	wheel_arm(d->sched, &t->sched, t->due);
 }
 
 static void on_due(void *arg, struct wheel_entry *e)
@@ -210,7 +234,8 @@ static void on_due(void *arg, struct wheel_entry *e)
 	struct daemon *d = arg;
 	struct target *t = entry_target(e);
 	uint64_t now = engine_now();
-	uint64_t late = now > t->next_base ? now - t->next_base : 0;
+	/* Late against the jittered time: the jitter is on purpose. */
+	uint64_t late = now > t->due ? now - t->due : 0;
 	d->late_total += late;
 	if (late > d->late_max)
 		d->late_max = late;
@@ -218,7 +243,14 @@ static void on_due(void *arg, struct wheel_entry *e)
 	 * probes == expected (once nothing is in flight) is the schedule kept. */
 	if (!t->paused) {
 		t->expected++;
-		launch(d, t, now);
+		/* Overloaded: this target's last probe has not even started
+		 * (it waits on the pps or in-flight cap). Skip the slot rather
+		 * than queue another, so the queue holds at most one probe per
+		 * target, and the shortfall shows as probes < expected. */
+		if (last_probe_queued(d, t))
+			skip_slot(d, t, now);
+		else
+			launch(d, t, now);
 	}
 	uint64_t iv = t->cfg.opts.interval_ns;
 	t->next_base += iv;
@@ -375,8 +407,10 @@ int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size
 	if (rc < 0) {
 		d->oneshots = o->next;
 		free(o);
+		return rc;
 	}
-	return rc;
+	d->handoffs++;
+	return 0;
 }
 
 void daemon_forget(struct daemon *d, void *arg)

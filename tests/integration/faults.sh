@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# Faults (issue "Hardening", point 5): each a named test of defined
+# behaviour, against the namespace lab, each with a daemon of its own.
+#
+# | fault                               | defined behaviour                                      |
+# |-------------------------------------|--------------------------------------------------------|
+# | peer-vanishes (server veth down     | probes opened meanwhile: result timeout (SYNs retried);|
+# |  during hold= and slow closes)      | open connections: result ok, close timeout (FIN        |
+# |                                     | retried, or FIN_WAIT_2 expires); ctl answers; every    |
+# |                                     | slot recorded; ok again once the link is back. The     |
+# |                                     | peer keeps what it had open (no RST reached it)        |
+# | rst-storm (random-seq RSTs to our   | no result changes: RFC 5961 3.2, only an exact-seq RST |
+# |  ports from the targets' addresses) | resets, an in-window one gets a challenge ACK; without |
+# |                                     | a live 4-tuple: counted in packets_unmatched           |
+# | icmp-storm (errors quoting our      | no result changes: the quoted seq is not in flight     |
+# |  ports, random seq)                 | (RFC 5927 4.1); counted in packets_unmatched           |
+# | port-exhaustion (20 source ports,   | a probe with no free port: result error, `show` error  |
+# |  40 probes to one host:port)        | text, status port_exhausted, a log line at most once a |
+# |                                     | second; other destinations unaffected; every slot      |
+# |                                     | recorded                                               |
+# | no-route (client route deleted)     | the probe in flight times out; then result error,      |
+# |                                     | state error "no route to X: Network is unreachable",   |
+# |                                     | nothing sent; ok at the first slot after it returns    |
+# | guard-deleted (nft table removed)   | noticed within 1 s, reinstalled, logged; no kernel RST |
+# |                                     | after that (probes in the gap may be reset)            |
+# | reload-under-load (3,500 targets,   | every reload (ctl and SIGHUP) applied in < 10 ms;      |
+# |  75% of the pps cap)                | probes == expected for every target                    |
+# | sigterm-under-load (~750 open)      | exit 0 within 2 s; open connections RST; no nft table, |
+# |                                     | no socket file, nothing half-open at the peer          |
+#
+# Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=../lab/lab.sh
+source tests/lab/lab.sh
+# shellcheck source=../lab/daemon_lib.sh
+source tests/lab/daemon_lib.sh
+
+dl_init faults
+FLOOD=$DL_FLOOD
+if [ ! -x "$FLOOD" ]; then fail flood-built "$DL_TOOLS/flood missing (make unit)"; exit 1; fi
+lab_sexec sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=1000000 \
+	net.ipv4.icmp_msgs_burst=1000000 net.ipv6.icmp.ratelimit=0
+
+# target NAME HOST PORT [KEY=VALUE...]
+target() {
+	local n=$1 h=$2 p=$3 kv
+	shift 3
+	printf '[target %s]\nhost = %s\nport = %s\n' "$n" "$h" "$p"
+	for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+	echo
+}
+show() { ctl --json show "$1"; }
+# sum over targets with PREFIX of a python expression on t (the show object)
+tsum() { # PREFIX EXPR
+	"$DL_PY" - "$DL_T/snap.json" "$1" "$2" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(sum(eval(sys.argv[3]) for n, t in s["show"].items() if n.startswith(sys.argv[2])))
+EOF
+}
+# Pause everything, wait for what is in flight, snapshot to $DL_T/snap.json.
+settle() {
+	ctl pause --all >/dev/null
+	for _ in $(seq 1 100); do
+		ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && break
+		sleep 0.1
+	done
+	dctl snapshot "$DL_T/snap.json"
+}
+# Every target: probes == expected (no slot lost), nothing in flight.
+all_counted() {
+	"$DL_PY" - "$DL_T/snap.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+bad = ["%s %d/%d" % (n, t["probes"], t["expected"]) for n, t in s["show"].items()
+       if t["probes"] != t["expected"] or t["inflight"]]
+print(" ".join(bad[:5]))
+sys.exit(1 if bad else 0)
+EOF
+}
+start() { # NAME CONF: a fresh daemon
+	dl_start "$2" "$DL_T/$1.log" || { fail "$1" "daemon did not start: $(tail -3 "$DL_T/$1.log")"; return 1; }
+}
+stop() { dl_stop TERM; }
+
+# ---- peer-vanishes ---------------------------------------------------------------------
+{
+	dl_conf_daemon
+	printf '[defaults]\ntimeout = 200ms\nretries = 2\ntime_wait = 300ms\nfin_wait_2 = 1s\n\n'
+	for i in 1 2 3 4; do
+		h=198.19.10.$i; [ $i -gt 2 ] && h=fd00:19::10:$i
+		target hold$i "$h" 9000 hold=1s interval=500ms
+		target slow$i "$h" 8085 interval=300ms
+	done
+	target syn1 198.19.10.9 9001 kind=syn interval=200ms
+	target syn2 fd00:19::10:9 9001 kind=syn interval=200ms
+} >"$DL_T/pv.conf"
+# Keep the server's IPv6 addresses over the link flap (Linux drops them
+# on admin down otherwise, and the lab would stay broken for IPv6).
+lab_sexec sysctl -qw "net.ipv6.conf.$LAB_SIF.keep_addr_on_down=1"
+if start peer-vanishes "$DL_T/pv.conf"; then
+	sleep 2
+	lab_sexec ip link set "$LAB_SIF" down
+	sleep 1
+	t=$(date +%s%N); ctl status >/dev/null; lat=$((($(date +%s%N) - t) / 1000000))
+	sleep 2
+	lab_sexec ip link set "$LAB_SIF" up
+	lab_links_ready >/dev/null 2>&1
+	sleep 2.5
+	settle
+	ok=$(tsum "" 't["inflight"] == 0 and t["last_result"] == "ok"')
+	ct_hold=$(tsum hold 't["close_results"]["timeout"]')
+	ct_slow=$(tsum slow 't["close_results"]["timeout"]')
+	to=$(tsum "" 't["results"]["timeout"]')
+	kept=$(lab_sexec ss -Htan state established | grep -cE '198\.19\.10\.|fd00:19::10:')
+	note "peer-vanishes: ctl answered in ${lat} ms with the link down; close timeouts: hold $ct_hold, slow close $ct_slow; handshake timeouts $to; $ok/10 targets ok again; the peer still holds $kept connections it had when it vanished"
+	if cnt=$(all_counted) && [ "$lat" -lt 1000 ]; then pass peer-vanishes-no-hang
+	else fail peer-vanishes-no-hang "ctl ${lat} ms; uncounted: $cnt"; fi
+	if [ "$ct_hold" -ge 1 ] && [ "$ct_slow" -ge 1 ] && [ "$to" -ge 1 ]; then pass peer-vanishes-timeouts
+	else fail peer-vanishes-timeouts "close timeouts hold=$ct_hold slow=$ct_slow, handshake timeouts=$to"; fi
+	[ "$ok" = 10 ] && pass peer-vanishes-recovers || fail peer-vanishes-recovers "$ok of 10 targets ok after the link came back"
+	stop
+fi
+
+# ---- rst-storm and icmp-storm -------------------------------------------------------------
+SP=20000-20099
+{
+	dl_conf_daemon source_ports=$SP
+	printf '[defaults]\ntimeout = 300ms\nretries = 2\ntime_wait = 300ms\n\n'
+	for i in 1 2 3; do
+		target sh$i 198.19.11.$i 9000 hold=300ms interval=250ms
+		target sh6$i fd00:19::11:$i 9000 hold=300ms interval=250ms
+		target ss$i 198.19.11.$i 9001 kind=syn interval=200ms
+	done
+} >"$DL_T/storm.conf"
+if start storm "$DL_T/storm.conf"; then
+	sleep 1
+	u0=$(ctl --json status | jpy 'd["packets_unmatched"]')
+	srcs=(-s 198.19.11.1 -s 198.19.11.2 -s 198.19.11.3 -s fd00:19::11:1 -s fd00:19::11:2 -s fd00:19::11:3)
+	rst=$(lab_sexec "$FLOOD" -m rst -r 10000 -d 3 -n 30000 -p "$SP" -P 9000-9001 \
+		-c "$LAB_C4" -c "$LAB_C6" "${srcs[@]}")
+	u1=$(ctl --json status | jpy 'd["packets_unmatched"]')
+	icmp=$(lab_sexec "$FLOOD" -m icmp -r 10000 -d 3 -n 30000 -p "$SP" -P 9000-9001 \
+		-c "$LAB_C4" -c "$LAB_C6" "${srcs[@]}")
+	sleep 0.5
+	settle
+	u2=$(jpy 'd["status"]["packets_unmatched"]' <"$DL_T/snap.json")
+	bad=$(tsum "" 't["results"]["reset"] + t["results"]["unreachable"] + t["results"]["timeout"] + t["results"]["error"] + t["close_results"]["reset"]')
+	okp=$(tsum "" 't["results"]["ok"]')
+	cacks=$(tsum "" 'sum(r["challenge_acks"] for r in t["recent"])')
+	note "rst storm: $rst; icmp storm: $icmp"
+	note "storms: $okp probes ok, $bad not ok; packets_unmatched +$((u1 - u0)) (RSTs) +$((u2 - u1)) (ICMP); challenge ACKs in the recent results: $cacks"
+	if [ "$bad" = 0 ] && [ "$okp" -gt 100 ] && cnt=$(all_counted); then pass storms-results-unaffected
+	else fail storms-results-unaffected "$bad probes not ok; $cnt"; fi
+	if [ $((u1 - u0)) -gt 20000 ] && [ $((u2 - u1)) -gt 20000 ]; then pass storms-dropped-by-tuple-checks
+	else fail storms-dropped-by-tuple-checks "unmatched +$((u1 - u0)) +$((u2 - u1))"; fi
+	stop
+fi
+
+# ---- port-exhaustion ----------------------------------------------------------------------
+{
+	dl_conf_daemon source_ports=20000-20019
+	printf '[defaults]\ninterval = 1s\ntime_wait = 3s\n\n'
+	for i in $(seq 1 40); do target ex$i 198.19.12.1 9000; done
+	target other 198.19.12.2 9000 interval=200ms
+} >"$DL_T/ex.conf"
+if start port-exhaustion "$DL_T/ex.conf"; then
+	sleep 4.5
+	st=$(ctl --json status)
+	errtxt=$(for n in $(seq 1 40); do show ex$n | jpy 'd["target"]["error"] or ""'; done)
+	errtxt=$(echo "$errtxt" | grep -m1 .)
+	settle
+	nerr=$(tsum ex 't["results"]["error"]') nok=$(tsum ex 't["results"]["ok"]')
+	other=$(tsum other 't["results"]["ok"] == t["probes"] > 15')
+	pe=$(jpy 'd["status"]["port_exhausted"]' <"$DL_T/snap.json")
+	logs=$(grep -c 'source port range 20000-20019 exhausted for 198.19.12.1 port 9000' "$DL_T/port-exhaustion.log")
+	note "port-exhaustion: $nok ok, $nerr error (status port_exhausted $pe, $logs log lines in ~5 s); show: '$errtxt'"
+	if [ "$nerr" -gt 0 ] && [ "$nerr" = "$pe" ] && [ "$logs" -ge 1 ] && [ "$logs" -le 7 ] &&
+		echo "$errtxt" | grep -q "source_ports exhausted"; then
+		pass port-exhaustion-visible
+	else fail port-exhaustion-visible "errors $nerr, port_exhausted $pe, $logs log lines, show error '$errtxt'"; fi
+	if [ "$other" = 1 ] && [ "$nok" -gt 0 ] && cnt=$(all_counted); then pass port-exhaustion-nothing-stalls
+	else fail port-exhaustion-nothing-stalls "other ok=$other, ex ok $nok; $cnt"; fi
+	stop
+fi
+
+# ---- no-route -------------------------------------------------------------------------
+{
+	dl_conf_daemon
+	printf '[defaults]\nkind = syn\ninterval = 300ms\ntimeout = 100ms\nretries = 0\n\n'
+	target rt4 198.19.13.1 9000
+	target rt6 fd00:19::13:1 9000
+} >"$DL_T/rt.conf"
+if start no-route "$DL_T/rt.conf"; then
+	sleep 1
+	lab_cexec ip route del "$LAB_ANYNET4"
+	lab_cexec ip -6 route del "$LAB_ANYNET6"
+	sleep 1.5
+	s4=$(show rt4 | jpy '"%s|%s|%s" % (d["target"]["state"], d["target"]["last_result"], d["target"]["error"])')
+	s6=$(show rt6 | jpy '"%s|%s|%s" % (d["target"]["state"], d["target"]["last_result"], d["target"]["error"])')
+	tx0=$(ctl --json status | jpy 'd["packets_sent"]')
+	sleep 0.7
+	tx1=$(ctl --json status | jpy 'd["packets_sent"]')
+	lab_cexec ip route add "$LAB_ANYNET4" via "$LAB_S4" dev "$LAB_CIF"
+	lab_cexec ip -6 route add "$LAB_ANYNET6" via "$LAB_S6" dev "$LAB_CIF"
+	sleep 1
+	r4=$(show rt4 | jpy '"%s|%s" % (d["target"]["state"], d["target"]["last_result"])')
+	r6=$(show rt6 | jpy '"%s|%s" % (d["target"]["state"], d["target"]["last_result"])')
+	note "no-route: while unroutable: rt4 '$s4', rt6 '$s6', $((tx1 - tx0)) packets sent in 0.7 s; after: rt4 $r4, rt6 $r6"
+	if [[ $s4 == "error|error|no route to 198.19.13.1: Network is unreachable" ]] &&
+		[[ $s6 == "error|error|no route to fd00:19::13:1: Network is unreachable" ]] && [ "$tx1" = "$tx0" ]; then
+		pass no-route-error
+	else fail no-route-error "rt4 '$s4' rt6 '$s6', sent $((tx1 - tx0))"; fi
+	[ "$r4" = "ok|ok" ] && [ "$r6" = "ok|ok" ] && pass no-route-recovers || fail no-route-recovers "rt4 $r4 rt6 $r6"
+	settle
+	cnt=$(all_counted) && pass no-route-counted || fail no-route-counted "$cnt"
+	stop
+fi
+
+# ---- guard-deleted --------------------------------------------------------------------
+{
+	dl_conf_daemon
+	printf '[defaults]\ninterval = 100ms\ntime_wait = 200ms\n\n'
+	for i in 1 2 3 4 5 6; do target g$i 198.19.14.$i 9000; done
+} >"$DL_T/guard.conf"
+if start guard-deleted "$DL_T/guard.conf"; then
+	lab_capture_start "$DL_T/guard.pcap" "tcp" || fail capture tcpdump
+	sleep 1
+	tdel=$(date +%s%N)
+	lab_cexec nft delete table inet tcpprobe_guard
+	tback=
+	for _ in $(seq 1 60); do
+		if lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1; then tback=$(date +%s%N); break; fi
+		sleep 0.05
+	done
+	sleep 1.5
+	lab_capture_stop "$DL_T/guard.pcap"
+	# Handshake probes close with FINs: every RST from the client is the kernel's.
+	gap=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/guard.pcap" | awk -v a="$tdel" -v b="${tback:-0}" '$1 >= a && $1 < b' | wc -l)
+	after=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/guard.pcap" | awk -v b="${tback:-0}" '$1 >= b' | wc -l)
+	dt=$(((${tback:-0} - tdel) / 1000000))
+	note "guard-deleted: reinstalled after ${dt} ms; kernel RSTs: $gap in the gap, $after after"
+	if [ -n "$tback" ] && [ "$dt" -le 1500 ] && grep -q "nftables table tcpprobe_guard disappeared; reinstalling it" "$DL_T/guard-deleted.log"; then
+		pass guard-deleted-reinstalled
+	else fail guard-deleted-reinstalled "back after ${dt} ms; log: $(tail -2 "$DL_T/guard-deleted.log")"; fi
+	[ "$after" = 0 ] && pass guard-deleted-no-rst-after || fail guard-deleted-no-rst-after "$after kernel RSTs after the reinstall"
+	stop
+fi
+
+# ---- reload-under-load and sigterm-under-load ------------------------------------------
+# 3,000 syn and 500 handshake targets (held open 2 s) at 1 s: ~7,500
+# packets/s, 75% of the default pps cap, ~1,000 connections open.
+gen_heavy() { # EXTRA: 0 or N more targets
+	dl_conf_daemon
+	printf '[defaults]\ninterval = 1s\ntimeout = 500ms\nretries = 1\ntime_wait = 500ms\n\n'
+	"$DL_PY" - "$1" <<'EOF'
+import sys
+for i in range(3500):
+    host = "198.19.%d.%d" % (20 + i // 250, i % 250 + 1) if i % 2 == 0 else \
+        "fd00:19::%x:%x" % (20 + i // 250, i % 250 + 1)
+    print("[target h%d]\nhost = %s\nport = %d\n%s\n" % (
+        i, host, 9000 + i % 1000, "hold = 2s" if i % 7 == 0 else "kind = syn"))
+for i in range(int(sys.argv[1])):
+    print("[target x%d]\nhost = 198.19.60.%d\nport = 9500\n" % (i, i + 1))
+EOF
+}
+gen_heavy 0 >"$DL_T/heavy.conf"
+# What the peer holds before (earlier faults may leave connections there).
+peer_conns() { lab_sexec ss -Htan | grep -vE '^(LISTEN|TIME-WAIT) ' | grep -E "$LAB_C4|$LAB_C6" | awk '{print $1, $4, $5}' | sort; }
+peer_conns >"$DL_T/ss.base"
+if start reload-under-load "$DL_T/heavy.conf"; then
+	sleep 2
+	rbad=0
+	for i in 1 2 3 4 5 6; do
+		gen_heavy $((i % 2 ? 50 : 0)) >"$DL_T/heavy.conf"
+		if [ $((i % 3)) = 0 ]; then
+			r0=$(ctl --json status | jpy 'd["reloads"]')
+			kill -HUP "$DL_PID"
+			for _ in $(seq 1 50); do [ "$(ctl --json status | jpy 'd["reloads"]')" -gt "$r0" ] && break; sleep 0.1; done
+			[ "$(ctl --json status | jpy 'd["reloads"]')" -gt "$r0" ] || rbad=$((rbad + 1))
+		else
+			ctl reload >/dev/null || rbad=$((rbad + 1))
+		fi
+		sleep 0.7
+	done
+	st=$(ctl --json status)
+	settle
+	cnt=$(all_counted); crc=$?
+	note "reload-under-load: $(echo "$st" | jpy '"%d targets, %.0f pkt/s, %d probes waited on the caps, late max %.0f ms" % (d["targets"], d["pps"], d["probes_waited"], d["sched_late_max_us"] / 1000)'); $(grep -o 'reloaded .*' "$DL_T/reload-under-load.log" | sed 's/.*targets (//; s/)//' | tr '\n' ' ')"
+	if [ "$rbad" = 0 ] && [ "$crc" = 0 ] && [ "$(jpy 'len(d["show"])' <"$DL_T/snap.json")" = 3500 ]; then
+		pass reload-under-load
+	else fail reload-under-load "$rbad reloads failed; uncounted: $cnt"; fi
+
+	# SIGTERM with everything running again.
+	ctl resume --all >/dev/null
+	sleep 1.5
+	inflight=$(ctl --json status | jpy 'd["inflight"]')
+	stop
+	peer_conns >"$DL_T/ss.after"
+	left=$(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | grep -c .)
+	note "sigterm-under-load: exit $DL_RC after $DL_STOP_MS ms with $inflight in flight; $left connections left at the peer"
+	if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ] && [ "$left" = 0 ] && [ ! -e "$DL_SOCK" ] &&
+		! lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1; then
+		pass sigterm-under-load
+	else fail sigterm-under-load "exit $DL_RC after $DL_STOP_MS ms, $left left at the peer: $(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | head -3)"; fi
+fi
+
+[ "$DL_FAILS" = 0 ]

@@ -1,0 +1,126 @@
+# shellcheck shell=bash disable=SC2034 # variables set here are read by the tests
+# Helpers shared by the daemon's lab tests (tests/integration/daemon.sh,
+# load.sh, faults.sh, guard.sh). Source after tests/lab/lab.sh:
+#
+#   dl_init NAME            temp dir $DL_T, PASS/FAIL prefix NAME-, EXIT trap
+#                           (daemons, tools, the lab, the temp dir); private
+#                           copies of tcpprobe ($DL_BIN) and flood ($DL_FLOOD)
+#   dl_conf_daemon [KEY=VALUE...]   a [daemon] section for the lab: control
+#                           socket in $DL_T, metrics off, overrides appended
+#   dl_start CONF [LOG]     `tcpprobe daemon -c CONF` in the client ns; waits
+#                           until the control socket answers; PID in $DL_PID
+#   dl_stop [SIGNAL]        signal the daemon (TERM), wait <= 10 s; sets
+#                           DL_RC (exit status) and DL_STOP_MS (time to exit)
+#   ctl ARGS...             tcpprobe ctl on the daemon's socket
+#   jpy EXPR                eval EXPR on the JSON object read from stdin (d)
+#   dctl ARGS...            tests/lab/dctl.py on the daemon's socket
+#   dl_bg CMD...            start CMD in the background (not in a namespace),
+#                           killed by PID at exit; PID in $DL_BG
+#
+# Every process is started here and stopped by PID; the lab removes both
+# namespaces (and with them the daemon's nftables table) at exit.
+
+DL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DL_BIN=${TCPPROBE:-$DL_ROOT/${B:-build}/tcpprobe}
+DL_TOOLS=$DL_ROOT/${B:-build}/tests
+DL_PY=/usr/bin/python3
+DL_PID='' DL_RC='' DL_STOP_MS='' DL_BG=''
+DL_PIDS=()
+DL_FAILS=0
+DL_NAME='test'
+
+pass() { echo "PASS $DL_NAME-$1"; }
+fail() { echo "FAIL $DL_NAME-$1: $2"; DL_FAILS=$((DL_FAILS + 1)); }
+skip() { echo "SKIP $DL_NAME-$1: $2"; }
+note() { echo "  $DL_NAME: $*"; }
+
+dl_cleanup() {
+	local p
+	[ -n "$DL_PID" ] && DL_PIDS+=("$DL_PID")
+	for p in "${DL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${DL_PIDS[@]}"; do
+		for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	[ "${LAB_UP:-0}" = 1 ] && lab_down
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $DL_T"; else rm -rf "$DL_T"; fi
+}
+
+dl_init() { # NAME
+	DL_NAME=$1
+	if [ "$(id -u)" != 0 ]; then echo "SKIP $DL_NAME: needs root (network namespaces)"; exit 0; fi
+	if [ ! -x "$DL_BIN" ]; then echo "FAIL $DL_NAME-build: $DL_BIN not built"; exit 1; fi
+	DL_T=$(mktemp -d "/tmp/tcpprobe-$DL_NAME.XXXXXX")
+	DL_SOCK=$DL_T/ctl.sock
+	trap dl_cleanup EXIT
+	trap 'exit 130' INT TERM
+	# Private copies: a rebuild in the tree meanwhile must not pull the
+	# binaries from under a running test.
+	install -m 0755 "$DL_BIN" "$DL_T/tcpprobe" && DL_BIN=$DL_T/tcpprobe
+	if [ -x "$DL_TOOLS/flood" ]; then install -m 0755 "$DL_TOOLS/flood" "$DL_T/flood"; fi
+	DL_FLOOD=$DL_T/flood
+	if ! lab_up; then echo "FAIL $DL_NAME-lab: lab_up failed"; exit 1; fi
+}
+
+ctl() { timeout 30 "$DL_BIN" ctl -s "$DL_SOCK" "$@"; }
+jpy() { "$DL_PY" -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(eval(sys.argv[1]))' "$1"; }
+dctl() { timeout 120 "$DL_PY" "$DL_ROOT/tests/lab/dctl.py" "$DL_SOCK" "$@"; }
+
+dl_bg() {
+	"$@" &
+	DL_BG=$!
+	DL_PIDS+=("$DL_BG")
+}
+
+dl_conf_daemon() { # KEY=VALUE...: overrides (or additions), one per argument
+	local kv k
+	declare -A v=([control_socket]=$DL_SOCK [metrics_listen]=off [log_level]=info)
+	local order=(control_socket metrics_listen log_level)
+	for kv in "$@"; do
+		k=${kv%%=*}
+		[ -n "${v[$k]+x}" ] || order+=("$k")
+		v[$k]=${kv#*=}
+	done
+	echo "[daemon]"
+	for k in "${order[@]}"; do echo "$k = ${v[$k]}"; done
+	echo
+}
+
+dl_start() { # CONF [LOG]
+	local conf=$1 log=${2:-$DL_T/daemon.log}
+	rm -f "$DL_SOCK"
+	lab_cbg "$DL_BIN" daemon -c "$conf" 2>>"$log"
+	DL_PID=$LAB_BG_PID
+	for _ in $(seq 1 200); do
+		ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$DL_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "  daemon did not start; log:" >&2
+	tail -n 20 "$log" | sed 's/^/    /' >&2
+	return 1
+}
+
+dl_stop() { # [SIGNAL]
+	local sig=${1:-TERM} t0
+	[ -n "$DL_PID" ] || return 1
+	t0=$(date +%s%N)
+	kill -"$sig" "$DL_PID" 2>/dev/null
+	# Our child: once it exits it is a zombie until waited for.
+	for _ in $(seq 1 1000); do
+		case $(awk '{print $3}' "/proc/$DL_PID/stat" 2>/dev/null) in "" | Z) break ;; esac
+		sleep 0.01
+	done
+	wait "$DL_PID" 2>/dev/null
+	DL_RC=$?
+	DL_STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	DL_PID=
+	return 0
+}
+
+# The daemon's RSS in KiB from /proc (not via the control socket).
+dl_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$(dl_daemon_pid)/status" 2>/dev/null; }
+dl_hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$(dl_daemon_pid)/status" 2>/dev/null; }
+# `ip netns exec` execs the command, so $DL_PID is the daemon itself.
+dl_daemon_pid() { echo "$DL_PID"; }

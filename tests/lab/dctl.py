@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Control-socket client for the daemon's lab tests (stdlib only).
+
+  dctl.py SOCK snapshot OUT.json    status, targets and `show` of every
+                                    target (pipelined on one connection)
+                                    into one JSON file
+  dctl.py SOCK many N SECONDS       N clients connect at once, each sends
+                                    `status`; prints "answered=A refused=R
+                                    failed=F" (refused: a clean error reply
+                                    or a hang-up before any reply)
+
+One request per line, one JSON reply per line: the protocol `tcpprobe ctl`
+speaks (daemon/ctlproto.h).
+"""
+
+import json
+import socket
+import sys
+import time
+
+
+def connect(path, timeout=30):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+class Lines:
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def next(self):
+        while b"\n" not in self.buf:
+            b = self.s.recv(1 << 20)
+            if not b:
+                raise EOFError("daemon hung up")
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+def snapshot(path, out):
+    s = connect(path)
+    rd = Lines(s)
+    s.sendall(b"status\ntargets\n")
+    status, targets = rd.next(), rd.next()
+    if not status.get("ok") or not targets.get("ok"):
+        sys.exit("dctl: %r %r" % (status, targets))
+    names = [t["name"] for t in targets["targets"]]
+    shows = {}
+    # A window of requests in flight: replies are a few KB each.
+    sent = got = 0
+    while got < len(names):
+        while sent < len(names) and sent - got < 64:
+            s.sendall(("show %s\n" % names[sent]).encode())
+            sent += 1
+        r = rd.next()
+        if not r.get("ok"):
+            sys.exit("dctl: show %s: %r" % (names[got], r))
+        shows[r["target"]["name"]] = r["target"]
+        got += 1
+    s.close()
+    with open(out, "w") as f:
+        json.dump({"time": time.time(), "status": status, "targets": targets["targets"],
+                   "show": shows}, f)
+
+
+def many(path, n, secs):
+    """n clients, all connected before any reply is read. The connects
+    block (no timeout: Python would make the socket non-blocking, and a
+    Unix socket's connect fails with EAGAIN, not EINPROGRESS, when the
+    listen backlog is full); the daemon accepts as fast as it can. The
+    caller bounds the whole run with timeout(1)."""
+    socks, failed = [], 0
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            s.settimeout(secs)
+            s.send(b"status\n")
+        except BrokenPipeError:
+            pass  # refused before the request went out: read the reply anyway
+        except OSError:
+            failed += 1
+            s.close()
+            continue
+        socks.append(s)
+    answered = refused = 0
+    end = time.time() + secs
+    for s in socks:
+        s.settimeout(max(0.05, end - time.time()))
+        buf = b""
+        try:
+            while b"\n" not in buf:
+                b = s.recv(65536)
+                if not b:
+                    break
+                buf += b
+        except socket.timeout:
+            failed += 1
+            s.close()
+            continue
+        except ConnectionResetError:
+            pass
+        if b"\n" not in buf:
+            refused += 1  # hung up without a reply
+        else:
+            r = json.loads(buf.split(b"\n", 1)[0])
+            if r.get("ok") and "uptime_s" in r:
+                answered += 1
+            elif not r.get("ok") and r.get("error"):
+                refused += 1
+            else:
+                failed += 1
+        s.close()
+    print("answered=%d refused=%d failed=%d" % (answered, refused, failed))
+
+
+def main():
+    path, cmd = sys.argv[1], sys.argv[2]
+    if cmd == "snapshot":
+        snapshot(path, sys.argv[3])
+    elif cmd == "many":
+        many(path, int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
