@@ -349,6 +349,8 @@ static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_uint(j, s.eng.port_exhausted);
 	jb_key(j, "sched_late_max_us");
 	jb_double(j, (double)s.sched_late_max_ns / 1e3);
+	jb_key(j, "sched_skipped");
+	jb_uint(j, s.sched_skipped);
 	jb_key(j, "memory");
 	jb_obj(j);
 	jb_key(j, "rss_bytes");
@@ -357,6 +359,10 @@ static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_uint(j, s.eng.conns * s.eng.conn_bytes);
 	jb_key(j, "target_bytes"); /* targets x sizeof(struct target), history excluded */
 	jb_uint(j, (uint64_t)s.targets * s.target_bytes);
+	jb_key(j, "per_conn_bytes"); /* one connection (TIME_WAIT ones are only this) */
+	jb_uint(j, s.eng.conn_bytes);
+	jb_key(j, "per_target_bytes");
+	jb_uint(j, s.target_bytes);
 	jb_obj_end(j);
 	jb_key(j, "config");
 	jb_str(j, s.config_path);

@@ -511,12 +511,17 @@ static void render_status(const struct jv *r, const struct ctl_request *rq)
 	kv_line("probes started:", "%s (%s waited for a slot)",
 		fmt_n(r, "probes_started", b, sizeof(b)), fmt_n(r, "probes_waited", c, sizeof(c)));
 	kv_line("port exhausted:", "%s", fmt_n(r, "port_exhausted", b, sizeof(b)));
-	kv_line("max lateness:", "%s", fmt_us(jv_num(r, "sched_late_max_us"), b, sizeof(b)));
+	kv_line("max lateness:", "%s (%s slots skipped: overloaded)",
+		fmt_us(jv_num(r, "sched_late_max_us"), b, sizeof(b)),
+		fmt_n(r, "sched_skipped", c, sizeof(c)));
 	const struct jv *m = jv_get(r, "memory");
 	kv_line("memory:", "rss %s, connections %s, targets %s",
 		fmt_bytes(jv_num(m, "rss_bytes"), b, sizeof(b)),
 		fmt_bytes(jv_num(m, "conn_bytes"), c, sizeof(c)),
 		fmt_bytes(jv_num(m, "target_bytes"), d, sizeof(d)));
+	kv_line("per connection:", "%s (per target %s, history excluded)",
+		fmt_bytes(jv_num(m, "per_conn_bytes"), b, sizeof(b)),
+		fmt_bytes(jv_num(m, "per_target_bytes"), c, sizeof(c)));
 	kv_line("reloads:", "%s (%s failed)", fmt_n(r, "reloads", b, sizeof(b)),
 		fmt_n(r, "reload_errors", c, sizeof(c)));
 	kv_line("control clients:", "%s", fmt_n(r, "control_clients", b, sizeof(b)));

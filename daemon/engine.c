@@ -20,6 +20,7 @@
 
 #define RX_BATCH 1024
 #define PACE_NS 1000000ULL /* queue drain period while probes wait on the caps */
+#define POOL_SLAB 256      /* objects per pool allocation */
 
 /* Per-probe context, alive until the probe is reported. */
 struct pctx {
@@ -34,25 +35,43 @@ struct pctx {
 	struct fsm_timeline tl;
 };
 
-/* One connection: small, most of them sit in TIME_WAIT. */
+/* One connection: small, most of them sit in TIME_WAIT (208 bytes on
+ * x86-64, allocated from a pool with no per-object header). Its profile is
+ * found from f.p (conn_prof), its local address in the engine's table of
+ * local addresses (a handful per host), and its hash is computed again
+ * when needed (once at removal, and when the table grows), so none of
+ * them costs a field. */
 struct conn {
 	struct fsm_conn f;
 	struct wheel_entry timer;
 	struct conn *hnext;
 	struct pctx *ctx;       /* NULL once reported */
-	struct engine_profile *prof;
-	struct pkt_addr local, remote;
+	struct pkt_addr remote;
+	uint16_t lidx;          /* e->locals[lidx] */
 	uint16_t lport, rport;
-	uint32_t hash;
+};
+
+/* Fixed-size objects recycled through a free list: connections and probe
+ * contexts come and go at the probe rate, and malloc/free per probe showed
+ * in profiles (and added a 16-byte header to every connection). Slabs are
+ * only returned at engine_free, so the pools keep their peak size. */
+struct pool {
+	size_t size;
+	void *free;
+	void *slabs; /* each slab starts with a pointer to the next */
 };
 
 struct engine {
 	struct event_base *base;
 	struct engine_cfg cfg;
 	struct rawio *raw;
-	struct pkt_builder *pb;
-	struct event *rx_ev, *timer_ev, *pace_ev;
+	struct event *rx_ev, *timer_ev, *pace_ev, *flush_ev;
 	bool guard;
+	bool flush_armed;       /* flush_ev is active: sends wait for the loop turn */
+	uint64_t rx_last_ts;    /* kernel timestamp of the last frame read */
+	struct pool conn_pool, pctx_pool;
+	struct pkt_addr *locals; /* our addresses, indexed by conn.lidx */
+	unsigned nlocals, locals_cap, local_hint;
 	struct wheel *wheel;
 	struct conn **tab;
 	size_t tab_mask, nconns;
@@ -61,6 +80,7 @@ struct engine {
 	uint64_t inflight, queued;
 	double tokens;
 	uint64_t tokens_at;
+	uint64_t exhausted_log_ns;
 	struct engine_stats st;
 };
 
@@ -69,6 +89,45 @@ uint64_t engine_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- pools ---- */
+
+static void *pool_get(struct pool *p)
+{
+	if (!p->free) {
+		size_t hdr = (sizeof(void *) + 15) & ~(size_t)15;
+		char *slab = malloc(hdr + p->size * POOL_SLAB);
+		if (!slab)
+			return NULL;
+		*(void **)slab = p->slabs;
+		p->slabs = slab;
+		for (size_t i = POOL_SLAB; i-- > 0;) {
+			void *o = slab + hdr + i * p->size;
+			*(void **)o = p->free;
+			p->free = o;
+		}
+	}
+	void *o = p->free;
+	p->free = *(void **)o;
+	memset(o, 0, p->size);
+	return o;
+}
+
+static void pool_put(struct pool *p, void *o)
+{
+	*(void **)o = p->free;
+	p->free = o;
+}
+
+static void pool_destroy(struct pool *p)
+{
+	while (p->slabs) {
+		void *next = *(void **)p->slabs;
+		free(p->slabs);
+		p->slabs = next;
+	}
+	p->free = NULL;
 }
 
 /* ---- profiles ---- */
@@ -91,6 +150,12 @@ void engine_profile_unref(struct engine_profile *p)
 {
 	if (p && --p->refs == 0)
 		free(p);
+}
+
+static struct engine_profile *conn_prof(const struct conn *c)
+{
+	return (struct engine_profile *)((char *)(uintptr_t)c->f.p -
+					 offsetof(struct engine_profile, fp));
 }
 
 /* ---- the 4-tuple table ---- */
@@ -127,7 +192,7 @@ static struct conn *tab_find(struct engine *e, const struct pkt_addr *remote, ui
 {
 	uint32_t h = tuple_hash(remote, rport, lport);
 	for (struct conn *c = e->tab[h & e->tab_mask]; c; c = c->hnext)
-		if (c->hash == h && c->rport == rport && c->lport == lport &&
+		if (c->rport == rport && c->lport == lport &&
 		    addr_eq(&c->remote, remote))
 			return c;
 	return NULL;
@@ -143,8 +208,9 @@ static int tab_grow(struct engine *e)
 		struct conn *c = e->tab[i];
 		while (c) {
 			struct conn *next = c->hnext;
-			c->hnext = t[c->hash & (n - 1)];
-			t[c->hash & (n - 1)] = c;
+			uint32_t h = tuple_hash(&c->remote, c->rport, c->lport);
+			c->hnext = t[h & (n - 1)];
+			t[h & (n - 1)] = c;
 			c = next;
 		}
 	}
@@ -158,21 +224,45 @@ static void tab_insert(struct engine *e, struct conn *c)
 {
 	if (e->nconns >= e->tab_mask + 1)
 		tab_grow(e); /* on failure chains just get longer */
-	c->hash = tuple_hash(&c->remote, c->rport, c->lport);
-	c->hnext = e->tab[c->hash & e->tab_mask];
-	e->tab[c->hash & e->tab_mask] = c;
+	uint32_t h = tuple_hash(&c->remote, c->rport, c->lport);
+	c->hnext = e->tab[h & e->tab_mask];
+	e->tab[h & e->tab_mask] = c;
 	e->nconns++;
 }
 
 static void tab_remove(struct engine *e, struct conn *c)
 {
-	struct conn **pp = &e->tab[c->hash & e->tab_mask];
+	struct conn **pp = &e->tab[tuple_hash(&c->remote, c->rport, c->lport) & e->tab_mask];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
 	if (*pp) {
 		*pp = c->hnext;
 		e->nconns--;
 	}
+}
+
+/* The index of a local address in e->locals, added if new; -1 when the
+ * table is full (65,536 distinct source addresses). A host has a handful,
+ * so a linear search behind a one-entry cache is enough. */
+static int local_index(struct engine *e, const struct pkt_addr *a)
+{
+	if (e->local_hint < e->nlocals && addr_eq(&e->locals[e->local_hint], a))
+		return (int)e->local_hint;
+	for (unsigned i = 0; i < e->nlocals; i++)
+		if (addr_eq(&e->locals[i], a))
+			return (int)(e->local_hint = i);
+	if (e->nlocals == (unsigned)UINT16_MAX + 1)
+		return -1;
+	if (e->nlocals == e->locals_cap) {
+		unsigned cap = e->locals_cap ? e->locals_cap * 2 : 4;
+		struct pkt_addr *l = realloc(e->locals, cap * sizeof(*l));
+		if (!l)
+			return -1;
+		e->locals = l;
+		e->locals_cap = cap;
+	}
+	e->locals[e->nlocals] = *a;
+	return (int)(e->local_hint = e->nlocals++);
 }
 
 /* A source port whose 4-tuple with (remote, rport) is free, round robin so
@@ -207,17 +297,24 @@ static void refill_tokens(struct engine *e, uint64_t now)
 
 static void send_segment(struct engine *e, struct conn *c, const struct fsm_segment *s)
 {
+	/* The fsm decides TSopt on SYNs too: a SYN/ACK (simultaneous open)
+	 * carries it only if the peer's SYN did (RFC 7323 3.2). */
+	const struct engine_profile *prof = conn_prof(c);
+	struct pkt_syn_opts so = prof->fp.syn;
+	so.timestamps = s->ts;
 	struct pkt_out o = {
-		.src = c->local, .dst = c->remote, .sport = c->lport, .dport = c->rport,
+		.src = e->locals[c->lidx], .dst = c->remote, .sport = c->lport, .dport = c->rport,
 		.seq = s->seq, .ack = s->ack, .flags = s->flags, .win = s->win,
-		.ttl = c->prof->ttl, .tos = c->prof->tos,
-		.syn_opts = s->syn_opts ? &c->prof->fp.syn : NULL,
+		.ttl = prof->ttl, .tos = prof->tos,
+		.syn_opts = s->syn_opts ? &so : NULL,
 		.ts = s->ts, .tsval = s->tsval, .tsecr = s->tsecr,
 	};
 	uint8_t buf[PKT_MAX_LEN];
-	ssize_t n = pkt_build(e->pb, &o, buf, sizeof(buf));
+	/* pkt_write, not libnet's pkt_build: same bytes (test_pktwrite), no
+	 * allocation per segment. */
+	ssize_t n = pkt_write(&o, buf, sizeof(buf));
 	if (n < 0) {
-		log_warnx("cannot build segment: %s", pkt_builder_error(e->pb));
+		log_warnx("cannot build a segment (address family %u)", o.src.family);
 		e->st.tx_errors++;
 		return;
 	}
@@ -229,11 +326,11 @@ static void send_segment(struct engine *e, struct conn *c, const struct fsm_segm
 
 /* ---- reporting and conn lifetime ---- */
 
-static void fill_report(const struct conn *c, struct probe_report *r)
+static void fill_report(const struct engine *e, const struct conn *c, struct probe_report *r)
 {
 	const struct fsm_conn *f = &c->f;
 	memset(r, 0, sizeof(*r));
-	r->src = c->local;
+	r->src = e->locals[c->lidx];
 	r->dst = c->remote;
 	r->sport = c->lport;
 	r->dport = c->rport;
@@ -268,13 +365,13 @@ static void conn_report(struct engine *e, struct conn *c)
 		return;
 	if (x->cb) {
 		struct probe_report r;
-		fill_report(c, &r);
+		fill_report(e, c, &r);
 		x->cb(x->arg, &r);
 	}
 	c->ctx = NULL;
 	c->f.tl = NULL;
 	engine_profile_unref(x->prof);
-	free(x);
+	pool_put(&e->pctx_pool, x);
 	e->inflight--;
 }
 
@@ -283,8 +380,8 @@ static void conn_free(struct engine *e, struct conn *c)
 	conn_report(e, c);
 	wheel_cancel(e->wheel, &c->timer);
 	tab_remove(e, c);
-	engine_profile_unref(c->prof);
-	free(c);
+	engine_profile_unref(conn_prof(c));
+	pool_put(&e->conn_pool, c);
 }
 
 /* Whether the probe's outcome is complete: a handshake that opened waits
@@ -364,35 +461,41 @@ static bool caps_allow(struct engine *e, const struct engine_profile *p)
 static void launch(struct engine *e, struct pctx *x)
 {
 	char err[128];
-	struct conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		log_warnx("out of memory starting a probe");
+	struct pkt_addr local = x->src;
+	if (!local.family && engine_source_addr(&x->dst, &local, err, sizeof(err)) < 0) {
+		log_debug("%s", err);
 		goto fail;
 	}
-	if (x->src.family)
-		c->local = x->src;
-	else if (engine_source_addr(&x->dst, &c->local, err, sizeof(err)) < 0) {
-		log_debug("%s", err);
-		free(c);
-		c = NULL;
+	int li = local_index(e, &local);
+	if (li < 0) {
+		log_warnx("too many local addresses");
 		goto fail;
 	}
 	int port = port_alloc(e, &x->dst, x->dport);
 	if (port < 0) {
-		e->st.port_exhausted++;
-		log_warnx("source port range %u-%u exhausted for this destination",
-			  e->cfg.sport_lo, e->cfg.sport_hi);
-		free(c);
-		c = NULL;
+		/* At most one line a second: this can fail at the probe rate. */
+		uint64_t t = engine_now();
+		if (!e->st.port_exhausted++ || t - e->exhausted_log_ns >= 1000000000ULL) {
+			char a[64];
+			log_warnx("source port range %u-%u exhausted for %s port %u (%llu probes failed so far)",
+				  e->cfg.sport_lo, e->cfg.sport_hi, pkt_addr_str(&x->dst, a, sizeof(a)),
+				  x->dport, (unsigned long long)e->st.port_exhausted);
+			e->exhausted_log_ns = t;
+		}
+		goto fail;
+	}
+	struct conn *c = pool_get(&e->conn_pool);
+	if (!c) {
+		log_warnx("out of memory starting a probe");
 		goto fail;
 	}
 	c->remote = x->dst;
 	c->rport = x->dport;
 	c->lport = (uint16_t)port;
-	c->prof = x->prof;
-	engine_profile_ref(c->prof);
+	c->lidx = (uint16_t)li;
+	engine_profile_ref(x->prof); /* the connection's, released in conn_free */
 	c->ctx = x;
-	fsm_init(&c->f, &c->prof->fp, x->want_tl ? &x->tl : NULL);
+	fsm_init(&c->f, &x->prof->fp, x->want_tl ? &x->tl : NULL);
 	tab_insert(e, c);
 	e->inflight++;
 	e->st.probes_started++;
@@ -400,8 +503,8 @@ static void launch(struct engine *e, struct pctx *x)
 	uint64_t now = engine_now();
 	struct fsm_event ev = {
 		.type = EV_OPEN,
-		.iss = isn_make(&c->local, c->lport, &c->remote, c->rport, now),
-		.ts_offset = isn_ts_offset(&c->local, c->lport, &c->remote, c->rport),
+		.iss = isn_make(&local, c->lport, &c->remote, c->rport, now),
+		.ts_offset = isn_ts_offset(&local, c->lport, &c->remote, c->rport),
 	};
 	conn_step(e, c, &ev, now);
 	return;
@@ -419,10 +522,22 @@ fail:
 		x->cb(x->arg, &r);
 	}
 	engine_profile_unref(x->prof);
-	free(x);
+	pool_put(&e->pctx_pool, x);
 }
 
 static void schedule_timers(struct engine *e);
+
+/* Probes started from outside a callback of ours (the scheduler's timer,
+ * a control request) are sent at the end of the loop turn, together:
+ * one sendmmsg and one timer update for all the probes a turn starts
+ * instead of one each. */
+static void flush_soon(struct engine *e)
+{
+	if (!e->flush_armed) {
+		e->flush_armed = true;
+		event_active(e->flush_ev, 0, 0);
+	}
+}
 
 static void drain_queue(struct engine *e)
 {
@@ -443,7 +558,7 @@ static void drain_queue(struct engine *e)
 
 int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen)
 {
-	struct pctx *x = calloc(1, sizeof(*x));
+	struct pctx *x = pool_get(&e->pctx_pool);
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -459,8 +574,7 @@ int engine_start(struct engine *e, const struct engine_probe *p, char *err, size
 	refill_tokens(e, engine_now());
 	if (!e->q_head && caps_allow(e, x->prof)) {
 		launch(e, x);
-		rawio_flush(e->raw);
-		schedule_timers(e);
+		flush_soon(e);
 		return 0;
 	}
 	e->st.probes_waited++;
@@ -471,8 +585,7 @@ int engine_start(struct engine *e, const struct engine_probe *p, char *err, size
 	e->q_tail = x;
 	e->queued++;
 	drain_queue(e);
-	rawio_flush(e->raw);
-	schedule_timers(e);
+	flush_soon(e);
 	return 0;
 }
 
@@ -493,6 +606,7 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 {
 	struct engine *e = arg;
 	struct pkt_info pi;
+	e->rx_last_ts = f->ts_ns;
 	if (pkt_parse(f->data, f->len, &pi) != PKT_OK) {
 		e->st.rx_bad++;
 		return;
@@ -509,7 +623,7 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 	e->st.rx_packets++;
 	if (pi.is_icmp) {
 		c = tab_find(e, &pi.dst, pi.dport, pi.sport);
-		if (!c || !addr_eq(&c->local, &pi.src)) {
+		if (!c || !addr_eq(&e->locals[c->lidx], &pi.src)) {
 			e->st.rx_unmatched++;
 			return;
 		}
@@ -518,7 +632,7 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 		return;
 	}
 	c = tab_find(e, &pi.src, pi.sport, pi.dport);
-	if (!c || !addr_eq(&c->local, &pi.dst)) {
+	if (!c || !addr_eq(&e->locals[c->lidx], &pi.dst)) {
 		e->st.rx_unmatched++;
 		return;
 	}
@@ -550,12 +664,30 @@ static void schedule_timers(struct engine *e)
 	evtimer_add(e->timer_ev, &tv);
 }
 
+/*
+ * Read what the socket holds before any timer expires: when the loop falls
+ * behind, a reply that arrived before its deadline may still be queued,
+ * and expiring first would report a timeout the wire contradicts. If the
+ * batch limit stopped the read with frames left, timers expire only up to
+ * the kernel timestamp of the last frame read; the next turn goes on.
+ * Returns the time up to which timers may expire.
+ */
+static uint64_t rx_drain(struct engine *e)
+{
+	e->rx_last_ts = 0;
+	int n = rawio_recv(e->raw, on_frame, e, RX_BATCH);
+	uint64_t now = engine_now();
+	if (n < 0)
+		log_warn("receive");
+	else if ((unsigned)n >= RX_BATCH && e->rx_last_ts && e->rx_last_ts < now)
+		return e->rx_last_ts;
+	return now;
+}
+
 static void on_rx(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	if (rawio_recv(e->raw, on_frame, e, RX_BATCH) < 0)
-		log_warn("receive");
-	wheel_expire(e->wheel, engine_now(), on_timer_entry, e);
+	wheel_expire(e->wheel, rx_drain(e), on_timer_entry, e);
 	drain_queue(e);
 	rawio_flush(e->raw);
 	schedule_timers(e);
@@ -564,8 +696,16 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 static void on_wheel(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	wheel_expire(e->wheel, engine_now(), on_timer_entry, e);
+	wheel_expire(e->wheel, rx_drain(e), on_timer_entry, e);
 	drain_queue(e);
+	rawio_flush(e->raw);
+	schedule_timers(e);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	e->flush_armed = false;
 	rawio_flush(e->raw);
 	schedule_timers(e);
 }
@@ -594,6 +734,8 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->tab_mask = 1023;
 	e->tab = calloc(e->tab_mask + 1, sizeof(*e->tab));
 	e->wheel = malloc(sizeof(*e->wheel));
+	e->conn_pool.size = sizeof(struct conn);
+	e->pctx_pool.size = sizeof(struct pctx);
 	if (!e->tab || !e->wheel) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -602,12 +744,6 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->tokens_at = engine_now();
 	e->tokens = cfg->pps ? (cfg->pps / 100.0 < 4 ? 4 : cfg->pps / 100.0) : 0;
 	isn_init();
-	char berr[256];
-	e->pb = pkt_builder_new(berr, sizeof(berr));
-	if (!e->pb) {
-		snprintf(err, errlen, "libnet: %s", berr);
-		goto fail;
-	}
 	if (cfg->rst_guard) {
 		if (rstguard_install(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen) < 0)
 			goto fail;
@@ -619,7 +755,9 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->rx_ev = event_new(base, rawio_fd(e->raw), EV_READ | EV_PERSIST, on_rx, e);
 	e->timer_ev = evtimer_new(base, on_wheel, e);
 	e->pace_ev = evtimer_new(base, on_pace, e);
-	if (!e->rx_ev || !e->timer_ev || !e->pace_ev || event_add(e->rx_ev, NULL) < 0) {
+	e->flush_ev = event_new(base, -1, 0, on_flush, e);
+	if (!e->rx_ev || !e->timer_ev || !e->pace_ev || !e->flush_ev ||
+	    event_add(e->rx_ev, NULL) < 0) {
 		snprintf(err, errlen, "libevent: cannot create events");
 		goto fail;
 	}
@@ -649,13 +787,10 @@ void engine_free(struct engine *e)
 						if (acts.a[k].type == ACT_SEND)
 							send_segment(e, c, &acts.a[k].u.seg);
 				}
-				if (c->ctx) {
+				if (c->ctx)
 					engine_profile_unref(c->ctx->prof);
-					free(c->ctx);
-				}
-				engine_profile_unref(c->prof);
-				free(c);
-				c = next;
+				engine_profile_unref(conn_prof(c));
+				c = next; /* the memory goes with the pools below */
 			}
 		}
 		free(e->tab);
@@ -664,8 +799,10 @@ void engine_free(struct engine *e)
 		struct pctx *x = e->q_head;
 		e->q_head = x->qnext;
 		engine_profile_unref(x->prof);
-		free(x);
 	}
+	pool_destroy(&e->conn_pool);
+	pool_destroy(&e->pctx_pool);
+	free(e->locals);
 	if (e->raw) {
 		rawio_flush(e->raw);
 		rawio_close(e->raw);
@@ -681,7 +818,8 @@ void engine_free(struct engine *e)
 		event_free(e->timer_ev);
 	if (e->pace_ev)
 		event_free(e->pace_ev);
-	pkt_builder_free(e->pb);
+	if (e->flush_ev)
+		event_free(e->flush_ev);
 	free(e->wheel);
 	free(e);
 }
@@ -704,6 +842,7 @@ void engine_stats(struct engine *e, struct engine_stats *out)
 
 uint64_t engine_busy(const struct engine *e) { return e->nconns + e->queued; }
 uint64_t engine_unreported(const struct engine *e) { return e->inflight + e->queued; }
+uint64_t engine_queued(const struct engine *e) { return e->queued; }
 
 int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen)
 {
@@ -723,26 +862,32 @@ int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *e
 		memcpy(&s6->sin6_addr, dst->a, 16);
 		sl = sizeof(*s6);
 	}
-	int fd = socket(dst->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
+	/* One UDP socket per family, kept and connected again for each lookup:
+	 * a daemon loading 100,000 targets looks up 100,000 routes, and
+	 * socket()+close() was most of that. */
+	static int fds[2] = { -1, -1 };
+	int *fd = &fds[dst->family == AF_INET6];
+	if (*fd < 0 && (*fd = socket(dst->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* connect() on UDP only looks up the route; nothing is sent. */
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+	if (connect(*fd, (struct sockaddr *)&ss, sl) < 0) {
 		char a[64];
 		snprintf(err, errlen, "no route to %s: %s", pkt_addr_str(dst, a, sizeof(a)),
 			 strerror(errno));
-		close(fd);
+		/* A failed connect() may leave the old association: start afresh. */
+		close(*fd);
+		*fd = -1;
 		return -1;
 	}
 	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+	if (getsockname(*fd, (struct sockaddr *)&ss, &sl) < 0) {
 		snprintf(err, errlen, "getsockname: %s", strerror(errno));
-		close(fd);
+		close(*fd);
+		*fd = -1;
 		return -1;
 	}
-	close(fd);
 	memset(src, 0, sizeof(*src));
 	src->family = dst->family;
 	if (dst->family == AF_INET)

@@ -76,7 +76,9 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 			  size_t errlen);
 /* Abort every synchronized connection with a RST, flush, remove the guard. */
 void engine_free(struct engine *e);
-/* Start a probe now, or queue it behind the caps. 0, or -1 with err. */
+/* Start a probe now, or queue it behind the caps. 0, or -1 with err. The
+ * queue is FIFO and a probe starts at once only when it is empty (sched.c
+ * relies on this to tell whether a target's last probe has started). */
 int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen);
 /* Drop every report callback registered with arg (its owner is going away). */
 void engine_forget(struct engine *e, void *arg);
@@ -84,6 +86,8 @@ void engine_stats(struct engine *e, struct engine_stats *out);
 /* Probes not yet reported plus connections still alive (TIME_WAIT). */
 uint64_t engine_busy(const struct engine *e);
 uint64_t engine_unreported(const struct engine *e);
+/* Probes waiting on the pps / in-flight caps. */
+uint64_t engine_queued(const struct engine *e);
 
 struct engine_profile *engine_profile_new(const struct fsm_params *fp, uint8_t ttl, uint8_t tos);
 void engine_profile_ref(struct engine_profile *p);

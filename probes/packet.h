@@ -114,6 +114,13 @@ ssize_t pkt_build(struct pkt_builder *b, const struct pkt_out *o, uint8_t *buf,
 		  size_t cap);
 const char *pkt_builder_error(const struct pkt_builder *b);
 
+/* The same bytes as pkt_build, written directly: no libnet, no allocation.
+ * This is the send path; pkt_build stays the reference that test_packet
+ * compares it with byte for byte. cap must leave room for the largest
+ * options (TCP header + 40). Returns the length, or -1 (bad address
+ * family, payload_len without payload, does not fit). */
+ssize_t pkt_write(const struct pkt_out *o, uint8_t *buf, size_t cap);
+
 /* "S", "S.", "F.", "R.", "P." ...: tcpdump's notation. buf >= 10 bytes. */
 const char *pkt_flags_str(uint8_t flags, char *buf, size_t len);
 /* Format an address without port. buf >= 46 bytes. */

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/build/tcpprobe}
+BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/tcpprobe-probe.XXXXXX)
 trap 'lab_down; rm -rf "$tmp"' EXIT

@@ -154,7 +154,12 @@ lab_ns_setup() { # ns: sysctls that must hold before any interface exists
 			# Addresses usable at once (no DAD), and no RS/RA chatter in captures.
 			sysctl -qw net.ipv6.conf.$k.accept_dad=0 net.ipv6.conf.$k.dad_transmits=0 \
 				net.ipv6.conf.$k.accept_ra=0 net.ipv6.conf.$k.router_solicitations=0
-		done' || return 1
+		done
+		# Every probe must get its ICMP error: no rate limit (the default allows
+		# about one error per second per peer).
+		sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
+			net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000 2>/dev/null
+		true' || return 1
 	ip -n "$ns" link set lo up
 }
 
