@@ -98,6 +98,54 @@ demo: deps
 bench: all $(TOOL_BIN)
 	B=$(B) bash tests/bench/run.sh
 
+# ---- fuzzing (tests/fuzz/run.sh) ---------------------------------------------
+# libFuzzer targets, always clang with ASan+UBSan, into build/fuzz/ whatever
+# SANITIZE says. Each links only the sources it exercises. `make fuzz` runs
+# each for FUZZ_SECONDS; `make check` runs the corpora and a short smoke.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -g -O1 -std=gnu17 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+                -Wno-unused-parameter -D_GNU_SOURCE -D_DEFAULT_SOURCE -Iprobes -Idaemon \
+                $(NET_CFLAGS) -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TARGETS := packet fsm config ctlproto
+FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+build/fuzz/fuzz_packet:   tests/fuzz/fuzz_packet.c probes/packet.c
+build/fuzz/fuzz_fsm:      tests/fuzz/fuzz_fsm.c probes/fsm.c probes/packet.c
+build/fuzz/fuzz_fsm:      FUZZ_LIBS := $(NET_LIBS)
+build/fuzz/fuzz_config:   tests/fuzz/fuzz_config.c daemon/config.c
+build/fuzz/fuzz_ctlproto: tests/fuzz/fuzz_ctlproto.c daemon/ctlproto.c
+build/fuzz/fuzz_packet:   FUZZ_LIBS := $(NET_LIBS)
+build/fuzz/fuzz_config:   FUZZ_LIBS := $(shell pkg-config --libs inih 2>/dev/null) -lm
+$(FUZZ_BIN): $(wildcard probes/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+.PHONY: fuzzers fuzz-seeds
+fuzzers: $(FUZZ_BIN)
+
+fuzz: deps
+	$(MAKE) --no-print-directory fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CC=$(FUZZ_CC) bash tests/fuzz/run.sh fuzz
+
+# Regenerates the gen-* seeds (packets, fsm event sequences, control lines)
+# and the config seeds from tests/config; regress-* files are kept.
+fuzz-seeds: build/fuzz/gen_corpus
+	rm -f tests/fuzz/corpus/*/gen-*
+	mkdir -p tests/fuzz/corpus/packet tests/fuzz/corpus/fsm tests/fuzz/corpus/ctlproto \
+		tests/fuzz/corpus/config
+	build/fuzz/gen_corpus tests/fuzz/corpus
+	for f in tests/config/*.conf etc/tcpprobe.conf; do \
+		cp "$$f" "tests/fuzz/corpus/config/gen-$$(basename "$$f" .conf)"; done
+
+build/fuzz/gen_corpus: tests/fuzz/gen_corpus.c probes/packet.c probes/packet.h daemon/ctlproto.h
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) -O1 -g -std=gnu17 -Wall -Wextra -Werror -D_GNU_SOURCE -D_DEFAULT_SOURCE -Iprobes -Idaemon $(NET_CFLAGS) \
+		-o $@ $(filter %.c,$^) $(NET_LIBS)
+
 clean:
 	rm -rf build
 

@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/build/tcpprobe}
+BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 PY=/usr/bin/python3
 ADV=tests/adversarial/adv.py
 ADV4=198.19.66.1 ADV6=fd00:19::66:1

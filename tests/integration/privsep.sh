@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/build/tcpprobe}
+BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 user=tpps$$
 tmp=$(mktemp -d /tmp/tcpprobe-privsep.XXXXXX)
 pid=
