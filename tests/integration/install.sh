@@ -69,7 +69,8 @@ fi
 check_tree install_usr_tree "$d" "$(expect /usr /lib/systemd/system)"
 
 unit=$d/lib/systemd/system/tcpprobe.service
-if grep -qxF 'ExecStart=/usr/sbin/tcpprobe daemon -c /etc/tcpprobe/tcpprobe.conf' "$unit" &&
+if grep -qxF 'ExecStart=/usr/sbin/tcpprobe daemon -c /etc/tcpprobe/tcpprobe.conf --rst-guard=external' "$unit" &&
+	grep -qxF 'ExecStartPre=+/usr/sbin/tcpprobe guard install -c /etc/tcpprobe/tcpprobe.conf' "$unit" &&
 	! grep -q '@[A-Z]*@' "$unit"; then
 	pass install_unit_sbindir
 else
@@ -142,7 +143,7 @@ left=$(cd "$d" && find . -mindepth 1 \( -type f -o -path ./etc/tcpprobe -o -path
 d=$tmp/local-root
 if mk "$d" /usr/local install; then
 	check_tree install_local_tree "$d" "$(expect /usr/local /usr/local/lib/systemd/system)"
-	grep -qxF 'ExecStart=/usr/local/sbin/tcpprobe daemon -c /etc/tcpprobe/tcpprobe.conf' \
+	grep -qxF 'ExecStart=/usr/local/sbin/tcpprobe daemon -c /etc/tcpprobe/tcpprobe.conf --rst-guard=external' \
 		"$d/usr/local/lib/systemd/system/tcpprobe.service" &&
 		pass install_local_sbindir || fail install_local_sbindir "ExecStart not /usr/local/sbin"
 	mk "$d" /usr/local uninstall

@@ -66,8 +66,10 @@ for _ in $(seq 50); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
 sleep 3
 caps=$(grep -E '^Cap(Eff|Prm)' /proc/$pid/status 2>/dev/null | awk '{print $2}' | sort -u | tr '\n' ' ')
 status=$("$BIN" ctl -s "$tmp/run/control.sock" --json targets 2>&1)
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+# Stop the capture first: at SIGTERM the daemon aborts open probes with its
+# own (marked) RSTs, which are not the kernel's.
 lab_capture_stop "$tmp/wire.pcap"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 ok=$(echo "$status" | /usr/bin/python3 -c '
 import json,sys
 d=json.loads(sys.stdin.readline())
