@@ -178,22 +178,8 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 		return -1;
 	}
 	memcpy(tc.name, name, nl + 1);
-	tc.opts = d->cfg.defaults;
-	if (hostport_split(hostport, tc.host, sizeof(tc.host), &tc.opts.port, err, errlen) < 0)
+	if (target_cfg_from_args(d, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i < nkv; i++) {
-		char key[64];
-		const char *eq = strchr(kv[i], '=');
-		if (!eq || eq == kv[i] || (size_t)(eq - kv[i]) >= sizeof(key)) {
-			snprintf(err, errlen, "'%s' is not key=value", kv[i]);
-			return -1;
-		}
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv[i]), kv[i]);
-		if (!strcmp(key, "host"))
-			snprintf(tc.host, sizeof(tc.host), "%s", eq + 1);
-		else if (config_set_probe_opt(&tc.opts, key, eq + 1, err, errlen) < 0)
-			return -1;
-	}
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, errlen, "out of memory");

@@ -56,6 +56,10 @@ void sched_add(struct daemon *d, struct target *t, uint64_t now);
 void sched_remove(struct daemon *d, struct target *t);
 void sched_kick(struct daemon *d);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
+/* tc's host and options from "HOST[:PORT]" and key=value words over the
+ * [defaults] (ctl add, ctl probe). */
+int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *hostport,
+			 char *const *kv, size_t nkv, char *err, size_t errlen);
 /* Build the engine profile for t from t->cfg.opts. */
 int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
 /* Reload: resolve a kept target again (its name may point elsewhere now)

@@ -360,14 +360,11 @@ static void on_oneshot_report(void *arg, const struct probe_report *r)
 	free(o);
 }
 
-int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
-		   daemon_result_cb cb, void *arg, char *err, size_t errlen)
+int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *hostport,
+			 char *const *kv, size_t nkv, char *err, size_t errlen)
 {
-	struct target tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.cfg.opts = d->cfg.defaults;
-	if (hostport_split(hostport, tmp.cfg.host, sizeof(tmp.cfg.host), &tmp.cfg.opts.port, err,
-			   errlen) < 0)
+	tc->opts = d->cfg.defaults;
+	if (hostport_split(hostport, tc->host, sizeof(tc->host), &tc->opts.port, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < nkv; i++) {
 		char key[64];
@@ -377,9 +374,21 @@ int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size
 			return -1;
 		}
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv[i]), kv[i]);
-		if (config_set_probe_opt(&tmp.cfg.opts, key, eq + 1, err, errlen) < 0)
+		if (!strcmp(key, "host"))
+			snprintf(tc->host, sizeof(tc->host), "%s", eq + 1);
+		else if (config_set_probe_opt(&tc->opts, key, eq + 1, err, errlen) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+		   daemon_result_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct target tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	if (target_cfg_from_args(d, &tmp.cfg, hostport, kv, nkv, err, errlen) < 0)
+		return -1;
 	if (target_resolve(d, &tmp, err, errlen) < 0)
 		return -1;
 	struct fsm_params fp;
