@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The daemon's lab run under valgrind: every probe kind and result, the
+# control socket, a metrics scrape, a reload and SIGTERM; valgrind must report
+# no error and no leak (tests/valgrind.supp holds libnftables' netlink padding,
+# which is not ours).
+set -u
+cd "$(dirname "$0")/../.."
+source tests/lab/lab.sh
+BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
+tmp=$(mktemp -d /tmp/tcpprobe-valgrind.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
+	lab_down
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+if [ "${SANITIZE:-0}" = 1 ]; then
+	echo "SKIP valgrind: the sanitizer build cannot run under valgrind"
+	echo "PASS valgrind-skipped-under-sanitizers"
+	exit 0
+fi
+command -v valgrind >/dev/null || { fail valgrind-installed "valgrind missing (make deps installs it)"; exit 1; }
+lab_up || { fail valgrind-lab "lab did not come up"; exit 1; }
+sed -e "s|@RUNDIR@|$tmp|" -e "s|@METRICS_PORT@|9957|" tests/lab/demo.conf >"$tmp/c.conf"
+sed -i 's/^interval = 2s/interval = 500ms/' "$tmp/c.conf"
+ip netns exec "$LAB_CNS" valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
+	--suppressions=tests/valgrind.supp --log-file="$tmp/vg.log" \
+	"$BIN" daemon -c "$tmp/c.conf" 2>"$tmp/daemon.err" &
+pid=$!
+for _ in $(seq 150); do [ -S "$tmp/control.sock" ] && break; sleep 0.2; done
+sleep 6
+"$BIN" ctl -s "$tmp/control.sock" targets >"$tmp/targets.txt" 2>&1
+"$BIN" ctl -s "$tmp/control.sock" show four-way-close >/dev/null 2>&1
+ip netns exec "$LAB_CNS" curl -s --compressed 127.0.0.1:9957/metrics >"$tmp/metrics.txt"
+"$BIN" ctl -s "$tmp/control.sock" reload >/dev/null 2>&1
+"$BIN" ctl -s "$tmp/control.sock" probe "$LAB_S6:$LAB_PORT_SLOWCLOSE" >/dev/null 2>&1
+sleep 2
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$tmp/vg.log" | tail -1)
+lost=$(grep -E "definitely lost:|indirectly lost:" "$tmp/vg.log" | grep -v " 0 bytes" | head -2)
+kinds=$(grep -cE '\b(ok|refused|timeout|unreachable|closed|silent)\b' "$tmp/targets.txt")
+if [ "$rc" = 0 ] && [ "$errors" = 0 ] && [ -z "$lost" ]; then
+	pass "valgrind-daemon-clean (targets listed: $kinds, metrics lines: $(wc -l <"$tmp/metrics.txt"))"
+else
+	fail valgrind-daemon-clean "rc=$rc errors=$errors lost='$lost'"
+	grep -E "^==[0-9]+== " "$tmp/vg.log" | head -40
+fi
+[ "$kinds" -ge 14 ] && pass valgrind-daemon-probed || fail valgrind-daemon-probed "$(cat "$tmp/targets.txt")"
