@@ -120,8 +120,12 @@ check capture-nano [ "$(head -c4 "$cap" 2>/dev/null | od -An -tx1 | tr -d ' ')" 
 check wire-open all_lines "$LAB_PORT_OPEN" '^>S <S\. >\. >F\. (<\. )?<F\. >\.$'
 check wire-closed all_lines "$LAB_PORT_CLOSED" '^>S <R\.$'
 check wire-dropped all_lines "$LAB_PORT_DROPPED" '^>S( >S)*$'
-check wire-unreach all_lines "$LAB_PORT_UNREACH" '^>S <icmp(3/3|6:1/4)( >S <icmp(3/3|6:1/4))*$'
-check wire-prohib all_lines "$LAB_PORT_PROHIB" '^>S <icmp(3/13|6:1/1)( >S <icmp(3/13|6:1/1))*$'
+# The kernel client may retransmit its SYN before an ICMPv6 error gets through
+# (it is dropped while connect() holds the socket) and a loaded machine's
+# capture can miss a reply: what must hold is that every answer is the right
+# ICMP error and there is at least one.
+check wire-unreach all_lines "$LAB_PORT_UNREACH" '^>S( >S)* <icmp(3/3|6:1/4)( >S| <icmp(3/3|6:1/4))*$'
+check wire-prohib all_lines "$LAB_PORT_PROHIB" '^>S( >S)* <icmp(3/13|6:1/1)( >S| <icmp(3/13|6:1/1))*$'
 # The point of slow-close: the server ACKs our FIN before it sends its own.
 check wire-slowclose all_lines "$LAB_PORT_SLOWCLOSE" '^>S <S\. >\. >F\. <\. <F\. >\.$'
 check wire-closefirst all_lines "$LAB_PORT_CLOSEFIRST" '^>S <S\. >\. <F\. (>\. )?>F\. <\.$'
