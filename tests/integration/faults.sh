@@ -91,7 +91,10 @@ stop() { dl_stop TERM; }
 	for i in 1 2 3 4; do
 		h=198.19.10.$i; [ $i -gt 2 ] && h=fd00:19::10:$i
 		target hold$i "$h" 9000 hold=1s interval=500ms
-		target slow$i "$h" 8085 interval=300ms
+		# The slow-close server answers our FIN after 200 ms: at a 200 ms
+		# interval every target always has a probe waiting in FIN_WAIT_2, so
+		# the link going down always catches one (at 300 ms it was chance).
+		target slow$i "$h" 8085 interval=200ms
 	done
 	target syn1 198.19.10.9 9001 kind=syn interval=200ms
 	target syn2 fd00:19::10:9 9001 kind=syn interval=200ms
