@@ -207,12 +207,17 @@ static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
 	jb_double(j, hist_quantile(h, dc->buckets, dc->n_buckets, q) * 1e6);
 }
 
-static void j_loss(struct jbuf *j, const struct target_stats *s)
+/* Probes without the answer the kind expects: a FIN probe never gets `ok`;
+ * `closed` and `silent` are its answers (as tcpprobe_up counts them). */
+static void j_loss(struct jbuf *j, const struct target *t)
 {
+	const struct target_stats *s = &t->st;
+	uint64_t good = t->cfg.opts.kind == PROBE_FIN
+				? s->by_result[RESULT_CLOSED] + s->by_result[RESULT_SILENT]
+				: s->by_result[RESULT_OK];
 	jb_key(j, "loss_pct");
 	if (s->probes)
-		jb_double(j, 100.0 * (double)(s->probes - s->by_result[RESULT_OK]) /
-				     (double)s->probes);
+		jb_double(j, 100.0 * (double)(s->probes - good) / (double)s->probes);
 	else
 		jb_null(j);
 }
@@ -246,7 +251,7 @@ static void j_target_row(struct jbuf *j, const struct target *t, const struct da
 	j_last_result(j, s);
 	j_quantile_us(j, "p50_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.5);
 	j_quantile_us(j, "p99_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.99);
-	j_loss(j, s);
+	j_loss(j, t);
 	jb_key(j, "probes");
 	jb_uint(j, s->probes);
 	jb_obj_end(j);
@@ -440,7 +445,7 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 	j_last_result(j, s);
 	j_time_or_null(j, "last_probe_time", s->last_probe_ns);
 	j_time_or_null(j, "last_ok_time", s->last_ok_ns);
-	j_loss(j, s);
+	j_loss(j, t);
 	jb_key(j, "results");
 	jb_obj(j);
 	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
