@@ -991,7 +991,7 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 	seterr(p->err, p->errlen, "%s:%d: %s", p->path, line, msg);
 }
 
-static uint64_t name_hash(const char *s)
+uint64_t config_name_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 	for (; *s; s++)
@@ -1003,7 +1003,7 @@ static uint64_t name_hash(const char *s)
 static uint32_t *names_slot(struct parser *p, const char *name)
 {
 	size_t mask = p->nnames - 1;
-	for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+	for (size_t i = config_name_hash(name) & mask;; i = (i + 1) & mask) {
 		uint32_t *s = &p->names[i];
 		if (!*s || !strcmp(p->c->targets[*s - 1].name, name))
 			return s;

@@ -95,6 +95,9 @@ int config_set_probe_opt(struct probe_opts *o, const char *key, const char *valu
 int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
 /* Format a duration with the largest exact unit ("250ms", "10s", "1m"). */
 const char *config_duration_str(uint64_t ns, char *buf, size_t len);
+/* FNV-1a of a target name: the name indexes of config, daemon and the
+ * scheduler's phase spread all use it. */
+uint64_t config_name_hash(const char *s);
 /* fsm parameters for opts. */
 void config_fsm_params(const struct probe_opts *o, struct fsm_params *p);
 

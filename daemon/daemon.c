@@ -31,16 +31,6 @@ struct target *daemon_target_at(struct daemon *d, size_t i) { return i < d->nt ?
 
 /* ---- the name index (open addressing, linear probing) ---- */
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static int idx_rebuild(struct daemon *d)
 {
 	size_t n = 64;
@@ -53,7 +43,7 @@ static int idx_rebuild(struct daemon *d)
 	d->idx = idx;
 	d->idx_mask = n - 1;
 	for (size_t i = 0; i < d->nt; i++) {
-		size_t k = str_hash(d->t[i]->cfg.name) & d->idx_mask;
+		size_t k = config_name_hash(d->t[i]->cfg.name) & d->idx_mask;
 		while (d->idx[k])
 			k = (k + 1) & d->idx_mask;
 		d->idx[k] = d->t[i];
@@ -65,7 +55,7 @@ struct target *daemon_target_find(struct daemon *d, const char *name)
 {
 	if (!d->idx)
 		return NULL;
-	for (size_t k = str_hash(name) & d->idx_mask; d->idx[k]; k = (k + 1) & d->idx_mask)
+	for (size_t k = config_name_hash(name) & d->idx_mask; d->idx[k]; k = (k + 1) & d->idx_mask)
 		if (!strcmp(d->idx[k]->cfg.name, name))
 			return d->idx[k];
 	return NULL;
@@ -84,7 +74,7 @@ static int registry_append(struct daemon *d, struct target *t)
 	d->t[d->nt++] = t;
 	if (d->nt * 2 + 2 > d->idx_mask + 1 || !d->idx)
 		return idx_rebuild(d);
-	size_t k = str_hash(t->cfg.name) & d->idx_mask;
+	size_t k = config_name_hash(t->cfg.name) & d->idx_mask;
 	while (d->idx[k])
 		k = (k + 1) & d->idx_mask;
 	d->idx[k] = t;
@@ -258,16 +248,9 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct target_cfg *tc = &cfg->targets[i];
 		struct target *t = NULL;
-		/* Find the old one through the old index (still valid). */
-		if (!initial) {
-			for (size_t k = str_hash(tc->name) & d->idx_mask; d->idx && d->idx[k];
-			     k = (k + 1) & d->idx_mask) {
-				if (!strcmp(d->idx[k]->cfg.name, tc->name)) {
-					t = d->idx[k];
-					break;
-				}
-			}
-		}
+		/* The old index is still valid: d->idx is rebuilt at the end. */
+		if (!initial)
+			t = daemon_target_find(d, tc->name);
 		if (t && !t->removed && same_target(&t->cfg, tc)) {
 			t->removed = true; /* mark as taken; cleared below */
 			keep[nkeep++] = t;

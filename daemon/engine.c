@@ -684,16 +684,9 @@ static uint64_t rx_drain(struct engine *e)
 	return now;
 }
 
-static void on_rx(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-	wheel_expire(e->wheel, rx_drain(e), on_timer_entry, e);
-	drain_queue(e);
-	rawio_flush(e->raw);
-	schedule_timers(e);
-}
-
-static void on_wheel(evutil_socket_t fd, short what, void *arg)
+/* Frames arrived or the wheel's timer fired: either way drain the receive
+ * socket first (a queued reply must not lose to its timeout), then expire. */
+static void on_rx_or_wheel(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	wheel_expire(e->wheel, rx_drain(e), on_timer_entry, e);
@@ -752,8 +745,8 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->raw = rawio_open(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen);
 	if (!e->raw)
 		goto fail;
-	e->rx_ev = event_new(base, rawio_fd(e->raw), EV_READ | EV_PERSIST, on_rx, e);
-	e->timer_ev = evtimer_new(base, on_wheel, e);
+	e->rx_ev = event_new(base, rawio_fd(e->raw), EV_READ | EV_PERSIST, on_rx_or_wheel, e);
+	e->timer_ev = evtimer_new(base, on_rx_or_wheel, e);
 	e->pace_ev = evtimer_new(base, on_pace, e);
 	e->flush_ev = event_new(base, -1, 0, on_flush, e);
 	if (!e->rx_ev || !e->timer_ev || !e->pace_ev || !e->flush_ev ||

@@ -14,16 +14,6 @@
 #include "hostport.h"
 #include "log.h"
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint64_t jitter_ns(uint64_t interval)
 {
 	uint64_t max = interval / 50;
@@ -284,7 +274,7 @@ void sched_add(struct daemon *d, struct target *t, uint64_t now)
 {
 	uint64_t iv = t->cfg.opts.interval_ns;
 	t->owner = d;
-	t->phase_ns = name_hash(t->cfg.name) % iv;
+	t->phase_ns = config_name_hash(t->cfg.name) % iv;
 	/* The first slot on this target's grid (phase + k*interval) from now. */
 	uint64_t base = now - now % iv + t->phase_ns;
 	if (base < now)
