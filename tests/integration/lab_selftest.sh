@@ -149,9 +149,50 @@ rtts_ok() {
 }
 check wire-rtts rtts_ok
 
+why=$(lab_capture_ok "$cap" 100 ' > ')
+check capture-ok [ -z "$why" ]
 out=$(lab_wire rsts "$cap")
 why="RSTs from the client side: $out"
 check wire-no-client-rst [ -z "$out" ]
+
+# --- lab_capture_ok: a capture that proves nothing fails it ---------------------
+capture_ok_rejects() {
+	local r
+	r=$(lab_capture_ok "$tmp/never.pcap") && { why="accepted a capture never started"; return 1; }
+	lab_capture_start "$tmp/empty.pcap" "tcp port 1" || { why="tcpdump did not start"; return 1; }
+	lab_capture_stop "$tmp/empty.pcap"
+	r=$(lab_capture_ok "$tmp/empty.pcap") && { why="accepted an empty capture"; return 1; }
+	r=$(lab_capture_ok "$cap" 1 ' < icmp9') && { why="accepted a capture without the packets asked for"; return 1; }
+	# A capture that lost packets in the kernel: tcpdump's own closing counts.
+	printf '%s\t10\t3\t0\n' "$tmp/lossy.pcap" >>"$LAB_DIR/captures"; cp "$cap" "$tmp/lossy.pcap"
+	r=$(lab_capture_ok "$tmp/lossy.pcap") && { why="accepted a capture with kernel drops"; return 1; }
+	[[ $r == *"dropped by kernel"* ]] || { why="drops not named: $r"; return 1; }
+	return 0
+}
+check capture-ok-rejects capture_ok_rejects
+
+# --- lab_tcpprobe: runs tcpprobe only in this lab's client namespace, and only
+# while it has no default route -------------------------------------------------
+TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
+safe_exec_ok() {
+	local out rc
+	[ -x "$TCPPROBE" ] || { why="$TCPPROBE not built"; return 1; }
+	out=$(lab_tcpprobe --version 2>&1) || { why="refused in a good lab: $out"; return 1; }
+	ip -n "$LAB_CNS" route add default via "$LAB_S4" || { why="cannot add the test route"; return 1; }
+	out=$(lab_tcpprobe --version 2>&1); rc=$?
+	ip -n "$LAB_CNS" route del default via "$LAB_S4"
+	[ "$rc" = 125 ] && [[ $out == *"default route"* ]] || { why="IPv4 default route: rc=$rc $out"; return 1; }
+	ip -n "$LAB_CNS" -6 route add default via "$LAB_S6" || { why="cannot add the test route"; return 1; }
+	out=$(lab_tcpprobe_bg --version 2>&1); rc=$?
+	ip -n "$LAB_CNS" -6 route del default via "$LAB_S6"
+	[ "$rc" = 125 ] || { why="IPv6 default route: lab_tcpprobe_bg rc=$rc $out"; return 1; }
+	out=$(LAB_CNS=tpc-nosuch lab_tcpprobe --version 2>&1); rc=$?
+	[ "$rc" = 125 ] || { why="foreign namespace name: rc=$rc $out"; return 1; }
+	out=$(LAB_UP=0 lab_tcpprobe --version 2>&1); rc=$?
+	[ "$rc" = 125 ] || { why="no lab up: rc=$rc $out"; return 1; }
+	out=$(lab_tcpprobe --version 2>&1) || { why="refused after the routes went: $out"; return 1; }
+}
+check tcpprobe-safe-exec safe_exec_ok
 
 # --- lab_sweep removes a lab whose owner died, and only that ---------------
 sweep_ok() {

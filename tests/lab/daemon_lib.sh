@@ -7,7 +7,8 @@
 #                           copies of tcpprobe ($DL_BIN) and flood ($DL_FLOOD)
 #   dl_conf_daemon [KEY=VALUE...]   a [daemon] section for the lab: control
 #                           socket in $DL_T, metrics off, overrides appended
-#   dl_start CONF [LOG]     `tcpprobe daemon -c CONF` in the client ns; waits
+#   dl_start CONF [LOG]     `tcpprobe daemon -c CONF` in the client ns (via
+#                           lab_tcpprobe_bg, $LAB_WRAP applies); waits
 #                           until the control socket answers; PID in $DL_PID
 #   dl_stop [SIGNAL]        signal the daemon (TERM), wait <= 10 s; sets
 #                           DL_RC (exit status) and DL_STOP_MS (time to exit)
@@ -58,6 +59,7 @@ dl_init() { # NAME
 	# Private copies: a rebuild in the tree meanwhile must not pull the
 	# binaries from under a running test.
 	install -m 0755 "$DL_BIN" "$DL_T/tcpprobe" && DL_BIN=$DL_T/tcpprobe
+	LAB_TCPPROBE=$DL_BIN # lab_tcpprobe/_bg run this copy
 	if [ -x "$DL_TOOLS/flood" ]; then install -m 0755 "$DL_TOOLS/flood" "$DL_T/flood"; fi
 	DL_FLOOD=$DL_T/flood
 	if ! lab_up; then echo "FAIL $DL_NAME-lab: lab_up failed"; exit 1; fi
@@ -90,7 +92,7 @@ dl_conf_daemon() { # KEY=VALUE...: overrides (or additions), one per argument
 dl_start() { # CONF [LOG]
 	local conf=$1 log=${2:-$DL_T/daemon.log}
 	rm -f "$DL_SOCK"
-	lab_cbg "$DL_BIN" daemon -c "$conf" 2>>"$log"
+	lab_tcpprobe_bg daemon -c "$conf" 2>>"$log" || { echo "  lab_tcpprobe_bg refused" >&2; return 1; }
 	DL_PID=$LAB_BG_PID
 	for _ in $(seq 1 200); do
 		ctl status >/dev/null 2>&1 && return 0

@@ -11,6 +11,22 @@
 #                           and lab_down kills it
 #   lab_capture_start FILE [FILTER]   tcpdump on the client veth, nanosecond pcap
 #   lab_capture_stop [FILE]           stop it (or every capture) and flush
+#   lab_capture_ok FILE [MIN [ERE]]   the capture started, stopped cleanly, lost
+#                           no packet (kernel or interface drops) and holds at
+#                           least MIN (1) lines of `wire.py dump FILE` matching
+#                           ERE; else prints why on stdout and returns 1. Run it
+#                           before any "no RST" / "nothing sent" / checksum
+#                           check reads FILE: an empty capture proves nothing.
+#   lab_tcpprobe ARGS...    tcpprobe ($LAB_TCPPROBE, else $TCPPROBE) in the
+#                           client ns; lab_tcpprobe_bg: in the background, PID
+#                           in LAB_BG_PID. $LAB_WRAP (split on spaces) goes
+#                           before the binary (timeout, setpriv, valgrind).
+#                           Both refuse (status 125, nothing run) unless
+#                           lab_safe_ns holds. Every test runs tcpprobe
+#                           probe/daemon/guard through these.
+#   lab_safe_ns [NS]        NS (default the client ns) is one of this live
+#                           lab's namespaces and has no IPv4 or IPv6 default
+#                           route; else says why on stderr and returns 1
 #   lab_wire ARGS...        tests/lab/wire.py with the lab's client addresses
 #   lab_sweep               remove labs whose creating process is dead
 #
@@ -130,6 +146,56 @@ lab_sweep() {
 }
 
 lab_cexec() { ip netns exec "$LAB_CNS" "$@"; }
+
+# The only way tests start tcpprobe: in a namespace this lab made, which has
+# no default route, so no probe can leave the lab whatever its target says.
+lab_safe_ns() { # [NS]
+	local ns=${1:-${LAB_CNS:-}} r
+	if [ "${LAB_UP:-0}" != 1 ] || [ -z "$ns" ]; then
+		lab_log "refused: no lab is up"; return 1
+	fi
+	if [ "$ns" != "$LAB_CNS" ] && [ "$ns" != "$LAB_SNS" ]; then
+		lab_log "refused: '$ns' is not one of this lab's namespaces ($LAB_CNS, $LAB_SNS)"; return 1
+	fi
+	case $ns in "$LAB_PREFIX_C"?* | "$LAB_PREFIX_S"?*) ;; *)
+		lab_log "refused: '$ns' lacks the lab's prefix"; return 1 ;;
+	esac
+	if ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns"; then
+		lab_log "refused: namespace $ns does not exist"; return 1
+	fi
+	if ! lab_owner_alive "$LAB_ID" || [ "$(cut -d' ' -f1 "$LAB_DIR/owner")" != "$$" ]; then
+		lab_log "refused: lab $LAB_ID is not owned by this shell ($$)"; return 1
+	fi
+	# 2>&1: an error listing the routes counts as a route (refuse).
+	r=$(ip -n "$ns" route show default 2>&1; ip -n "$ns" -6 route show default 2>&1)
+	if [ -n "$r" ]; then
+		lab_log "refused: namespace $ns has a default route: $(echo "$r" | paste -sd ';' -)"; return 1
+	fi
+	return 0
+}
+
+lab_tcpprobe_bin() {
+	local bin=${LAB_TCPPROBE:-${TCPPROBE:-}}
+	if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+		lab_log "refused: no tcpprobe binary (LAB_TCPPROBE/TCPPROBE: '$bin')"; return 1
+	fi
+	echo "$bin"
+}
+
+lab_tcpprobe() { # ARGS...
+	local bin
+	bin=$(lab_tcpprobe_bin) && lab_safe_ns "$LAB_CNS" || return 125
+	# shellcheck disable=SC2086  # LAB_WRAP is a command prefix, split on purpose
+	ip netns exec "$LAB_CNS" ${LAB_WRAP:-} "$bin" "$@"
+}
+
+lab_tcpprobe_bg() { # ARGS...
+	local bin
+	LAB_BG_PID=
+	bin=$(lab_tcpprobe_bin) && lab_safe_ns "$LAB_CNS" || return 125
+	# shellcheck disable=SC2086
+	lab_bg "$LAB_CNS" ${LAB_WRAP:-} "$bin" "$@"
+}
 lab_sexec() { ip netns exec "$LAB_SNS" "$@"; }
 
 lab_bg() { # ns cmd...
@@ -316,8 +382,40 @@ lab_capture_stop() { # [FILE]: that capture, or all of them
 		lab_kill_pids "$pid"
 		n=$(awk '/packets dropped by kernel/ {print $1}' "$LAB_DIR/tcpdump.$pid.err" 2>/dev/null)
 		[ "${n:-0}" -gt 0 ] && lab_log "tcpdump: $n packets dropped by kernel (${LAB_CAP_FILES[$i]})"
+		# For lab_capture_ok: FILE, then tcpdump's closing counts ('-' if
+		# it never printed them, i.e. did not stop cleanly).
+		awk -v f="${LAB_CAP_FILES[$i]}" '
+			/packets captured/ { c = $1 } /packets dropped by kernel/ { k = $1 }
+			/packets dropped by interface/ { d = $1 }
+			END { printf "%s\t%s\t%s\t%s\n", f, c == "" ? "-" : c, k == "" ? "-" : k, d == "" ? 0 : d }' \
+			"$LAB_DIR/tcpdump.$pid.err" >>"$LAB_DIR/captures" 2>/dev/null
 	done
 	LAB_CAP_PIDS=("${keep_p[@]}") LAB_CAP_FILES=("${keep_f[@]}")
+	return 0
+}
+
+lab_capture_ok() { # FILE [MIN [ERE]]
+	local file=$1 min=${2:-1} ere=${3:-} rec cap kern ifd n dump
+	rec=$(awk -F'\t' -v f="$file" '$1 == f { r = $0 } END { print r }' "$LAB_DIR/captures" 2>/dev/null)
+	if [ -z "$rec" ]; then
+		echo "capture $file was not started and stopped by lab_capture_start/stop"; return 1
+	fi
+	IFS=$'\t' read -r _ cap kern ifd <<<"$rec"
+	if [ "$cap" = - ] || [ "$kern" = - ]; then
+		echo "tcpdump for $file did not stop cleanly (no closing counts)"; return 1
+	fi
+	if [ "$kern" != 0 ] || [ "$ifd" != 0 ]; then
+		echo "capture $file lost packets: $kern dropped by kernel, $ifd by interface"; return 1
+	fi
+	if [ ! -s "$file" ]; then echo "capture $file is missing or empty"; return 1; fi
+	if ! dump=$("$LAB_PY" "$LAB_LIB/wire.py" dump "$file" 2>&1); then
+		echo "wire.py cannot read $file: $(echo "$dump" | tail -n 1)"; return 1
+	fi
+	n=$(printf '%s\n' "$dump" | grep -cE -- "${ere:-.}")
+	if [ "$n" -lt "$min" ]; then
+		echo "capture $file holds $n segments${ere:+ matching '$ere'}, want >= $min (tcpdump: $cap captured)"
+		return 1
+	fi
 	return 0
 }
 
