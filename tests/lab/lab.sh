@@ -30,6 +30,26 @@
 #   lab_wire ARGS...        tests/lab/wire.py with the lab's client addresses
 #   lab_sweep               remove labs whose creating process is dead
 #
+# Impairments (this kernel has no netem and no dummy interfaces):
+#   lab_loss PORT PCT [in|out|both]   nftables in the server ns drops PCT% of
+#                           TCP segments to (in) / from (out) PORT, chosen
+#                           by `numgen random mod 100`; in+out by default
+#   lab_loss_clear          removes every lab_loss rule
+#   LAB_MIDDLE=1 lab_up     puts a third namespace tpm-ID between client and
+#                           server: lab-c <-> lab-mc [impair] lab-ms <-> lab-s.
+#                           tests/tools/impair (built by `make unit`; path in
+#                           $LAB_IMPAIR) bridges the two veths with AF_PACKET
+#                           and applies delay, loss, duplication, reordering
+#   lab_impair ARGS...      restarts the bridge with impair options, e.g.
+#                           lab_impair --seed 7 --dir b2a --dup 100 --delay 5
+#                           (a2b: client->server; b2a: server->client; see the
+#                           header of tests/tools/impair.c). No ARGS: a clean
+#                           link.
+#   lab_impair_stats        stops the bridge, prints its counters (one line
+#                           per direction: in lost duplicated reordered out)
+#   Client and server keep their interface names, MACs and addresses, so every
+#   other function works the same with or without the middle namespace.
+#
 # Nothing here sends a packet outside the two namespaces it creates: there is
 # no default route in either, and the only routes are to the lab's prefixes.
 #
@@ -47,7 +67,7 @@
 LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_PY=/usr/bin/python3          # Debian's python: the one with scapy
 LAB_RUN=/run/tcpprobe-lab        # one directory per live lab: owner, pids, logs
-LAB_PREFIX_C=tpc- LAB_PREFIX_S=tps-
+LAB_PREFIX_C=tpc- LAB_PREFIX_S=tps- LAB_PREFIX_M=tpm-
 
 LAB_C4=198.18.0.1 LAB_S4=198.18.0.2 LAB_NET4=198.18.0.0/24
 LAB_C6=fd00:18::1 LAB_S6=fd00:18::2 LAB_NET6=fd00:18::/64
@@ -55,6 +75,8 @@ LAB_ANYNET4=198.19.0.0/16 LAB_ANYNET6=fd00:19::/64
 LAB_ANY4=198.19.3.7 LAB_ANY6=fd00:19::3:7       # one AnyIP address of each family
 LAB_CMAC=02:00:c6:12:00:01 LAB_SMAC=02:00:c6:12:00:02
 LAB_CIF=lab-c LAB_SIF=lab-s      # each lives only inside its own namespace
+LAB_MCIF=lab-mc LAB_MSIF=lab-ms  # the middle namespace's ends (LAB_MIDDLE=1)
+LAB_IMPAIR=${LAB_IMPAIR:-$(cd "$LAB_LIB/../.." && pwd)/${B:-build}/tests/impair}
 
 LAB_PORT_OPEN=8080 LAB_PORT_CLOSED=8081 LAB_PORT_DROPPED=8082
 LAB_PORT_UNREACH=8083 LAB_PORT_PROHIB=8084 LAB_PORT_SLOWCLOSE=8085
@@ -130,8 +152,8 @@ lab_del_ns() {
 lab_sweep() {
 	local ns id d
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		case $ns in "$LAB_PREFIX_C"* | "$LAB_PREFIX_S"*) ;; *) continue ;; esac
-		id=${ns#"$LAB_PREFIX_C"}; id=${id#"$LAB_PREFIX_S"}
+		case $ns in "$LAB_PREFIX_C"* | "$LAB_PREFIX_S"* | "$LAB_PREFIX_M"*) ;; *) continue ;; esac
+		id=${ns#"$LAB_PREFIX_C"}; id=${id#"$LAB_PREFIX_S"}; id=${id#"$LAB_PREFIX_M"}
 		[ "$LAB_UP" = 1 ] && [ "$id" = "${LAB_ID:-}" ] && continue
 		lab_owner_alive "$id" && continue
 		lab_log "sweeping stale namespace $ns"
@@ -273,6 +295,76 @@ table inet lab {
 EOF
 }
 
+# The client-server link: one veth pair, or with LAB_MIDDLE=1 two pairs
+# through the middle namespace and the impair bridge.
+lab_links() {
+	if [ -z "$LAB_MNS" ]; then
+		ip -n "$LAB_CNS" link add "$LAB_CIF" address "$LAB_CMAC" type veth \
+			peer name "$LAB_SIF" address "$LAB_SMAC" netns "$LAB_SNS" &&
+		lab_offloads_off "$LAB_CNS" "$LAB_CIF" && lab_offloads_off "$LAB_SNS" "$LAB_SIF"
+		return
+	fi
+	[ -x "$LAB_IMPAIR" ] || { lab_log "no $LAB_IMPAIR (make unit builds it)"; return 1; }
+	ip netns add "$LAB_MNS" && ip -n "$LAB_MNS" link set lo up &&
+	# The middle's own stack stays silent: no addresses, no IPv6, no forwarding.
+	ip netns exec "$LAB_MNS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv4.ip_forward=0 &&
+	ip -n "$LAB_CNS" link add "$LAB_CIF" address "$LAB_CMAC" type veth \
+		peer name "$LAB_MCIF" netns "$LAB_MNS" &&
+	ip -n "$LAB_SNS" link add "$LAB_SIF" address "$LAB_SMAC" type veth \
+		peer name "$LAB_MSIF" netns "$LAB_MNS" &&
+	lab_offloads_off "$LAB_CNS" "$LAB_CIF" && lab_offloads_off "$LAB_SNS" "$LAB_SIF" &&
+	lab_offloads_off "$LAB_MNS" "$LAB_MCIF" && lab_offloads_off "$LAB_MNS" "$LAB_MSIF" &&
+	ip -n "$LAB_MNS" link set "$LAB_MCIF" up &&
+	ip -n "$LAB_MNS" link set "$LAB_MSIF" up &&
+	lab_impair
+}
+
+lab_impair() { # impair options; none: a clean link
+	[ -n "${LAB_MNS:-}" ] || { lab_log "lab_impair needs LAB_MIDDLE=1 lab_up"; return 1; }
+	local i
+	[ -n "${LAB_IMPAIR_PID:-}" ] && lab_kill_pids "$LAB_IMPAIR_PID"
+	: >"$LAB_DIR/impair.out"
+	lab_bg "$LAB_MNS" "$LAB_IMPAIR" "$LAB_MCIF" "$LAB_MSIF" "$@" \
+		>"$LAB_DIR/impair.out" 2>"$LAB_DIR/impair.err"
+	LAB_IMPAIR_PID=$LAB_BG_PID
+	for i in $(seq 1 50); do
+		grep -q '^ready' "$LAB_DIR/impair.out" 2>/dev/null && return 0
+		kill -0 "$LAB_IMPAIR_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	lab_log "impair did not start: $(cat "$LAB_DIR/impair.err" 2>/dev/null)"
+	return 1
+}
+
+lab_impair_stats() {
+	[ -n "${LAB_IMPAIR_PID:-}" ] || return 1
+	lab_kill_pids "$LAB_IMPAIR_PID"
+	LAB_IMPAIR_PID=
+	cat "$LAB_DIR/impair.err"
+}
+
+lab_loss() { # PORT PCT [in|out|both]
+	local port=$1 pct=$2 dir=${3:-both} rules=""
+	case $dir in in | out | both) ;; *) lab_log "lab_loss: direction '$dir'"; return 1 ;; esac
+	[[ $port =~ ^[0-9]+$ && $pct =~ ^[0-9]+$ && $pct -le 100 ]] ||
+		{ lab_log "lab_loss: bad PORT '$port' or PCT '$pct'"; return 1; }
+	local cond="numgen random mod 100 < $pct"
+	[ "$pct" = 100 ] && cond=""     # numgen's range is 0-99
+	[ "$dir" != out ] && rules="add rule inet labloss input tcp dport $port $cond drop"
+	[ "$dir" != in ] && rules="$rules
+add rule inet labloss output tcp sport $port $cond drop"
+	lab_sexec nft -f - <<EOF
+table inet labloss {
+	chain input { type filter hook input priority -10; policy accept; }
+	chain output { type filter hook output priority -10; policy accept; }
+}
+$rules
+EOF
+}
+
+lab_loss_clear() { lab_sexec nft delete table inet labloss 2>/dev/null; return 0; }
+
 lab_up() {
 	local id=${1:-$$} i
 	if [ "$LAB_UP" = 1 ]; then lab_log "lab $LAB_ID is already up"; return 1; fi
@@ -281,8 +373,10 @@ lab_up() {
 	fi
 	lab_sweep
 	LAB_ID=$id LAB_CNS=$LAB_PREFIX_C$id LAB_SNS=$LAB_PREFIX_S$id LAB_DIR=$LAB_RUN/$id
-	export LAB_ID LAB_CNS LAB_SNS LAB_DIR
-	if ip netns list | awk '{print $1}' | grep -qxE "$LAB_CNS|$LAB_SNS"; then
+	LAB_MNS=
+	[ "${LAB_MIDDLE:-0}" = 1 ] && LAB_MNS=$LAB_PREFIX_M$id
+	export LAB_ID LAB_CNS LAB_SNS LAB_MNS LAB_DIR
+	if ip netns list | awk '{print $1}' | grep -qxE "$LAB_CNS|$LAB_SNS${LAB_MNS:+|$LAB_MNS}"; then
 		lab_log "namespace $LAB_CNS or $LAB_SNS exists already"; return 1
 	fi
 	LAB_UP=1 LAB_PIDS=() LAB_CAP_PIDS=() LAB_CAP_FILES=()
@@ -297,9 +391,7 @@ lab_up() {
 		lab_ns_setup "$LAB_CNS" && lab_ns_setup "$LAB_SNS" &&
 		ip netns exec "$LAB_SNS" sysctl -qw net.core.somaxconn=65535 \
 			net.ipv4.tcp_max_syn_backlog=65535 &&
-		ip -n "$LAB_CNS" link add "$LAB_CIF" address "$LAB_CMAC" type veth \
-			peer name "$LAB_SIF" address "$LAB_SMAC" netns "$LAB_SNS" &&
-		lab_offloads_off "$LAB_CNS" "$LAB_CIF" && lab_offloads_off "$LAB_SNS" "$LAB_SIF" &&
+		lab_links &&
 		ip -n "$LAB_CNS" addr add "$LAB_C4/24" dev "$LAB_CIF" &&
 		ip -n "$LAB_CNS" -6 addr add "$LAB_C6/64" dev "$LAB_CIF" nodad &&
 		ip -n "$LAB_SNS" addr add "$LAB_S4/24" dev "$LAB_SIF" &&
@@ -425,7 +517,8 @@ lab_down() {
 	lab_kill_pids "${LAB_PIDS[@]}"
 	lab_del_ns "$LAB_CNS"
 	lab_del_ns "$LAB_SNS"
+	[ -n "${LAB_MNS:-}" ] && lab_del_ns "$LAB_MNS"
 	rm -rf "$LAB_DIR"
-	LAB_UP=0 LAB_PIDS=()
+	LAB_UP=0 LAB_PIDS=() LAB_IMPAIR_PID=
 	return 0
 }
