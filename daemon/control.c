@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "outcome.h"
 #include "report.h"
 
 #define CTL_CLIENTS_MAX 256
@@ -207,17 +208,26 @@ static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
 	jb_double(j, hist_quantile(h, dc->buckets, dc->n_buckets, q) * 1e6);
 }
 
-/* Probes without the answer the kind expects: a FIN probe never gets `ok`;
- * `closed` and `silent` are its answers (as tcpprobe_up counts them). */
+/* loss_pct: probes nothing answered (timeouts); failed_pct: probes without
+ * the answer the kind asks for. probes/outcome.c decides both. */
 static void j_loss(struct jbuf *j, const struct target *t)
 {
 	const struct target_stats *s = &t->st;
-	uint64_t good = t->cfg.opts.kind == PROBE_FIN
-				? s->by_result[RESULT_CLOSED] + s->by_result[RESULT_SILENT]
-				: s->by_result[RESULT_OK];
+	enum probe_kind k = t->cfg.opts.kind;
+	uint64_t lost = 0, up = 0;
+	for (unsigned r = 0; r < RESULT_COUNT; r++) {
+		enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
+		lost += o == OUTCOME_UNANSWERED ? s->by_result[r] : 0;
+		up += o == OUTCOME_UP ? s->by_result[r] : 0;
+	}
 	jb_key(j, "loss_pct");
 	if (s->probes)
-		jb_double(j, 100.0 * (double)(s->probes - good) / (double)s->probes);
+		jb_double(j, 100.0 * (double)lost / (double)s->probes);
+	else
+		jb_null(j);
+	jb_key(j, "failed_pct");
+	if (s->probes)
+		jb_double(j, 100.0 * (double)(s->probes - up) / (double)s->probes);
 	else
 		jb_null(j);
 }

@@ -527,11 +527,20 @@ static void render_status(const struct jv *r, const struct ctl_request *rq)
 	kv_line("control clients:", "%s", fmt_n(r, "control_clients", b, sizeof(b)));
 }
 
-#define TCOLS 9
+/* A percentage cell: "-" when unknown. */
+static void fmt_pct(double v, char *b, size_t n)
+{
+	if (isnan(v))
+		snprintf(b, n, "-");
+	else
+		snprintf(b, n, "%.1f%%", v);
+}
+
+#define TCOLS 10
 static void render_targets(const struct jv *r, const struct ctl_request *rq)
 {
 	static const char *const head[TCOLS] = { "NAME", "ADDRESS", "KIND", "STATE", "LAST",
-						  "RTT", "P50", "P99", "LOSS" };
+						  "RTT", "P50", "P99", "LOSS", "FAILED" };
 	const struct jv *ts = jv_get(r, "targets");
 	size_t n = 0;
 	for (const struct jv *t = ts ? ts->kids : NULL; t; t = t->next)
@@ -549,7 +558,6 @@ static void render_targets(const struct jv *r, const struct ctl_request *rq)
 	size_t i = 1;
 	for (const struct jv *t = ts ? ts->kids : NULL; t; t = t->next, i++) {
 		char b[32];
-		double loss = jv_num(t, "loss_pct");
 		snprintf(cells[i][0], 80, "%s", jv_str_or(t, "name", "?"));
 		fmt_dest(t, cells[i][1], 80);
 		snprintf(cells[i][2], 80, "%s", jv_str_or(t, "kind", "?"));
@@ -558,10 +566,8 @@ static void render_targets(const struct jv *r, const struct ctl_request *rq)
 		snprintf(cells[i][5], 80, "%s", fmt_us(jv_num(t, "last_rtt_us"), b, sizeof(b)));
 		snprintf(cells[i][6], 80, "%s", fmt_us(jv_num(t, "p50_rtt_us"), b, sizeof(b)));
 		snprintf(cells[i][7], 80, "%s", fmt_us(jv_num(t, "p99_rtt_us"), b, sizeof(b)));
-		if (isnan(loss))
-			snprintf(cells[i][8], 80, "-");
-		else
-			snprintf(cells[i][8], 80, "%.1f%%", loss);
+		fmt_pct(jv_num(t, "loss_pct"), cells[i][8], 80);
+		fmt_pct(jv_num(t, "failed_pct"), cells[i][9], 80);
 		for (int c = 0; c < TCOLS; c++)
 			if (strlen(cells[i][c]) > w[c])
 				w[c] = strlen(cells[i][c]);
@@ -647,11 +653,9 @@ static void render_show(const struct jv *r, const struct ctl_request *rq)
 		fmt_us(jv_num(t, "last_rtt_us"), c, sizeof(c)),
 		fmt_time(jv_num(t, "last_probe_time"), b, sizeof(b)));
 	kv_line("  last ok:", "%s", fmt_time(jv_num(t, "last_ok_time"), b, sizeof(b)));
-	double loss = jv_num(t, "loss_pct");
-	if (isnan(loss))
-		kv_line("  loss:", "-");
-	else
-		kv_line("  loss:", "%.1f%%", loss);
+	fmt_pct(jv_num(t, "loss_pct"), b, sizeof(b));
+	fmt_pct(jv_num(t, "failed_pct"), c, sizeof(c));
+	kv_line("  loss:", "%s unanswered, %s failed", b, c);
 	const char *groups[] = { "results", "close_results" };
 	const char *labels[] = { "  results:", "  close results:" };
 	for (int g = 0; g < 2; g++) {

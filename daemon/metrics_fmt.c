@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fsm.h"
+#include "outcome.h"
 #include "packet.h"
 
 static void put(struct jbuf *b, const char *s) { jb_append(b, s, strlen(s)); }
@@ -308,16 +309,6 @@ static bool kind_has_result(enum probe_kind k, enum probe_result r)
 	return false;
 }
 
-/* What "up" means per kind. A FIN probe never reports ok: any answer from
- * the target's stack (RST) or its filter (silence) means it is there; an
- * ICMP error or a local error means it is not. */
-static bool result_up(enum probe_kind k, enum probe_result r)
-{
-	if (k == PROBE_FIN)
-		return r == RESULT_CLOSED || r == RESULT_SILENT;
-	return r == RESULT_OK;
-}
-
 static const char *const close_phase_label[PHASE_COUNT] = {
 	[PHASE_FIN_ACK] = "fin_ack",
 	[PHASE_FIN_WAIT_2] = "fin_wait_2",
@@ -459,7 +450,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		const struct target *t = at(arg, i);
 		target_label(b, "tcpprobe_up", t);
 		metrics_put_u64(b, true,
-				result_up(t->cfg.opts.kind, (enum probe_result)t->st.last_result));
+				probe_up(t->cfg.opts.kind, (enum probe_result)t->st.last_result));
 	}
 
 	metrics_put_family(b, "tcpprobe_last_probe_timestamp_seconds", "gauge",

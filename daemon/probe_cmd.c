@@ -17,6 +17,7 @@
 #include "hostport.h"
 #include "json.h"
 #include "log.h"
+#include "outcome.h"
 #include "report.h"
 
 struct ptarget {
@@ -24,7 +25,8 @@ struct ptarget {
 	char name[300];
 	struct pkt_addr addr, src;
 	uint16_t port;
-	unsigned sent, done, ok;
+	unsigned sent, done, up;
+	unsigned by_result[RESULT_COUNT], by_close[CLOSE_COUNT];
 	double rtt_min, rtt_max, rtt_sum, rtt_sq; /* ms, over ok probes with an RTT */
 	unsigned rtt_n;
 	struct event *tick;
@@ -69,7 +71,8 @@ static void usage(FILE *f)
 		"  -v, --verbose          debug logging\n"
 		"\n"
 		"Durations take units (250ms, 2s) or plain seconds (0.25).\n"
-		"Exit status: 0 every probe ok, 1 otherwise, 2 usage error.\n");
+		"Exit status: 0 every probe got its kind's answer (syn, handshake: ok;\n"
+		"fin: closed or silent), 1 otherwise, 2 usage error.\n");
 }
 
 /* Plain numbers are seconds (ping's habit); otherwise a config duration. */
@@ -118,18 +121,22 @@ static void on_report(void *arg, const struct probe_report *r)
 	struct ptarget *t = arg;
 	struct probe_state *ps = t->ps;
 	t->done++;
-	if (r->result == RESULT_OK) {
-		t->ok++;
-		if (r->ph.handshake) {
-			double ms = r->ph.handshake / 1e6;
-			if (!t->rtt_n || ms < t->rtt_min)
-				t->rtt_min = ms;
-			if (!t->rtt_n || ms > t->rtt_max)
-				t->rtt_max = ms;
-			t->rtt_sum += ms;
-			t->rtt_sq += ms * ms;
-			t->rtt_n++;
-		}
+	if (r->result < RESULT_COUNT)
+		t->by_result[r->result]++;
+	if (r->close_result < CLOSE_COUNT)
+		t->by_close[r->close_result]++;
+	if (probe_up((enum probe_kind)r->kind, (enum probe_result)r->result))
+		t->up++;
+	/* Every timed handshake, whatever came after it (a reset, say). */
+	if (r->ph.handshake) {
+		double ms = r->ph.handshake / 1e6;
+		if (!t->rtt_n || ms < t->rtt_min)
+			t->rtt_min = ms;
+		if (!t->rtt_n || ms > t->rtt_max)
+			t->rtt_max = ms;
+		t->rtt_sum += ms;
+		t->rtt_sq += ms * ms;
+		t->rtt_n++;
 	}
 	if (ps->json) {
 		jb_reset(&ps->jb);
@@ -156,6 +163,7 @@ static void launch_one(struct ptarget *t)
 	if (engine_start(ps->eng, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
 		t->done++;
+		t->by_result[RESULT_ERROR]++;
 	}
 }
 
@@ -185,16 +193,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(ps->base);
 }
 
+/* "N probes sent, 3 ok, 1 refused, 1 timeout, 20.0% loss": the kind's own
+ * answers always, other results when they happened; loss is the share
+ * nothing answered (probes/outcome.c). Then the close results, if any. */
 static void summary(const struct probe_state *ps)
 {
+	enum probe_kind k = ps->prof->fp.kind;
 	for (unsigned i = 0; i < ps->nt; i++) {
 		const struct ptarget *t = &ps->t[i];
 		char a[64];
 		printf("\n--- %s [%s]:%u tcpprobe %s statistics ---\n", t->name,
-		       pkt_addr_str(&t->addr, a, sizeof(a)), t->port, probe_kind_str(ps->prof->fp.kind));
-		unsigned sent = t->done;
-		printf("%u probes sent, %u ok, %.1f%% loss\n", sent, t->ok,
-		       sent ? 100.0 * (sent - t->ok) / sent : 0.0);
+		       pkt_addr_str(&t->addr, a, sizeof(a)), t->port, probe_kind_str(k));
+		unsigned sent = t->done, lost = 0;
+		printf("%u probes sent", sent);
+		for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
+			enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
+			if (o == OUTCOME_UNANSWERED)
+				lost += t->by_result[r];
+			if (t->by_result[r] || o == OUTCOME_UP)
+				printf(", %u %s", t->by_result[r], probe_result_str((enum probe_result)r));
+		}
+		printf(", %.1f%% loss\n", sent ? 100.0 * lost / sent : 0.0);
+		const char *sep = "close: ";
+		for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++)
+			if (t->by_close[r]) {
+				printf("%s%u %s", sep, t->by_close[r], close_result_str((enum close_result)r));
+				sep = ", ";
+			}
+		if (*sep == ',')
+			putchar('\n');
 		if (t->rtt_n) {
 			double avg = t->rtt_sum / t->rtt_n;
 			double var = t->rtt_sq / t->rtt_n - avg * avg;
@@ -445,7 +472,7 @@ int probe_main(int argc, char **argv)
 		summary(&ps);
 	rc = 0;
 	for (unsigned i = 0; i < ps.nt; i++)
-		if (ps.t[i].ok != ps.count)
+		if (ps.t[i].up != ps.count)
 			rc = 1;
 	if (ps.interrupted)
 		rc = 1;

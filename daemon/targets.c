@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outcome.h"
+
 const char *phase_str(enum phase p)
 {
 	switch (p) {
@@ -124,7 +126,7 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 	s->last_probe_ns = r->t_start;
 	s->last_result = r->result;
 	s->last_rtt_ns = r->ph.handshake;
-	if (r->result == RESULT_OK)
+	if (probe_up((enum probe_kind)r->kind, (enum probe_result)r->result))
 		s->last_ok_ns = r->t_start;
 	const uint64_t ph[PHASE_COUNT] = { r->ph.handshake, r->ph.fin_ack, r->ph.fin_wait_2,
 					   r->ph.close };

@@ -299,10 +299,10 @@ def failure_sample(d, n=3):
     """What a few failed probes reported, for the log."""
     out = []
     rows = d.ctl("targets", timeout=120)["targets"]
-    lossy = [r for r in rows if r.get("loss_pct")]
-    out.append("%d targets with losses" % len(lossy))
+    lossy = [r for r in rows if r.get("failed_pct")]
+    out.append("%d targets with failures" % len(lossy))
     for r in lossy:
-        if r.get("loss_pct"):
+        if r.get("failed_pct"):
             h = d.ctl("history", r["name"], "5")
             for e in (h.get("history") or h.get("results") or [])[:5]:
                 if e.get("result") != "ok":
@@ -313,15 +313,15 @@ def failure_sample(d, n=3):
 
 
 def target_totals(d):
-    """(probes, ok) summed over every target (ok from loss_pct, exact to
-    rounding since loss_pct = 100 * (probes - ok) / probes)."""
+    """(probes, ok) summed over every target (ok from failed_pct, exact to
+    rounding since failed_pct = 100 * (probes - ok) / probes)."""
     rows = d.ctl("targets", timeout=120)["targets"]
     probes = ok = 0
     for r in rows:
         n = r.get("probes") or 0
         probes += n
         if n:
-            ok += n - round(n * (r.get("loss_pct") or 0.0) / 100.0)
+            ok += n - round(n * (r.get("failed_pct") or 0.0) / 100.0)
     return probes, ok
 
 

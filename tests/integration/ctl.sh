@@ -284,8 +284,8 @@ if echo "$out" | jpy 'd["ok"] and d["targets"] == 4 and d["version"] and "rss_by
 else fail ctl-status "$out"; fi
 
 out=$(ctl --json targets)
-if echo "$out" | jpy '[(t["name"], t["state"], t["last_result"]) for t in d["targets"]] == [("open4","ok","ok"),("closed4","ok","refused"),("open6","ok","ok"),("dropped4","ok","timeout")] and d["targets"][0]["p99_rtt_us"] > 0 and d["targets"][1]["loss_pct"] == 100' | grep -qx True &&
-	ctl targets | head -1 | grep -q '^NAME *ADDRESS *KIND *STATE *LAST *RTT *P50 *P99 *LOSS$' &&
+if echo "$out" | jpy '[(t["name"], t["state"], t["last_result"]) for t in d["targets"]] == [("open4","ok","ok"),("closed4","ok","refused"),("open6","ok","ok"),("dropped4","ok","timeout")] and d["targets"][0]["p99_rtt_us"] > 0 and d["targets"][1]["loss_pct"] == 0 and d["targets"][1]["failed_pct"] == 100 and d["targets"][3]["loss_pct"] == 100' | grep -qx True &&
+	ctl targets | head -1 | grep -q '^NAME *ADDRESS *KIND *STATE *LAST *RTT *P50 *P99 *LOSS *FAILED$' &&
 	ctl targets | grep -q "^open6 *\[$LAB_S6\]:$LAB_PORT_OPEN *syn"; then pass ctl-targets
 else fail ctl-targets "$out"; fi
 

@@ -325,6 +325,8 @@ static void families_rendered(void)
 		"tcpprobe_up{target=\"new\"} 0",
 		"tcpprobe_last_probe_timestamp_seconds{target=\"web\"} 1712345688",
 		"tcpprobe_last_success_timestamp_seconds{target=\"web\"} 1712345678.123456789",
+		/* a FIN probe's answer is a success, as tcpprobe_up says */
+		"tcpprobe_last_success_timestamp_seconds{target=\"fw\"} 1712345680",
 		"tcpprobe_peer_info{target=\"web\",mss=\"1460\",wscale=\"7\",sack=\"true\","
 		"timestamps=\"false\"} 1",
 		"tcpprobe_peer_ttl{target=\"dns-v6\"} 64",
@@ -347,7 +349,7 @@ static void families_rendered(void)
 		"tcpprobe_peer_info{target=\"new\"",
 		"tcpprobe_peer_ttl{target=\"fw\"}",
 		"tcpprobe_last_probe_timestamp_seconds{target=\"new\"}",
-		"tcpprobe_last_success_timestamp_seconds{target=\"fw\"}",
+		"tcpprobe_last_success_timestamp_seconds{target=\"new\"}",
 	};
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
 		if (strstr(b.p, absent[i])) {

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# What a result means (issue 10: points 2, 3, 7), judged by the wire:
+#  - one rule per kind for what an answer is (probes/outcome.c): the
+#    `tcpprobe probe` summary and exit status, ctl's loss and /metrics' up;
+#  - a send the local firewall refuses ends the probe `error`, nothing sent;
+#  - a reset after the handshake (a SYN proxy in front of a closed port) is
+#    result `reset`, a failure everywhere.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/lab/lab.sh
+source tests/lab/daemon_lib.sh
+dl_init results
+PY=$DL_PY
+T=$DL_T
+
+# probe NAME ARGS...: `tcpprobe probe ARGS` in the client ns under a capture;
+# leaves $T/NAME.out (stdout), .err, .rc and .pcap.
+probe() {
+	local name=$1; shift
+	lab_capture_start "$T/$name.pcap" "tcp or icmp or icmp6" || return 1
+	lab_cexec timeout 60 "$DL_BIN" probe "$@" >"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+	lab_capture_stop "$T/$name.pcap"
+}
+rc() { cat "$T/$1.rc"; }
+# wflags NAME PORT: one line per conversation with PORT, e.g. "F R."
+wflags() { "$PY" tests/lab/wire.py flags "$T/$1.pcap" --port "$2" --dir; }
+# count NAME PORT PATTERN: conversations whose flag line matches PATTERN (grep -E)
+count() { wflags "$1" "$2" | grep -cE "$3"; }
+why() { echo "rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 400) err: $(head -c 200 "$T/$1.err") wire: $(wflags "$1" "$2" | tr '\n' '|')"; }
+
+S=$LAB_S4
+
+# ---- point 7: one rule for what an answer is --------------------------------
+# FIN probes to a closed port: every FIN drew an RST (on the wire), so every
+# probe is answered (`closed`): no loss, exit 0.
+probe fin-closed --kind fin -c 3 -i 0.05 -t 0.3 -r 0 "$S:$LAB_PORT_CLOSED"
+n_fin=$(count fin-closed "$LAB_PORT_CLOSED" '^>F( |$)')
+n_rst=$(count fin-closed "$LAB_PORT_CLOSED" '^>F <R\.$')
+if [ "$n_fin" = 3 ] && [ "$n_rst" = 3 ] && [ "$(rc fin-closed)" = 0 ] &&
+   grep -qx "3 probes sent, 3 closed, 0 silent, 0.0% loss" "$T/fin-closed.out"; then
+	pass fin-closed-answered
+else fail fin-closed-answered "fins=$n_fin rsts=$n_rst $(why fin-closed "$LAB_PORT_CLOSED")"; fi
+
+# FIN probes to a listening port: Linux drops a bare FIN (nothing comes back
+# on the wire), the answer a FIN probe expects (`silent`).
+probe fin-open --kind fin -c 2 -i 0.05 -t 0.2 -r 0 "$S:$LAB_PORT_OPEN"
+n_fin=$(count fin-open "$LAB_PORT_OPEN" '^>F$')
+n_back=$(wflags fin-open "$LAB_PORT_OPEN" | grep -c '<')
+if [ "$n_fin" = 2 ] && [ "$n_back" = 0 ] && [ "$(rc fin-open)" = 0 ] &&
+   grep -qx "2 probes sent, 0 closed, 2 silent, 0.0% loss" "$T/fin-open.out"; then
+	pass fin-silent-answered
+else fail fin-silent-answered "fins=$n_fin replies=$n_back $(why fin-open "$LAB_PORT_OPEN")"; fi
+
+# A refused handshake is answered (an RST came back): not loss, but a failure.
+probe hs-refused -c 2 -i 0.05 -t 0.3 -r 0 "$S:$LAB_PORT_CLOSED"
+n_ref=$(count hs-refused "$LAB_PORT_CLOSED" '^>S <R\.$')
+if [ "$n_ref" = 2 ] && [ "$(rc hs-refused)" = 1 ] &&
+   grep -qx "2 probes sent, 0 ok, 2 refused, 0.0% loss" "$T/hs-refused.out"; then
+	pass handshake-refused-not-loss
+else fail handshake-refused-not-loss "refused on the wire=$n_ref $(why hs-refused "$LAB_PORT_CLOSED")"; fi
+
+# Silence is the only loss: SYNs to the dropped port, nothing back.
+probe hs-dropped -t 0.1 -r 1 "$S:$LAB_PORT_DROPPED"
+n_syn=$(wflags hs-dropped "$LAB_PORT_DROPPED" | grep -o '>S' | wc -l)
+n_back=$(wflags hs-dropped "$LAB_PORT_DROPPED" | grep -c '<')
+if [ "$n_syn" = 2 ] && [ "$n_back" = 0 ] && [ "$(rc hs-dropped)" = 1 ] &&
+   grep -qx "1 probes sent, 0 ok, 1 timeout, 100.0% loss" "$T/hs-dropped.out"; then
+	pass handshake-timeout-is-loss
+else fail handshake-timeout-is-loss "syns=$n_syn replies=$n_back $(why hs-dropped "$LAB_PORT_DROPPED")"; fi
+
+# ICMP unreachable is an answer too, shown apart from loss.
+probe hs-unreach -t 0.3 -r 0 "$S:$LAB_PORT_UNREACH"
+n_icmp=$(wflags hs-unreach "$LAB_PORT_UNREACH" | grep -c '<icmp3/3')
+if [ "$n_icmp" = 1 ] && [ "$(rc hs-unreach)" = 1 ] &&
+   grep -qx "1 probes sent, 0 ok, 1 unreachable, 0.0% loss" "$T/hs-unreach.out"; then
+	pass handshake-unreachable-not-loss
+else fail handshake-unreachable-not-loss "icmp=$n_icmp $(why hs-unreach "$LAB_PORT_UNREACH")"; fi
+
+# The close results are in the summary: the four-way close completed on the wire.
+probe hs-open -c 2 -i 0.05 --time-wait 0.1 "$S:$LAB_PORT_OPEN"
+n_close=$(count hs-open "$LAB_PORT_OPEN" '>F\..*<F\..*>\.$')
+if [ "$n_close" = 2 ] && [ "$(rc hs-open)" = 0 ] &&
+   grep -qx "2 probes sent, 2 ok, 0.0% loss" "$T/hs-open.out" &&
+   grep -qx "close: 2 ok" "$T/hs-open.out"; then
+	pass handshake-summary-close
+else fail handshake-summary-close "closes on the wire=$n_close $(why hs-open "$LAB_PORT_OPEN")"; fi
+
+# The daemon counts by the same rule: ctl's loss (nothing answered) and
+# failed shares, /metrics' up, checked against what the wire shows.
+{
+	dl_conf_daemon
+	cat <<CONF
+[defaults]
+interval = 200ms
+timeout = 200ms
+retries = 0
+time_wait = 100ms
+
+[target fin-closed]
+host = $S
+port = $LAB_PORT_CLOSED
+kind = fin
+
+[target fin-open]
+host = $S
+port = $LAB_PORT_OPEN
+kind = fin
+
+[target refused]
+host = $S
+port = $LAB_PORT_CLOSED
+
+[target dropped]
+host = $S
+port = $LAB_PORT_DROPPED
+CONF
+} >"$T/d7.conf"
+# daemon_run NAME CONF: run the daemon under a capture until every target has
+# 3 results, pause it and wait for nothing in flight; leaves $T/NAME.pcap,
+# $T/NAME.targets (ctl --json targets), $T/NAME.metrics.
+daemon_run() {
+	local name=$1 conf=$2 i
+	lab_capture_start "$T/$name.pcap" "tcp or icmp or icmp6" || return 1
+	dl_start "$conf" "$T/$name.log" || return 1
+	for i in $(seq 1 100); do
+		[ "$(ctl --json targets | jpy 'min(t["probes"] for t in d["targets"])')" -ge 3 ] 2>/dev/null && break
+		sleep 0.1
+	done
+	ctl pause --all >/dev/null
+	for i in $(seq 1 100); do
+		[ "$(ctl --json status | jpy 'd["inflight"] + d["queued"] + d["time_wait"]')" = 0 ] && break
+		sleep 0.1
+	done
+	ctl --json targets >"$T/$name.targets"
+	ctl metrics >"$T/$name.metrics"
+	dl_stop
+	lab_capture_stop "$T/$name.pcap"
+}
+# tfield NAME TARGET KEY: a field of ctl targets' row for TARGET
+tfield() { jpy "'%g' % [t['$3'] for t in d['targets'] if t['name'] == '$2'][0]" <"$T/$1.targets"; }
+up() { awk -v t="$2" '$1 == "tcpprobe_up{target=\""t"\"}" {print $2}' "$T/$1.metrics"; }
+daemon_run d7 "$T/d7.conf"
+n_closed=$(count d7 "$LAB_PORT_CLOSED" '^>F <R\.$')
+n_refused=$(count d7 "$LAB_PORT_CLOSED" '^>S <R\.$')
+n_fin_open=$(count d7 "$LAB_PORT_OPEN" '^>F$')
+n_dropped=$(count d7 "$LAB_PORT_DROPPED" '^>S$')
+got="wire: closed=$n_closed refused=$n_refused fin-open=$n_fin_open dropped=$n_dropped; ctl: $(cut -c1-1500 "$T/d7.targets"); up: $(grep '^tcpprobe_up{' "$T/d7.metrics" | tr '\n' ' ')"
+if [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n_closed" ] &&
+   [ "$(tfield d7 fin-open probes)" = "$n_fin_open" ] &&
+   [ "$(tfield d7 refused probes)" = "$n_refused" ] &&
+   [ "$(tfield d7 dropped probes)" = "$n_dropped" ] &&
+   [ "$(tfield d7 fin-closed loss_pct)" = 0 ] && [ "$(tfield d7 fin-closed failed_pct)" = 0 ] &&
+   [ "$(tfield d7 fin-open loss_pct)" = 0 ] && [ "$(tfield d7 fin-open failed_pct)" = 0 ] &&
+   [ "$(tfield d7 refused loss_pct)" = 0 ] && [ "$(tfield d7 refused failed_pct)" = 100 ] &&
+   [ "$(tfield d7 dropped loss_pct)" = 100 ] && [ "$(tfield d7 dropped failed_pct)" = 100 ] &&
+   [ "$(up d7 fin-closed)" = 1 ] && [ "$(up d7 fin-open)" = 1 ] &&
+   [ "$(up d7 refused)" = 0 ] && [ "$(up d7 dropped)" = 0 ]; then
+	pass daemon-one-answer-rule
+else fail daemon-one-answer-rule "$got"; fi
+
+[ "$DL_FAILS" = 0 ]
