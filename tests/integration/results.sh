@@ -18,16 +18,19 @@ T=$DL_T
 probe() {
 	local name=$1; shift
 	lab_capture_start "$T/$name.pcap" "tcp or icmp or icmp6" || return 1
-	lab_cexec timeout 60 "$DL_BIN" probe "$@" >"$T/$name.out" 2>"$T/$name.err"
+	LAB_WRAP="timeout 60" lab_tcpprobe probe "$@" >"$T/$name.out" 2>"$T/$name.err"
 	echo $? >"$T/$name.rc"
 	lab_capture_stop "$T/$name.pcap"
+	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
 }
 rc() { cat "$T/$1.rc"; }
+# capok NAME: the capture ran cleanly and lost nothing (else why in NAME.cap)
+capok() { [ ! -s "$T/$1.cap" ]; }
 # wflags NAME PORT: one line per conversation with PORT, e.g. "F R."
 wflags() { "$PY" tests/lab/wire.py flags "$T/$1.pcap" --port "$2" --dir; }
 # count NAME PORT PATTERN: conversations whose flag line matches PATTERN (grep -E)
 count() { wflags "$1" "$2" | grep -cE "$3"; }
-why() { echo "rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 400) err: $(head -c 200 "$T/$1.err") wire: $(wflags "$1" "$2" | tr '\n' '|')"; }
+why() { echo "$(cat "$T/$1.cap") rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 400) err: $(head -c 200 "$T/$1.err") wire: $(wflags "$1" "$2" | tr '\n' '|')"; }
 
 S=$LAB_S4
 
@@ -37,7 +40,7 @@ S=$LAB_S4
 probe fin-closed --kind fin -c 3 -i 0.05 -t 0.3 -r 0 "$S:$LAB_PORT_CLOSED"
 n_fin=$(count fin-closed "$LAB_PORT_CLOSED" '^>F( |$)')
 n_rst=$(count fin-closed "$LAB_PORT_CLOSED" '^>F <R\.$')
-if [ "$n_fin" = 3 ] && [ "$n_rst" = 3 ] && [ "$(rc fin-closed)" = 0 ] &&
+if [ "$n_fin" = 3 ] && [ "$n_rst" = 3 ] && capok fin-closed && [ "$(rc fin-closed)" = 0 ] &&
    grep -qx "3 probes sent, 3 closed, 0 silent, 0.0% loss" "$T/fin-closed.out"; then
 	pass fin-closed-answered
 else fail fin-closed-answered "fins=$n_fin rsts=$n_rst $(why fin-closed "$LAB_PORT_CLOSED")"; fi
@@ -47,7 +50,7 @@ else fail fin-closed-answered "fins=$n_fin rsts=$n_rst $(why fin-closed "$LAB_PO
 probe fin-open --kind fin -c 2 -i 0.05 -t 0.2 -r 0 "$S:$LAB_PORT_OPEN"
 n_fin=$(count fin-open "$LAB_PORT_OPEN" '^>F$')
 n_back=$(wflags fin-open "$LAB_PORT_OPEN" | grep -c '<')
-if [ "$n_fin" = 2 ] && [ "$n_back" = 0 ] && [ "$(rc fin-open)" = 0 ] &&
+if [ "$n_fin" = 2 ] && [ "$n_back" = 0 ] && capok fin-open && [ "$(rc fin-open)" = 0 ] &&
    grep -qx "2 probes sent, 0 closed, 2 silent, 0.0% loss" "$T/fin-open.out"; then
 	pass fin-silent-answered
 else fail fin-silent-answered "fins=$n_fin replies=$n_back $(why fin-open "$LAB_PORT_OPEN")"; fi
@@ -55,7 +58,7 @@ else fail fin-silent-answered "fins=$n_fin replies=$n_back $(why fin-open "$LAB_
 # A refused handshake is answered (an RST came back): not loss, but a failure.
 probe hs-refused -c 2 -i 0.05 -t 0.3 -r 0 "$S:$LAB_PORT_CLOSED"
 n_ref=$(count hs-refused "$LAB_PORT_CLOSED" '^>S <R\.$')
-if [ "$n_ref" = 2 ] && [ "$(rc hs-refused)" = 1 ] &&
+if [ "$n_ref" = 2 ] && capok hs-refused && [ "$(rc hs-refused)" = 1 ] &&
    grep -qx "2 probes sent, 0 ok, 2 refused, 0.0% loss" "$T/hs-refused.out"; then
 	pass handshake-refused-not-loss
 else fail handshake-refused-not-loss "refused on the wire=$n_ref $(why hs-refused "$LAB_PORT_CLOSED")"; fi
@@ -64,7 +67,7 @@ else fail handshake-refused-not-loss "refused on the wire=$n_ref $(why hs-refuse
 probe hs-dropped -t 0.1 -r 1 "$S:$LAB_PORT_DROPPED"
 n_syn=$(wflags hs-dropped "$LAB_PORT_DROPPED" | grep -o '>S' | wc -l)
 n_back=$(wflags hs-dropped "$LAB_PORT_DROPPED" | grep -c '<')
-if [ "$n_syn" = 2 ] && [ "$n_back" = 0 ] && [ "$(rc hs-dropped)" = 1 ] &&
+if [ "$n_syn" = 2 ] && [ "$n_back" = 0 ] && capok hs-dropped && [ "$(rc hs-dropped)" = 1 ] &&
    grep -qx "1 probes sent, 0 ok, 1 timeout, 100.0% loss" "$T/hs-dropped.out"; then
 	pass handshake-timeout-is-loss
 else fail handshake-timeout-is-loss "syns=$n_syn replies=$n_back $(why hs-dropped "$LAB_PORT_DROPPED")"; fi
@@ -72,7 +75,7 @@ else fail handshake-timeout-is-loss "syns=$n_syn replies=$n_back $(why hs-droppe
 # ICMP unreachable is an answer too, shown apart from loss.
 probe hs-unreach -t 0.3 -r 0 "$S:$LAB_PORT_UNREACH"
 n_icmp=$(wflags hs-unreach "$LAB_PORT_UNREACH" | grep -c '<icmp3/3')
-if [ "$n_icmp" = 1 ] && [ "$(rc hs-unreach)" = 1 ] &&
+if [ "$n_icmp" = 1 ] && capok hs-unreach && [ "$(rc hs-unreach)" = 1 ] &&
    grep -qx "1 probes sent, 0 ok, 1 unreachable, 0.0% loss" "$T/hs-unreach.out"; then
 	pass handshake-unreachable-not-loss
 else fail handshake-unreachable-not-loss "icmp=$n_icmp $(why hs-unreach "$LAB_PORT_UNREACH")"; fi
@@ -80,7 +83,7 @@ else fail handshake-unreachable-not-loss "icmp=$n_icmp $(why hs-unreach "$LAB_PO
 # The close results are in the summary: the four-way close completed on the wire.
 probe hs-open -c 2 -i 0.05 --time-wait 0.1 "$S:$LAB_PORT_OPEN"
 n_close=$(count hs-open "$LAB_PORT_OPEN" '>F\..*<F\..*>\.$')
-if [ "$n_close" = 2 ] && [ "$(rc hs-open)" = 0 ] &&
+if [ "$n_close" = 2 ] && capok hs-open && [ "$(rc hs-open)" = 0 ] &&
    grep -qx "2 probes sent, 2 ok, 0.0% loss" "$T/hs-open.out" &&
    grep -qx "close: 2 ok" "$T/hs-open.out"; then
 	pass handshake-summary-close
@@ -136,6 +139,7 @@ daemon_run() {
 	ctl metrics >"$T/$name.metrics"
 	dl_stop
 	lab_capture_stop "$T/$name.pcap"
+	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
 }
 # tfield NAME TARGET KEY: a field of ctl targets' row for TARGET
 tfield() { jpy "'%g' % [t['$3'] for t in d['targets'] if t['name'] == '$2'][0]" <"$T/$1.targets"; }
@@ -145,8 +149,8 @@ n_closed=$(count d7 "$LAB_PORT_CLOSED" '^>F <R\.$')
 n_refused=$(count d7 "$LAB_PORT_CLOSED" '^>S <R\.$')
 n_fin_open=$(count d7 "$LAB_PORT_OPEN" '^>F$')
 n_dropped=$(count d7 "$LAB_PORT_DROPPED" '^>S$')
-got="wire: closed=$n_closed refused=$n_refused fin-open=$n_fin_open dropped=$n_dropped; ctl: $(cut -c1-1500 "$T/d7.targets"); up: $(grep '^tcpprobe_up{' "$T/d7.metrics" | tr '\n' ' ')"
-if [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n_closed" ] &&
+got="$(cat "$T/d7.cap") wire: closed=$n_closed refused=$n_refused fin-open=$n_fin_open dropped=$n_dropped; ctl: $(cut -c1-1500 "$T/d7.targets"); up: $(grep '^tcpprobe_up{' "$T/d7.metrics" | tr '\n' ' ')"
+if capok d7 && [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n_closed" ] &&
    [ "$(tfield d7 fin-open probes)" = "$n_fin_open" ] &&
    [ "$(tfield d7 refused probes)" = "$n_refused" ] &&
    [ "$(tfield d7 dropped probes)" = "$n_dropped" ] &&
