@@ -64,6 +64,9 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# test_oom fails chosen allocations of the daemon's code (tests/unit/test_oom.c).
+$(B)/tests/test_oom: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+
 $(B)/tests/%: tests/tools/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"

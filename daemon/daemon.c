@@ -31,24 +31,52 @@ struct target *daemon_target_at(struct daemon *d, size_t i) { return i < d->nt ?
 
 /* ---- the name index (open addressing, linear probing) ---- */
 
-static int idx_rebuild(struct daemon *d)
+/* Build an index for d->t[0..nt) into a fresh array: the current index
+ * stays valid until the caller commits the new one (idx_commit), so a
+ * failed allocation changes nothing. */
+static struct target **idx_build(struct daemon *d, size_t *mask)
 {
 	size_t n = 64;
 	while (n < d->nt * 2 + 2)
 		n *= 2;
 	struct target **idx = calloc(n, sizeof(*idx));
 	if (!idx)
-		return -1;
+		return NULL;
+	for (size_t i = 0; i < d->nt; i++) {
+		size_t k = config_name_hash(d->t[i]->cfg.name) & (n - 1);
+		while (idx[k])
+			k = (k + 1) & (n - 1);
+		idx[k] = d->t[i];
+	}
+	*mask = n - 1;
+	return idx;
+}
+
+static void idx_commit(struct daemon *d, struct target **idx, size_t mask)
+{
 	free(d->idx);
 	d->idx = idx;
-	d->idx_mask = n - 1;
-	for (size_t i = 0; i < d->nt; i++) {
-		size_t k = config_name_hash(d->t[i]->cfg.name) & d->idx_mask;
-		while (d->idx[k])
-			k = (k + 1) & d->idx_mask;
-		d->idx[k] = d->t[i];
+	d->idx_mask = mask;
+}
+
+/* Delete t from the index in place (backward-shift deletion, Knuth 6.4
+ * algorithm R): no allocation, so removing a target cannot fail. */
+static void idx_delete(struct daemon *d, const struct target *t)
+{
+	size_t m = d->idx_mask, i = config_name_hash(t->cfg.name) & m;
+	while (d->idx[i] && d->idx[i] != t)
+		i = (i + 1) & m;
+	if (!d->idx[i])
+		return;
+	for (size_t j = (i + 1) & m; d->idx[j]; j = (j + 1) & m) {
+		size_t home = config_name_hash(d->idx[j]->cfg.name) & m;
+		/* Move j back to the hole at i unless its home lies in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			d->idx[i] = d->idx[j];
+			i = j;
+		}
 	}
-	return 0;
+	d->idx[i] = NULL;
 }
 
 struct target *daemon_target_find(struct daemon *d, const char *name)
@@ -61,6 +89,8 @@ struct target *daemon_target_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
+/* Append t to the registry and its index; on failure (out of memory)
+ * neither holds it and the caller still owns t. */
 static int registry_append(struct daemon *d, struct target *t)
 {
 	if (d->nt == d->t_cap) {
@@ -72,8 +102,16 @@ static int registry_append(struct daemon *d, struct target *t)
 		d->t_cap = cap;
 	}
 	d->t[d->nt++] = t;
-	if (d->nt * 2 + 2 > d->idx_mask + 1 || !d->idx)
-		return idx_rebuild(d);
+	if (!d->idx || d->nt * 2 + 2 > d->idx_mask + 1) {
+		size_t mask;
+		struct target **idx = idx_build(d, &mask);
+		if (!idx) {
+			d->nt--;
+			return -1;
+		}
+		idx_commit(d, idx, mask);
+		return 0;
+	}
 	size_t k = config_name_hash(t->cfg.name) & d->idx_mask;
 	while (d->idx[k])
 		k = (k + 1) & d->idx_mask;
@@ -207,7 +245,7 @@ int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t e
 		i++;
 	memmove(&d->t[i], &d->t[i + 1], (d->nt - i - 1) * sizeof(d->t[0]));
 	d->nt--;
-	idx_rebuild(d);
+	idx_delete(d, t);
 	sched_remove(d, t);
 	log_info("target %s removed", name);
 	return 0;
@@ -232,10 +270,10 @@ int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *er
 
 /* Replace the target set with cfg's. Targets whose name and settings are
  * unchanged keep their object: history, counters and schedule. */
-static int apply_targets(struct daemon *d, const struct config *cfg, bool initial)
+int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial)
 {
 	struct target **old = d->t;
-	size_t nold = d->nt;
+	size_t nold = d->nt, old_cap = d->t_cap;
 	struct target **keep = NULL, **fresh = NULL;
 	size_t nkeep = 0, nfresh = 0;
 	if ((nold && !(keep = calloc(nold, sizeof(*keep)))) ||
@@ -275,6 +313,12 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 		}
 		d->t[d->nt++] = t;
 	}
+	/* The last allocation: past here nothing can fail. */
+	size_t mask;
+	struct target **idx = idx_build(d, &mask);
+	if (!idx)
+		goto oom;
+	idx_commit(d, idx, mask);
 	/* Old targets not marked as taken are gone; then clear the marks. */
 	for (size_t i = 0; i < nold; i++)
 		if (!old[i]->removed)
@@ -289,7 +333,6 @@ static int apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	free(old);
 	free(keep);
 	free(fresh);
-	idx_rebuild(d);
 	return 0;
 oom:
 	/* Back to the old set: nothing new was scheduled yet. */
@@ -300,7 +343,8 @@ oom:
 		keep[i]->removed = false;
 	free(d->t);
 	d->t = old;
-	d->nt = d->t_cap = nold;
+	d->nt = nold;
+	d->t_cap = old_cap;
 	free(keep);
 	free(fresh);
 	return -1;
@@ -341,7 +385,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	memcpy(d->cfg.d.control_socket, keep.control_socket, sizeof(keep.control_socket));
 	memcpy(d->cfg.d.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
 	memcpy(d->cfg.d.user, keep.user, sizeof(keep.user));
-	if (apply_targets(d, &d->cfg, false) < 0) {
+	if (daemon_apply_targets(d, &d->cfg, false) < 0) {
 		snprintf(err, errlen, "out of memory applying the new targets");
 		log_warnx("reload failed, keeping the running config: %s", err);
 		config_free(&d->cfg);
@@ -575,7 +619,7 @@ int daemon_main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
-	if (apply_targets(d, &d->cfg, true) < 0)
+	if (daemon_apply_targets(d, &d->cfg, true) < 0)
 		goto fail;
 	const int sigs[4] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
 	for (int i = 0; i < 4; i++) {

@@ -30,8 +30,8 @@ struct daemon {
 	size_t nt, t_cap;
 	struct target **idx;   /* size idx_mask+1, NULL = empty */
 	size_t idx_mask;
-	struct target **zombies; /* removed with probes in flight: freed when they report */
-	size_t nzombies, zombie_cap;
+	struct target *zombies; /* removed with probes in flight (list through znext):
+				 * freed when they report */
 	struct wheel *sched;
 	struct event *sched_ev, *tick_ev, *sigs[4];
 	struct watcher *w;
@@ -48,6 +48,10 @@ struct daemon {
 	uint64_t watchdog_usec, last_watchdog_ns;
 	bool stopping;
 };
+
+/* daemon.c: replace the target set with cfg's (initial: the first load).
+ * 0, or -1 (out of memory) with the running set unchanged. */
+int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
 
 /* sched.c */
 int sched_init(struct daemon *d);

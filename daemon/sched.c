@@ -91,9 +91,9 @@ void target_destroy(struct target *t)
 
 static void drop_zombie(struct daemon *d, struct target *t)
 {
-	for (size_t i = 0; i < d->nzombies; i++) {
-		if (d->zombies[i] == t) {
-			d->zombies[i] = d->zombies[--d->nzombies];
+	for (struct target **pp = &d->zombies; *pp; pp = &(*pp)->znext) {
+		if (*pp == t) {
+			*pp = t->znext;
 			break;
 		}
 	}
@@ -288,19 +288,10 @@ void sched_remove(struct daemon *d, struct target *t)
 {
 	wheel_cancel(d->sched, &t->sched);
 	if (t->inflight) {
+		/* Freed when its last probe reports (on_target_report). */
 		t->removed = true;
-		if (d->nzombies == d->zombie_cap) {
-			size_t cap = d->zombie_cap ? d->zombie_cap * 2 : 16;
-			struct target **z = realloc(d->zombies, cap * sizeof(*z));
-			if (!z) {
-				/* Leak rather than free memory a callback will touch. */
-				log_warnx("out of memory tracking a removed target");
-				return;
-			}
-			d->zombies = z;
-			d->zombie_cap = cap;
-		}
-		d->zombies[d->nzombies++] = t;
+		t->znext = d->zombies;
+		d->zombies = t;
 		return;
 	}
 	target_destroy(t);
@@ -321,9 +312,11 @@ void sched_free(struct daemon *d)
 	if (d->sched_ev)
 		event_free(d->sched_ev);
 	free(d->sched);
-	for (size_t i = 0; i < d->nzombies; i++)
-		target_destroy(d->zombies[i]);
-	free(d->zombies);
+	while (d->zombies) {
+		struct target *z = d->zombies;
+		d->zombies = z->znext;
+		target_destroy(z);
+	}
 	for (struct oneshot *o = d->oneshots; o;) {
 		struct oneshot *n = o->next;
 		free(o);

@@ -58,6 +58,7 @@ struct target {
 	void *owner;                      /* the daemon */
 	bool paused;
 	bool removed;                     /* removed while a probe was in flight */
+	struct target *znext;             /* the daemon's list of removed targets */
 	unsigned inflight;
 	struct wheel_entry sched;         /* next probe (in the daemon's schedule wheel) */
 	uint64_t phase_ns;                /* offset in the interval (deterministic spread) */
