@@ -625,6 +625,7 @@ void config_defaults(struct config *c)
 	d->rst_guard = RST_GUARD_NFT;
 	d->log_level = LOG_LVL_INFO;
 	d->history = 20;
+	d->resolve_interval_ns = 300000000000ULL;
 	d->n_buckets = N_DEFAULT_BUCKETS;
 	for (size_t i = 0; i < N_DEFAULT_BUCKETS; i++)
 		d->buckets[i] = (double)default_buckets_ns[i] / 1e9;
@@ -645,7 +646,7 @@ void config_free(struct config *c)
 enum dkey {
 	DK_CONTROL_SOCKET, DK_CONTROL_MODE, DK_CONTROL_GROUP, DK_ADMIN_GROUP, DK_METRICS_LISTEN,
 	DK_SOURCE_PORTS, DK_USER, DK_MAX_INFLIGHT, DK_PPS, DK_RST_GUARD, DK_LOG_LEVEL,
-	DK_HISTORY, DK_ALLOW_LOOPBACK, DK_ALLOW_LINK_LOCAL, DK_ALLOW, DK_DENY, DK_BUCKETS,
+	DK_HISTORY, DK_RESOLVE_INTERVAL, DK_ALLOW_LOOPBACK, DK_ALLOW_LINK_LOCAL, DK_ALLOW, DK_DENY, DK_BUCKETS,
 	DK_COUNT
 };
 
@@ -656,6 +657,7 @@ static const char *const daemon_keys[DK_COUNT] = {
 	[DK_USER] = "user",                     [DK_MAX_INFLIGHT] = "max_inflight",
 	[DK_PPS] = "pps",                       [DK_RST_GUARD] = "rst_guard",
 	[DK_LOG_LEVEL] = "log_level",           [DK_HISTORY] = "history",
+	[DK_RESOLVE_INTERVAL] = "resolve_interval",
 	[DK_ALLOW_LOOPBACK] = "allow_loopback", [DK_ALLOW_LINK_LOCAL] = "allow_link_local",
 	[DK_ALLOW] = "allow",                   [DK_DENY] = "deny",
 	[DK_BUCKETS] = "buckets",
@@ -915,6 +917,17 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 			return -1;
 		d->history = (unsigned)u;
 		return 0;
+	case DK_RESOLVE_INTERVAL: {
+		uint64_t ns;
+		if (config_parse_duration(v, &ns, err, errlen) < 0)
+			return -1;
+		if (ns < 1000000000ULL || ns > 86400000000000ULL) {
+			seterr(err, errlen, "'%s' is out of range (1s..1d)", v);
+			return -1;
+		}
+		d->resolve_interval_ns = ns;
+		return 0;
+	}
 	case DK_ALLOW_LOOPBACK:
 		return parse_bool(v, &d->allow_loopback, err, errlen);
 	case DK_ALLOW_LINK_LOCAL:
@@ -1434,6 +1447,8 @@ void config_print(const struct config *c, FILE *f)
 					       level_names[d->log_level]
 				       ? level_names[d->log_level] : "?");
 	fprintf(f, "history = %u\n", d->history);
+	fprintf(f, "resolve_interval = %s\n",
+		config_duration_str(d->resolve_interval_ns, buf, sizeof(buf)));
 	fprintf(f, "allow_loopback = %s\n", d->allow_loopback ? "yes" : "no");
 	fprintf(f, "allow_link_local = %s\n", d->allow_link_local ? "yes" : "no");
 	print_cidrs(f, "allow", d->allow, d->n_allow);

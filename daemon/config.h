@@ -63,6 +63,7 @@ struct daemon_cfg {
 	enum rst_guard_mode rst_guard;
 	int log_level;                    /* enum log_level */
 	unsigned history;                 /* results kept per target */
+	uint64_t resolve_interval_ns;     /* host names looked up again after this */
 	bool allow_loopback, allow_link_local;
 	unsigned n_allow, n_deny;
 	struct cidr allow[CFG_CIDR_MAX], deny[CFG_CIDR_MAX];

@@ -72,6 +72,8 @@ struct control {
 	bool have_admin_gid;
 	gid_t admin_gid;
 	char admin_group[CFG_NAME_MAX];
+	uid_t *admin_uids;       /* the group's listed members, looked up at start */
+	size_t n_admin_uids;
 	TAILQ_HEAD(, ctl_client) clients;
 	unsigned nclients;
 	uint64_t next_id;
@@ -430,6 +432,13 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_key(j, "host");
 	jb_str(j, t->cfg.host);
 	j_addr(j, "address", &t->addr);
+	/* A name's last answer and the last lookup's error (null: it worked). */
+	j_time_or_null(j, "resolved_at", t->resolved_at);
+	jb_key(j, "resolve_error");
+	if (t->resolve_error[0])
+		jb_str(j, t->resolve_error);
+	else
+		jb_null(j);
 	j_addr(j, "source", &t->src);
 	jb_key(j, "port");
 	jb_uint(j, t->cfg.opts.port);
@@ -566,12 +575,21 @@ static void on_probe_result(void *arg, const char *target, const struct probe_re
 	client_kick(cl);
 }
 
+static void on_probe_error(void *arg, const char *err)
+{
+	struct ctl_client *cl = arg;
+	reply_error(cl, "%s", err);
+	if (cl->probes)
+		cl->probes--;
+	client_kick(cl);
+}
+
 static void handle_probe(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256];
 	cl->probes++;
-	if (daemon_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result, cl,
-			   err, sizeof(err)) < 0) {
+	if (daemon_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result,
+			   on_probe_error, cl, err, sizeof(err)) < 0) {
 		cl->probes--;
 		reply_error(cl, "%s", err);
 	}
@@ -734,9 +752,10 @@ static const ctl_handler handlers[CTL_CMD_COUNT] = {
 /* ---- access ----------------------------------------------------------------- */
 
 /* uid 0, or in admin_group: as the peer's gid, its supplementary groups as
- * the kernel saw them at connect (SO_PEERGROUPS), its passwd entry's
- * primary group, or the group's member list. Decided on the first
- * mutating request, so read-only clients cost no NSS lookups. */
+ * the kernel saw them at connect (SO_PEERGROUPS), or the group's member
+ * list as NSS gave it at start (admin_members). Nothing here asks NSS: a
+ * slow LDAP or sssd must not stall the loop. Decided on the first mutating
+ * request. */
 static bool client_is_admin(struct ctl_client *cl)
 {
 	struct control *c = cl->c;
@@ -753,18 +772,40 @@ static bool client_is_admin(struct ctl_client *cl)
 			for (size_t i = 0; i < len / sizeof(gid_t) && !ok; i++)
 				ok = groups[i] == c->admin_gid;
 #endif
-		struct passwd *pw = ok ? NULL : getpwuid(cl->uid);
-		if (pw) {
-			char user[256];
-			snprintf(user, sizeof(user), "%s", pw->pw_name);
-			ok = pw->pw_gid == c->admin_gid;
-			struct group *gr = ok ? NULL : getgrgid(c->admin_gid);
-			for (char **m = gr ? gr->gr_mem : NULL; m && *m && !ok; m++)
-				ok = !strcmp(*m, user);
-		}
+		for (size_t i = 0; i < c->n_admin_uids && !ok; i++)
+			ok = c->admin_uids[i] == cl->uid;
 	}
 	cl->admin = ok ? ADMIN_YES : ADMIN_NO;
 	return ok;
+}
+
+/* The uids of admin_group's listed members, once at start (NSS may block). */
+static int admin_members(struct control *c, char *err, size_t errlen)
+{
+	struct group *gr = getgrgid(c->admin_gid);
+	size_t n = 0;
+	for (char **m = gr ? gr->gr_mem : NULL; m && *m; m++)
+		n++;
+	if (!n)
+		return 0;
+	char **names = calloc(n, sizeof(*names));
+	c->admin_uids = calloc(n, sizeof(*c->admin_uids));
+	int rc = names && c->admin_uids ? 0 : -1;
+	/* Copy first: getpwnam may reuse the buffer getgrgid's answer is in. */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!(names[i] = strdup(gr->gr_mem[i])))
+			rc = -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct passwd *pw = getpwnam(names[i]);
+		if (pw)
+			c->admin_uids[c->n_admin_uids++] = pw->pw_uid;
+	}
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc < 0)
+		snprintf(err, errlen, "admin_group: out of memory");
+	return rc;
 }
 
 /* ---- clients ---------------------------------------------------------------- */
@@ -1122,6 +1163,8 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char
 		if (lookup_group(cfg->admin_group, &c->admin_gid, "admin_group", err, errlen) < 0)
 			goto fail;
 		c->have_admin_gid = true;
+		if (admin_members(c, err, errlen) < 0)
+			goto fail;
 		snprintf(c->admin_group, sizeof(c->admin_group), "%s", cfg->admin_group);
 	}
 	if (cfg->control_group[0] &&
@@ -1197,6 +1240,7 @@ void control_free(struct control *c)
 		evconnlistener_free(c->lev);
 	if (c->accept_ev)
 		event_free(c->accept_ev);
+	free(c->admin_uids);
 	/* Only our own socket: a second daemon started by mistake may have
 	 * been refused, but must not take the live daemon's socket with it. */
 	struct stat st;

@@ -627,6 +627,10 @@ static void render_show(const struct jv *r, const struct ctl_request *rq)
 	kv_line("  host:", "%s", jv_str_or(t, "host", "?"));
 	kv_line("  address:", "%s%s%s", fmt_dest(t, b, sizeof(b)),
 		jv_str(t, "source") ? " from " : "", jv_str_or(t, "source", ""));
+	if (jv_num(t, "resolved_at") > 0 || jv_str(t, "resolve_error"))
+		kv_line("  resolved:", "%s%s%s", fmt_time(jv_num(t, "resolved_at"), c, sizeof(c)),
+			jv_str(t, "resolve_error") ? ", last lookup: " : "",
+			jv_str_or(t, "resolve_error", ""));
 	kv_line("  kind:", "%s", jv_str_or(t, "kind", "?"));
 	kv_line("  state:", "%s", jv_str_or(t, "state", "?"));
 	if (jv_str(t, "error"))

@@ -173,15 +173,14 @@ static struct target *target_new(struct daemon *d, const struct target_cfg *tc)
 	t->owner = d;
 	t->st.last_result = RESULT_PENDING;
 	char err[256];
-	/* A target that cannot be resolved now stays, with its error shown,
-	 * and is retried at each of its slots. */
 	if (target_prepare(d, t, err, sizeof(err)) < 0) {
-		if (!t->prof) {
-			target_destroy(t);
-			return NULL;
-		}
-		log_warnx("target %s: %s", t->cfg.name, err);
+		target_destroy(t);
+		return NULL;
 	}
+	/* A name is looked up off the loop; an address the policy refuses
+	 * (checked at load already) stays, with its error shown. */
+	if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
+		log_warnx("target %s: %s", t->cfg.name, err);
 	return t;
 }
 
@@ -216,8 +215,10 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 	t->cfg = tc;
 	t->owner = d;
 	t->st.last_result = RESULT_PENDING;
-	if (target_prepare(d, t, err, errlen) < 0) {
-		/* ctl add is interactive: refuse what cannot be probed now. */
+	/* ctl add is interactive: refuse an address that cannot be probed.
+	 * A name is accepted and looked up off the loop: `ctl show` tells how
+	 * that went. */
+	if (target_prepare(d, t, err, errlen) < 0 || resolve_target_begin(d, t, err, errlen) < 0) {
 		target_destroy(t);
 		return -1;
 	}
@@ -295,7 +296,8 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 			t->cfg.line = tc->line;
 			target_set_history(t, cfg->d.history);
 			char err[256];
-			if (target_refresh(d, t, err, sizeof(err)) < 0)
+			/* An address against the new policy; a name is looked up again. */
+			if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
 				log_warnx("target %s: %s", t->cfg.name, err);
 		} else {
 			t = target_new(d, tc);
@@ -513,6 +515,7 @@ static void daemon_cleanup(struct daemon *d)
 	free(d->t);
 	free(d->idx);
 	sched_free(d);
+	resolve_free(d); /* last: it runs the loop to collect cancelled lookups */
 	config_free(&d->cfg);
 	if (d->base)
 		event_base_free(d->base);
@@ -589,6 +592,10 @@ int daemon_main(int argc, char **argv)
 	d->base = event_base_new();
 	if (!d->base || sched_init(d) < 0) {
 		log_warnx("out of memory");
+		goto fail;
+	}
+	if (resolve_init(d, err, sizeof(err)) < 0) {
+		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
 	/* The control socket first: a second daemon started by mistake stops

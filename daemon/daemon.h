@@ -48,10 +48,13 @@ int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *er
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
 
 /* A one-shot probe run by the daemon: cb gets the report (with timeline)
- * once; kv are probe options (kind=syn ...). 0 or -1 with err. */
+ * once; kv are probe options (kind=syn ...). 0 or -1 with err. A host
+ * name is looked up first, off the loop: if that fails, ecb gets the error
+ * instead of cb a report (possibly before this returns). */
 typedef void (*daemon_result_cb)(void *arg, const char *target, const struct probe_report *r);
+typedef void (*daemon_error_cb)(void *arg, const char *err);
 int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
-		   daemon_result_cb cb, void *arg, char *err, size_t errlen);
+		   daemon_result_cb cb, daemon_error_cb ecb, void *arg, char *err, size_t errlen);
 /* Every recorded result (targets and one-shots) is passed to watchers. */
 int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg);
 void daemon_unwatch(struct daemon *d, void *arg);

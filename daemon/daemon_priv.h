@@ -4,6 +4,7 @@
 #define TCPPROBE_DAEMON_PRIV_H
 
 #include "daemon.h"
+#include "resolve.h"
 #include "wheel.h"
 
 struct watcher {
@@ -14,7 +15,10 @@ struct watcher {
 struct oneshot {
 	struct daemon *d;
 	daemon_result_cb cb; /* NULL once its client is gone */
+	daemon_error_cb ecb; /* the lookup failed */
 	void *arg;
+	struct target_cfg tc;
+	struct resolve_req *dns; /* lookup in flight */
 	char name[CFG_HOST_MAX + 8];
 	struct oneshot *next;
 };
@@ -32,6 +36,10 @@ struct daemon {
 	size_t idx_mask;
 	struct target *zombies; /* removed with probes in flight (list through znext):
 				 * freed when they report */
+	struct evdns_base *dns;         /* resolve.c */
+	struct resolve_req *lookups;    /* lookups not yet called back */
+	struct wheel *rwheel;           /* next lookup of each name */
+	struct event *resolve_ev;
 	struct wheel *sched;
 	struct event *sched_ev, *tick_ev, *sigs[4];
 	struct watcher *w;
@@ -59,17 +67,17 @@ void sched_free(struct daemon *d);
 void sched_add(struct daemon *d, struct target *t, uint64_t now);
 void sched_remove(struct daemon *d, struct target *t);
 void sched_kick(struct daemon *d);
+/* Expire w's due entries through cb, then arm ev for its next one. */
+void sched_wheel_run(struct wheel *w, struct event *ev, void (*cb)(void *, struct wheel_entry *),
+		     void *arg);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */
 int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *hostport,
 			 char *const *kv, size_t nkv, char *err, size_t errlen);
-/* Build the engine profile for t from t->cfg.opts. */
+/* Build the engine profile and history ring for t from t->cfg.opts: 0,
+ * or -1 (out of memory) with err. The address is resolve.c's. */
 int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
-/* Reload: resolve a kept target again (its name may point elsewhere now)
- * and check it against the new address policy; on failure it stays, in
- * state error, and is retried at each of its slots. */
-int target_refresh(struct daemon *d, struct target *t, char *err, size_t errlen);
 void target_destroy(struct target *t);
 
 #endif

@@ -27,54 +27,14 @@ static uint64_t jitter_ns(uint64_t interval)
 	return r % max;
 }
 
-/* Resolve the host and check it against the address policy. */
-static int target_resolve(struct daemon *d, struct target *t, char *err, size_t errlen)
-{
-	if (hostport_resolve(t->cfg.host, t->cfg.opts.family, &t->addr, err, errlen) < 0 ||
-	    addrpolicy_check(&t->addr, &d->cfg.d, err, errlen) < 0) {
-		memset(&t->addr, 0, sizeof(t->addr));
-		return -1;
-	}
-	if (engine_source_addr(&t->addr, &t->src, err, errlen) < 0)
-		memset(&t->src, 0, sizeof(t->src)); /* retried at each probe */
-	return 0;
-}
-
-int target_refresh(struct daemon *d, struct target *t, char *err, size_t errlen)
-{
-	struct pkt_addr a;
-	t->error[0] = 0;
-	/* The route is looked up again at the next probe, not here: a route
-	 * lookup is four syscalls, and a reload of 10,000 targets must not
-	 * stall the schedule for them. */
-	memset(&t->src, 0, sizeof(t->src));
-	if (hostport_resolve(t->cfg.host, t->cfg.opts.family, &a, t->error, sizeof(t->error)) < 0 ||
-	    addrpolicy_check(&a, &d->cfg.d, t->error, sizeof(t->error)) < 0) {
-		memset(&t->addr, 0, sizeof(t->addr));
-		snprintf(err, errlen, "%s", t->error);
-		return -1;
-	}
-	t->addr = a;
-	return 0;
-}
-
 int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 {
 	struct fsm_params fp;
 	config_fsm_params(&t->cfg.opts, &fp);
 	engine_profile_unref(t->prof);
 	t->prof = engine_profile_new(&fp, t->cfg.opts.ttl, t->cfg.opts.tos);
-	if (!t->prof) {
+	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (target_set_history(t, d->cfg.d.history) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	t->error[0] = 0;
-	if (target_resolve(d, t, t->error, sizeof(t->error)) < 0) {
-		snprintf(err, errlen, "%s", t->error);
 		return -1;
 	}
 	return 0;
@@ -84,6 +44,8 @@ void target_destroy(struct target *t)
 {
 	if (!t)
 		return;
+	if (t->owner)
+		resolve_target_stop(t->owner, t);
 	target_free_history(t);
 	engine_profile_unref(t->prof);
 	free(t);
@@ -161,7 +123,11 @@ static void on_target_report(void *arg, const struct probe_report *r)
 static void launch(struct daemon *d, struct target *t, uint64_t now)
 {
 	char err[200];
-	if (!t->addr.family && target_resolve(d, t, t->error, sizeof(t->error)) < 0) {
+	/* No address (yet): the name's lookup runs apart (resolve.c); never
+	 * resolve here, on the probing path. */
+	if (!t->addr.family) {
+		if (!t->error[0])
+			snprintf(t->error, sizeof(t->error), "no address for '%.200s'", t->cfg.host);
 		log_debug("target %s: %s", t->cfg.name, t->error);
 		record_error(d, t, now);
 		return;
@@ -251,18 +217,24 @@ static void on_due(void *arg, struct wheel_entry *e)
 	arm_next(d, t);
 }
 
-void sched_kick(struct daemon *d)
+void sched_wheel_run(struct wheel *w, struct event *ev, void (*cb)(void *, struct wheel_entry *),
+		     void *arg)
 {
-	wheel_expire(d->sched, engine_now(), on_due, d);
-	uint64_t next = wheel_next(d->sched);
+	wheel_expire(w, engine_now(), cb, arg);
+	uint64_t next = wheel_next(w);
 	if (!next) {
-		evtimer_del(d->sched_ev);
+		evtimer_del(ev);
 		return;
 	}
 	uint64_t now = engine_now();
 	uint64_t dl = next > now ? next - now : 0;
 	struct timeval tv = { (time_t)(dl / 1000000000ULL), (suseconds_t)(dl % 1000000000ULL / 1000) };
-	evtimer_add(d->sched_ev, &tv);
+	evtimer_add(ev, &tv);
+}
+
+void sched_kick(struct daemon *d)
+{
+	sched_wheel_run(d->sched, d->sched_ev, on_due, d);
 }
 
 static void on_sched(evutil_socket_t fd, short what, void *arg)
@@ -287,6 +259,7 @@ void sched_add(struct daemon *d, struct target *t, uint64_t now)
 void sched_remove(struct daemon *d, struct target *t)
 {
 	wheel_cancel(d->sched, &t->sched);
+	resolve_target_stop(d, t);
 	if (t->inflight) {
 		/* Freed when its last probe reports (on_target_report). */
 		t->removed = true;
@@ -319,6 +292,7 @@ void sched_free(struct daemon *d)
 	}
 	for (struct oneshot *o = d->oneshots; o;) {
 		struct oneshot *n = o->next;
+		resolve_cancel(o->dns);
 		free(o);
 		o = n;
 	}
@@ -365,43 +339,98 @@ int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *ho
 	return 0;
 }
 
-int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
-		   daemon_result_cb cb, void *arg, char *err, size_t errlen)
+static void oneshot_unlink_free(struct oneshot *o)
 {
-	struct target tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	if (target_cfg_from_args(d, &tmp.cfg, hostport, kv, nkv, err, errlen) < 0)
-		return -1;
-	if (target_resolve(d, &tmp, err, errlen) < 0)
+	for (struct oneshot **pp = &o->d->oneshots; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	free(o);
+}
+
+/* Probe a, now that the host has an address. 0, or -1 with err (o is
+ * then still listed: the caller frees it). */
+static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, char *err, size_t errlen)
+{
+	struct daemon *d = o->d;
+	if (addrpolicy_check(a, &d->cfg.d, err, errlen) < 0)
 		return -1;
 	struct fsm_params fp;
-	config_fsm_params(&tmp.cfg.opts, &fp);
-	struct engine_profile *prof = engine_profile_new(&fp, tmp.cfg.opts.ttl, tmp.cfg.opts.tos);
+	config_fsm_params(&o->tc.opts, &fp);
+	struct engine_profile *prof = engine_profile_new(&fp, o->tc.opts.ttl, o->tc.opts.tos);
+	if (!prof) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct engine_probe p = {
+		.dst = *a, .dport = o->tc.opts.port, .profile = prof,
+		.timeline = true, .cb = on_oneshot_report, .arg = o,
+	};
+	int rc = engine_start(d->eng, &p, err, errlen);
+	engine_profile_unref(prof); /* the engine holds its own reference */
+	if (rc == 0)
+		d->handoffs++;
+	return rc;
+}
+
+static void on_oneshot_answer(void *arg, int rc, const struct pkt_addr *a, const char *err)
+{
+	struct oneshot *o = arg;
+	char why[256];
+	o->dns = NULL;
+	if (!o->cb) { /* its client is gone */
+		oneshot_unlink_free(o);
+		return;
+	}
+	if (rc < 0)
+		snprintf(why, sizeof(why), "%s", err);
+	if (rc < 0 || oneshot_launch(o, a, why, sizeof(why)) < 0) {
+		daemon_error_cb ecb = o->ecb;
+		void *carg = o->arg;
+		oneshot_unlink_free(o);
+		ecb(carg, why);
+	}
+}
+
+int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+		   daemon_result_cb cb, daemon_error_cb ecb, void *arg, char *err, size_t errlen)
+{
+	struct target_cfg tc;
+	memset(&tc, 0, sizeof(tc));
+	if (target_cfg_from_args(d, &tc, hostport, kv, nkv, err, errlen) < 0)
+		return -1;
+	struct pkt_addr a;
+	int lit = resolve_literal(tc.host, tc.opts.family, &a, err, errlen);
+	if (lit < 0)
+		return -1;
 	struct oneshot *o = calloc(1, sizeof(*o));
-	if (!prof || !o) {
-		engine_profile_unref(prof);
-		free(o);
+	if (!o) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	o->d = d;
 	o->cb = cb;
+	o->ecb = ecb;
 	o->arg = arg;
+	o->tc = tc;
 	snprintf(o->name, sizeof(o->name), "%s", hostport);
 	o->next = d->oneshots;
 	d->oneshots = o;
-	struct engine_probe p = {
-		.dst = tmp.addr, .src = tmp.src, .dport = tmp.cfg.opts.port, .profile = prof,
-		.timeline = true, .cb = on_oneshot_report, .arg = o,
-	};
-	int rc = engine_start(d->eng, &p, err, errlen);
-	engine_profile_unref(prof); /* the engine holds its own reference */
-	if (rc < 0) {
-		d->oneshots = o->next;
-		free(o);
-		return rc;
+	if (lit > 0) {
+		if (oneshot_launch(o, &a, err, errlen) < 0) {
+			oneshot_unlink_free(o);
+			return -1;
+		}
+		return 0;
 	}
-	d->handoffs++;
+	/* A name: answered from the loop (or at once from /etc/hosts), the
+	 * error, if any, through ecb. */
+	o->dns = (struct resolve_req *)1;
+	struct resolve_req *q = resolve_lookup(d, tc.host, tc.opts.family, on_oneshot_answer, o);
+	if (o->dns)
+		o->dns = q;
 	return 0;
 }
 
@@ -409,7 +438,7 @@ void daemon_forget(struct daemon *d, void *arg)
 {
 	for (struct oneshot *o = d->oneshots; o; o = o->next)
 		if (o->arg == arg)
-			o->cb = NULL;
+			o->cb = NULL; /* one still resolving is freed when its answer comes */
 	daemon_unwatch(d, arg);
 }
 

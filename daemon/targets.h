@@ -59,6 +59,13 @@ struct target {
 	bool paused;
 	bool removed;                     /* removed while a probe was in flight */
 	struct target *znext;             /* the daemon's list of removed targets */
+	/* Names (resolve.c): the address above is the last good answer. */
+	bool is_name;                     /* host is a name, not an address */
+	struct resolve_req *dns;          /* lookup in flight */
+	struct wheel_entry rsched;        /* next lookup */
+	uint64_t resolved_at;             /* CLOCK_REALTIME ns of the last answer; 0 none */
+	unsigned resolve_failures;        /* consecutive failed lookups (backoff) */
+	char resolve_error[256];          /* the last lookup's error ("" = it succeeded) */
 	unsigned inflight;
 	struct wheel_entry sched;         /* next probe (in the daemon's schedule wheel) */
 	uint64_t phase_ns;                /* offset in the interval (deterministic spread) */

@@ -8,6 +8,11 @@
                                     `status`; prints "answered=A refused=R
                                     failed=F" (refused: a clean error reply
                                     or a hang-up before any reply)
+  dctl.py SOCK latency SECONDS REQUEST  REQUEST (e.g. status) on a new
+                                    connection every 100 ms for SECONDS,
+                                    each timed from connect to the whole
+                                    reply (5 s limit); prints "n=N failed=F
+                                    median_ms=M max_ms=X"
 
 One request per line, one JSON reply per line: the protocol `tcpprobe ctl`
 speaks (daemon/ctlproto.h).
@@ -117,12 +122,35 @@ def many(path, n, secs):
     print("answered=%d refused=%d failed=%d" % (answered, refused, failed))
 
 
+def latency(path, secs, request):
+    end = time.time() + secs
+    lat, failed = [], 0
+    while time.time() < end:
+        t = time.time()
+        try:
+            s = connect(path, timeout=5)
+            s.sendall(request.encode() + b"\n")
+            ok = Lines(s).next().get("ok")
+            s.close()
+        except (OSError, EOFError, ValueError):
+            ok = False
+        dt = time.time() - t
+        lat.append(dt)
+        failed += not ok
+        time.sleep(max(0, 0.1 - dt))
+    lat.sort()
+    print("n=%d failed=%d median_ms=%.0f max_ms=%.0f" % (
+        len(lat), failed, lat[len(lat) // 2] * 1000 if lat else 0, lat[-1] * 1000 if lat else 0))
+
+
 def main():
     path, cmd = sys.argv[1], sys.argv[2]
     if cmd == "snapshot":
         snapshot(path, sys.argv[3])
     elif cmd == "many":
         many(path, int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "latency":
+        latency(path, float(sys.argv[3]), sys.argv[4])
     else:
         sys.exit(__doc__)
 

@@ -108,7 +108,7 @@ static int setup(void)
 	snprintf(conf, sizeof(conf), "%s/tcpprobe.conf", tmpdir);
 	write_conf(0, N);
 	dd.base = event_base_new();
-	if (!dd.base || sched_init(&dd) < 0 || config_load(conf, &dd.cfg, err, sizeof(err)) < 0 ||
+	if (!dd.base || sched_init(&dd) < 0 || resolve_init(&dd, err, sizeof(err)) < 0 || config_load(conf, &dd.cfg, err, sizeof(err)) < 0 ||
 	    daemon_apply_targets(&dd, &dd.cfg, true) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		return -1;
@@ -226,6 +226,7 @@ int main(void)
 	free(dd.t);
 	free(dd.idx);
 	sched_free(&dd);
+	resolve_free(&dd);
 	config_free(&dd.cfg);
 	event_base_free(dd.base);
 	char cmd[400];

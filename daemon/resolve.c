@@ -1,0 +1,316 @@
+/* resolve.c: asynchronous name resolution for targets and one-shot probes.
+ * See resolve.h. evdns, not getaddrinfo: a DNS server that does not answer
+ * once froze the whole daemon for the length of its timeouts, at every
+ * slot of the target whose name it served. */
+#include "resolve.h"
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addrpolicy.h"
+#include "daemon_priv.h"
+#include "log.h"
+
+#define BACKOFF_MIN_NS 1000000000ULL /* first retry after a failed lookup */
+
+struct resolve_req {
+	struct daemon *d;
+	struct evdns_getaddrinfo_request *er;
+	resolve_cb cb;      /* NULL once cancelled */
+	void *arg;
+	int family;
+	char host[CFG_HOST_MAX];
+	struct resolve_req *prev, *next; /* d->lookups: every request not yet called back */
+};
+
+static int af_of(int family)
+{
+	return family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+}
+
+static void addr_from_ai(const struct evutil_addrinfo *ai, struct pkt_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint8_t)ai->ai_family;
+	if (ai->ai_family == AF_INET)
+		memcpy(a->a, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+	else
+		memcpy(a->a, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+}
+
+int resolve_literal(const char *host, int family, struct pkt_addr *a, char *err, size_t errlen)
+{
+	/* AI_NUMERICHOST never touches the network or NSS. */
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	if (getaddrinfo(host, NULL, &hints, &res))
+		return 0;
+	int af = af_of(family);
+	if (af != AF_UNSPEC && res->ai_family != af) {
+		snprintf(err, errlen, "'%s' is not an IPv%d address (family = ipv%d)", host, family, family);
+		freeaddrinfo(res);
+		return -1;
+	}
+	addr_from_ai(res, a);
+	freeaddrinfo(res);
+	return 1;
+}
+
+static void req_unlink(struct resolve_req *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		q->d->lookups = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+}
+
+static void on_gai(int rc, struct evutil_addrinfo *res, void *arg)
+{
+	struct resolve_req *q = arg;
+	req_unlink(q);
+	if (q->cb) {
+		const struct evutil_addrinfo *ai = res;
+		while (ai && ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			ai = ai->ai_next;
+		if (!rc && ai) {
+			struct pkt_addr a;
+			addr_from_ai(ai, &a);
+			q->cb(q->arg, 0, &a, NULL);
+		} else {
+			char err[CFG_HOST_MAX + 80];
+			snprintf(err, sizeof(err), "cannot resolve '%s': %s", q->host,
+				 rc ? evutil_gai_strerror(rc) : "no address");
+			q->cb(q->arg, -1, NULL, err);
+		}
+	}
+	if (res)
+		evutil_freeaddrinfo(res);
+	free(q);
+}
+
+struct resolve_req *resolve_lookup(struct daemon *d, const char *host, int family, resolve_cb cb,
+				   void *arg)
+{
+	struct resolve_req *q = calloc(1, sizeof(*q));
+	if (!q) {
+		cb(arg, -1, NULL, "out of memory");
+		return NULL;
+	}
+	q->d = d;
+	q->cb = cb;
+	q->arg = arg;
+	q->family = family;
+	snprintf(q->host, sizeof(q->host), "%s", host);
+	q->next = d->lookups;
+	if (q->next)
+		q->next->prev = q;
+	d->lookups = q;
+	struct evutil_addrinfo hints = { .ai_family = af_of(family), .ai_socktype = SOCK_STREAM };
+	/* NULL: on_gai has run (and freed q) already. */
+	struct evdns_getaddrinfo_request *er = evdns_getaddrinfo(d->dns, host, NULL, &hints, on_gai, q);
+	if (!er)
+		return NULL;
+	q->er = er;
+	return q;
+}
+
+void resolve_cancel(struct resolve_req *q)
+{
+	if (!q || !q->cb)
+		return;
+	q->cb = NULL;
+	/* evdns calls on_gai back later, from the loop, which frees q. */
+	evdns_getaddrinfo_cancel(q->er);
+}
+
+/* ---- targets ---- */
+
+static struct target *rentry_target(struct wheel_entry *e)
+{
+	return (struct target *)((char *)e - offsetof(struct target, rsched));
+}
+
+static void resolve_kick(struct daemon *d);
+
+static void arm_lookup(struct daemon *d, struct target *t, uint64_t delay)
+{
+	wheel_arm(d->rwheel, &t->rsched, engine_now() + delay);
+	resolve_kick(d);
+}
+
+static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const char *err)
+{
+	struct target *t = arg;
+	struct daemon *d = t->owner;
+	t->dns = NULL;
+	uint64_t iv = d->cfg.d.resolve_interval_ns;
+	if (rc < 0) {
+		/* Keep the last good address; retry sooner than the interval. */
+		t->resolve_failures++;
+		snprintf(t->resolve_error, sizeof(t->resolve_error), "%s", err);
+		if (!t->addr.family)
+			snprintf(t->error, sizeof(t->error), "%s", err);
+		uint64_t back = BACKOFF_MIN_NS << (t->resolve_failures < 20 ? t->resolve_failures - 1 : 19);
+		if (back > iv)
+			back = iv;
+		log_warnx("target %s: %s (%s; retry in %.0f s)", t->cfg.name, err,
+			  t->addr.family ? "keeping its last address" : "no address yet", (double)back / 1e9);
+		arm_lookup(d, t, back);
+		return;
+	}
+	char why[256];
+	t->resolve_failures = 0;
+	t->resolved_at = engine_now();
+	if (addrpolicy_check(a, &d->cfg.d, why, sizeof(why)) < 0) {
+		/* An answer the policy refuses: no address, state error. */
+		snprintf(t->resolve_error, sizeof(t->resolve_error), "%s", why);
+		snprintf(t->error, sizeof(t->error), "%s", why);
+		memset(&t->addr, 0, sizeof(t->addr));
+		log_warnx("target %s: %s", t->cfg.name, why);
+	} else {
+		if (!pkt_addr_eq(a, &t->addr)) {
+			char na[64], oa[64];
+			pkt_addr_str(a, na, sizeof(na));
+			if (t->addr.family)
+				log_info("target %s: %s now resolves to %s (was %s)", t->cfg.name,
+					 t->cfg.host, na, pkt_addr_str(&t->addr, oa, sizeof(oa)));
+			else
+				log_debug("target %s: %s resolves to %s", t->cfg.name, t->cfg.host, na);
+			t->addr = *a;
+			memset(&t->src, 0, sizeof(t->src)); /* route looked up at the next probe */
+		}
+		t->resolve_error[0] = 0;
+		t->error[0] = 0;
+	}
+	arm_lookup(d, t, iv);
+}
+
+static void start_lookup(struct daemon *d, struct target *t)
+{
+	wheel_cancel(d->rwheel, &t->rsched);
+	if (t->dns)
+		return;
+	/* The callback may run before resolve_lookup returns. */
+	t->dns = (struct resolve_req *)1;
+	struct resolve_req *q = resolve_lookup(d, t->cfg.host, t->cfg.opts.family, on_target_answer, t);
+	if (t->dns)
+		t->dns = q;
+}
+
+int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	struct pkt_addr a;
+	resolve_target_stop(d, t);
+	t->resolve_failures = 0;
+	int lit = resolve_literal(t->cfg.host, t->cfg.opts.family, &a, err, errlen);
+	if (lit == 0) {
+		t->is_name = true;
+		/* A reload: the address kept meanwhile must pass the new policy. */
+		char why[256];
+		if (t->addr.family && addrpolicy_check(&t->addr, &d->cfg.d, why, sizeof(why)) < 0) {
+			memset(&t->addr, 0, sizeof(t->addr));
+			snprintf(t->error, sizeof(t->error), "%s", why);
+		}
+		if (!t->addr.family && !t->error[0])
+			snprintf(t->error, sizeof(t->error), "resolving '%.200s'", t->cfg.host);
+		start_lookup(d, t);
+		return 0;
+	}
+	t->is_name = false;
+	if (lit > 0 && addrpolicy_check(&a, &d->cfg.d, err, errlen) == 0) {
+		if (!pkt_addr_eq(&a, &t->addr))
+			memset(&t->src, 0, sizeof(t->src));
+		t->addr = a;
+		t->error[0] = 0;
+		return 0;
+	}
+	memset(&t->addr, 0, sizeof(t->addr));
+	snprintf(t->error, sizeof(t->error), "%s", err);
+	return -1;
+}
+
+void resolve_target_stop(struct daemon *d, struct target *t)
+{
+	if (d->rwheel)
+		wheel_cancel(d->rwheel, &t->rsched);
+	if (t->dns) {
+		resolve_cancel(t->dns);
+		t->dns = NULL;
+	}
+}
+
+static void on_lookup_due(void *arg, struct wheel_entry *e)
+{
+	start_lookup(arg, rentry_target(e));
+}
+
+static void resolve_kick(struct daemon *d)
+{
+	sched_wheel_run(d->rwheel, d->resolve_ev, on_lookup_due, d);
+}
+
+static void on_resolve_timer(evutil_socket_t fd, short what, void *arg)
+{
+	resolve_kick(arg);
+}
+
+/* libevent's own messages (evdns: "Nameserver ... has failed") into our
+ * log instead of raw on stderr. */
+static void on_event_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
+int resolve_init(struct daemon *d, char *err, size_t errlen)
+{
+	event_set_log_callback(on_event_log);
+	/* Reads /etc/resolv.conf and /etc/hosts now (ip netns exec bind-mounts
+	 * the namespace's own); a missing resolv.conf means 127.0.0.1, as for
+	 * the C library. */
+	d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	d->rwheel = malloc(sizeof(*d->rwheel));
+	d->resolve_ev = evtimer_new(d->base, on_resolve_timer, d);
+	if (!d->dns || !d->rwheel || !d->resolve_ev) {
+		snprintf(err, errlen, "resolver: out of memory");
+		return -1;
+	}
+	wheel_init(d->rwheel, engine_now());
+	return 0;
+}
+
+void resolve_free(struct daemon *d)
+{
+	for (struct resolve_req *q = d->lookups; q; q = q->next)
+		q->cb = NULL;
+	if (d->resolve_ev)
+		evtimer_del(d->resolve_ev);
+	if (d->dns) {
+		/* Fails what is pending; evdns calls on_gai back from the loop. */
+		evdns_base_free(d->dns, 1);
+		d->dns = NULL;
+		for (int i = 0; i < 100 && d->lookups; i++)
+			event_base_loop(d->base, EVLOOP_NONBLOCK);
+	}
+	while (d->lookups) { /* not called back (not expected): free anyway */
+		struct resolve_req *q = d->lookups;
+		d->lookups = q->next;
+		free(q);
+	}
+	if (d->resolve_ev)
+		event_free(d->resolve_ev);
+	d->resolve_ev = NULL;
+	free(d->rwheel);
+	d->rwheel = NULL;
+}
