@@ -41,7 +41,8 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 DEB_BUILD  := build-essential pkg-config libnet1-dev libevent-dev libinih-dev libnftables-dev \
               libsystemd-dev libcap-dev zlib1g-dev
 DEB_TEST   := nftables iproute2 ethtool tcpdump tshark python3 python3-scapy procps socat curl \
-              valgrind clang libclang-rt-14-dev prometheus systemd mandoc man-db passwd
+              valgrind clang libclang-rt-14-dev prometheus systemd mandoc man-db passwd \
+              debootstrap systemd-container
 DEB_BENCH  := zmap hping3 nmap wrk prometheus-blackbox-exporter linux-perf
 
 .PHONY: all deps deps-bench check test unit bench demo fuzz clean install uninstall

@@ -363,6 +363,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		notify_ready();
 		return -1;
 	}
+	if (d->guard_overridden)
+		nc.d.rst_guard = d->guard_override;
 	/* Settings fixed at start: say so rather than half-apply them. */
 	const struct daemon_cfg *o = &d->cfg.d, *n = &nc.d;
 	if (o->sport_lo != n->sport_lo || o->sport_hi != n->sport_hi || o->pps != n->pps ||
@@ -561,25 +563,27 @@ int daemon_main(int argc, char **argv)
 	struct daemon *d = &dd;
 	char err[512];
 	if (load_config(path, &d->cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+		log_bare(LOG_LVL_ERR, "%s", err);
 		/* -n reports 1; a daemon start exits 2, which the unit does not
 		 * restart (RestartPreventExitStatus=2): a bad file stays bad. */
 		return check ? 1 : 2;
 	}
 	if (guard_override) {
 		/* The unit passes --rst-guard=external: it installs the table itself. */
+		d->guard_overridden = true;
 		if (!strcmp(guard_override, "nft"))
-			d->cfg.d.rst_guard = RST_GUARD_NFT;
+			d->guard_override = RST_GUARD_NFT;
 		else if (!strcmp(guard_override, "none"))
-			d->cfg.d.rst_guard = RST_GUARD_NONE;
+			d->guard_override = RST_GUARD_NONE;
 		else if (!strcmp(guard_override, "external"))
-			d->cfg.d.rst_guard = RST_GUARD_EXTERNAL;
+			d->guard_override = RST_GUARD_EXTERNAL;
 		else {
 			fprintf(stderr, "tcpprobe daemon: --rst-guard: '%s' is not nft, none or external\n",
 				guard_override);
 			config_free(&d->cfg);
 			return 2;
 		}
+		d->cfg.d.rst_guard = d->guard_override;
 	}
 	if (check) {
 		config_print(&d->cfg, stdout);

@@ -26,6 +26,10 @@ struct oneshot {
 struct daemon {
 	struct event_base *base;
 	struct config cfg;
+	/* --rst-guard: overrides the file's rst_guard at start and at every
+	 * reload (the unit's external guard is not the file's nft). */
+	bool guard_overridden;
+	enum rst_guard_mode guard_override;
 	struct engine *eng;
 	struct control *ctl;
 	struct metrics_server *metrics;

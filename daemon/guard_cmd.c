@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "log.h"
 #include "rstguard.h"
 
 #define DEFAULT_CONFIG "/etc/tcpprobe/tcpprobe.conf"
@@ -47,7 +48,7 @@ int guard_main(int argc, char **argv)
 	char err[512];
 	if (!strcmp(verb, "remove")) {
 		if (rstguard_remove(err, sizeof(err)) < 0) {
-			fprintf(stderr, "tcpprobe guard: %s\n", err);
+			log_bare(LOG_LVL_ERR, "tcpprobe guard: %s", err);
 			return 1;
 		}
 		return 0;
@@ -63,13 +64,15 @@ int guard_main(int argc, char **argv)
 	}
 	struct config cfg;
 	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
+		/* 2, like `daemon`: a configuration error, which the unit's
+		 * ExecStartPre= must not restart (RestartPreventExitStatus=2). */
+		log_bare(LOG_LVL_ERR, "%s", err);
+		return 2;
 	}
 	int rc = rstguard_install(cfg.d.sport_lo, cfg.d.sport_hi, RSTGUARD_MARK, err, sizeof(err));
 	config_free(&cfg);
 	if (rc < 0) {
-		fprintf(stderr, "tcpprobe guard: %s\n", err);
+		log_bare(LOG_LVL_ERR, "tcpprobe guard: %s", err);
 		return 1;
 	}
 	return 0;

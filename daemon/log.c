@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static int log_level = LOG_LVL_INFO;
 static const char *log_prog = "tcpprobe";
@@ -15,11 +16,23 @@ static const char *const level_names[8] = {
 	[LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
 };
 
+/* stderr is the journal when it is the stream JOURNAL_STREAM ("DEV:INO")
+ * names: a child whose stderr was redirected inherits the variable too. */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *progname, int level)
 {
 	log_prog = progname;
 	log_level = level;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = stderr_is_journal();
 }
 
 void log_set_level(int level)
@@ -60,6 +73,17 @@ static void log_v(int level, const char *fmt, va_list ap, int err)
 		fprintf(stderr, "<%d>%s\n", level, line);
 	else
 		fprintf(stderr, "%s: %s\n", log_prog, line);
+}
+
+void log_bare(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (log_journal)
+		fprintf(stderr, "<%d>", level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 }
 
 void log_msg(int level, const char *fmt, ...)

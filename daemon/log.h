@@ -14,6 +14,10 @@ int log_set_level_str(const char *s); /* 0, or -1 if s names no level */
 const char *log_level_str(void);
 int log_get_level(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Always printed, without the program name: command-line errors (a config
+ * file's "FILE:LINE: ..."), before or outside the daemon's logging; under
+ * the journal with LEVEL's priority, so they are not filed as info. */
+void log_bare(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* appends strerror(errno) */
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

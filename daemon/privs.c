@@ -6,10 +6,28 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+/* A seccomp filter applies to this process (Seccomp: 2 in /proc/self/status). */
+static bool seccomp_filtered(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	bool on = false;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8)) {
+			on = atoi(line + 8) == 2;
+			break;
+		}
+	fclose(f);
+	return on;
+}
 
 static int keep_only_net_admin(bool keep_admin, char *err, size_t errlen)
 {
@@ -32,8 +50,17 @@ static int keep_only_net_admin(bool keep_admin, char *err, size_t errlen)
 	}
 	if (cap_set_proc(caps) < 0) {
 		if (errno == EPERM && geteuid() != 0) {
-			log_warnx("cannot drop capabilities (capset: %s); keeping the ones the "
-				  "service manager granted", strerror(errno));
+			/* The shipped unit filters capset() on purpose and bounds
+			 * the set to CAP_NET_RAW: expected there, worth a warning
+			 * only where no seccomp filter explains it. */
+			int e = errno;
+			bool filtered = seccomp_filtered();
+			char *kept = cur ? cap_to_text(cur, NULL) : NULL;
+			log_msg(filtered ? LOG_LVL_INFO : LOG_LVL_WARN,
+				"capset refused (%s%s): keeping the capabilities the service "
+				"manager granted: %s", strerror(e), filtered ? ", seccomp filter" : "",
+				kept ? kept : "?");
+			cap_free(kept);
 		} else {
 			snprintf(err, errlen, "cap_set_proc: %s", strerror(errno));
 			goto out;

@@ -12,7 +12,8 @@
  * CAP_NET_ADMIN when keep_net_admin (the daemon manages the guard table),
  * else all. A capset() refused with EPERM while not root (a seccomp filter,
  * as in the shipped unit, whose bounding set already holds only CAP_NET_RAW)
- * is logged and tolerated. 0, or -1 with err. */
+ * is tolerated: logged at info when a seccomp filter explains it, else as
+ * a warning. 0, or -1 with err. */
 int privs_drop(const char *user, bool keep_net_admin, char *err, size_t errlen);
 
 #endif

@@ -83,10 +83,15 @@ grep -q '^ExecStartPre=+.*tcpprobe guard install' "$unit" && grep -q '^ExecStopP
 [ $caps_ok = 1 ] && pass unit_caps
 
 # What the daemon relies on: sd_notify readiness, the watchdog it pings,
-# SIGHUP for reload, /run/tcpprobe for the control socket.
+# SIGHUP for reload (by the shell's kill: no procps needed), /run/tcpprobe
+# for the control socket, kept at stop; a start limit so that a failing
+# ExecStartPre= ends in `failed`; one journal identifier.
+# tests/integration/systemd_boot.sh runs all of it under a real systemd.
 svc_ok=1
 for kv in Type=notify NotifyAccess=main WatchdogSec=30s RuntimeDirectory=tcpprobe \
-	RuntimeDirectoryMode=0750 'ExecReload=/bin/kill -HUP $MAINPID' Restart=on-failure; do
+	RuntimeDirectoryMode=0750 RuntimeDirectoryPreserve=yes Restart=on-failure \
+	StartLimitIntervalSec=60s StartLimitBurst=5 SyslogIdentifier=tcpprobe \
+	"ExecReload=/bin/sh -c '$tmp/sbin/tcpprobe daemon -n -c /etc/tcpprobe/tcpprobe.conf >/dev/null && kill -HUP \"\$\$MAINPID\"'"; do
 	grep -qxF "$kv" "$unit" || { fail unit_service "missing $kv"; svc_ok=0; }
 done
 [ $svc_ok = 1 ] && pass unit_service
