@@ -80,7 +80,8 @@ build_rootfs() {
 	mirror=$(apt_mirror | head -n 1)
 	mirror=${mirror:-http://deb.debian.org/debian}
 	new=$CACHE/rootfs.new.$$
-	rm -rf "$new"
+	# Leftovers of a build that was killed (we hold the lock: none is live).
+	rm -rf "$CACHE"/rootfs.new.* "$CACHE"/rootfs.old.*
 	echo "building $ROOTFS: debootstrap $SUITE from $mirror"
 	if ! timeout 900 debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$new" "$mirror" \
 		>"$tmp/debootstrap.log" 2>&1; then
@@ -165,9 +166,12 @@ ckill() { cx sh -c "kill $*"; }
 prop() { sctl show -P "$1" tcpprobe.service 2>/dev/null; }
 # wait_for SECONDS CMD...: until CMD succeeds; 1 if it never did.
 wait_for() {
-	local n=$(($1 * 5)); shift
-	for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
-	return 1
+	local end=$((SECONDS + $1)); shift
+	while :; do
+		"$@" && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.2
+	done
 }
 bus_up() { cx test -S /run/systemd/private; }
 wait_for 30 bus_up || { fail boot-container "no /run/systemd/private after 30 s: $(tail -n 5 "$tmp/console.log" | tr '\n' '|')"; exit 1; }
