@@ -251,10 +251,11 @@ for l in sys.stdin:
 print(syn, synack)')
 rsts=$(lab_wire rsts "$tmp/wire.pcap" 2>/dev/null | wc -l)
 read -r syn synack <<<"$wire"
-if [ "$ctl_ok" = 1 ] && [ "${syn:-0}" -ge 4 ] && [ "${synack:-0}" -ge 4 ] && [ "$rsts" -eq 0 ]; then
+capok=$(lab_capture_ok "$tmp/wire.pcap" 8) && capok=ok
+if [ "$capok" = ok ] && [ "$ctl_ok" = 1 ] && [ "${syn:-0}" -ge 4 ] && [ "${synack:-0}" -ge 4 ] && [ "$rsts" -eq 0 ]; then
 	pass boot-probe-wire
 else
-	fail boot-probe-wire "ctl ok=$ctl_ok, wire: $wire (SYN, SYN/ACK), $rsts client RSTs; $(cx tcpprobe ctl targets 2>&1 | tr '\n' '|')"
+	fail boot-probe-wire "capture: $capok; ctl ok=$ctl_ok, wire: $wire (SYN, SYN/ACK), $rsts client RSTs; $(cx tcpprobe ctl targets 2>&1 | tr '\n' '|')"
 fi
 
 echo "at $((SECONDS - t_start)) s: probed"
