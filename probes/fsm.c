@@ -10,10 +10,14 @@
  *   state but TIME_WAIT; from CLOSED/SYN_SENT nothing is sent (the peer has
  *   no state to reset). A pending result becomes RESULT_ERROR; a final result
  *   leaves the close phase as CLOSE_RESET.
- * - An accepted RST (or an abort) once the result is final (e.g. during the
- *   hold in ESTABLISHED) sets close_result reset: the connection did not close
- *   cleanly. Before that it is RESULT_RESET (RESULT_REFUSED in SYN_RECEIVED,
- *   RFC 9293 3.10.7.4 step 2).
+ * - An accepted RST before the result is final is RESULT_RESET
+ *   (RESULT_REFUSED in SYN_RECEIVED, RFC 9293 3.10.7.4 step 2). A handshake
+ *   probe's ok is taken back (a second ACT_RESULT, reset; close stays none)
+ *   by an RST that comes before the peer took our close: in ESTABLISHED (the
+ *   hold, or a FIN held by a zero window) or FIN_WAIT_1 when neither the RST
+ *   nor anything before it acknowledged our FIN, and no FIN came from the
+ *   peer. Any later RST (or an abort) sets close_result reset: the
+ *   connection did not close cleanly.
  * - EV_CLOSE before ESTABLISHED aborts (result error); afterwards it starts
  *   the active close from ESTABLISHED or finishes the passive one.
  * - RSTs are ignored in TIME_WAIT (RFC 1337), so a port is never reused early.
@@ -393,12 +397,33 @@ static void hold_or_close(struct step *s)
 		arm_in(s, s->c->p->hold_ns);
 }
 
-static void reset(struct step *s)
+/* A handshake probe's ok, reported when the SYN/ACK arrives, stands only if
+ * the peer takes our close: an RST before it acknowledged our FIN (or sent
+ * its own), e.g. a SYN proxy's backend refusing the connection the proxy
+ * completed, means the connection never worked. */
+static bool reset_before_close(const struct fsm_conn *c, const struct pkt_info *pkt)
 {
-	if (!s->c->synced_result)
-		set_result(s, s->c->state == TCPS_SYN_RECEIVED ? RESULT_REFUSED : RESULT_RESET);
-	else
+	bool fin_acked_now = c->fin_tx && (pkt->flags & PKT_ACK) && pkt->ack == c->snd_nxt;
+
+	return c->p->kind == PROBE_HANDSHAKE && c->result == RESULT_OK &&
+	    c->close_result == CLOSE_NONE && c->t_peer_fin == 0 &&
+	    (c->fin_tx == 0 || c->snd_una != c->snd_nxt) && !fin_acked_now;
+}
+
+static void reset(struct step *s, const struct pkt_info *pkt)
+{
+	struct fsm_conn *c = s->c;
+
+	if (!c->synced_result) {
+		set_result(s, c->state == TCPS_SYN_RECEIVED ? RESULT_REFUSED : RESULT_RESET);
+	} else if (reset_before_close(c, pkt)) {
+		/* The one result that is taken back; the close never began
+		 * as far as the peer is concerned (close stays none). */
+		c->result = RESULT_RESET;
+		push(s, (struct fsm_action){ .type = ACT_RESULT, .u.result = RESULT_RESET });
+	} else {
 		set_close(s, CLOSE_RESET);
+	}
 	finish(s);
 }
 
@@ -467,7 +492,7 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 		/* RFC 5961 3.2: only an exact RST is believed; one elsewhere in
 		 * the window draws a challenge ACK; outside it, silence. */
 		if (pkt->seq == c->rcv_nxt)
-			reset(s);
+			reset(s, pkt);
 		else if (in_window(pkt->seq, c->rcv_nxt, c->p->window))
 			challenge_ack(s);
 		return false;

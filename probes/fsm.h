@@ -153,7 +153,9 @@ enum fsm_action_type {
 	ACT_TIMER,       /* (re)arm the single timer at deadline; 0 cancels. A timer
 			  * that fired (EV_TIMER) is disarmed without one. */
 	ACT_STATE,       /* state changed to state */
-	ACT_RESULT,      /* the probe's result is final: result */
+	ACT_RESULT,      /* the probe's result is final: result. Once only, except
+			  * that a handshake's ok becomes reset when the peer
+			  * resets the connection before taking our close */
 	ACT_CLOSE_RESULT,/* the close phase's result is final */
 	ACT_DONE,        /* the connection is CLOSED for good: free it */
 };

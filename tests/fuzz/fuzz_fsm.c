@@ -27,7 +27,8 @@
  *
  * Invariants checked after every step, beyond ASan/UBSan: the action list
  * never fills up (push() would drop silently), states/results in range,
- * ACT_STATE and ACT_TIMER mirror c->state and c->deadline, one ACT_RESULT,
+ * ACT_STATE and ACT_TIMER mirror c->state and c->deadline, one ACT_RESULT (a
+ * second only to take a handshake's ok back as reset),
  * one ACT_CLOSE_RESULT, one ACT_DONE and nothing after it (in the step or
  * later), a live connection always has a timer, the timeline stays within
  * FSM_TL_MAX, and at the end timers alone finish any connection.
@@ -93,6 +94,7 @@ struct run {
 	uint64_t now;
 	uint8_t family;
 	bool done, result_seen, close_seen;
+	bool retracted;              /* the ok was taken back (ACT_RESULT reset) */
 	unsigned tl_total;           /* n + dropped */
 	struct fsm_segment sent[8];  /* recent ACT_SEND segments, for stamps */
 	unsigned nsent;
@@ -215,7 +217,11 @@ static void step(struct run *r, const struct fsm_event *ev)
 			st = a->u.state;
 			break;
 		case ACT_RESULT:
-			CHECK(!r->result_seen);
+			/* Once, except a handshake's ok taken back as reset. */
+			CHECK(!r->result_seen || (before.result == RESULT_OK && !r->retracted &&
+						  a->u.result == RESULT_RESET &&
+						  r->p.kind == PROBE_HANDSHAKE));
+			r->retracted = r->result_seen;
 			r->result_seen = true;
 			CHECK(a->u.result != RESULT_PENDING && a->u.result < RESULT_COUNT);
 			CHECK(a->u.result == r->c.result);

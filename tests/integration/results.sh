@@ -89,6 +89,49 @@ if [ "$n_close" = 2 ] && capok hs-open && [ "$(rc hs-open)" = 0 ] &&
 	pass handshake-summary-close
 else fail handshake-summary-close "closes on the wire=$n_close $(why hs-open "$LAB_PORT_OPEN")"; fi
 
+# ---- point 3: a reset right after the handshake -------------------------------
+# nftables SYNPROXY in the server ns in front of a port nothing listens on:
+# the proxy completes the handshake (with a zero window, so our FIN waits),
+# then opens the backend connection, and the backend's RST reaches us.
+SP=8090
+synproxy_up() {
+	lab_sexec nft -f - <<NFT || return 1
+table inet results_synproxy {
+	chain pre {
+		type filter hook prerouting priority raw; policy accept;
+		tcp dport $SP tcp flags syn notrack
+	}
+	chain in {
+		type filter hook input priority filter; policy accept;
+		tcp dport $SP ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
+		tcp dport $SP ct state invalid drop
+	}
+}
+NFT
+	# The proxy's cookies need these (the conntrack sysctl exists once the
+	# table above has loaded nf_conntrack in this namespace).
+	lab_sexec sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.ipv4.tcp_syncookies=1 \
+		net.ipv4.tcp_timestamps=1
+}
+if synproxy_up; then pass synproxy-lab
+else fail synproxy-lab "nftables synproxy could not be set up in $LAB_SNS"; fi
+
+probe sp --time-wait 0.1 -c 2 -i 0.05 -t 0.3 -r 0 "$S:$SP"
+probe sp-json --json --time-wait 0.1 -t 0.3 -r 0 "$S:$SP"
+# On the wire: our SYN, the proxy's SYN/ACK, our ACK, the backend's RST;
+# nothing of ours (no FIN) that the RST could have answered.
+n_sp=$(count sp "$SP" '^>S <S\. >\. <R\.$')
+n_spj=$(count sp-json "$SP" '^>S <S\. >\. <R\.$')
+if capok sp && [ "$n_sp" = 2 ] && [ "$(rc sp)" = 1 ] &&
+   grep -qx "2 probes sent, 0 ok, 2 reset, 0.0% loss" "$T/sp.out" &&
+   [ "$(grep -c ' reset rtt=[0-9.]* ms ttl=' "$T/sp.out")" = 2 ]; then
+	pass reset-after-handshake-summary
+else fail reset-after-handshake-summary "wire matches=$n_sp $(why sp "$SP")"; fi
+if capok sp-json && [ "$n_spj" = 1 ] && [ "$(rc sp-json)" = 1 ] &&
+   [ "$(jpy 'd["result"] == "reset" and d["close"] == "none" and d["rtt_us"] > 0 and d["phases_us"]["handshake"] == d["rtt_us"] and [e["flags"] for e in d["timeline"] if e["dir"] in "<>"] == ["S", "S.", ".", "R."]' <"$T/sp-json.out")" = True ]; then
+	pass reset-after-handshake-json
+else fail reset-after-handshake-json "wire matches=$n_spj $(why sp-json "$SP")"; fi
+
 # The daemon counts by the same rule: ctl's loss (nothing answered) and
 # failed shares, /metrics' up, checked against what the wire shows.
 {
@@ -117,6 +160,10 @@ port = $LAB_PORT_CLOSED
 [target dropped]
 host = $S
 port = $LAB_PORT_DROPPED
+
+[target synproxy]
+host = $S
+port = $SP
 CONF
 } >"$T/d7.conf"
 # daemon_run NAME CONF: run the daemon under a capture until every target has
@@ -141,15 +188,16 @@ daemon_run() {
 	lab_capture_stop "$T/$name.pcap"
 	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
 }
-# tfield NAME TARGET KEY: a field of ctl targets' row for TARGET
-tfield() { jpy "'%g' % [t['$3'] for t in d['targets'] if t['name'] == '$2'][0]" <"$T/$1.targets"; }
+# tfield NAME TARGET KEY: a field of ctl targets' row for TARGET (numbers as %g)
+tfield() { jpy "(lambda v: '%g' % v if isinstance(v, (int, float)) else v)([t['$3'] for t in d['targets'] if t['name'] == '$2'][0])" <"$T/$1.targets"; }
 up() { awk -v t="$2" '$1 == "tcpprobe_up{target=\""t"\"}" {print $2}' "$T/$1.metrics"; }
 daemon_run d7 "$T/d7.conf"
 n_closed=$(count d7 "$LAB_PORT_CLOSED" '^>F <R\.$')
 n_refused=$(count d7 "$LAB_PORT_CLOSED" '^>S <R\.$')
 n_fin_open=$(count d7 "$LAB_PORT_OPEN" '^>F$')
 n_dropped=$(count d7 "$LAB_PORT_DROPPED" '^>S$')
-got="$(cat "$T/d7.cap") wire: closed=$n_closed refused=$n_refused fin-open=$n_fin_open dropped=$n_dropped; ctl: $(cut -c1-1500 "$T/d7.targets"); up: $(grep '^tcpprobe_up{' "$T/d7.metrics" | tr '\n' ' ')"
+n_sp=$(count d7 "$SP" '^>S <S\. >\. <R\.$')
+got="$(cat "$T/d7.cap") wire: closed=$n_closed refused=$n_refused fin-open=$n_fin_open dropped=$n_dropped synproxy=$n_sp; ctl: $(cut -c1-1500 "$T/d7.targets"); up: $(grep '^tcpprobe_up{' "$T/d7.metrics" | tr '\n' ' ')"
 if capok d7 && [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n_closed" ] &&
    [ "$(tfield d7 fin-open probes)" = "$n_fin_open" ] &&
    [ "$(tfield d7 refused probes)" = "$n_refused" ] &&
@@ -159,7 +207,11 @@ if capok d7 && [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n
    [ "$(tfield d7 refused loss_pct)" = 0 ] && [ "$(tfield d7 refused failed_pct)" = 100 ] &&
    [ "$(tfield d7 dropped loss_pct)" = 100 ] && [ "$(tfield d7 dropped failed_pct)" = 100 ] &&
    [ "$(up d7 fin-closed)" = 1 ] && [ "$(up d7 fin-open)" = 1 ] &&
-   [ "$(up d7 refused)" = 0 ] && [ "$(up d7 dropped)" = 0 ]; then
+   [ "$(up d7 refused)" = 0 ] && [ "$(up d7 dropped)" = 0 ] &&
+   [ "$(tfield d7 synproxy probes)" = "$n_sp" ] && [ "$(tfield d7 synproxy last_result)" = reset ] &&
+   [ "$(tfield d7 synproxy loss_pct)" = 0 ] && [ "$(tfield d7 synproxy failed_pct)" = 100 ] &&
+   [ "$(up d7 synproxy)" = 0 ] &&
+   grep -qx 'tcpprobe_probes_total{target="synproxy",kind="handshake",result="reset"} '"$n_sp" "$T/d7.metrics"; then
 	pass daemon-one-answer-rule
 else fail daemon-one-answer-rule "$got"; fi
 

@@ -64,7 +64,8 @@
  * Every segment the fsm sends must be matched, in order, by a '>' line
  * before the next other line (and by the end of the script). The runner
  * also checks the fsm's invariants after every step: ACT_STATE on each
- * change, c->deadline mirrors ACT_TIMER, one ACT_RESULT / ACT_CLOSE_RESULT /
+ * change, c->deadline mirrors ACT_TIMER, one ACT_RESULT (a second only to take
+ * a handshake's ok back as reset) / ACT_CLOSE_RESULT /
  * ACT_DONE at most, nothing after ACT_DONE, outbound timeline entries match
  * the segments sent, TSval follows the clock.
  */
@@ -114,6 +115,7 @@ struct run {
 	struct sent q[QMAX];
 	unsigned qn, events;
 	bool done, result_seen, close_seen;
+	bool retracted; /* the ok was taken back (ACT_RESULT reset) */
 	bool firing; /* inside advance() */
 	unsigned entered;
 };
@@ -468,9 +470,13 @@ static int step(struct run *r, const struct fsm_event *ev, uint64_t t)
 			r->entered |= 1u << st;
 			break;
 		case ACT_RESULT:
-			if (r->result_seen || a->u.result == RESULT_PENDING ||
-			    a->u.result != r->c.result)
+			/* Once, except a handshake's ok taken back as reset. */
+			if ((r->result_seen && !(before.result == RESULT_OK &&
+						 a->u.result == RESULT_RESET &&
+						 r->c.p->kind == PROBE_HANDSHAKE && !r->retracted)) ||
+			    a->u.result == RESULT_PENDING || a->u.result != r->c.result)
 				return fail(r, "bad or repeated ACT_RESULT %u", a->u.result);
+			r->retracted = r->result_seen;
 			r->result_seen = got_result = true;
 			break;
 		case ACT_CLOSE_RESULT:
