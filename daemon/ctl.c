@@ -432,6 +432,8 @@ static void print_result_line(const struct jv *r, bool with_time)
 		printf("%s ", fmt_time(jv_num(r, "time"), t, sizeof(t)));
 	printf("%s [%s]:%.0f %s %s", jv_str_or(r, "kind", "?"), addr, jv_num(r, "port"),
 	       jv_str_or(r, "target", "?"), jv_str_or(r, "result", "?"));
+	if (jv_str(r, "error"))
+		printf(" (%s)", jv_str(r, "error"));
 	double rtt = jv_num(r, "rtt_us");
 	if (!isnan(rtt))
 		printf(" rtt=%.3f ms", rtt / 1e3);
@@ -476,6 +478,9 @@ static void print_trace(const struct jv *r)
 			printf("  %12.3f us  %s %-4s seq=%-10.0f ack=%-10.0f%s  %s\n", t,
 			       *dir == '>' ? "-->" : "<--", jv_str_or(e, "flags", ""),
 			       jv_num(e, "seq"), jv_num(e, "ack"), len, state);
+		} else if (!strcmp(dir, "unsent")) {
+			printf("  %12.3f us  --x %-4s seq=%-10.0f ack=%-10.0f  %s (not sent)\n", t,
+			       jv_str_or(e, "flags", ""), jv_num(e, "seq"), jv_num(e, "ack"), state);
 		} else if (!strcmp(dir, "icmp")) {
 			printf("  %12.3f us  <-- ICMP                             %s\n", t, state);
 		} else {

@@ -31,6 +31,7 @@ struct pctx {
 	struct pkt_addr src;    /* family 0: look the route up at launch */
 	uint16_t dport;
 	bool want_tl;
+	uint8_t send_errno;     /* the first send that failed, for the report */
 	struct engine_profile *prof;
 	struct fsm_timeline tl;
 };
@@ -61,6 +62,12 @@ struct pool {
 	void *slabs; /* each slab starts with a pointer to the next */
 };
 
+/* A segment the kernel refused to send, until the engine ends its probe. */
+struct unsent {
+	struct pkt_info pi;
+	int err;
+};
+
 struct engine {
 	struct event_base *base;
 	struct engine_cfg cfg;
@@ -81,6 +88,8 @@ struct engine {
 	double tokens;
 	uint64_t tokens_at;
 	uint64_t exhausted_log_ns;
+	struct unsent *unsent;  /* send failures not yet handed to their probes */
+	size_t nunsent, unsent_cap;
 	struct engine_stats st;
 };
 
@@ -350,6 +359,7 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	r->peer_ts = f->peer_ts;
 	r->challenge_acks = f->challenge_acks;
 	r->dup_acks = f->dup_acks;
+	r->send_errno = c->ctx ? c->ctx->send_errno : 0;
 	r->bytes_rcvd = f->bytes_rcvd;
 	r->iss = f->iss;
 	r->irs = f->irs;
@@ -527,6 +537,58 @@ fail:
 
 static void schedule_timers(struct engine *e);
 
+/* rawio could not send one of our segments. Called from inside a flush,
+ * possibly while a connection's actions are being executed, so the probe
+ * is ended later, by flush_out. */
+static void on_tx_error(void *arg, const uint8_t *pkt, size_t len, int err)
+{
+	struct engine *e = arg;
+	struct pkt_info pi;
+	if (pkt_parse(pkt, len, &pi) != PKT_OK || pi.is_icmp)
+		return;
+	if (e->nunsent == e->unsent_cap) {
+		size_t cap = e->unsent_cap ? e->unsent_cap * 2 : 64;
+		struct unsent *u = realloc(e->unsent, cap * sizeof(*u));
+		if (!u)
+			return; /* counted by rawio; that probe will time out */
+		e->unsent = u;
+		e->unsent_cap = cap;
+	}
+	e->unsent[e->nunsent++] = (struct unsent){ .pi = pi, .err = err };
+}
+
+/* Each failed segment ends its probe as `error` (probes/fsm.c says how). */
+static void apply_unsent(struct engine *e)
+{
+	size_t n = e->nunsent;
+	struct unsent *u = e->unsent;
+	e->unsent = NULL;
+	e->nunsent = e->unsent_cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pkt_info *pi = &u[i].pi;
+		struct conn *c = tab_find(e, &pi->dst, pi->dport, pi->sport);
+		if (!c || !addr_eq(&e->locals[c->lidx], &pi->src))
+			continue;
+		if (c->ctx && !c->ctx->send_errno)
+			c->ctx->send_errno = (uint8_t)(u[i].err > 0 && u[i].err < 256 ? u[i].err : EIO);
+		struct fsm_event ev = { .type = EV_SEND_ERROR, .pkt = pi };
+		conn_step(e, c, &ev, engine_now());
+	}
+	free(u);
+}
+
+/* Send what is queued; ending the probes whose segments failed may queue
+ * RSTs, so go round again (bounded: an RST that fails ends nothing new). */
+static void flush_out(struct engine *e)
+{
+	for (int round = 0; round < 3; round++) {
+		rawio_flush(e->raw);
+		if (!e->nunsent)
+			return;
+		apply_unsent(e);
+	}
+}
+
 /* Probes started from outside a callback of ours (the scheduler's timer,
  * a control request) are sent at the end of the loop turn, together:
  * one sendmmsg and one timer update for all the probes a turn starts
@@ -691,7 +753,7 @@ static void on_rx_or_wheel(evutil_socket_t fd, short what, void *arg)
 	struct engine *e = arg;
 	wheel_expire(e->wheel, rx_drain(e), on_timer_entry, e);
 	drain_queue(e);
-	rawio_flush(e->raw);
+	flush_out(e);
 	schedule_timers(e);
 }
 
@@ -699,7 +761,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	e->flush_armed = false;
-	rawio_flush(e->raw);
+	flush_out(e);
 	schedule_timers(e);
 }
 
@@ -707,7 +769,7 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	drain_queue(e);
-	rawio_flush(e->raw);
+	flush_out(e);
 	schedule_timers(e);
 }
 
@@ -745,6 +807,7 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->raw = rawio_open(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen);
 	if (!e->raw)
 		goto fail;
+	rawio_on_tx_error(e->raw, on_tx_error, e);
 	e->rx_ev = event_new(base, rawio_fd(e->raw), EV_READ | EV_PERSIST, on_rx_or_wheel, e);
 	e->timer_ev = evtimer_new(base, on_rx_or_wheel, e);
 	e->pace_ev = evtimer_new(base, on_pace, e);
@@ -765,6 +828,10 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	/* No probe is ended any more: the connections go below. */
+	if (e->raw)
+		rawio_on_tx_error(e->raw, NULL, NULL);
+	free(e->unsent);
 	/* Abort what is open so no half-open connection is left at a peer. */
 	if (e->tab) {
 		uint64_t now = engine_now();

@@ -45,6 +45,7 @@ struct probe_report {
 	bool peer_sack, peer_ts;
 	uint16_t peer_mss;      /* 0: none */
 	uint16_t challenge_acks, dup_acks;
+	uint8_t send_errno;     /* result error: our segment could not be sent (errno) */
 	uint32_t bytes_rcvd;
 	uint32_t iss, irs;
 	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */

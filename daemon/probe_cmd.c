@@ -206,13 +206,18 @@ static void summary(const struct probe_state *ps)
 		       pkt_addr_str(&t->addr, a, sizeof(a)), t->port, probe_kind_str(k));
 		unsigned sent = t->done, lost = 0;
 		printf("%u probes sent", sent);
-		for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
-			enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
-			if (o == OUTCOME_UNANSWERED)
-				lost += t->by_result[r];
-			if (t->by_result[r] || o == OUTCOME_UP)
-				printf(", %u %s", t->by_result[r], probe_result_str((enum probe_result)r));
-		}
+		/* The kind's answers first, then the rest. */
+		for (int up = 1; up >= 0; up--)
+			for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
+				enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
+				if ((o == OUTCOME_UP) != up)
+					continue;
+				if (o == OUTCOME_UNANSWERED)
+					lost += t->by_result[r];
+				if (t->by_result[r] || up)
+					printf(", %u %s", t->by_result[r],
+					       probe_result_str((enum probe_result)r));
+			}
 		printf(", %.1f%% loss\n", sent ? 100.0 * lost / sent : 0.0);
 		const char *sep = "close: ";
 		for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++)

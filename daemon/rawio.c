@@ -17,7 +17,8 @@
  *    for outgoing frames too (packet_rcv pulls the link-layer header before
  *    running the filter), so BPF offset 0 is the IP header.
  *  - A raw send dropped by netfilter (the RST guard, or any OUTPUT rule)
- *    fails with EPERM; it is counted as a tx error, like ENETUNREACH.
+ *    fails with EPERM; it is counted as a tx error, like ENETUNREACH, and
+ *    handed to the tx error callback (the engine ends that probe).
  *  - Packet sockets see incoming frames before IP and TCP check them, so a
  *    frame with a bad IPv4 header, TCP or ICMP checksum, which the kernel
  *    would drop, reaches us; RFC 9293 3.1 (MUST-3) says to discard it.
@@ -88,6 +89,8 @@ struct rawio {
 	struct rawio_txq q4, q6;
 	struct rawio_stats st;
 	int last_tx_errno; /* to log a failure once per change of errno */
+	rawio_tx_error_cb tx_err_cb;
+	void *tx_err_arg;
 
 	struct mmsghdr rmsg[RAWIO_BATCH];
 	struct iovec riov[RAWIO_BATCH];
@@ -453,9 +456,17 @@ int rawio_fd(const struct rawio *r)
 	return r->pfd;
 }
 
+void rawio_on_tx_error(struct rawio *r, rawio_tx_error_cb cb, void *arg)
+{
+	r->tx_err_cb = cb;
+	r->tx_err_arg = arg;
+}
+
 static void tx_error(struct rawio *r, const struct rawio_txq *q, unsigned i, int e)
 {
 	r->st.tx_errors++;
+	if (r->tx_err_cb)
+		r->tx_err_cb(r->tx_err_arg, q->buf[i], q->iov[i].iov_len, e);
 	if (e != r->last_tx_errno) {
 		char a[INET6_ADDRSTRLEN] = "?";
 		if (q == &r->q4)
@@ -495,9 +506,8 @@ static int txq_flush(struct rawio *r, struct rawio_txq *q)
 		tx_error(r, q, off, n < 0 ? errno : EIO);
 		off++;
 	}
-	if (off < q->n) { /* only if the pass bound was hit */
-		r->st.tx_errors += q->n - off;
-	}
+	for (; off < q->n; off++) /* only if the pass bound was hit */
+		tx_error(r, q, off, EAGAIN);
 	r->st.tx_packets += (uint64_t)sent;
 	q->n = 0;
 	return sent;

@@ -55,6 +55,10 @@ int rawio_fd(const struct rawio *r);
 int rawio_send(struct rawio *r, const uint8_t *pkt, size_t len, const struct pkt_addr *dst);
 /* Send everything queued (sendmmsg). Returns the number sent or -1. */
 int rawio_flush(struct rawio *r);
+/* Called for each queued packet that could not be sent (err: its errno),
+ * from rawio_send (a full batch) or rawio_flush. NULL: none. */
+typedef void (*rawio_tx_error_cb)(void *arg, const uint8_t *pkt, size_t len, int err);
+void rawio_on_tx_error(struct rawio *r, rawio_tx_error_cb cb, void *arg);
 /* Receive up to max frames (recvmmsg batches), calling cb for each; stops
  * when the socket is empty. Returns frames delivered, or -1 on error. */
 int rawio_recv(struct rawio *r, rawio_frame_cb cb, void *arg, unsigned max);

@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *dir_str(uint8_t d)
@@ -11,6 +12,7 @@ static const char *dir_str(uint8_t d)
 	case TL_TIMER: return "timer";
 	case TL_ICMP: return "icmp";
 	case TL_USER: return "user";
+	case TL_UNSENT: return "unsent";
 	}
 	return "?";
 }
@@ -53,6 +55,12 @@ const char *report_icmp_str(uint8_t family, uint8_t type, uint8_t code)
 
 static double us(uint64_t ns) { return ns / 1000.0; }
 
+const char *report_error_str(const struct probe_report *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "send: %s", strerror(r->send_errno));
+	return buf;
+}
+
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0)
 {
 	jb_arr(j);
@@ -65,7 +73,7 @@ void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_
 		jb_key(j, "dir");
 		jb_str(j, dir_str(e->dir));
 		jb_key(j, "flags");
-		if (e->dir == TL_OUT || e->dir == TL_IN)
+		if (e->dir == TL_OUT || e->dir == TL_IN || e->dir == TL_UNSENT)
 			jb_str(j, pkt_flags_str(e->flags, fl, sizeof(fl)));
 		else
 			jb_str(j, "");
@@ -100,6 +108,11 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_str(j, probe_kind_str(r->kind));
 	jb_key(j, "result");
 	jb_str(j, probe_result_str(r->result));
+	if (r->send_errno) {
+		char why[96];
+		jb_key(j, "error");
+		jb_str(j, report_error_str(r, why, sizeof(why)));
+	}
 	jb_key(j, "time");
 	jb_double(j, r->t_start / 1e9);
 	jb_key(j, "rtt_us");
@@ -175,6 +188,10 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 	char a[64];
 	fprintf(f, "%s [%s]:%u %s seq=%u %s", probe_kind_str(r->kind), pkt_addr_str(&r->dst, a, sizeof(a)),
 		r->dport, target, seq, probe_result_str(r->result));
+	if (r->send_errno) {
+		char why[96];
+		fprintf(f, " (%s)", report_error_str(r, why, sizeof(why)));
+	}
 	if (r->ph.handshake)
 		fprintf(f, " rtt=%.3f ms", r->ph.handshake / 1e6);
 	if (r->syn_retransmits)
@@ -211,6 +228,11 @@ void report_trace(FILE *f, const struct probe_report *r)
 			fprintf(f, "  %12.3f us  <-- %-4s seq=%-10u ack=%-10u%s%.0u  %s\n", t,
 				pkt_flags_str(e->flags, fl, sizeof(fl)), e->seq, e->ack,
 				e->len ? " len=" : "", e->len, tcp_state_str(e->state));
+			break;
+		case TL_UNSENT:
+			fprintf(f, "  %12.3f us  --x %-4s seq=%-10u ack=%-10u  %s (not sent)\n", t,
+				pkt_flags_str(e->flags, fl, sizeof(fl)), e->seq, e->ack,
+				tcp_state_str(e->state));
 			break;
 		case TL_ICMP:
 			fprintf(f, "  %12.3f us  <-- ICMP type %u                  %s\n", t, e->flags,

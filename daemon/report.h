@@ -13,6 +13,9 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0);
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r);
 void report_trace(FILE *f, const struct probe_report *r);
+/* Why a probe ended `error`, when the report knows ("send: Operation not
+ * permitted"); r->send_errno must be set. */
+const char *report_error_str(const struct probe_report *r, char *buf, size_t len);
 /* ICMP type/code as words: "port-unreachable", "admin-prohibited", ... */
 const char *report_icmp_str(uint8_t family, uint8_t type, uint8_t code);
 

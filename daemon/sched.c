@@ -13,6 +13,7 @@
 #include "daemon_priv.h"
 #include "hostport.h"
 #include "log.h"
+#include "report.h"
 
 static uint64_t jitter_ns(uint64_t interval)
 {
@@ -99,6 +100,15 @@ static void on_target_report(void *arg, const struct probe_report *r)
 		snprintf(t->error, sizeof(t->error),
 			 "no connection opened: no free source port for this destination "
 			 "(source_ports exhausted) or out of memory");
+	if (r->send_errno) {
+		char why[96];
+		report_error_str(r, why, sizeof(why));
+		/* Once per target and reason: this can fail at the probe rate. */
+		if (t->logged_errno != r->send_errno)
+			log_warnx("target %s: probe error: %s", t->cfg.name, why);
+		t->logged_errno = r->send_errno;
+		snprintf(t->error, sizeof(t->error), "%s", why);
+	}
 	target_record(t, r, d->cfg.d.buckets, d->cfg.d.n_buckets);
 	/* No answer from the peer: maybe the route went away (a raw send
 	 * without one fails, and the probe just times out). Look the route up

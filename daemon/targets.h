@@ -55,6 +55,7 @@ struct target {
 	struct engine_profile *prof;
 	struct pkt_addr addr, src;        /* resolved; addr.family 0 = not resolved */
 	char error[256];                  /* why it cannot be probed ("" = fine) */
+	uint8_t logged_errno;             /* the last send error logged for it */
 	void *owner;                      /* the daemon */
 	bool paused;
 	bool removed;                     /* removed while a probe was in flight */

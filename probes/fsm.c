@@ -888,6 +888,43 @@ static void ev_abort(struct step *s)
 	finish(s);
 }
 
+/* Our segment never left this host (sendmmsg failed: a local firewall,
+ * no route, ...). Its timeline entry becomes TL_UNSENT and it counts as no
+ * transmission; the probe ends as `error` (a handshake's ok is taken back),
+ * unless its outcome is already final (a SYN probe's RST, an ACK in
+ * TIME_WAIT): then only the timeline shows it. */
+static void ev_send_error(struct step *s, const struct pkt_info *pkt)
+{
+	struct fsm_conn *c = s->c;
+	struct fsm_timeline *tl = c->tl;
+
+	for (int i = tl != NULL ? tl->n - 1 : -1; i >= 0; i--) {
+		struct fsm_tl_entry *e = &tl->e[i];
+
+		if (e->dir == TL_OUT && !e->stamped && e->flags == pkt->flags &&
+		    e->seq == pkt->seq - c->iss) {
+			e->dir = TL_UNSENT;
+			s->trig = i;
+			break;
+		}
+	}
+	if (c->close_result != CLOSE_NONE || c->state == TCPS_TIME_WAIT)
+		return;
+	if ((pkt->flags & PKT_SYN) && c->syn_tx > 0)
+		c->syn_tx--;
+	if ((pkt->flags & PKT_FIN) && c->fin_tx > 1)
+		c->fin_tx--; /* the first FIN stays counted: it holds SND.NXT */
+	if (c->state != TCPS_CLOSED && c->state != TCPS_SYN_SENT && !(pkt->flags & PKT_RST))
+		send_seg(s, PKT_RST | PKT_ACK, c->snd_nxt, c->rcv_nxt);
+	if (!c->synced_result) {
+		set_result(s, RESULT_ERROR);
+	} else if (c->result == RESULT_OK && c->p->kind == PROBE_HANDSHAKE) {
+		c->result = RESULT_ERROR;
+		push(s, (struct fsm_action){ .type = ACT_RESULT, .u.result = RESULT_ERROR });
+	}
+	finish(s);
+}
+
 /* Before the handshake completes a close is an abort; once closing, a
  * no-op. */
 static void ev_close(struct step *s)
@@ -939,6 +976,11 @@ void fsm_step(struct fsm_conn *c, const struct fsm_event *ev, uint64_t now,
 	case EV_ABORT:
 		s.trig = tl_add(&s, TL_USER, EV_ABORT, 0, 0, 0);
 		ev_abort(&s);
+		break;
+	case EV_SEND_ERROR:
+		if (!started(c) || ev->pkt == NULL)
+			return;
+		ev_send_error(&s, ev->pkt);
 		break;
 	case EV_SEGMENT:
 	case EV_ICMP:

@@ -83,6 +83,7 @@ enum fsm_tl_dir {
 	TL_TIMER, /* timer expired */
 	TL_ICMP,  /* ICMP error received */
 	TL_USER,  /* open/close/abort */
+	TL_UNSENT,/* a segment we meant to send that never left this host */
 };
 
 struct fsm_tl_entry {
@@ -139,11 +140,12 @@ enum fsm_event_type {
 	EV_SEGMENT, /* a parsed TCP segment for this 4-tuple */
 	EV_ICMP,    /* a parsed ICMP error quoting this 4-tuple */
 	EV_TIMER,   /* the armed deadline passed */
+	EV_SEND_ERROR, /* pkt: our segment that the host refused to send */
 };
 
 struct fsm_event {
 	enum fsm_event_type type;
-	const struct pkt_info *pkt; /* EV_SEGMENT, EV_ICMP */
+	const struct pkt_info *pkt; /* EV_SEGMENT, EV_ICMP, EV_SEND_ERROR */
 	uint32_t iss;               /* EV_OPEN */
 	uint32_t ts_offset;         /* EV_OPEN: random TSval offset (RFC 7323) */
 };
@@ -155,7 +157,8 @@ enum fsm_action_type {
 	ACT_STATE,       /* state changed to state */
 	ACT_RESULT,      /* the probe's result is final: result. Once only, except
 			  * that a handshake's ok becomes reset when the peer
-			  * resets the connection before taking our close */
+			  * resets the connection before taking our close, or
+			  * error when one of our segments cannot be sent */
 	ACT_CLOSE_RESULT,/* the close phase's result is final */
 	ACT_DONE,        /* the connection is CLOSED for good: free it */
 };

@@ -23,12 +23,13 @@
  *           i8 / u32), tsecr u32, ttl u8
  *   icmp:   type u8 (bit 7: bits 0-6 as is; else an error type of the
  *           family), code u8, seq (as ack), mtu u16
- *   stamp:  u8 which recent segment, i8 time offset in ms
+ *   stamp:  u8 which recent segment (bit 7: it could not be sent instead,
+ *           EV_SEND_ERROR), i8 time offset in ms
  *
  * Invariants checked after every step, beyond ASan/UBSan: the action list
  * never fills up (push() would drop silently), states/results in range,
  * ACT_STATE and ACT_TIMER mirror c->state and c->deadline, one ACT_RESULT (a
- * second only to take a handshake's ok back as reset),
+ * second only to take a handshake's ok back as reset or error),
  * one ACT_CLOSE_RESULT, one ACT_DONE and nothing after it (in the step or
  * later), a live connection always has a timer, the timeline stays within
  * FSM_TL_MAX, and at the end timers alone finish any connection.
@@ -129,7 +130,7 @@ static void check_conn(const struct run *r)
 		CHECK(c->tl->n <= FSM_TL_MAX);
 		for (unsigned i = 0; i < c->tl->n; i++) {
 			CHECK(c->tl->e[i].state < TCPS_COUNT);
-			CHECK(c->tl->e[i].dir <= TL_USER);
+			CHECK(c->tl->e[i].dir <= TL_UNSENT);
 		}
 	}
 	fsm_phases(c, &ph);
@@ -217,9 +218,10 @@ static void step(struct run *r, const struct fsm_event *ev)
 			st = a->u.state;
 			break;
 		case ACT_RESULT:
-			/* Once, except a handshake's ok taken back as reset. */
+			/* Once, except a handshake's ok taken back as reset or error. */
 			CHECK(!r->result_seen || (before.result == RESULT_OK && !r->retracted &&
-						  a->u.result == RESULT_RESET &&
+						  (a->u.result == RESULT_RESET ||
+						   a->u.result == RESULT_ERROR) &&
 						  r->p.kind == PROBE_HANDSHAKE));
 			r->retracted = r->result_seen;
 			r->result_seen = true;
@@ -350,7 +352,19 @@ static void stamp(struct run *r, struct in *in)
 
 	if (r->nsent == 0)
 		return;
-	const struct fsm_segment *s = &r->sent[which % (r->nsent < 8 ? r->nsent : 8)];
+	const struct fsm_segment *s = &r->sent[(which & 0x7f) % (r->nsent < 8 ? r->nsent : 8)];
+	if (which & 0x80) {
+		struct pkt_info pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.family = r->family;
+		pi.flags = s->flags;
+		pi.seq = s->seq;
+		pi.ack = s->ack;
+		struct fsm_event ev = { .type = EV_SEND_ERROR, .pkt = &pi };
+		step(r, &ev);
+		return;
+	}
 	fsm_tx_stamp(&r->c, s->flags, s->seq, t);
 	/* A stamp moves times only. */
 	CHECK(r->c.state == before.state && r->c.deadline == before.deadline);

@@ -132,6 +132,39 @@ if capok sp-json && [ "$n_spj" = 1 ] && [ "$(rc sp-json)" = 1 ] &&
 	pass reset-after-handshake-json
 else fail reset-after-handshake-json "wire matches=$n_spj $(why sp-json "$SP")"; fi
 
+# ---- point 2: a send the local firewall refuses -------------------------------
+# An nftables output drop in the client ns for one port: sendmmsg fails with
+# EPERM. The probe ends `error` with the reason, nothing reaches the wire,
+# and nothing counts as (re)transmitted. A probe to another port in the same
+# run shows the capture works.
+FW=$LAB_PORT_BANNER
+if lab_cexec nft -f - <<NFT
+table inet results_fw {
+	chain output {
+		type filter hook output priority 0; policy accept;
+		tcp dport $FW drop
+	}
+}
+NFT
+then pass firewall-lab; else fail firewall-lab "nft in $LAB_CNS"; fi
+probe fw --json -t 0.2 -r 2 --time-wait 0.1 "$S:$FW" "$S:$LAB_PORT_OPEN"
+n_fw=$(wflags fw "$FW" | wc -l)
+n_open=$(count fw "$LAB_PORT_OPEN" '^>S <S\. >\. >F\.')
+fwj() { grep "\"port\":$FW," "$T/fw.out" | jpy "$1"; }
+if capok fw && [ "$n_fw" = 0 ] && [ "$n_open" = 1 ] && [ "$(rc fw)" = 1 ] &&
+   [ "$(fwj 'd["result"] == "error" and d["error"] == "send: Operation not permitted" and d["syn_retransmits"] == 0 and d["rtt_us"] is None and [e["dir"] for e in d["timeline"] if e["dir"] not in ("user", "timer")] == ["unsent"]')" = True ] &&
+   grep -q 'Operation not permitted' "$T/fw.err"; then
+	pass send-error-handshake
+else fail send-error-handshake "segments to $FW on the wire=$n_fw open=$n_open $(why fw "$FW")"; fi
+
+probe fw-text --kind fin -t 0.2 -r 1 "$S:$FW" "$S:$LAB_PORT_CLOSED"
+if capok fw-text && [ "$(wflags fw-text "$FW" | wc -l)" = 0 ] && [ "$(rc fw-text)" = 1 ] &&
+   [ "$(count fw-text "$LAB_PORT_CLOSED" '^>F <R\.$')" = 1 ] &&
+   grep -q "^fin \[$S\]:$FW $S seq=1 error (send: Operation not permitted)$" "$T/fw-text.out" &&
+   grep -qx "1 probes sent, 0 closed, 0 silent, 1 error, 0.0% loss" "$T/fw-text.out"; then
+	pass send-error-fin-text
+else fail send-error-fin-text "$(why fw-text "$FW")"; fi
+
 # The daemon counts by the same rule: ctl's loss (nothing answered) and
 # failed shares, /metrics' up, checked against what the wire shows.
 {
@@ -164,6 +197,10 @@ port = $LAB_PORT_DROPPED
 [target synproxy]
 host = $S
 port = $SP
+
+[target firewalled]
+host = $S
+port = $FW
 CONF
 } >"$T/d7.conf"
 # daemon_run NAME CONF: run the daemon under a capture until every target has
@@ -183,6 +220,7 @@ daemon_run() {
 		sleep 0.1
 	done
 	ctl --json targets >"$T/$name.targets"
+	ctl --json show firewalled >"$T/$name.show-fw" 2>&1
 	ctl metrics >"$T/$name.metrics"
 	dl_stop
 	lab_capture_stop "$T/$name.pcap"
@@ -214,5 +252,15 @@ if capok d7 && [ "$n_closed" -ge 3 ] && [ "$(tfield d7 fin-closed probes)" = "$n
    grep -qx 'tcpprobe_probes_total{target="synproxy",kind="handshake",result="reset"} '"$n_sp" "$T/d7.metrics"; then
 	pass daemon-one-answer-rule
 else fail daemon-one-answer-rule "$got"; fi
+
+# A send the firewall refused: result error with its reason in ctl show and
+# once in the log; nothing on the wire; a failure, not loss.
+n_fw=$(wflags d7 "$FW" | wc -l)
+n_log=$(grep -c "target firewalled: probe error: send: Operation not permitted" "$T/d7.log")
+if capok d7 && [ "$n_fw" = 0 ] && [ "$n_log" = 1 ] &&
+   [ "$(jpy '(lambda t: t["error"] == "send: Operation not permitted" and t["last_result"] == "error" and t["results"]["error"] == t["probes"] >= 3 and t["syn_retransmits"] == 0 and t["recent"][0]["error"] == t["error"] and t["loss_pct"] == 0 and t["failed_pct"] == 100)(d["target"])' <"$T/d7.show-fw")" = True ] &&
+   [ "$(up d7 firewalled)" = 0 ]; then
+	pass daemon-send-error
+else fail daemon-send-error "segments to $FW on the wire=$n_fw log lines=$n_log show: $(cut -c1-700 "$T/d7.show-fw")"; fi
 
 [ "$DL_FAILS" = 0 ]

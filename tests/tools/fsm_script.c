@@ -47,6 +47,8 @@
  *   spurious-timer    deliver EV_TIMER although no timer is due: the fsm
  *                     must do nothing
  *   stamp FLAGS SEQ   fsm_tx_stamp() for our segment (relative seq) at T
+ *   send-error FLAGS SEQ   EV_SEND_ERROR: our segment (relative seq) could
+ *                     not be sent
  * Assertions (time optional; without one, checked without advancing):
  *   state NAME | result NAME | close NAME | done | alive
  *   entered STATE | never STATE     (whether ACT_STATE ever named it)
@@ -65,7 +67,7 @@
  * before the next other line (and by the end of the script). The runner
  * also checks the fsm's invariants after every step: ACT_STATE on each
  * change, c->deadline mirrors ACT_TIMER, one ACT_RESULT (a second only to take
- * a handshake's ok back as reset) / ACT_CLOSE_RESULT /
+ * a handshake's ok back as reset or error) / ACT_CLOSE_RESULT /
  * ACT_DONE at most, nothing after ACT_DONE, outbound timeline entries match
  * the segments sent, TSval follows the clock.
  */
@@ -470,9 +472,10 @@ static int step(struct run *r, const struct fsm_event *ev, uint64_t t)
 			r->entered |= 1u << st;
 			break;
 		case ACT_RESULT:
-			/* Once, except a handshake's ok taken back as reset. */
+			/* Once, except a handshake's ok taken back as reset or error. */
 			if ((r->result_seen && !(before.result == RESULT_OK &&
-						 a->u.result == RESULT_RESET &&
+						 (a->u.result == RESULT_RESET ||
+						  a->u.result == RESULT_ERROR) &&
 						 r->c.p->kind == PROBE_HANDSHAKE && !r->retracted)) ||
 			    a->u.result == RESULT_PENDING || a->u.result != r->c.result)
 				return fail(r, "bad or repeated ACT_RESULT %u", a->u.result);
@@ -508,7 +511,7 @@ static int step(struct run *r, const struct fsm_event *ev, uint64_t t)
 	for (unsigned i = tl0; i < r->tl.n; i++) {
 		const struct fsm_tl_entry *e = &r->tl.e[i];
 
-		if (e->state >= TCPS_COUNT || e->t_ns != now || e->dir > TL_USER)
+		if (e->state >= TCPS_COUNT || e->t_ns != now || e->dir > TL_UNSENT)
 			return fail(r, "timeline entry %u is malformed", i);
 		if (e->dir != TL_OUT)
 			continue;
@@ -787,7 +790,7 @@ static int yesno(struct run *r, const char *s, bool *v)
 
 static int tl_assert(struct run *r, char **tok, int n)
 {
-	static const char *const dirs[] = { "out", "in", "timer", "icmp", "user" };
+	static const char *const dirs[] = { "out", "in", "timer", "icmp", "user", "unsent" };
 	static const char *const users[] = { "open", "close", "abort" };
 	const struct fsm_tl_entry *e;
 	uint64_t idx, v;
@@ -813,15 +816,16 @@ static int tl_assert(struct run *r, char **tok, int n)
 	e = &r->tl.e[idx];
 	switch (e->dir) {
 	case TL_OUT:
+	case TL_UNSENT:
 	case TL_IN:    flags_str(e->flags, what); break;
 	case TL_ICMP:  snprintf(what, sizeof(what), "%u", e->flags); break;
 	case TL_USER:  snprintf(what, sizeof(what), "%s", e->flags < 3 ? users[e->flags] : "?"); break;
 	default:       snprintf(what, sizeof(what), "-"); break;
 	}
-	if (strcmp(tok[2], e->dir <= TL_USER ? dirs[e->dir] : "?") || strcmp(tok[3], what) ||
+	if (strcmp(tok[2], e->dir <= TL_UNSENT ? dirs[e->dir] : "?") || strcmp(tok[3], what) ||
 	    !val_eq(seq, e->seq) || !val_eq(ack, e->ack) || strcmp(tok[6], tcp_state_str(e->state)))
 		return fail(r, "timeline entry %" PRIu64 " is %s %s %" PRIu32 " %" PRIu32 " %s", idx,
-			    e->dir <= TL_USER ? dirs[e->dir] : "?", what, e->seq, e->ack,
+			    e->dir <= TL_UNSENT ? dirs[e->dir] : "?", what, e->seq, e->ack,
 			    tcp_state_str(e->state));
 	for (int i = 7; i < n; i++) {
 		if (strcmp(tok[i], "stamped") == 0) {
@@ -983,7 +987,8 @@ static int timed(struct run *r, char **tok, int n, char *opt, const char *text, 
 	struct fsm_event ev = { .iss = r->iss };
 	bool event = strcmp(k, "open") == 0 || strcmp(k, "abort") == 0 ||
 	    (strcmp(k, "close") == 0 && n == 1) || strcmp(k, "<") == 0 || strcmp(k, ">") == 0 ||
-	    strcmp(k, "spurious-timer") == 0 || strcmp(k, "stamp") == 0;
+	    strcmp(k, "spurious-timer") == 0 || strcmp(k, "stamp") == 0 ||
+	    strcmp(k, "send-error") == 0;
 
 	if (opt && strcmp(k, "<") && strcmp(k, ">"))
 		return fail(r, "options only go on segment lines");
@@ -1007,6 +1012,17 @@ static int timed(struct run *r, char **tok, int n, char *opt, const char *text, 
 			return fail(r, "usage: stamp FLAGS SEQ");
 		fsm_tx_stamp(&r->c, f, r->iss + seq, CLOCK_BASE + now);
 		return 0;
+	}
+	if (strcmp(k, "send-error") == 0) {
+		struct pkt_info pi;
+
+		memset(&pi, 0, sizeof(pi));
+		if (n != 3 || parse_flags(tok[1], &pi.flags) < 0 || parse_u32(tok[2], &pi.seq) < 0)
+			return fail(r, "usage: send-error FLAGS SEQ");
+		pi.seq += r->iss;
+		ev.type = EV_SEND_ERROR;
+		ev.pkt = &pi;
+		return step(r, &ev, now);
 	}
 	if (n != 1)
 		return fail(r, "'%s' takes no arguments", k);
@@ -1084,7 +1100,7 @@ static int line(struct run *r, char *s)
 
 static void dump_tl(const struct run *r)
 {
-	static const char *const dirs[] = { "out", "in", "timer", "icmp", "user" };
+	static const char *const dirs[] = { "out", "in", "timer", "icmp", "user", "unsent" };
 
 	for (unsigned i = 0; i < r->tl.n; i++) {
 		const struct fsm_tl_entry *e = &r->tl.e[i];
@@ -1092,8 +1108,8 @@ static void dump_tl(const struct run *r)
 
 		fmt_time(e->t_ns - CLOCK_BASE, t, sizeof(t));
 		printf("#   tl %2u %-5s %-5s seq %-10" PRIu32 " ack %-10" PRIu32 " len %-4u %-12s %s%s\n",
-		       i, e->dir <= TL_USER ? dirs[e->dir] : "?",
-		       e->dir <= TL_IN ? flags_str(e->flags, f) : e->dir == TL_USER && e->flags < 3 ?
+		       i, e->dir <= TL_UNSENT ? dirs[e->dir] : "?",
+		       e->dir <= TL_IN || e->dir == TL_UNSENT ? flags_str(e->flags, f) : e->dir == TL_USER && e->flags < 3 ?
 		       (const char *[]){ "open", "close", "abort" }[e->flags] : (sprintf(f, "%u", e->flags), f),
 		       e->seq, e->ack, e->len, tcp_state_str(e->state), t, e->stamped ? " stamped" : "");
 	}
