@@ -263,6 +263,9 @@ static void j_target_row(struct jbuf *j, const struct target *t, const struct da
 	j_last_result(j, s);
 	j_quantile_us(j, "p50_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.5);
 	j_quantile_us(j, "p99_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.99);
+	j_quantile_us(j, "p99_connect_us", &s->phase[PHASE_CONNECT], dc, 0.99);
+	jb_key(j, "rtt_ambiguous");
+	jb_uint(j, s->rtt_ambiguous);
 	j_loss(j, t);
 	jb_key(j, "probes");
 	jb_uint(j, s->probes);
@@ -364,6 +367,12 @@ static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_uint(j, s.eng.rx_kernel_drops);
 	jb_key(j, "port_exhausted");
 	jb_uint(j, s.eng.port_exhausted);
+	const struct jb_kv_u64 tw[] = {
+		{ "time_wait_duplicates", s.eng.tw_duplicates },
+		{ "time_wait_peer_fin_retransmits", s.eng.tw_peer_fin_retransmits },
+		{ "time_wait_rsts", s.eng.tw_rsts },
+	};
+	jb_uints(j, tw, sizeof(tw) / sizeof(tw[0]));
 	jb_key(j, "sched_late_max_us");
 	jb_double(j, (double)s.sched_late_max_ns / 1e3);
 	jb_key(j, "sched_skipped");
@@ -479,10 +488,15 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 		jb_uint(j, s->by_close[r]);
 	}
 	jb_obj_end(j);
-	jb_key(j, "syn_retransmits");
-	jb_uint(j, s->syn_retransmits);
-	jb_key(j, "synack_retransmits");
-	jb_uint(j, s->synack_retransmits);
+	const struct jb_kv_u64 counts[] = {
+		{ "syn_retransmits", s->syn_retransmits },
+		{ "synack_retransmits", s->synack_retransmits },
+		{ "rtt_ambiguous", s->rtt_ambiguous },
+		{ "duplicates", s->duplicates },
+		{ "fin_retransmits", s->fin_retransmits },
+		{ "peer_fin_retransmits", s->peer_fin_retransmits },
+	};
+	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
 	jb_key(j, "peer");
 	if (s->have_peer) {
 		jb_obj(j);

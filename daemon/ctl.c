@@ -434,9 +434,13 @@ static void print_result_line(const struct jv *r, bool with_time)
 	       jv_str_or(r, "target", "?"), jv_str_or(r, "result", "?"));
 	if (jv_str(r, "error"))
 		printf(" (%s)", jv_str(r, "error"));
-	double rtt = jv_num(r, "rtt_us");
+	double rtt = jv_num(r, "rtt_us"), conn = jv_num(r, "connect_us");
 	if (!isnan(rtt))
 		printf(" rtt=%.3f ms", rtt / 1e3);
+	else if (jv_true(r, "rtt_ambiguous"))
+		printf(" rtt=ambiguous");
+	if (jv_true(r, "rtt_ambiguous") && !isnan(conn))
+		printf(" connect=%.3f ms", conn / 1e3);
 	double sr = jv_num(r, "syn_retransmits");
 	if (sr > 0)
 		printf(" syn_retransmits=%.0f", sr);
@@ -516,6 +520,9 @@ static void render_status(const struct jv *r, const struct ctl_request *rq)
 	kv_line("probes started:", "%s (%s waited for a slot)",
 		fmt_n(r, "probes_started", b, sizeof(b)), fmt_n(r, "probes_waited", c, sizeof(c)));
 	kv_line("port exhausted:", "%s", fmt_n(r, "port_exhausted", b, sizeof(b)));
+	kv_line("after report:", "in time_wait: %s peer fin retransmits, %s duplicates, %s rsts",
+		fmt_n(r, "time_wait_peer_fin_retransmits", b, sizeof(b)),
+		fmt_n(r, "time_wait_duplicates", c, sizeof(c)), fmt_n(r, "time_wait_rsts", d, sizeof(d)));
 	kv_line("max lateness:", "%s (%s slots skipped: overloaded)",
 		fmt_us(jv_num(r, "sched_late_max_us"), b, sizeof(b)),
 		fmt_n(r, "sched_skipped", c, sizeof(c)));
@@ -676,6 +683,11 @@ static void render_show(const struct jv *r, const struct ctl_request *rq)
 	}
 	kv_line("  retransmits:", "syn %s, syn/ack %s", fmt_n(t, "syn_retransmits", b, sizeof(b)),
 		fmt_n(t, "synack_retransmits", c, sizeof(c)));
+	kv_line("  fin retransmits:", "ours %s, the peer's %s; duplicates (syn/ack, fin) %s",
+		fmt_n(t, "fin_retransmits", b, sizeof(b)), fmt_n(t, "peer_fin_retransmits", c, sizeof(c)),
+		fmt_n(t, "duplicates", d, sizeof(d)));
+	kv_line("  rtt ambiguous:", "%s probes (SYN retransmitted: no RTT sample, connect only)",
+		fmt_n(t, "rtt_ambiguous", b, sizeof(b)));
 	const struct jv *p = jv_get(t, "peer");
 	if (p && p->t == JT_OBJ)
 		kv_line("  peer:", "mss %s, wscale %s, sack %s, timestamps %s, ttl %s",
@@ -685,6 +697,7 @@ static void render_show(const struct jv *r, const struct ctl_request *rq)
 	else
 		kv_line("  peer:", "not seen");
 	print_hist("handshake", jv_get(t, "histograms"));
+	print_hist("connect", jv_get(t, "histograms"));
 	const struct jv *recent = jv_get(t, "recent");
 	if (recent && recent->kids) {
 		printf("\nrecent results:\n");

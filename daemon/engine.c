@@ -360,6 +360,9 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	r->challenge_acks = f->challenge_acks;
 	r->dup_acks = f->dup_acks;
 	r->send_errno = c->ctx ? c->ctx->send_errno : 0;
+	r->duplicates = f->duplicates;
+	r->fin_retransmits = f->fin_tx > 1 ? f->fin_tx - 1 : 0;
+	r->peer_fin_retransmits = f->peer_fin_rtx;
 	r->bytes_rcvd = f->bytes_rcvd;
 	r->iss = f->iss;
 	r->irs = f->irs;
@@ -440,7 +443,16 @@ static bool conn_apply(struct engine *e, struct conn *c, const struct fsm_action
 static void conn_step(struct engine *e, struct conn *c, const struct fsm_event *ev, uint64_t now)
 {
 	struct fsm_actions acts;
+	const struct fsm_conn *f = &c->f;
+	bool reported = c->ctx == NULL;
+	uint16_t dups = f->duplicates;
+	uint8_t rtx = f->peer_fin_rtx, rsts = f->tw_rsts;
 	fsm_step(&c->f, ev, now, &acts);
+	if (reported) {
+		e->st.tw_duplicates += (uint16_t)(f->duplicates - dups);
+		e->st.tw_peer_fin_retransmits += (uint8_t)(f->peer_fin_rtx - rtx);
+		e->st.tw_rsts += (uint8_t)(f->tw_rsts - rsts);
+	}
 	conn_apply(e, c, &acts);
 }
 

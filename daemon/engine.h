@@ -46,6 +46,8 @@ struct probe_report {
 	uint16_t peer_mss;      /* 0: none */
 	uint16_t challenge_acks, dup_acks;
 	uint8_t send_errno;     /* result error: our segment could not be sent (errno) */
+	uint16_t duplicates;    /* SYN/ACK and FIN copies the network duplicated */
+	uint8_t fin_retransmits, peer_fin_retransmits;
 	uint32_t bytes_rcvd;
 	uint32_t iss, irs;
 	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */
@@ -71,6 +73,9 @@ struct engine_stats {
 	uint64_t conns, inflight, queued, time_wait;
 	uint64_t conn_bytes;    /* sizeof one connection */
 	uint64_t port_exhausted;
+	/* Counted in TIME_WAIT after the probe was reported (so in no report):
+	 * duplicated and retransmitted peer FINs, RSTs received. */
+	uint64_t tw_duplicates, tw_peer_fin_retransmits, tw_rsts;
 };
 
 struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg, char *err,

@@ -133,6 +133,14 @@ void jb_uint(struct jbuf *j, uint64_t v)
 	put(j, b);
 }
 
+void jb_uints(struct jbuf *j, const struct jb_kv_u64 *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		jb_key(j, kv[i].k);
+		jb_uint(j, kv[i].v);
+	}
+}
+
 void jb_double(struct jbuf *j, double v)
 {
 	char b[64];

@@ -26,6 +26,9 @@ void jb_key(struct jbuf *j, const char *k);
 void jb_str(struct jbuf *j, const char *s);
 void jb_int(struct jbuf *j, int64_t v);
 void jb_uint(struct jbuf *j, uint64_t v);
+/* A run of "key": unsigned members. */
+struct jb_kv_u64 { const char *k; uint64_t v; };
+void jb_uints(struct jbuf *j, const struct jb_kv_u64 *kv, size_t n);
 void jb_double(struct jbuf *j, double v);
 void jb_bool(struct jbuf *j, bool v);
 void jb_null(struct jbuf *j);

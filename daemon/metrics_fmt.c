@@ -8,6 +8,7 @@
 #include "metrics_fmt.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,15 @@ void metrics_render_status(struct jbuf *b, const struct daemon_status *s)
 		  "Probe connections in progress (TIME_WAIT excluded).", e->inflight);
 	gauge_u64(b, "tcpprobe_time_wait_connections",
 		  "Finished probe connections still in TIME_WAIT.", e->time_wait);
+	counter_u64(b, "tcpprobe_time_wait_peer_fin_retransmits_total",
+		    "Peer FINs retransmitted to connections in TIME_WAIT after their probe "
+		    "was reported (our last ACK was lost).", e->tw_peer_fin_retransmits);
+	counter_u64(b, "tcpprobe_time_wait_duplicates_total",
+		    "Duplicated peer FINs received in TIME_WAIT after the probe was reported.",
+		    e->tw_duplicates);
+	counter_u64(b, "tcpprobe_time_wait_rsts_total",
+		    "RSTs received (and ignored, RFC 1337) in TIME_WAIT after the probe was "
+		    "reported.", e->tw_rsts);
 	counter_u64(b, "tcpprobe_source_port_exhaustions_total",
 		    "Probes that failed because no source port was free for their destination.",
 		    e->port_exhausted);
@@ -393,19 +403,30 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		}
 	}
 
-	metrics_put_family(b, "tcpprobe_handshake_duration_seconds", "histogram",
-			   "Time from our SYN to the peer's SYN/ACK (kernel timestamps), syn "
-			   "and handshake probes.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!has_handshake_hist(t))
-			continue;
-		jb_reset(&lbl);
-		metrics_put_label(&lbl, 0, "target", t->cfg.name);
-		if (lbl.oom)
-			continue;
-		metrics_put_hist(b, "tcpprobe_handshake_duration_seconds", lbl.p,
-				 &t->st.phase[PHASE_HANDSHAKE], &mb);
+	/* The opening phase, twice: the RTT (Karn: no sample after a SYN
+	 * retransmission) and the connect time (first SYN, every answer). */
+	static const struct { const char *name, *help; enum phase p; } open_hists[] = {
+		{ "tcpprobe_handshake_duration_seconds",
+		  "Round-trip time from our SYN to the peer's SYN/ACK (kernel timestamps), syn "
+		  "and handshake probes; by Karn's rule no sample when a SYN was retransmitted "
+		  "(see tcpprobe_connect_duration_seconds).", PHASE_HANDSHAKE },
+		{ "tcpprobe_connect_duration_seconds",
+		  "Time from our first SYN to the peer's SYN/ACK, including SYN retransmission "
+		  "delays, syn and handshake probes.", PHASE_CONNECT },
+	};
+	for (size_t h = 0; h < sizeof(open_hists) / sizeof(open_hists[0]); h++) {
+		metrics_put_family(b, open_hists[h].name, "histogram", open_hists[h].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct target *t = at(arg, i);
+			if (!has_handshake_hist(t))
+				continue;
+			jb_reset(&lbl);
+			metrics_put_label(&lbl, 0, "target", t->cfg.name);
+			if (lbl.oom)
+				continue;
+			metrics_put_hist(b, open_hists[h].name, lbl.p, &t->st.phase[open_hists[h].p],
+					 &mb);
+		}
 	}
 
 	metrics_put_family(b, "tcpprobe_close_duration_seconds", "histogram",
@@ -416,7 +437,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		const struct target *t = at(arg, i);
 		if (!has_close_hist(t))
 			continue;
-		for (int p = PHASE_FIN_ACK; p < PHASE_COUNT; p++) {
+		for (int p = PHASE_FIN_ACK; p <= PHASE_CLOSE; p++) {
 			jb_reset(&lbl);
 			metrics_put_label(&lbl, 0, "target", t->cfg.name);
 			metrics_put_label(&lbl, ',', "phase", close_phase_label[p]);
@@ -428,19 +449,37 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 	}
 	jb_free(&lbl);
 
-	metrics_put_family(b, "tcpprobe_syn_retransmits_total", "counter",
-			   "SYNs we retransmitted (no SYN/ACK within the timeout).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		target_label(b, "tcpprobe_syn_retransmits_total", t);
-		metrics_put_u64(b, true, t->st.syn_retransmits);
-	}
-	metrics_put_family(b, "tcpprobe_synack_retransmits_total", "counter",
-			   "Duplicate SYN/ACKs received: the peer retransmitted its SYN/ACK.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		target_label(b, "tcpprobe_synack_retransmits_total", t);
-		metrics_put_u64(b, true, t->st.synack_retransmits);
+	/* Per-target counters of struct target_stats, one family each. */
+	static const struct { const char *name, *help; size_t off; } counters[] = {
+		{ "tcpprobe_syn_retransmits_total",
+		  "SYNs we retransmitted (no SYN/ACK within the timeout).",
+		  offsetof(struct target_stats, syn_retransmits) },
+		{ "tcpprobe_rtt_ambiguous_total",
+		  "Probes whose SYN/ACK came after a retransmitted SYN: no RTT sample (Karn's "
+		  "rule), counted in the connect histogram only.",
+		  offsetof(struct target_stats, rtt_ambiguous) },
+		{ "tcpprobe_synack_retransmits_total",
+		  "SYN/ACKs the peer retransmitted (our ACK was lost); network duplicates "
+		  "excluded.", offsetof(struct target_stats, synack_retransmits) },
+		{ "tcpprobe_duplicates_total",
+		  "SYN/ACK and FIN copies the network duplicated (same TSval, < 100 ms apart).",
+		  offsetof(struct target_stats, duplicates) },
+		{ "tcpprobe_fin_retransmits_total", "FINs we retransmitted.",
+		  offsetof(struct target_stats, fin_retransmits) },
+		{ "tcpprobe_peer_fin_retransmits_total",
+		  "FINs the peer retransmitted before the probe was reported (our ACK was "
+		  "lost); later ones in tcpprobe_time_wait_peer_fin_retransmits_total.",
+		  offsetof(struct target_stats, peer_fin_retransmits) },
+	};
+	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		metrics_put_family(b, counters[c].name, "counter", counters[c].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct target *t = at(arg, i);
+			uint64_t v;
+			memcpy(&v, (const char *)&t->st + counters[c].off, sizeof(v));
+			target_label(b, counters[c].name, t);
+			metrics_put_u64(b, true, v);
+		}
 	}
 
 	metrics_put_family(b, "tcpprobe_up", "gauge",

@@ -29,6 +29,8 @@ struct ptarget {
 	unsigned by_result[RESULT_COUNT], by_close[CLOSE_COUNT];
 	double rtt_min, rtt_max, rtt_sum, rtt_sq; /* ms, over ok probes with an RTT */
 	unsigned rtt_n;
+	double conn_min, conn_max, conn_sum, conn_sq; /* ms, first SYN -> SYN/ACK */
+	unsigned conn_n, ambiguous;
 	struct event *tick;
 };
 
@@ -116,6 +118,25 @@ static bool all_done(const struct probe_state *ps)
 	return engine_busy(ps->eng) == 0;
 }
 
+static void stat_add(double ms, double *min, double *max, double *sum, double *sq, unsigned *n)
+{
+	if (!*n || ms < *min)
+		*min = ms;
+	if (!*n || ms > *max)
+		*max = ms;
+	*sum += ms;
+	*sq += ms * ms;
+	(*n)++;
+}
+
+static void stat_print(const char *what, double min, double max, double sum, double sq,
+		       unsigned n, const char *note)
+{
+	double avg = sum / n, var = sq / n - avg * avg;
+	printf("%s min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms%s\n", what, min, avg, max,
+	       var > 0 ? sqrt(var) : 0.0, note);
+}
+
 static void on_report(void *arg, const struct probe_report *r)
 {
 	struct ptarget *t = arg;
@@ -127,17 +148,15 @@ static void on_report(void *arg, const struct probe_report *r)
 		t->by_close[r->close_result]++;
 	if (probe_up((enum probe_kind)r->kind, (enum probe_result)r->result))
 		t->up++;
-	/* Every timed handshake, whatever came after it (a reset, say). */
-	if (r->ph.handshake) {
-		double ms = r->ph.handshake / 1e6;
-		if (!t->rtt_n || ms < t->rtt_min)
-			t->rtt_min = ms;
-		if (!t->rtt_n || ms > t->rtt_max)
-			t->rtt_max = ms;
-		t->rtt_sum += ms;
-		t->rtt_sq += ms * ms;
-		t->rtt_n++;
-	}
+	/* Every timed handshake, whatever came after it (a reset, say). Karn:
+	 * an ambiguous handshake has no RTT, only a connect time. */
+	if (r->ph.handshake)
+		stat_add(r->ph.handshake / 1e6, &t->rtt_min, &t->rtt_max, &t->rtt_sum, &t->rtt_sq,
+			 &t->rtt_n);
+	if (r->ph.connect)
+		stat_add(r->ph.connect / 1e6, &t->conn_min, &t->conn_max, &t->conn_sum, &t->conn_sq,
+			 &t->conn_n);
+	t->ambiguous += r->ph.rtt_ambiguous;
 	if (ps->json) {
 		jb_reset(&ps->jb);
 		report_json(&ps->jb, t->name, r);
@@ -227,11 +246,15 @@ static void summary(const struct probe_state *ps)
 			}
 		if (*sep == ',')
 			putchar('\n');
-		if (t->rtt_n) {
-			double avg = t->rtt_sum / t->rtt_n;
-			double var = t->rtt_sq / t->rtt_n - avg * avg;
-			printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", t->rtt_min, avg,
-			       t->rtt_max, var > 0 ? sqrt(var) : 0.0);
+		if (t->rtt_n)
+			stat_print("rtt", t->rtt_min, t->rtt_max, t->rtt_sum, t->rtt_sq, t->rtt_n, "");
+		/* Only when it says something the rtt line does not. */
+		if (t->ambiguous) {
+			char note[96];
+			snprintf(note, sizeof(note), " (%u with a retransmitted SYN: rtt ambiguous)",
+				 t->ambiguous);
+			stat_print("connect", t->conn_min, t->conn_max, t->conn_sum, t->conn_sq,
+				   t->conn_n, note);
 		}
 	}
 }

@@ -120,6 +120,13 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 		jb_double(j, us(r->ph.handshake));
 	else
 		jb_null(j);
+	jb_key(j, "rtt_ambiguous");
+	jb_bool(j, r->ph.rtt_ambiguous);
+	jb_key(j, "connect_us");
+	if (r->ph.connect)
+		jb_double(j, us(r->ph.connect));
+	else
+		jb_null(j);
 	jb_key(j, "close");
 	jb_str(j, close_result_str(r->close_result));
 	jb_key(j, "phases_us");
@@ -136,14 +143,16 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 			jb_null(j);
 	}
 	jb_obj_end(j);
-	jb_key(j, "syn_retransmits");
-	jb_uint(j, r->syn_retransmits);
-	jb_key(j, "synack_retransmits");
-	jb_uint(j, r->synack_seen > 1 ? r->synack_seen - 1 : 0);
-	jb_key(j, "bytes_received");
-	jb_uint(j, r->bytes_rcvd);
-	jb_key(j, "challenge_acks");
-	jb_uint(j, r->challenge_acks);
+	const struct jb_kv_u64 counts[] = {
+		{ "syn_retransmits", r->syn_retransmits },
+		{ "synack_retransmits", r->synack_seen > 1 ? r->synack_seen - 1 : 0 },
+		{ "duplicates", r->duplicates },
+		{ "fin_retransmits", r->fin_retransmits },
+		{ "peer_fin_retransmits", r->peer_fin_retransmits },
+		{ "bytes_received", r->bytes_rcvd },
+		{ "challenge_acks", r->challenge_acks },
+	};
+	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
 	jb_key(j, "peer");
 	if (r->have_peer) {
 		jb_obj(j);
@@ -194,6 +203,10 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 	}
 	if (r->ph.handshake)
 		fprintf(f, " rtt=%.3f ms", r->ph.handshake / 1e6);
+	else if (r->ph.rtt_ambiguous)
+		fprintf(f, " rtt=ambiguous");
+	if (r->ph.rtt_ambiguous && r->ph.connect)
+		fprintf(f, " connect=%.3f ms", r->ph.connect / 1e6);
 	if (r->syn_retransmits)
 		fprintf(f, " syn_retransmits=%u", r->syn_retransmits);
 	if (r->have_icmp)

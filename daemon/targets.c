@@ -13,6 +13,7 @@ const char *phase_str(enum phase p)
 	case PHASE_FIN_ACK: return "fin_ack";
 	case PHASE_FIN_WAIT_2: return "fin_wait_2";
 	case PHASE_CLOSE: return "close";
+	case PHASE_CONNECT: return "connect";
 	}
 	return "?";
 }
@@ -123,13 +124,17 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 		s->by_close[r->close_result]++;
 	s->syn_retransmits += r->syn_retransmits;
 	s->synack_retransmits += r->synack_seen > 1 ? r->synack_seen - 1u : 0;
+	s->rtt_ambiguous += r->ph.rtt_ambiguous;
+	s->duplicates += r->duplicates;
+	s->fin_retransmits += r->fin_retransmits;
+	s->peer_fin_retransmits += r->peer_fin_retransmits;
 	s->last_probe_ns = r->t_start;
 	s->last_result = r->result;
 	s->last_rtt_ns = r->ph.handshake;
 	if (probe_up((enum probe_kind)r->kind, (enum probe_result)r->result))
 		s->last_ok_ns = r->t_start;
 	const uint64_t ph[PHASE_COUNT] = { r->ph.handshake, r->ph.fin_ack, r->ph.fin_wait_2,
-					   r->ph.close };
+					   r->ph.close, r->ph.connect };
 	for (unsigned i = 0; i < PHASE_COUNT; i++)
 		if (ph[i])
 			hist_add(&s->phase[i], bounds, nbuckets, ph[i] / 1e9);

@@ -11,9 +11,12 @@
 #include "engine.h"
 #include "wheel.h"
 
-enum phase { PHASE_HANDSHAKE, PHASE_FIN_ACK, PHASE_FIN_WAIT_2, PHASE_CLOSE };
-#define PHASE_COUNT (PHASE_CLOSE + 1)
-const char *phase_str(enum phase p); /* "handshake", "fin_ack", "fin_wait_2", "close" */
+/* PHASE_HANDSHAKE holds RTT samples only (Karn: none after a retransmitted
+ * SYN); PHASE_CONNECT every first-SYN-to-SYN/ACK time. */
+enum phase { PHASE_HANDSHAKE, PHASE_FIN_ACK, PHASE_FIN_WAIT_2, PHASE_CLOSE, PHASE_CONNECT };
+#define PHASE_COUNT (PHASE_CONNECT + 1)
+/* "handshake", "fin_ack", "fin_wait_2", "close", "connect" */
+const char *phase_str(enum phase p);
 
 /* A latency histogram over the configured bucket bounds (seconds);
  * counts[i] holds observations <= bounds[i] and > bounds[i-1]; the last
@@ -39,6 +42,8 @@ struct target_stats {
 	uint64_t by_result[RESULT_COUNT];
 	uint64_t by_close[CLOSE_COUNT];
 	uint64_t syn_retransmits, synack_retransmits;
+	uint64_t rtt_ambiguous;           /* probes whose SYN/ACK came after a retransmitted SYN */
+	uint64_t duplicates, fin_retransmits, peer_fin_retransmits;
 	struct hist phase[PHASE_COUNT];
 	uint64_t last_ok_ns, last_probe_ns;   /* CLOCK_REALTIME */
 	uint8_t last_result;                  /* enum probe_result; RESULT_PENDING = none yet */

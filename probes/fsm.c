@@ -26,7 +26,9 @@
  *   synchronized. Packet too big is recorded only: we never send data.
  * - No reassembly queue: out-of-order data draws a duplicate ACK and is
  *   dropped. No challenge-ACK rate limit (RFC 5961 7): a probe is short-lived.
- * - The receive window used by the acceptability test is p->window, unscaled.
+ * - The receive window used by the acceptability test is p->window, unscaled;
+ *   segments advertise it shifted by our window scale once both sides sent
+ *   the option (RFC 7323 2.3).
  * - A zero send window holds our FIN back until a window update, or for one
  *   RTO, after which the FIN itself is the zero-window probe. Its
  *   retransmissions are bounded by p->retries even if the peer keeps
@@ -246,6 +248,11 @@ static void send_seg(struct step *s, uint8_t flags, uint32_t seq, uint32_t ack)
 	struct fsm_segment seg = { .seq = seq, .ack = ack, .win = c->p->window,
 		.flags = flags };
 
+	/* RFC 7323 2.2-2.3: once both SYNs carried the option, every other
+	 * segment's window field is the window shifted right by our scale (a
+	 * SYN's never is); the peer shifts it back. */
+	if (!(flags & PKT_SYN) && c->peer_wscale_ok && c->p->syn.wscale >= 0)
+		seg.win = (uint16_t)(c->p->window >> c->p->syn.wscale);
 	if (flags & PKT_SYN) {
 		seg.syn_opts = true;
 		/* RFC 7323 3.2: a SYN/ACK carries TSopt only if the SYN did. */
@@ -292,6 +299,8 @@ static void send_syn(struct step *s)
 	else
 		send_seg(s, PKT_SYN, c->iss, 0);
 	c->t_syn = s->now;
+	if (c->t_syn1 == 0)
+		c->t_syn1 = s->now;
 }
 
 /* Our FIN, first or retransmitted. The FIN probe's is bare (no ACK). */
@@ -444,6 +453,30 @@ static void peer_syn(struct fsm_conn *c, const struct pkt_info *pkt)
 	c->snd_wnd = pkt->win;
 }
 
+/* ---- copies of the peer's SYN/ACK and FIN ---- */
+
+static void copy_note(struct fsm_copy *k, const struct pkt_info *pkt, uint64_t now)
+{
+	*k = (struct fsm_copy){ .t = now, .tsval = pkt->opts.tsval, .ts = pkt->opts.has_ts };
+}
+
+/* Whether pkt, another copy of the segment k noted, is a duplicate (the rule
+ * at FSM_DUP_GAP_NS); k moves to this copy either way. */
+static bool copy_is_dup(struct fsm_copy *k, const struct pkt_info *pkt, uint64_t now)
+{
+	bool dup = k->t && now - k->t < FSM_DUP_GAP_NS &&
+	    (!k->ts || !pkt->opts.has_ts || k->tsval == pkt->opts.tsval);
+
+	copy_note(k, pkt, now);
+	return dup;
+}
+
+static void count_dup(struct fsm_conn *c)
+{
+	if (c->duplicates < UINT16_MAX)
+		c->duplicates++;
+}
+
 /* ---- segment checks for synchronized states (RFC 9293 3.10.7.4) ---- */
 
 static bool in_window(uint32_t seq, uint32_t rcv_nxt, uint32_t wnd)
@@ -487,8 +520,11 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 
 	if (pkt->flags & PKT_RST) {
 		/* RFC 1337: a RST must not end TIME_WAIT early. */
-		if (c->state == TCPS_TIME_WAIT)
+		if (c->state == TCPS_TIME_WAIT) {
+			if (c->tw_rsts < UINT8_MAX)
+				c->tw_rsts++;
 			return false;
+		}
 		/* RFC 5961 3.2: only an exact RST is believed; one elsewhere in
 		 * the window draws a challenge ACK; outside it, silence. */
 		if (pkt->seq == c->rcv_nxt)
@@ -509,8 +545,11 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 			return true;
 		}
 		if (synack) {
-			/* The peer retransmits its SYN/ACK: our ACK was lost. */
-			if (c->synack_seen < UINT8_MAX)
+			/* The peer retransmits its SYN/ACK (our ACK was lost), or
+			 * the network duplicated it. Either way it gets our ACK. */
+			if (copy_is_dup(&c->last_synack, pkt, s->now))
+				count_dup(c);
+			else if (c->synack_seen < UINT8_MAX)
 				c->synack_seen++;
 			send_ack(s);
 		} else if (c->state == TCPS_SYN_RECEIVED && !(pkt->flags & PKT_ACK) &&
@@ -522,11 +561,17 @@ static bool sync_checks(struct step *s, const struct pkt_info *pkt)
 		return false;
 	}
 	if (!acceptable(c, pkt) || paws_reject(c, pkt)) {
+		bool old_fin = (pkt->flags & PKT_FIN) && c->t_peer_fin &&
+		    pkt->seq + pkt->payload_len + 1 == c->rcv_nxt;
+
+		if (old_fin && copy_is_dup(&c->last_fin, pkt, s->now))
+			count_dup(c);
+		else if (old_fin && c->peer_fin_rtx < UINT8_MAX)
+			c->peer_fin_rtx++;
 		dup_ack(s);
 		/* RFC 9293 3.10.7.4 step 8: a retransmitted FIN in TIME_WAIT
 		 * is acknowledged and restarts the 2 MSL timeout. */
-		if (c->state == TCPS_TIME_WAIT && (pkt->flags & PKT_FIN) &&
-		    pkt->seq + pkt->payload_len + 1 == c->rcv_nxt)
+		if (c->state == TCPS_TIME_WAIT && old_fin)
 			arm_in(s, c->p->time_wait_ns);
 		return false;
 	}
@@ -587,6 +632,7 @@ static bool rcv_data_fin(struct step *s, const struct pkt_info *pkt)
 	}
 	if (fin && end == c->rcv_nxt) {
 		c->rcv_nxt++;
+		copy_note(&c->last_fin, pkt, s->now);
 		if (c->t_peer_fin == 0)
 			c->t_peer_fin = s->now;
 	} else {
@@ -646,6 +692,7 @@ static void seg_syn_sent(struct step *s, const struct pkt_info *pkt)
 	}
 	c->snd_una = pkt->ack;
 	c->synack_seen++;
+	copy_note(&c->last_synack, pkt, s->now);
 	/* Data on a SYN/ACK is accepted and covered by our ACK; a FIN on it
 	 * is left for the peer to retransmit. */
 	c->rcv_nxt += pkt->payload_len;
@@ -667,8 +714,10 @@ static void seg_syn_received(struct step *s, const struct pkt_info *pkt)
 	}
 	c->snd_una = pkt->ack;
 	c->snd_wnd = pkt->win;
-	if (synack)
+	if (synack) {
 		c->synack_seen++;
+		copy_note(&c->last_synack, pkt, s->now);
+	}
 	established(s, synack);
 	if (c->state == TCPS_ESTABLISHED && !synack && rcv_data_fin(s, pkt))
 		passive_close(s);
@@ -1021,6 +1070,9 @@ void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t)
 	/* A stamp older than the latest SYN decision belongs to an earlier SYN. */
 	if ((flags & PKT_SYN) && t >= c->t_syn)
 		c->t_syn = t;
+	/* While only one SYN has gone, a SYN stamp is the first SYN's. */
+	if ((flags & PKT_SYN) && c->syn_tx <= 1)
+		c->t_syn1 = t;
 	if ((flags & PKT_FIN) && c->t_fin != 0 && !c->fin_stamped) {
 		c->t_fin = t;
 		c->fin_stamped = true;
@@ -1034,7 +1086,9 @@ void fsm_phases(const struct fsm_conn *c, struct fsm_phases *out)
 	uint64_t start = c->t_fin;
 
 	memset(out, 0, sizeof(*out));
-	out->handshake = span(c->t_syn, c->t_synack);
+	out->rtt_ambiguous = c->t_synack && c->syn_tx > 1;
+	out->connect = span(c->t_syn1, c->t_synack);
+	out->handshake = out->rtt_ambiguous ? 0 : span(c->t_syn, c->t_synack);
 	out->fin_ack = span(c->t_fin, c->t_fin_acked);
 	/* 0 unless the peer's FIN came after the ACK of ours */
 	out->fin_wait_2 = span(c->t_fin_acked, c->t_peer_fin);

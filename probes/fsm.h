@@ -131,7 +131,23 @@ struct fsm_conn {
 	uint64_t deadline;       /* armed timer, 0 = none */
 	/* Phase anchors (0 = not reached). */
 	uint64_t t_open, t_syn, t_synack, t_fin, t_fin_acked, t_peer_fin, t_end;
+	uint64_t t_syn1;         /* our first SYN (wire time once stamped) */
+	/* Copies of the peer's SYN/ACK and FIN: duplicates (the network made
+	 * them) vs retransmissions (the peer sent again); see fsm_copy_kind. */
+	struct fsm_copy { uint64_t t; uint32_t tsval; bool ts; } last_synack, last_fin;
+	uint16_t duplicates;     /* SYN/ACK or FIN copies the network duplicated */
+	uint8_t peer_fin_rtx;    /* the peer retransmitted its FIN (our ACK was lost) */
+	uint8_t tw_rsts;         /* RSTs received (and ignored) in TIME_WAIT */
 };
+
+/* A second copy of the peer's SYN/ACK or FIN is a duplicate when it arrives
+ * less than FSM_DUP_GAP_NS after the previous copy and, if both copies carry
+ * timestamps, with the same TSval: no TCP retransmits that soon (Linux's
+ * minimum RTO is 200 ms, RFC 6298's 1 s) and a retransmission carries the
+ * sender's clock at that time (RFC 7323 3), so only the network copies a
+ * segment microseconds apart with the same TSval. Anything else is the
+ * peer's retransmission. */
+#define FSM_DUP_GAP_NS 100000000ull
 
 enum fsm_event_type {
 	EV_OPEN,    /* user: start the probe */
@@ -198,13 +214,22 @@ void fsm_step(struct fsm_conn *c, const struct fsm_event *ev, uint64_t now,
 /* The kernel saw our segment (flags, absolute seq) leave at t (captured on
  * the way out, the same timestamp a tcpdump on that interface records).
  * Moves the earliest unstamped matching TL_OUT entry to t, and the phase
- * anchors: t_syn for a SYN (the latest SYN wins), t_fin for the first FIN.
+ * anchors: t_syn for a SYN (the latest SYN wins), t_syn1 for the first SYN
+ * (while it is the only one sent), t_fin for the first FIN.
  * Until then they hold the time the fsm decided to send. */
 void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t);
 
-/* Phase latencies in ns, 0 when the phase did not complete. */
+/* Phase latencies in ns, 0 when the phase did not complete.
+ * Karn's rule (RFC 6298 section 5, Karn and Partridge 1987): once a SYN has
+ * been retransmitted, a SYN/ACK cannot tell which SYN it answers (in the lab
+ * Linux's SYN/ACK for a retransmitted SYN echoed the first SYN's TSval, so
+ * TSecr does not tell either), so such a handshake yields no RTT sample:
+ * handshake is 0 and rtt_ambiguous is set. connect is always the time from
+ * the first SYN to the SYN/ACK, which includes the retransmission delays. */
 struct fsm_phases {
-	uint64_t handshake;  /* SYN sent -> SYN/ACK received */
+	uint64_t handshake;  /* SYN sent -> SYN/ACK received; 0 if ambiguous */
+	uint64_t connect;    /* first SYN sent -> SYN/ACK received */
+	bool rtt_ambiguous;  /* a SYN/ACK came after a retransmitted SYN */
 	uint64_t fin_ack;    /* our FIN sent -> its ACK */
 	uint64_t fin_wait_2; /* ACK of our FIN -> peer's FIN */
 	uint64_t close;      /* our FIN sent (or peer FIN received) -> CLOSED/TIME_WAIT entered */

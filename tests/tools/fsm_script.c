@@ -55,7 +55,9 @@
  *   timer T | timer none            (T: script seconds of the deadline)
  *   counter NAME N    syn_tx syn_retransmits fin_tx fin_retransmits
  *                     synack_seen dup_acks challenge_acks bytes_rcvd
- *   phase NAME DUR    handshake fin_ack fin_wait_2 close (fsm_phases)
+ *                     rtt_ambiguous (0|1: Karn, see fsm_phases) duplicates
+ *                     peer_fin_retransmits time_wait_rsts
+ *   phase NAME DUR    handshake connect fin_ack fin_wait_2 close (fsm_phases)
  *   peer mss|wscale N|none, peer sack|ts yes|no, peer ttl|win N,
  *   timestamps yes|no (negotiated), icmp TYPE CODE | icmp none
  *   tl count N [dropped M]
@@ -410,9 +412,15 @@ static int check_send(struct run *r, const struct fsm_segment *g, uint64_t now)
 {
 	char b[256];
 
+	/* RFC 7323: SYNs carry the window as is; once both SYNs had wscale,
+	 * every other segment carries it shifted by our scale. */
+	bool scaled = !(g->flags & PKT_SYN) && r->c.peer_wscale_ok && r->p.syn.wscale >= 0;
+	unsigned want = scaled ? (unsigned)r->p.window >> r->p.syn.wscale : r->p.window;
+
 	fmt_seg(r, g, b, sizeof(b));
-	if (g->win != r->p.window)
-		return fail(r, "sent %s: window is not p->window %u", b, r->p.window);
+	if (g->win != want)
+		return fail(r, "sent %s: window is not %u (p->window %u%s)", b, want, r->p.window,
+			    scaled ? " scaled" : "");
 	if (g->syn_opts != !!(g->flags & PKT_SYN))
 		return fail(r, "sent %s: syn_opts %d on a segment %s SYN", b, g->syn_opts,
 			    g->flags & PKT_SYN ? "with" : "without");
@@ -946,16 +954,21 @@ static int assertion(struct run *r, char **tok, int n)
 				    c->icmp_code);
 	} else if (strcmp(k, "counter") == 0) {
 		static const char *const names[] = { "syn_tx", "syn_retransmits", "fin_tx",
-			"fin_retransmits", "synack_seen", "dup_acks", "challenge_acks", "bytes_rcvd" };
+			"fin_retransmits", "synack_seen", "dup_acks", "challenge_acks", "bytes_rcvd",
+			"rtt_ambiguous", "duplicates", "peer_fin_retransmits", "time_wait_rsts" };
+		struct fsm_phases ph;
+
+		fsm_phases(c, &ph);
 		const uint64_t vals[] = { c->syn_tx, c->syn_tx ? c->syn_tx - 1u : 0, c->fin_tx,
 			c->fin_tx ? c->fin_tx - 1u : 0, c->synack_seen, c->dup_acks,
-			c->challenge_acks, c->bytes_rcvd };
+			c->challenge_acks, c->bytes_rcvd, ph.rtt_ambiguous, c->duplicates,
+			c->peer_fin_rtx, c->tw_rsts };
 
 		if (parse_u64(tok[2], UINT32_MAX, &v) < 0)
 			return fail(r, "bad counter value '%s'", tok[2]);
-		for (i = 0; i < 8 && strcmp(tok[1], names[i]); i++)
+		for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])) && strcmp(tok[1], names[i]); i++)
 			;
-		if (i == 8)
+		if (i == (int)(sizeof(names) / sizeof(names[0])))
 			return fail(r, "unknown counter '%s'", tok[1]);
 		if (vals[i] != v)
 			return fail(r, "counter %s is %" PRIu64, tok[1], vals[i]);
@@ -965,11 +978,12 @@ static int assertion(struct run *r, char **tok, int n)
 		char t1[32];
 
 		fsm_phases(c, &ph);
-		f = strcmp(tok[1], "handshake") == 0 ? &ph.handshake : strcmp(tok[1], "fin_ack") == 0 ?
+		f = strcmp(tok[1], "handshake") == 0 ? &ph.handshake :
+		    strcmp(tok[1], "connect") == 0 ? &ph.connect : strcmp(tok[1], "fin_ack") == 0 ?
 		    &ph.fin_ack : strcmp(tok[1], "fin_wait_2") == 0 ? &ph.fin_wait_2 :
 		    strcmp(tok[1], "close") == 0 ? &ph.close : NULL;
 		if (f == NULL || parse_dur(tok[2], &v) < 0)
-			return fail(r, "usage: phase handshake|fin_ack|fin_wait_2|close DUR");
+			return fail(r, "usage: phase handshake|connect|fin_ack|fin_wait_2|close DUR");
 		fmt_time(*f, t1, sizeof(t1));
 		if (*f != v)
 			return fail(r, "phase %s is %ss", tok[1], t1);
