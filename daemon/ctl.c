@@ -430,8 +430,8 @@ static void print_result_line(const struct jv *r, bool with_time)
 	const char *addr = jv_str_or(r, "address", "?");
 	if (with_time)
 		printf("%s ", fmt_time(jv_num(r, "time"), t, sizeof(t)));
-	printf("%s [%s]:%.0f %s %s", jv_str_or(r, "kind", "?"), addr, jv_num(r, "port"),
-	       jv_str_or(r, "target", "?"), jv_str_or(r, "result", "?"));
+	printf("%s [%s]:%.0f %s sport=%.0f %s", jv_str_or(r, "kind", "?"), addr, jv_num(r, "port"),
+	       jv_str_or(r, "target", "?"), jv_num(r, "source_port"), jv_str_or(r, "result", "?"));
 	if (jv_str(r, "error"))
 		printf(" (%s)", jv_str(r, "error"));
 	double rtt = jv_num(r, "rtt_us"), conn = jv_num(r, "connect_us");
@@ -479,19 +479,24 @@ static void print_trace(const struct jv *r)
 			double l = jv_num(e, "len");
 			if (!isnan(l) && l > 0)
 				snprintf(len, sizeof(len), " len=%.0f", l);
-			printf("  %12.3f us  %s %-4s seq=%-10.0f ack=%-10.0f%s  %s\n", t,
+			printf("  %12.3f us  %s %-4s seq=%-10.0f ack=%-10.0f%s  %s%s\n", t,
 			       *dir == '>' ? "-->" : "<--", jv_str_or(e, "flags", ""),
-			       jv_num(e, "seq"), jv_num(e, "ack"), len, state);
+			       jv_num(e, "seq"), jv_num(e, "ack"), len, state,
+			       jv_true(e, "crossed") ? "  (crossed)" : "");
 		} else if (!strcmp(dir, "unsent")) {
 			printf("  %12.3f us  --x %-4s seq=%-10.0f ack=%-10.0f  %s (not sent)\n", t,
 			       jv_str_or(e, "flags", ""), jv_num(e, "seq"), jv_num(e, "ack"), state);
 		} else if (!strcmp(dir, "icmp")) {
-			printf("  %12.3f us  <-- ICMP                             %s\n", t, state);
+			printf("  %12.3f us  <-- ICMP type %-3.0f code %-3.0f          %s\n", t,
+			       jv_num(e, "icmp_type"), jv_num(e, "icmp_code"), state);
 		} else {
 			printf("  %12.3f us      (%s)%*s%s\n", t, dir, (int)(30 - strlen(dir)), "",
 			       state);
 		}
 	}
+	double dropped = jv_num(r, "timeline_dropped");
+	if (!isnan(dropped) && dropped > 0)
+		printf("  (%.0f more events not recorded)\n", dropped);
 }
 
 /* ---- renderers, one per command ------------------------------------------------ */

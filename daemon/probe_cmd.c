@@ -20,8 +20,17 @@
 #include "outcome.h"
 #include "report.h"
 
+struct ptarget;
+/* One launched probe: the report callback's argument, so a result line
+ * carries its launch order (seq=) whatever order the results come in. */
+struct pseq {
+	struct ptarget *t;
+	unsigned seq;
+};
+
 struct ptarget {
 	struct probe_state *ps;
+	struct pseq *seqs; /* count of them, allocated at the first launch */
 	char name[300];
 	struct pkt_addr addr, src;
 	uint16_t port;
@@ -139,7 +148,8 @@ static void stat_print(const char *what, double min, double max, double sum, dou
 
 static void on_report(void *arg, const struct probe_report *r)
 {
-	struct ptarget *t = arg;
+	const struct pseq *q = arg;
+	struct ptarget *t = q->t;
 	struct probe_state *ps = t->ps;
 	t->done++;
 	if (r->result < RESULT_COUNT)
@@ -163,7 +173,7 @@ static void on_report(void *arg, const struct probe_report *r)
 		if (ps->jb.p)
 			printf("%s\n", ps->jb.p);
 	} else {
-		report_line(stdout, t->name, t->done, r);
+		report_line(stdout, t->name, q->seq, r);
 		if (ps->trace)
 			report_trace(stdout, r);
 	}
@@ -176,8 +186,17 @@ static void launch_one(struct ptarget *t)
 	char err[256];
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->port, .profile = ps->prof,
-		.timeline = ps->trace || ps->json, .cb = on_report, .arg = t,
+		.timeline = ps->trace || ps->json, .cb = on_report,
 	};
+	if (!t->seqs && !(t->seqs = calloc(ps->count, sizeof(*t->seqs)))) {
+		fprintf(stderr, "tcpprobe probe: out of memory\n");
+		t->sent++;
+		t->done++;
+		t->by_result[RESULT_ERROR]++;
+		return;
+	}
+	t->seqs[t->sent] = (struct pseq){ .t = t, .seq = t->sent + 1 };
+	p.arg = &t->seqs[t->sent];
 	t->sent++;
 	if (engine_start(ps->eng, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
@@ -515,6 +534,8 @@ out:
 	engine_profile_unref(ps.prof);
 	if (ps.base)
 		event_base_free(ps.base);
+	for (unsigned i = 0; ps.t && i < ps.nt; i++)
+		free(ps.t[i].seqs);
 	free(ps.t);
 	return rc;
 }

@@ -85,6 +85,16 @@ void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_
 			jb_key(j, "len");
 			jb_uint(j, e->len);
 		}
+		if (e->dir == TL_ICMP) {
+			jb_key(j, "icmp_type");
+			jb_uint(j, e->flags);
+			jb_key(j, "icmp_code");
+			jb_uint(j, e->code);
+		}
+		if (e->crossed) {
+			jb_key(j, "crossed");
+			jb_bool(j, true);
+		}
 		jb_key(j, "state");
 		jb_str(j, tcp_state_str(e->state));
 		jb_obj_end(j);
@@ -189,14 +199,17 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	}
 	jb_key(j, "timeline");
 	report_timeline_json(j, r->tl, r->t_start);
+	jb_key(j, "timeline_dropped");
+	jb_uint(j, r->tl ? r->tl->dropped : 0);
 	jb_obj_end(j);
 }
 
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r)
 {
 	char a[64];
-	fprintf(f, "%s [%s]:%u %s seq=%u %s", probe_kind_str(r->kind), pkt_addr_str(&r->dst, a, sizeof(a)),
-		r->dport, target, seq, probe_result_str(r->result));
+	fprintf(f, "%s [%s]:%u %s seq=%u sport=%u %s", probe_kind_str(r->kind),
+		pkt_addr_str(&r->dst, a, sizeof(a)), r->dport, target, seq, r->sport,
+		probe_result_str(r->result));
 	if (r->send_errno) {
 		char why[96];
 		fprintf(f, " (%s)", report_error_str(r, why, sizeof(why)));
@@ -233,9 +246,10 @@ void report_trace(FILE *f, const struct probe_report *r)
 		double t = e->t_ns >= r->t_start ? (e->t_ns - r->t_start) / 1e3 : 0;
 		switch ((enum fsm_tl_dir)e->dir) {
 		case TL_OUT:
-			fprintf(f, "  %12.3f us  --> %-4s seq=%-10u ack=%-10u%s%.0u  %s\n", t,
+			fprintf(f, "  %12.3f us  --> %-4s seq=%-10u ack=%-10u%s%.0u  %s%s\n", t,
 				pkt_flags_str(e->flags, fl, sizeof(fl)), e->seq, e->ack,
-				e->len ? " len=" : "", e->len, tcp_state_str(e->state));
+				e->len ? " len=" : "", e->len, tcp_state_str(e->state),
+				e->crossed ? "  (crossed)" : "");
 			break;
 		case TL_IN:
 			fprintf(f, "  %12.3f us  <-- %-4s seq=%-10u ack=%-10u%s%.0u  %s\n", t,
@@ -248,8 +262,8 @@ void report_trace(FILE *f, const struct probe_report *r)
 				tcp_state_str(e->state));
 			break;
 		case TL_ICMP:
-			fprintf(f, "  %12.3f us  <-- ICMP type %u                  %s\n", t, e->flags,
-				tcp_state_str(e->state));
+			fprintf(f, "  %12.3f us  <-- ICMP type %-3u code %-3u          %s\n", t,
+				e->flags, e->code, tcp_state_str(e->state));
 			break;
 		case TL_TIMER:
 			fprintf(f, "  %12.3f us      (timer)                       %s\n", t,

@@ -906,6 +906,8 @@ static void ev_icmp(struct step *s, const struct pkt_info *pkt)
 		       : (pkt->icmp_type == 3 || pkt->icmp_type == 11);
 
 	s->trig = tl_add(s, TL_ICMP, pkt->icmp_type, pkt->seq - c->iss, 0, 0);
+	if (s->trig >= 0)
+		c->tl->e[s->trig].code = pkt->icmp_code;
 	if (SEQ_LT(pkt->seq, c->snd_una) || SEQ_GEQ(pkt->seq, c->snd_nxt))
 		return;
 	if (!ptb && !hard)
@@ -1062,8 +1064,21 @@ void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t)
 
 		if (e->dir == TL_OUT && !e->stamped && e->flags == flags &&
 		    e->seq == seq - c->iss) {
-			e->t_ns = t;
-			e->stamped = 1;
+			struct fsm_tl_entry moved = *e;
+
+			moved.t_ns = t;
+			moved.stamped = 1;
+			/* Keep time order: it goes behind what happened before it
+			 * left (at most FSM_TL_MAX moves), never behind a later
+			 * segment of ours still waiting for its stamp. Passing a
+			 * received segment or ICMP error is a crossing. */
+			for (; i + 1 < tl->n && tl->e[i + 1].t_ns < t &&
+			     !(tl->e[i + 1].dir == TL_OUT && !tl->e[i + 1].stamped); i++) {
+				if (tl->e[i + 1].dir == TL_IN || tl->e[i + 1].dir == TL_ICMP)
+					moved.crossed = true;
+				tl->e[i] = tl->e[i + 1];
+			}
+			tl->e[i] = moved;
 			break;
 		}
 	}

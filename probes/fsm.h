@@ -94,6 +94,8 @@ struct fsm_tl_entry {
 	uint8_t flags;       /* TCP flags, ICMP type for TL_ICMP, enum fsm_event_type for TL_USER */
 	uint8_t state;       /* enum tcp_state after this event */
 	uint8_t stamped;     /* for TL_OUT: t_ns is the kernel's wire time */
+	uint8_t code;        /* TL_ICMP: the ICMP code */
+	bool crossed;        /* TL_OUT: left after entries recorded later (see fsm_tx_stamp) */
 };
 
 #define FSM_TL_MAX 24
@@ -216,7 +218,10 @@ void fsm_step(struct fsm_conn *c, const struct fsm_event *ev, uint64_t now,
  * Moves the earliest unstamped matching TL_OUT entry to t, and the phase
  * anchors: t_syn for a SYN (the latest SYN wins), t_syn1 for the first SYN
  * (while it is the only one sent), t_fin for the first FIN.
- * Until then they hold the time the fsm decided to send. */
+ * Until then they hold the time the fsm decided to send. The timeline stays
+ * ordered by time: a stamped entry later than entries recorded after it
+ * (a peer segment that arrived while ours waited to leave: the two crossed)
+ * moves behind them and is marked crossed. */
 void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t);
 
 /* Phase latencies in ns, 0 when the phase did not complete.

@@ -61,7 +61,7 @@
  *   peer mss|wscale N|none, peer sack|ts yes|no, peer ttl|win N,
  *   timestamps yes|no (negotiated), icmp TYPE CODE | icmp none
  *   tl count N [dropped M]
- *   tl I DIR WHAT SEQ ACK STATE [len N] [at T] [stamped]
+ *   tl I DIR WHAT SEQ ACK STATE [len N] [at T] [stamped] [crossed] [code N]
  *       timeline entry I (from 0): DIR out|in|timer|icmp|user; WHAT flags,
  *       the ICMP type, open|close|abort, or '-' for a timer; SEQ/ACK as
  *       stored (relative), or '*'.
@@ -818,7 +818,8 @@ static int tl_assert(struct run *r, char **tok, int n)
 	if (n < 7 || parse_u64(tok[1], FSM_TL_MAX - 1, &idx) < 0 ||
 	    parse_val(tok[4], true, &seq) < 0 || parse_val(tok[5], true, &ack) < 0 ||
 	    LOOKUP(tcp_state_str, enum tcp_state, TCPS_COUNT, tok[6]) < 0)
-		return fail(r, "usage: tl I DIR WHAT SEQ ACK STATE [len N] [at T] [stamped]");
+		return fail(r, "usage: tl I DIR WHAT SEQ ACK STATE [len N] [at T] [stamped] [crossed] "
+			    "[code N]");
 	if (idx >= r->tl.n)
 		return fail(r, "timeline has only %u entries", r->tl.n);
 	e = &r->tl.e[idx];
@@ -839,6 +840,14 @@ static int tl_assert(struct run *r, char **tok, int n)
 		if (strcmp(tok[i], "stamped") == 0) {
 			if (!e->stamped)
 				return fail(r, "timeline entry %" PRIu64 " is not stamped", idx);
+		} else if (strcmp(tok[i], "crossed") == 0) {
+			if (!e->crossed)
+				return fail(r, "timeline entry %" PRIu64 " is not crossed", idx);
+		} else if (strcmp(tok[i], "code") == 0 && i + 1 < n &&
+			   parse_u64(tok[i + 1], 255, &v) == 0) {
+			if (e->dir != TL_ICMP || e->code != v)
+				return fail(r, "timeline entry %" PRIu64 " has code %u", idx, e->code);
+			i++;
 		} else if (strcmp(tok[i], "len") == 0 && i + 1 < n &&
 			   parse_u64(tok[i + 1], UINT16_MAX, &v) == 0) {
 			if (e->len != v)
