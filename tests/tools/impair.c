@@ -301,6 +301,8 @@ int main(int argc, char **argv)
 			q[e] = q[--qn];
 		}
 	}
+	while (qn > 0)
+		free(q[--qn].buf);
 	for (int k = 0; k < 2; k++)
 		fprintf(stderr, "impair %s: in %llu lost %llu duplicated %llu reordered %llu out %llu "
 			"overflow %llu\n", k == 0 ? "a2b" : "b2a",

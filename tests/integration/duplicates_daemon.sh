@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Duplicates in the daemon (issue 10 point 4): every server->client frame is
+# duplicated (middle namespace). Per target, `ctl show`, `ctl --json show`
+# and /metrics count the SYN/ACK copies as duplicates, never as SYN/ACK
+# retransmissions; the FIN copies that arrive in TIME_WAIT (after the probe
+# was reported) are counted daemon-wide in `status` and /metrics. The
+# capture is the judge of both counts.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/lab.sh
+. tests/lab/lab.sh
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+export LAB_MIDDLE=1
+dl_init dups-daemon
+lab_impair --seed 9 --dir b2a --dup 100 || { fail impair "lab_impair failed"; exit 1; }
+
+CONF=$DL_T/tcpprobe.conf
+{
+	dl_conf_daemon
+	printf '[target d]\nhost = %s\nport = %s\nkind = handshake\ninterval = 200ms\n' \
+		"$LAB_S4" "$LAB_PORT_OPEN"
+	printf 'time_wait = 300ms\n'
+} >"$CONF"
+
+cap=$DL_T/d.pcap
+lab_capture_start "$cap" "tcp port $LAB_PORT_OPEN" || { fail capture "tcpdump did not start"; exit 1; }
+dl_start "$CONF" || { fail start "daemon did not start"; exit 1; }
+n=0
+for _ in $(seq 1 300); do
+	n=$(ctl --json show d | jpy 'd["target"]["probes"]' 2>/dev/null || echo 0)
+	[ "$n" -ge 15 ] && break
+	sleep 0.1
+done
+ctl pause --all >/dev/null
+# Until nothing is in flight or in TIME_WAIT (bounded: 10 s).
+busy=1
+for _ in $(seq 1 100); do
+	busy=$(ctl --json status | jpy 'd["inflight"] + d["time_wait"]' 2>/dev/null || echo 1)
+	[ "$busy" = 0 ] && break
+	sleep 0.1
+done
+lab_capture_stop "$cap"
+if [ "$n" -lt 15 ] || [ "$busy" != 0 ]; then fail run "probes $n, busy $busy"; exit 1; fi
+if ! why=$(lab_capture_ok "$cap" 30 ' S\. '); then fail capture "$why"; exit 1; fi
+ctl --json show d >"$DL_T/show.json"
+ctl --json status >"$DL_T/status.json"
+ctl metrics >"$DL_T/metrics.txt"
+lab_wire dump "$cap" >"$DL_T/d.dump"
+
+if why=$("$DL_PY" - "$DL_T" <<'EOF'
+import json, re, sys
+d = sys.argv[1]
+conv = {}
+for l in open(d + "/d.dump"):
+    f = l.split()
+    if len(f) < 12:
+        continue
+    port = int(f[3]) if f[1] == ">" else int(f[5])
+    conv.setdefault(port, []).append(f)
+syn_dups = fin_dups_tw = 0
+for segs in conv.values():
+    seen = {}
+    for f in segs:
+        if f[1] != "<" or not ("S" in f[6] or "F" in f[6]):
+            continue
+        key = (f[6], f[7], re.sub(r"^.*TS(\d+):.*$", r"\1", f[11]))
+        if key in seen:
+            if "S" in f[6]:
+                syn_dups += 1
+            else:
+                fin_dups_tw += 1  # active close: the first FIN took us to TIME_WAIT
+        seen[key] = True
+show = json.loads(open(d + "/show.json").readline())["target"]
+st = json.loads(open(d + "/status.json").readline())
+met = open(d + "/metrics.txt").read()
+def metric(name, lbl='{target="d"}'):
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(lbl)), met, re.M)
+    return int(float(m.group(1))) if m else None
+got = {
+    "show duplicates": show.get("duplicates"),
+    "metrics duplicates": metric("tcpprobe_duplicates_total"),
+    "show synack_retransmits": show.get("synack_retransmits"),
+    "metrics synack_retransmits": metric("tcpprobe_synack_retransmits_total"),
+    "status time_wait_duplicates": st.get("time_wait_duplicates"),
+    "metrics time_wait_duplicates": metric("tcpprobe_time_wait_duplicates_total", ""),
+    "status time_wait_peer_fin_retransmits": st.get("time_wait_peer_fin_retransmits"),
+}
+want = {
+    "show duplicates": syn_dups, "metrics duplicates": syn_dups,
+    "show synack_retransmits": 0, "metrics synack_retransmits": 0,
+    "status time_wait_duplicates": fin_dups_tw, "metrics time_wait_duplicates": fin_dups_tw,
+    "status time_wait_peer_fin_retransmits": 0,
+}
+bad = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+if syn_dups < 15:
+    bad["capture"] = "only %d SYN/ACK copies: duplication not applied?" % syn_dups
+print("got/want %s" % bad if bad else "capture: %d SYN/ACK copies, %d FIN copies in TIME_WAIT; all agree"
+      % (syn_dups, fin_dups_tw))
+sys.exit(1 if bad else 0)
+EOF
+); then
+	pass agree
+	note "$why"
+else
+	fail agree "$why"
+fi
