@@ -160,7 +160,7 @@ else fail send-error-handshake "segments to $FW on the wire=$n_fw open=$n_open $
 probe fw-text --kind fin -t 0.2 -r 1 "$S:$FW" "$S:$LAB_PORT_CLOSED"
 if capok fw-text && [ "$(wflags fw-text "$FW" | wc -l)" = 0 ] && [ "$(rc fw-text)" = 1 ] &&
    [ "$(count fw-text "$LAB_PORT_CLOSED" '^>F <R\.$')" = 1 ] &&
-   grep -q "^fin \[$S\]:$FW $S seq=1 error (send: Operation not permitted)$" "$T/fw-text.out" &&
+   grep -Eq "^fin \[$S\]:$FW $S seq=1 sport=[0-9]+ error \(send: Operation not permitted\)$" "$T/fw-text.out" &&
    grep -qx "1 probes sent, 0 closed, 0 silent, 1 error, 0.0% loss" "$T/fw-text.out"; then
 	pass send-error-fin-text
 else fail send-error-fin-text "$(why fw-text "$FW")"; fi
