@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 CC         ?= cc
 
-PKGS       := libevent inih libnftables libsystemd libcap
+PKGS       := libevent inih libnftables libsystemd libcap jansson yaml-0.1 libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NET_CFLAGS := $(shell libnet-config --defines 2>/dev/null) $(shell libnet-config --cflags 2>/dev/null)
@@ -25,12 +25,12 @@ endif
 CFLAGS     ?= $(OPT) -g
 CFLAGS     += -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
               -D_GNU_SOURCE -D_DEFAULT_SOURCE -DTCPPROBE_VERSION='"$(VERSION)"' \
-              -Iprobes -Idaemon $(NET_CFLAGS) $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+              -Iprobes -Idaemon -Idaemon/proto $(NET_CFLAGS) $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDFLAGS    += $(SANFLAGS)
-LDLIBS     += $(NET_LIBS) $(PKG_LIBS) -lm -lz
+LDLIBS     += $(NET_LIBS) $(PKG_LIBS) -lsnappy -lm -lz
 
 PROBE_SRC  := $(sort $(wildcard probes/*.c))
-DAEMON_SRC := $(sort $(wildcard daemon/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c daemon/proto/*.c))
 LIB_OBJ    := $(PROBE_SRC:%.c=$(B)/%.o) $(filter-out $(B)/daemon/main.o,$(DAEMON_SRC:%.c=$(B)/%.o))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -39,13 +39,14 @@ TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
 # Debian packages the build, the tests, the demo and the benchmarks need.
 DEB_BUILD  := build-essential pkg-config libnet1-dev libevent-dev libinih-dev libnftables-dev \
-              libsystemd-dev libcap-dev zlib1g-dev
+              libsystemd-dev libcap-dev zlib1g-dev \
+              libjansson-dev libyaml-dev libprotobuf-c-dev libsnappy-dev protobuf-c-compiler
 DEB_TEST   := nftables iproute2 ethtool tcpdump tshark python3 python3-scapy procps socat curl \
               valgrind clang libclang-rt-14-dev prometheus systemd mandoc man-db passwd \
               debootstrap systemd-container
 DEB_BENCH  := zmap hping3 nmap wrk prometheus-blackbox-exporter linux-perf
 
-.PHONY: all deps deps-bench check test unit bench demo fuzz clean install uninstall
+.PHONY: all deps deps-bench check test unit bench demo fuzz clean install uninstall proto
 all: $(B)/tcpprobe
 
 # `make V=1` shows the full commands.
@@ -118,7 +119,7 @@ FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_packet:   tests/fuzz/fuzz_packet.c probes/packet.c
 build/fuzz/fuzz_fsm:      tests/fuzz/fuzz_fsm.c probes/fsm.c probes/packet.c
 build/fuzz/fuzz_fsm:      FUZZ_LIBS := $(NET_LIBS)
-build/fuzz/fuzz_config:   tests/fuzz/fuzz_config.c daemon/config.c
+build/fuzz/fuzz_config:   tests/fuzz/fuzz_config.c daemon/config.c daemon/labels.c
 build/fuzz/fuzz_ctlproto: tests/fuzz/fuzz_ctlproto.c daemon/ctlproto.c
 build/fuzz/fuzz_packet:   FUZZ_LIBS := $(NET_LIBS)
 build/fuzz/fuzz_config:   FUZZ_LIBS := $(shell pkg-config --libs inih 2>/dev/null) -lm
@@ -149,6 +150,11 @@ build/fuzz/gen_corpus: tests/fuzz/gen_corpus.c probes/packet.c probes/packet.h d
 	@echo "  CCLD    $@"
 	$(Q)$(CC) -O1 -g -std=gnu17 -Wall -Wextra -Werror -D_GNU_SOURCE -D_DEFAULT_SOURCE -Iprobes -Idaemon $(NET_CFLAGS) \
 		-o $@ $(filter %.c,$^) $(NET_LIBS)
+
+# The remote-write messages (daemon/proto/remote.proto): the generated
+# remote.pb-c.[ch] are committed; this regenerates them.
+proto:
+	cd daemon/proto && protoc-c --c_out=. remote.proto
 
 clean:
 	rm -rf build

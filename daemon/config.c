@@ -20,10 +20,12 @@
  * [defaults] once the whole file is read.
  */
 #include "config.h"
+#include "labels.h"
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
@@ -635,7 +637,19 @@ void config_defaults(struct config *c)
 void config_free(struct config *c)
 {
 	free(c->path);
+	for (size_t i = 0; i < c->ntargets; i++)
+		free(c->targets[i].labels);
 	free(c->targets);
+	for (size_t i = 0; i < c->ndisc; i++)
+		free(c->disc[i].files);
+	free(c->disc);
+	c->disc = NULL;
+	c->ndisc = 0;
+	for (size_t i = 0; i < c->nrw; i++)
+		free(c->rw[i].external_labels);
+	free(c->rw);
+	c->rw = NULL;
+	c->nrw = 0;
 	c->path = NULL;
 	c->targets = NULL;
 	c->ntargets = 0;
@@ -647,7 +661,7 @@ enum dkey {
 	DK_CONTROL_SOCKET, DK_CONTROL_MODE, DK_CONTROL_GROUP, DK_ADMIN_GROUP, DK_METRICS_LISTEN,
 	DK_SOURCE_PORTS, DK_USER, DK_MAX_INFLIGHT, DK_PPS, DK_RST_GUARD, DK_LOG_LEVEL,
 	DK_HISTORY, DK_RESOLVE_INTERVAL, DK_ALLOW_LOOPBACK, DK_ALLOW_LINK_LOCAL, DK_ALLOW, DK_DENY, DK_BUCKETS,
-	DK_COUNT
+	DK_SHARD, DK_COUNT
 };
 
 static const char *const daemon_keys[DK_COUNT] = {
@@ -660,7 +674,7 @@ static const char *const daemon_keys[DK_COUNT] = {
 	[DK_RESOLVE_INTERVAL] = "resolve_interval",
 	[DK_ALLOW_LOOPBACK] = "allow_loopback", [DK_ALLOW_LINK_LOCAL] = "allow_link_local",
 	[DK_ALLOW] = "allow",                   [DK_DENY] = "deny",
-	[DK_BUCKETS] = "buckets",
+	[DK_BUCKETS] = "buckets",               [DK_SHARD] = "shard",
 };
 
 /* Keys that may repeat, each occurrence adding to a list. */
@@ -950,6 +964,18 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 			memset(d->buckets, 0, sizeof(d->buckets));
 		}
 		return for_each_item(v, add_bucket, d, err, errlen);
+	case DK_SHARD: {
+		unsigned si, sn;
+		int used = 0;
+		if (sscanf(v, "%u/%u%n", &si, &sn, &used) != 2 || (size_t)used != strlen(v) ||
+		    !is_digit(v[0]) || sn < 1 || sn > 1000 || si >= sn) {
+			seterr(err, errlen, "'%s' is not I/N with 0 <= I < N <= 1000", v);
+			return -1;
+		}
+		d->shard_i = si;
+		d->shard_n = sn;
+		return 0;
+	}
 	case DK_COUNT:
 		break;
 	}
@@ -958,11 +984,18 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 
 /* ---- the parser ----------------------------------------------------------- */
 
-enum section { SEC_NONE, SEC_DAEMON, SEC_DEFAULTS, SEC_TARGET };
+enum section { SEC_NONE, SEC_DAEMON, SEC_DEFAULTS, SEC_TARGET, SEC_DISCOVERY, SEC_REMOTE_WRITE };
 
 #define KEY_HOST ((int)N_PROBE_KEYS) /* target key index after the probe keys */
+#define KEY_LABELS ((int)N_PROBE_KEYS + 1)
+#define KEY_FILES ((int)N_PROBE_KEYS + 2)
+#define KEY_REFRESH ((int)N_PROBE_KEYS + 3)
+#define KEY_URL ((int)N_PROBE_KEYS + 4)
+#define KEY_BEARER ((int)N_PROBE_KEYS + 5)
+#define KEY_BASIC_USER ((int)N_PROBE_KEYS + 6)
+#define KEY_BASIC_PASS ((int)N_PROBE_KEYS + 7)
 #define KEYS_MAX 32
-_Static_assert(N_PROBE_KEYS + 1 <= KEYS_MAX && DK_COUNT <= KEYS_MAX, "KEYS_MAX");
+_Static_assert(N_PROBE_KEYS + 8 <= KEYS_MAX && DK_COUNT <= KEYS_MAX, "KEYS_MAX");
 _Static_assert(N_PROBE_KEYS <= 32, "target key masks are 32 bits");
 
 struct parser {
@@ -1041,16 +1074,10 @@ static int names_grow(struct parser *p)
 	return 0;
 }
 
-static bool valid_target_name(const char *s, size_t n)
-{
-	return n >= 1 && n < CFG_NAME_MAX &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
-
 /* Hostname (RFC 1123 labels, '_' tolerated, one trailing dot allowed) or
  * IPv4/IPv6 literal. Not resolved here: the daemon does that, at start and
  * on reload. */
-static bool valid_host(const char *s)
+bool config_host_valid(const char *s)
 {
 	unsigned char tmp[16];
 	size_t n = strlen(s);
@@ -1085,6 +1112,28 @@ static void section_end(struct parser *p)
 		struct target_cfg *t = &p->c->targets[p->cur];
 		if (!t->host[0])
 			perr(p, t->line, "target '%s' has no host", t->name);
+	}
+	if (p->sect == SEC_REMOTE_WRITE && !p->c->rw[p->c->nrw - 1].url[0])
+		perr(p, p->c->rw[p->c->nrw - 1].line, "[remote_write %s] needs url = http://...",
+		     p->c->rw[p->c->nrw - 1].name);
+	if (p->sect == SEC_REMOTE_WRITE) {
+		struct remote_write_cfg *r = &p->c->rw[p->c->nrw - 1];
+		if (!r->basic_auth_user[0] != !r->basic_auth_password_file[0])
+			perr(p, r->line, "[remote_write %s]: basic_auth_user and "
+				 "basic_auth_password_file go together", r->name);
+	}
+	if (p->sect == SEC_DISCOVERY) {
+		struct discovery_cfg *dc = &p->c->disc[p->c->ndisc - 1];
+		if (!dc->files == !dc->url[0])
+			perr(p, dc->line, "[discovery %s] needs either files = GLOB ... or url = http://...",
+			     dc->name);
+		else if (!dc->basic_auth_user[0] != !dc->basic_auth_password_file[0])
+			perr(p, dc->line, "[discovery %s]: basic_auth_user and basic_auth_password_file "
+				 "go together", dc->name);
+		else if (dc->files && (dc->bearer_token_file[0] || dc->basic_auth_user[0]))
+			perr(p, dc->line, "[discovery %s]: authentication is for url", dc->name);
+		if (!p->key_line[KEY_REFRESH] && dc->url[0])
+			dc->refresh_ns = 60ull * 1000000000ull; /* http_sd's default, as Prometheus's */
 	}
 }
 
@@ -1178,9 +1227,9 @@ static int section_header(struct parser *p, const char *s)
 			perr(p, line, "[target] needs a name: [target NAME]");
 			return -1;
 		}
-		if (!valid_target_name(name, nl)) {
-			perr(p, line, "bad target name '%s': use 1-%d characters of A-Z a-z 0-9 . _ -",
-			     name, CFG_NAME_MAX - 1);
+		if (!config_name_valid(name)) {
+			perr(p, line, "bad target name '%s': use 1-%d characters of A-Z a-z 0-9 . _ - : [ ]"
+			     ", not starting with -", name, CFG_NAME_MAX - 1);
 			return -1;
 		}
 		if (target_add(p, name, line) < 0)
@@ -1188,8 +1237,255 @@ static int section_header(struct parser *p, const char *s)
 		p->sect = SEC_TARGET;
 		return 0;
 	}
+	if (!strncmp(sec, "discovery", 9) && (sec[9] == '\0' || sec[9] == ' ' || sec[9] == '\t')) {
+		const char *name = sec + 9;
+		name += strspn(name, " \t");
+		if (!*name || strlen(name) >= CFG_NAME_MAX ||
+		    strspn(name, CFG_NAME_CHARS) != strlen(name)) {
+			perr(p, line, "[discovery NAME] needs a name of 1-%d characters of "
+				      "A-Z a-z 0-9 . _ -", CFG_NAME_MAX - 1);
+			return -1;
+		}
+		for (size_t i = 0; i < p->c->ndisc; i++)
+			if (!strcmp(p->c->disc[i].name, name)) {
+				perr(p, line, "duplicate section [discovery %s] (first at line %d)",
+				     name, p->c->disc[i].line);
+				return -1;
+			}
+		struct discovery_cfg *a = realloc(p->c->disc, (p->c->ndisc + 1) * sizeof(*a));
+		if (!a) {
+			perr(p, line, "out of memory");
+			return -1;
+		}
+		p->c->disc = a;
+		a = &a[p->c->ndisc++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		a->line = line;
+		a->refresh_ns = 300ull * 1000000000ull;
+		p->sect = SEC_DISCOVERY;
+		return 0;
+	}
+	if (!strncmp(sec, "remote_write", 12) && (sec[12] == '\0' || sec[12] == ' ' || sec[12] == '\t')) {
+		const char *name = sec + 12;
+		name += strspn(name, " \t");
+		if (!*name || strlen(name) >= CFG_NAME_MAX ||
+		    strspn(name, CFG_NAME_CHARS) != strlen(name)) {
+			perr(p, line, "[remote_write NAME] needs a name of 1-%d characters of "
+				      "A-Z a-z 0-9 . _ -", CFG_NAME_MAX - 1);
+			return -1;
+		}
+		for (size_t i = 0; i < p->c->nrw; i++)
+			if (!strcmp(p->c->rw[i].name, name)) {
+				perr(p, line, "duplicate section [remote_write %s] (first at line %d)",
+				     name, p->c->rw[i].line);
+				return -1;
+			}
+		struct remote_write_cfg *a = realloc(p->c->rw, (p->c->nrw + 1) * sizeof(*a));
+		if (!a) {
+			perr(p, line, "out of memory");
+			return -1;
+		}
+		p->c->rw = a;
+		a = &a[p->c->nrw++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		a->line = line;
+		a->interval_ns = 15ull * 1000000000ull;
+		a->timeout_ns = 10ull * 1000000000ull;
+		a->queue_max = 1000000;
+		p->sect = SEC_REMOTE_WRITE;
+		return 0;
+	}
 	perr(p, line, "unknown section [%s]", sec);
 	return -1;
+}
+
+/* http://HOST[:PORT][/PATH], no https, no blanks or quotes. */
+static bool http_url_ok(const char *v, size_t cap)
+{
+	return !strncmp(v, "http://", 7) && v[7] && v[7] != '/' && strlen(v) < cap &&
+	       !strpbrk(v, " \t\"<>\\^`{|}");
+}
+
+/* A secret file (absolute path) or a basic-auth user name (no ':'). */
+static int auth_key(struct parser *p, const char *name, const char *value, int line, char *dst,
+		    size_t cap, bool user)
+{
+	if (!*value || strlen(value) >= cap || (!user && value[0] != '/') ||
+	    (user && strchr(value, ':'))) {
+		perr(p, line, "%s: '%s' is not %s", name, value,
+		     user ? "a user name (no ':')" : "an absolute path");
+		return 0;
+	}
+	snprintf(dst, cap, "%s", value);
+	return 1;
+}
+
+/* [remote_write NAME] keys. */
+static int remote_write_key(struct parser *p, const char *name, const char *value, int line)
+{
+	struct remote_write_cfg *r = &p->c->rw[p->c->nrw - 1];
+	static const char *const keys[] = { "url", "interval", "timeout", "bearer_token_file",
+					    "basic_auth_user", "basic_auth_password_file",
+					    "external_labels", "queue_max" };
+	char why[384];
+	int k = -1;
+	for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
+		if (!strcmp(name, keys[i]))
+			k = i;
+	if (k < 0) {
+		perr(p, line, "unknown key '%s' in [remote_write %s]", name, r->name);
+		return 0;
+	}
+	if (p->key_line[k]) {
+		perr(p, line, "%s: already set at line %d", name, p->key_line[k]);
+		return 0;
+	}
+	p->key_line[k] = line;
+	switch (k) {
+	case 0:
+		if (!http_url_ok(value, sizeof(r->url))) {
+			perr(p, line, "url: '%s' is not http://HOST[:PORT][/PATH] (no https: put a "
+				      "local proxy in front)", value);
+			return 0;
+		}
+		snprintf(r->url, sizeof(r->url), "%s", value);
+		return 1;
+	case 1:
+	case 2: {
+		uint64_t ns = 0;
+		if (config_parse_duration(value, &ns, why, sizeof(why)) < 0 || ns < 100000000ull ||
+		    ns > 3600ull * 1000000000ull) {
+			perr(p, line, "%s: %s", name, ns ? "100ms to 1h" : why);
+			return 0;
+		}
+		*(k == 1 ? &r->interval_ns : &r->timeout_ns) = ns;
+		return 1;
+	}
+	case 3:
+		return auth_key(p, name, value, line, r->bearer_token_file, CFG_PATH_MAX, false);
+	case 4:
+		return auth_key(p, name, value, line, r->basic_auth_user, sizeof(r->basic_auth_user),
+				true);
+	case 5:
+		return auth_key(p, name, value, line, r->basic_auth_password_file, CFG_PATH_MAX,
+				false);
+	case 6: {
+		struct labels_build lb;
+		labels_build_init(&lb);
+		int rc = labels_build_parse(&lb, value, why, sizeof(why));
+		if (rc == 0 && labels_build_finish(&lb, &r->external_labels) < 0) {
+			snprintf(why, sizeof(why), "out of memory");
+			rc = -1;
+		}
+		labels_build_free(&lb);
+		if (rc < 0) {
+			perr(p, line, "external_labels: %s", why);
+			return 0;
+		}
+		return 1;
+	}
+	case 7: {
+		unsigned long long v;
+		if (parse_uint(value, 1, 100000000, &v, why, sizeof(why)) < 0) {
+			perr(p, line, "queue_max: %s", why);
+			return 0;
+		}
+		r->queue_max = v;
+		return 1;
+	}
+	}
+	return 0;
+}
+
+/* [discovery NAME] keys: files, refresh and any probe key. */
+static int discovery_key(struct parser *p, const char *name, const char *value, int line)
+{
+	struct discovery_cfg *dc = &p->c->disc[p->c->ndisc - 1];
+	char why[384];
+	static const struct { const char *name; int key; } own[] = {
+		{ "files", KEY_FILES },
+		{ "refresh", KEY_REFRESH },
+		{ "url", KEY_URL },
+		{ "bearer_token_file", KEY_BEARER },
+		{ "basic_auth_user", KEY_BASIC_USER },
+		{ "basic_auth_password_file", KEY_BASIC_PASS },
+	};
+	int k = -2;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(name, own[i].name))
+			k = own[i].key;
+	if (k == -2)
+		k = probe_key_find(name);
+	if (k < 0) {
+		perr(p, line, "unknown key '%s' in [discovery %s]", name, dc->name);
+		return 0;
+	}
+	if (p->key_line[k]) {
+		perr(p, line, "%s: already set at line %d", name, p->key_line[k]);
+		return 0;
+	}
+	p->key_line[k] = line;
+	if (k == KEY_FILES) {
+		if (!*value || !(dc->files = strdup(value))) {
+			perr(p, line, *value ? "out of memory" : "files: give at least one glob");
+			return 0;
+		}
+		return 1;
+	}
+	if (k == KEY_URL) {
+		if (!http_url_ok(value, sizeof(dc->url))) {
+			perr(p, line, "url: '%s' is not http://HOST[:PORT][/PATH] (no https: put a "
+				      "local proxy in front)", value);
+			return 0;
+		}
+		snprintf(dc->url, sizeof(dc->url), "%s", value);
+		return 1;
+	}
+	if (k == KEY_BEARER || k == KEY_BASIC_USER || k == KEY_BASIC_PASS) {
+		char *dst = k == KEY_BEARER ? dc->bearer_token_file
+			  : k == KEY_BASIC_USER ? dc->basic_auth_user : dc->basic_auth_password_file;
+		size_t cap = k == KEY_BASIC_USER ? sizeof(dc->basic_auth_user) : CFG_PATH_MAX;
+		return auth_key(p, name, value, line, dst, cap, k == KEY_BASIC_USER);
+	}
+	if (k == KEY_REFRESH) {
+		uint64_t ns;
+		if (config_parse_duration(value, &ns, why, sizeof(why)) < 0 || ns < 1000000000ull) {
+			perr(p, line, "refresh: %s", ns < 1000000000ull ? "at least 1s" : why);
+			return 0;
+		}
+		dc->refresh_ns = ns;
+		return 1;
+	}
+	if (probe_key_set(&dc->defaults, &probe_keys[k], value, why, sizeof(why)) < 0) {
+		perr(p, line, "%s: %s", name, why);
+		return 0;
+	}
+	dc->probe_mask |= 1u << k;
+	return 1;
+}
+
+/* rendezvous (highest random weight) hashing: each shard scores the name;
+ * the highest score wins, so going from N to N+1 shards moves only the
+ * names the new shard now wins, about 1/(N+1) of them. */
+bool config_shard_mine(const struct daemon_cfg *d, const char *name)
+{
+	if (d->shard_n <= 1)
+		return true;
+	uint64_t h = config_name_hash(name), best = 0;
+	unsigned win = 0;
+	for (unsigned j = 0; j < d->shard_n; j++) {
+		uint64_t x = h ^ (0x9e3779b97f4a7c15ull * (j + 1)); /* splitmix64 finaliser */
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+		x ^= x >> 31;
+		if (j == 0 || x > best) {
+			best = x;
+			win = j;
+		}
+	}
+	return win == d->shard_i;
 }
 
 /* What inih accepts as a key line: '=' or ':' before any inline comment
@@ -1268,6 +1564,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		perr(p, line, "key '%s' outside a section (start with [daemon], [defaults] or "
 			      "[target NAME])", name);
 		return 0;
+	case SEC_DISCOVERY:
+		return discovery_key(p, name, value, line);
+	case SEC_REMOTE_WRITE:
+		return remote_write_key(p, name, value, line);
 	case SEC_DAEMON:
 		k = daemon_key_find(name);
 		if (k < 0) {
@@ -1300,6 +1600,8 @@ static int handler(void *user, const char *section, const char *name, const char
 				return 0;
 			}
 			k = KEY_HOST;
+		} else if (!strcmp(name, "labels") && tgt) {
+			k = KEY_LABELS;
 		} else {
 			k = probe_key_find(name);
 			if (k < 0) {
@@ -1312,8 +1614,24 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		p->key_line[k] = line;
+		if (k == KEY_LABELS) {
+			struct labels_build lb;
+			labels_build_init(&lb);
+			if (labels_build_parse(&lb, value, why, sizeof(why)) < 0) {
+				labels_build_free(&lb);
+				perr(p, line, "labels: %s", why);
+				return 0;
+			}
+			int r = labels_build_finish(&lb, &t->labels);
+			labels_build_free(&lb);
+			if (r < 0) {
+				perr(p, line, "out of memory");
+				return 0;
+			}
+			return 1;
+		}
 		if (k == KEY_HOST) {
-			if (!valid_host(value)) {
+			if (!config_host_valid(value)) {
 				perr(p, line, "host: '%s' is not a hostname or address", value);
 				return 0;
 			}
@@ -1378,6 +1696,13 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 				       (const char *)&c.defaults + probe_keys[k].off,
 				       probe_keys[k].size);
 	}
+	for (size_t i = 0; i < c.ndisc; i++) {
+		struct discovery_cfg *dc = &c.disc[i];
+		for (size_t k = 0; k < N_PROBE_KEYS; k++)
+			if (!(dc->probe_mask & (1u << k)))
+				memcpy((char *)&dc->defaults + probe_keys[k].off,
+				       (const char *)&c.defaults + probe_keys[k].off, probe_keys[k].size);
+	}
 	c.path = strdup(path);
 	if (!c.path) {
 		seterr(err, errlen, "%s: out of memory", path);
@@ -1427,6 +1752,17 @@ static void print_probe_opts(FILE *f, const struct probe_opts *o)
 		probe_key_print(o, &probe_keys[k], f);
 }
 
+static void print_labels(FILE *f, const char *key, const char *set)
+{
+	const char *q = set, *k, *v;
+	if (!set)
+		return;
+	fprintf(f, "%s = ", key);
+	for (bool first = true; (q = labels_next(q, &k, &v)); first = false)
+		fprintf(f, "%s%s=%s", first ? "" : ", ", k, v);
+	fputc('\n', f);
+}
+
 void config_print(const struct config *c, FILE *f)
 {
 	const struct daemon_cfg *d = &c->d;
@@ -1462,11 +1798,42 @@ void config_print(const struct config *c, FILE *f)
 		else
 			col += (size_t)fprintf(f, ", %s", buf);
 	}
+	if (d->shard_n > 1)
+		fprintf(f, "\nshard = %u/%u", d->shard_i, d->shard_n);
 	fprintf(f, "\n\n[defaults]\n");
 	print_probe_opts(f, &c->defaults);
+	for (size_t i = 0; i < c->ndisc; i++) {
+		const struct discovery_cfg *dc = &c->disc[i];
+		fprintf(f, "\n[discovery %s]\n", dc->name);
+		if (dc->files)
+			fprintf(f, "files = %s\n", dc->files);
+		else
+			fprintf(f, "url = %s\n", dc->url);
+		if (dc->bearer_token_file[0])
+			fprintf(f, "bearer_token_file = %s\n", dc->bearer_token_file);
+		if (dc->basic_auth_user[0])
+			fprintf(f, "basic_auth_user = %s\nbasic_auth_password_file = %s\n",
+				dc->basic_auth_user, dc->basic_auth_password_file);
+		fprintf(f, "refresh = %s\n", config_duration_str(dc->refresh_ns, buf, sizeof(buf)));
+		print_probe_opts(f, &dc->defaults);
+	}
+	for (size_t i = 0; i < c->nrw; i++) {
+		const struct remote_write_cfg *r = &c->rw[i];
+		fprintf(f, "\n[remote_write %s]\nurl = %s\n", r->name, r->url);
+		fprintf(f, "interval = %s\n", config_duration_str(r->interval_ns, buf, sizeof(buf)));
+		fprintf(f, "timeout = %s\n", config_duration_str(r->timeout_ns, buf, sizeof(buf)));
+		if (r->bearer_token_file[0])
+			fprintf(f, "bearer_token_file = %s\n", r->bearer_token_file);
+		if (r->basic_auth_user[0])
+			fprintf(f, "basic_auth_user = %s\nbasic_auth_password_file = %s\n",
+				r->basic_auth_user, r->basic_auth_password_file);
+		print_labels(f, "external_labels", r->external_labels);
+		fprintf(f, "queue_max = %" PRIu64 "\n", r->queue_max);
+	}
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const struct target_cfg *t = &c->targets[i];
 		fprintf(f, "\n[target %s]\nhost = %s\n", t->name, t->host);
+		print_labels(f, "labels", t->labels);
 		print_probe_opts(f, &t->opts);
 	}
 }

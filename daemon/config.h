@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "fsm.h"
@@ -43,6 +44,50 @@ struct target_cfg {
 	char host[CFG_HOST_MAX];
 	struct probe_opts opts;
 	int line;                 /* line of its [target NAME] header */
+	char *labels;             /* labels.h packed set, NULL = none; owned */
+	bool discovered;          /* from a [discovery] source, not the file */
+};
+
+/* Target names: what the control protocol accepts as a name, the config as
+ * [target NAME] and discovery as a target string exactly as written
+ * ("10.0.0.1:80", "[fd00::1]:443", "db-1.example:5432"). The one rule. */
+#define CFG_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:[]"
+static inline bool config_name_valid(const char *s)
+{
+	size_t n = 0;
+	while (s[n] && n < CFG_NAME_MAX)
+		n++;
+	/* A leading '-' would read as an option ("--all") on both ends. */
+	return n > 0 && n < CFG_NAME_MAX && s[0] != '-' && strspn(s, CFG_NAME_CHARS) == n;
+}
+
+/* [discovery NAME]: Prometheus file_sd files or an http_sd URL. */
+#define CFG_PATH_MAX 256
+struct discovery_cfg {
+	char name[CFG_NAME_MAX];
+	char *files;              /* space-separated globs; owned; NULL with url */
+	char url[512];            /* http_sd: "http://HOST[:PORT]/PATH"; "" with files */
+	char bearer_token_file[CFG_PATH_MAX];
+	char basic_auth_user[128];
+	char basic_auth_password_file[CFG_PATH_MAX];
+	uint64_t refresh_ns;      /* re-read everything this often (inotify misses nothing else) */
+	struct probe_opts defaults; /* [defaults] overlaid with this section's probe keys */
+	int line;
+	uint32_t probe_mask;      /* probe keys set in the section itself */
+};
+
+/* [remote_write NAME]: Prometheus remote write 1.0. */
+struct remote_write_cfg {
+	char name[CFG_NAME_MAX];
+	char url[512];            /* "http://HOST[:PORT]/PATH" */
+	uint64_t interval_ns;     /* collect and send every (default 15s) */
+	uint64_t timeout_ns;      /* per request (default 10s) */
+	char bearer_token_file[CFG_PATH_MAX];
+	char basic_auth_user[128];
+	char basic_auth_password_file[CFG_PATH_MAX];
+	char *external_labels;    /* labels.h packed set; owned; NULL = none */
+	uint64_t queue_max;       /* samples queued at most (default 1,000,000) */
+	int line;
 };
 
 struct cidr {
@@ -69,6 +114,7 @@ struct daemon_cfg {
 	struct cidr allow[CFG_CIDR_MAX], deny[CFG_CIDR_MAX];
 	unsigned n_buckets;               /* histogram bucket upper bounds, seconds */
 	double buckets[CFG_BUCKETS_MAX];
+	unsigned shard_i, shard_n;        /* shard = I/N: keep the targets hashed to I; N 1 = all */
 };
 
 struct config {
@@ -77,6 +123,10 @@ struct config {
 	struct probe_opts defaults;
 	struct target_cfg *targets;
 	size_t ntargets;
+	struct discovery_cfg *disc;
+	size_t ndisc;
+	struct remote_write_cfg *rw;
+	size_t nrw;
 };
 
 /* Load and validate path. On error returns -1 with err = "FILE:LINE: what". */
@@ -99,6 +149,10 @@ const char *config_duration_str(uint64_t ns, char *buf, size_t len);
 /* FNV-1a of a target name: the name indexes of config, daemon and the
  * scheduler's phase spread all use it. */
 uint64_t config_name_hash(const char *s);
+/* A hostname (RFC 1123 labels, '_' tolerated) or an IPv4/IPv6 literal. */
+bool config_host_valid(const char *s);
+/* rendezvous hashing: does the target called name belong to shard i of n? */
+bool config_shard_mine(const struct daemon_cfg *d, const char *name);
 /* fsm parameters for opts. */
 void config_fsm_params(const struct probe_opts *o, struct fsm_params *p);
 

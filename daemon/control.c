@@ -27,7 +27,10 @@
 #include "config.h"
 #include "ctlproto.h"
 #include "daemon.h"
+#include "discovery.h"
+#include "remote_write.h"
 #include "json.h"
+#include "labels.h"
 #include "log.h"
 #include "outcome.h"
 #include "report.h"
@@ -245,6 +248,19 @@ static void j_last_result(struct jbuf *j, const struct target_stats *s)
 }
 
 /* The row `targets` lists for each target. */
+/* "labels": {k: v, ...}, the target's own labels ({} for none). */
+static void j_labels(struct jbuf *j, const struct target *t)
+{
+	const char *p = t ? t->cfg.labels : NULL, *k, *v;
+	jb_key(j, "labels");
+	jb_obj(j);
+	while ((p = labels_next(p, &k, &v))) {
+		jb_key(j, k);
+		jb_str(j, v);
+	}
+	jb_obj_end(j);
+}
+
 static void j_target_row(struct jbuf *j, const struct target *t, const struct daemon_cfg *dc)
 {
 	const struct target_stats *s = &t->st;
@@ -269,6 +285,7 @@ static void j_target_row(struct jbuf *j, const struct target *t, const struct da
 	j_loss(j, t);
 	jb_key(j, "probes");
 	jb_uint(j, s->probes);
+	j_labels(j, t);
 	jb_obj_end(j);
 }
 
@@ -400,6 +417,8 @@ static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_uint(j, s.reload_errors);
 	jb_key(j, "control_clients");
 	jb_uint(j, cl->c->nclients);
+	discovery_status_json(cl->c->d, j);
+	remote_write_status_json(daemon_remote_writers(cl->c->d), j);
 	reply_end(cl);
 }
 
@@ -440,6 +459,7 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 	jb_str(j, t->cfg.name);
 	jb_key(j, "host");
 	jb_str(j, t->cfg.host);
+	j_labels(j, t);
 	j_addr(j, "address", &t->addr);
 	/* A name's last answer and the last lookup's error (null: it worked). */
 	j_time_or_null(j, "resolved_at", t->resolved_at);
@@ -554,6 +574,7 @@ static void handle_history(struct ctl_client *cl, const struct ctl_request *rq)
 	struct jbuf *j = reply_ok(cl);
 	jb_key(j, "target");
 	jb_str(j, t->cfg.name);
+	j_labels(j, t);
 	jb_key(j, "results");
 	jb_arr(j);
 	for (unsigned i = 0; i < n; i++) {
@@ -700,6 +721,7 @@ static void on_watch_result(void *arg, const char *target, const struct probe_re
 	jb_str(j, "result");
 	jb_key(j, "result");
 	report_json(j, target, r);
+	j_labels(j, daemon_target_find(cl->c->d, target));
 	jb_obj_end(j);
 	send_jb(cl, j);
 }

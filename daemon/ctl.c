@@ -505,7 +505,7 @@ typedef void (*ctl_render)(const struct jv *reply, const struct ctl_request *rq)
 
 static void render_status(const struct jv *r, const struct ctl_request *rq)
 {
-	char b[64], c[64], d[64];
+	char b[64], c[64], d[64], e[64], f[64];
 	kv_line("version:", "%s", jv_str_or(r, "version", "?"));
 	kv_line("uptime:", "%s", fmt_uptime(jv_num(r, "uptime_s"), b, sizeof(b)));
 	kv_line("config:", "%s", jv_str_or(r, "config", "?"));
@@ -542,6 +542,33 @@ static void render_status(const struct jv *r, const struct ctl_request *rq)
 	kv_line("reloads:", "%s (%s failed)", fmt_n(r, "reloads", b, sizeof(b)),
 		fmt_n(r, "reload_errors", c, sizeof(c)));
 	kv_line("control clients:", "%s", fmt_n(r, "control_clients", b, sizeof(b)));
+	kv_line("shard:", "%s (%s targets left to other shards)", jv_str_or(r, "shard", "0/1"),
+		fmt_n(r, "shard_skipped", b, sizeof(b)));
+	const struct jv *ds = jv_get(r, "discovery");
+	for (const struct jv *s = ds ? ds->kids : NULL; s; s = s->next) {
+		char lab[96];
+		snprintf(lab, sizeof(lab), "discovery %s:", jv_str_or(s, "name", "?"));
+		kv_line(lab, "%s targets from %s files (%s failing), %s reads, %s errors",
+			fmt_n(s, "targets", b, sizeof(b)), fmt_n(s, "files", c, sizeof(c)),
+			fmt_n(s, "files_failing", d, sizeof(d)), fmt_n(s, "refreshes", e, sizeof(e)),
+			fmt_n(s, "errors", f, sizeof(f)));
+		const struct jv *fe = jv_get(s, "file_errors");
+		for (const struct jv *e1 = fe ? fe->kids : NULL; e1; e1 = e1->next)
+			if (e1->t == JT_STR)
+				kv_line("  error:", "%s", e1->s);
+	}
+	const struct jv *rws = jv_get(r, "remote_write");
+	for (const struct jv *s = rws ? rws->kids : NULL; s; s = s->next) {
+		char lab[96];
+		snprintf(lab, sizeof(lab), "remote_write %s:", jv_str_or(s, "name", "?"));
+		kv_line(lab, "%s samples sent, %s queued, %s dropped (queue full), %s rejected, "
+			"%s failed requests", fmt_n(s, "sent_samples", b, sizeof(b)),
+			fmt_n(s, "queued_samples", c, sizeof(c)), fmt_n(s, "dropped_samples", d, sizeof(d)),
+			fmt_n(s, "rejected_samples", e, sizeof(e)), fmt_n(s, "failed_requests", f, sizeof(f)));
+		const char *le = jv_str(s, "last_error");
+		if (le && *le)
+			kv_line("  last error:", "%s", le);
+	}
 }
 
 /* A percentage cell: "-" when unknown. */
@@ -553,11 +580,32 @@ static void fmt_pct(double v, char *b, size_t n)
 		snprintf(b, n, "%.1f%%", v);
 }
 
-#define TCOLS 10
+/* ctl targets --labels: a LABELS column (client side only). */
+static bool show_labels;
+
+/* "k=v,k=v" from a JSON "labels" object. */
+static void fmt_labels(const struct jv *t, char *out, size_t len)
+{
+	const struct jv *l = jv_get(t, "labels");
+	size_t o = 0;
+	out[0] = 0;
+	for (const struct jv *k = l ? l->kids : NULL; k && o < len; k = k->next) {
+		int r = snprintf(out + o, len - o, "%s%s=%s", o ? "," : "", k->key,
+				 k->t == JT_STR ? k->s : "?");
+		if (r < 0)
+			break;
+		o += (size_t)r;
+	}
+	if (!out[0])
+		snprintf(out, len, "-");
+}
+
+#define TCOLS 11
 static void render_targets(const struct jv *r, const struct ctl_request *rq)
 {
 	static const char *const head[TCOLS] = { "NAME", "ADDRESS", "KIND", "STATE", "LAST",
-						  "RTT", "P50", "P99", "LOSS", "FAILED" };
+						  "RTT", "P50", "P99", "LOSS", "FAILED", "LABELS" };
+	int ncols = show_labels ? TCOLS : TCOLS - 1;
 	const struct jv *ts = jv_get(r, "targets");
 	size_t n = 0;
 	for (const struct jv *t = ts ? ts->kids : NULL; t; t = t->next)
@@ -585,14 +633,15 @@ static void render_targets(const struct jv *r, const struct ctl_request *rq)
 		snprintf(cells[i][7], 80, "%s", fmt_us(jv_num(t, "p99_rtt_us"), b, sizeof(b)));
 		fmt_pct(jv_num(t, "loss_pct"), cells[i][8], 80);
 		fmt_pct(jv_num(t, "failed_pct"), cells[i][9], 80);
+		fmt_labels(t, cells[i][10], 80);
 		for (int c = 0; c < TCOLS; c++)
 			if (strlen(cells[i][c]) > w[c])
 				w[c] = strlen(cells[i][c]);
 	}
 	for (i = 0; i <= n; i++) {
-		for (int c = 0; c < TCOLS; c++) {
+		for (int c = 0; c < ncols; c++) {
 			/* Numbers right-aligned, text left-aligned; no trailing blanks. */
-			bool num = c >= 5, last = c == TCOLS - 1;
+			bool num = c >= 5 && c <= 9, last = c == ncols - 1;
 			printf("%*s%s", num ? (int)w[c] : last ? 0 : -(int)w[c], cells[i][c],
 			       last ? "" : "  ");
 		}
@@ -642,6 +691,9 @@ static void render_show(const struct jv *r, const struct ctl_request *rq)
 	char b[96], c[64], d[64];
 	printf("target %s\n", jv_str_or(t, "name", "?"));
 	kv_line("  host:", "%s", jv_str_or(t, "host", "?"));
+	char lb[512];
+	fmt_labels(t, lb, sizeof(lb));
+	kv_line("  labels:", "%s", lb);
 	kv_line("  address:", "%s%s%s", fmt_dest(t, b, sizeof(b)),
 		jv_str(t, "source") ? " from " : "", jv_str_or(t, "source", ""));
 	if (jv_num(t, "resolved_at") > 0 || jv_str(t, "resolve_error"))
@@ -984,6 +1036,10 @@ static int build_line(int n, char **w, char *line, size_t cap, size_t *len)
 		const char *a = w[i], *pre = "";
 		if (i > 0 && !strcmp(w[0], "history") && !strcmp(a, "-n"))
 			continue;
+		if (i > 0 && !strcmp(w[0], "targets") && !strcmp(a, "--labels")) {
+			show_labels = true;
+			continue;
+		}
 		if (i > 0 && !strcmp(w[0], "probe") && (!strcmp(a, "--kind") || !strcmp(a, "-k")) &&
 		    i + 1 < n) {
 			pre = "kind=";

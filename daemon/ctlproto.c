@@ -174,12 +174,7 @@ static bool in_set(const char *s, const char *set)
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
-bool ctl_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	/* A leading '-' would read as an option ("--all") on both ends. */
-	return n > 0 && n < CFG_NAME_MAX && s[0] != '-' && in_set(s, NAME_CHARS);
-}
+bool ctl_name_valid(const char *s) { return config_name_valid(s); }
 
 static bool port_valid(const char *s)
 {
@@ -266,7 +261,7 @@ static const char *arg_check(enum ctl_arg t, const char *a)
 	switch (t) {
 	case CTL_ARG_NONE: return "no argument expected";
 	case CTL_ARG_NAME:
-		return ctl_name_valid(a) ? NULL : "is not a target name ([A-Za-z0-9._-], 1-63)";
+		return ctl_name_valid(a) ? NULL : "is not a target name ([A-Za-z0-9._-:[]], 1-63)";
 	case CTL_ARG_NAME_OR_ALL:
 		return !strcmp(a, "--all") || ctl_name_valid(a) ? NULL
 								 : "is not a target name or --all";

@@ -15,16 +15,20 @@
 #include <unistd.h>
 
 #include "addrpolicy.h"
+#include "discovery.h"
+#include "labels.h"
 #include "daemon_priv.h"
 #include "hostport.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
+#include "remote_write.h"
 #include "rstguard.h"
 
 #define DEFAULT_CONFIG "/etc/tcpprobe/tcpprobe.conf"
 
 struct event_base *daemon_base(struct daemon *d) { return d->base; }
+struct remote_writers *daemon_remote_writers(struct daemon *d) { return d->rw; }
 const struct config *daemon_config(struct daemon *d) { return &d->cfg; }
 size_t daemon_target_count(struct daemon *d) { return d->nt; }
 struct target *daemon_target_at(struct daemon *d, size_t i) { return i < d->nt ? d->t[i] : NULL; }
@@ -79,6 +83,16 @@ static void idx_delete(struct daemon *d, const struct target *t)
 	d->idx[i] = NULL;
 }
 
+int daemon_index_rebuild(struct daemon *d)
+{
+	size_t mask;
+	struct target **idx = idx_build(d, &mask);
+	if (!idx)
+		return -1;
+	idx_commit(d, idx, mask);
+	return 0;
+}
+
 struct target *daemon_target_find(struct daemon *d, const char *name)
 {
 	if (!d->idx)
@@ -91,7 +105,7 @@ struct target *daemon_target_find(struct daemon *d, const char *name)
 
 /* Append t to the registry and its index; on failure (out of memory)
  * neither holds it and the caller still owns t. */
-static int registry_append(struct daemon *d, struct target *t)
+int daemon_registry_append(struct daemon *d, struct target *t)
 {
 	if (d->nt == d->t_cap) {
 		size_t cap = d->t_cap ? d->t_cap * 2 : 64;
@@ -164,12 +178,16 @@ static int load_config(const char *path, struct config *out, char *err, size_t e
 	return 0;
 }
 
-static struct target *target_new(struct daemon *d, const struct target_cfg *tc)
+struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc)
 {
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->cfg = *tc;
+	if (labels_dup(tc->labels, &t->cfg.labels) < 0) {
+		free(t);
+		return NULL;
+	}
 	t->owner = d;
 	t->st.last_result = RESULT_PENDING;
 	char err[256];
@@ -196,8 +214,8 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 	struct target_cfg tc;
 	memset(&tc, 0, sizeof(tc));
 	size_t nl = strlen(name);
-	if (!nl || nl >= sizeof(tc.name) || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != nl) {
-		snprintf(err, errlen, "bad target name '%s' (1-63 of A-Z a-z 0-9 . _ -)", name);
+	if (!config_name_valid(name)) {
+		snprintf(err, errlen, "bad target name '%s' (1-63 of A-Z a-z 0-9 . _ - : [ ])", name);
 		return -1;
 	}
 	if (daemon_target_find(d, name)) {
@@ -222,7 +240,7 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 		target_destroy(t);
 		return -1;
 	}
-	if (registry_append(d, t) < 0) {
+	if (daemon_registry_append(d, t) < 0) {
 		target_destroy(t);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -284,23 +302,33 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	}
 	d->t = NULL;
 	d->nt = d->t_cap = 0;
+	uint64_t skipped = 0;
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct target_cfg *tc = &cfg->targets[i];
 		struct target *t = NULL;
+		if (!config_shard_mine(&cfg->d, tc->name)) {
+			skipped++;
+			continue;
+		}
 		/* The old index is still valid: d->idx is rebuilt at the end. */
 		if (!initial)
 			t = daemon_target_find(d, tc->name);
-		if (t && !t->removed && same_target(&t->cfg, tc)) {
+		if (t && !t->removed && !t->cfg.discovered && same_target(&t->cfg, tc)) {
 			t->removed = true; /* mark as taken; cleared below */
 			keep[nkeep++] = t;
 			t->cfg.line = tc->line;
+			char *nl;
+			if (!labels_equal(t->cfg.labels, tc->labels) && labels_dup(tc->labels, &nl) == 0) {
+				free(t->cfg.labels);
+				t->cfg.labels = nl;
+			}
 			target_set_history(t, cfg->d.history);
 			char err[256];
 			/* An address against the new policy; a name is looked up again. */
 			if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
 				log_warnx("target %s: %s", t->cfg.name, err);
 		} else {
-			t = target_new(d, tc);
+			t = daemon_target_new(d, tc);
 			if (!t)
 				goto oom;
 			fresh[nfresh++] = t;
@@ -321,10 +349,19 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	if (!idx)
 		goto oom;
 	idx_commit(d, idx, mask);
-	/* Old targets not marked as taken are gone; then clear the marks. */
-	for (size_t i = 0; i < nold; i++)
-		if (!old[i]->removed)
-			sched_remove(d, old[i]);
+	d->shard_skipped = skipped;
+	/* Old targets not marked as taken are gone, except discovered ones
+	 * no file target took the name of: discovery_start() decides about
+	 * those (if the registry cannot grow, they go and come back then).
+	 * Then clear the marks. */
+	for (size_t i = 0; i < nold; i++) {
+		if (old[i]->removed)
+			continue;
+		if (old[i]->cfg.discovered && !daemon_target_find(d, old[i]->cfg.name) &&
+		    daemon_registry_append(d, old[i]) == 0)
+			continue;
+		sched_remove(d, old[i]);
+	}
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
 	/* Schedule the new targets only now: preparing 10,000 of them takes a
@@ -375,6 +412,16 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_warnx("reload: [daemon] source_ports, pps, max_inflight, rst_guard, control_socket, "
 			  "metrics_listen, user, control_mode, control_group and admin_group take effect "
 			  "only at restart");
+	bool rw_changed = d->cfg.nrw != nc.nrw;
+	for (size_t i = 0; !rw_changed && i < nc.nrw; i++) {
+		struct remote_write_cfg a = d->cfg.rw[i], b = nc.rw[i];
+		rw_changed = !labels_equal(a.external_labels, b.external_labels);
+		a.external_labels = b.external_labels = NULL;
+		a.line = b.line = 0;
+		rw_changed |= memcmp(&a, &b, sizeof(a)) != 0;
+	}
+	if (rw_changed)
+		log_warnx("reload: [remote_write] changes take effect only at restart");
 	bool buckets_changed = o->n_buckets != n->n_buckets ||
 			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
 	/* Swap in the new config, keeping the start-time settings. */
@@ -398,6 +445,9 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		notify_ready();
 		return -1;
 	}
+	/* The old sources point into the old config: re-create them now. */
+	if (discovery_start(d) < 0)
+		log_warnx("reload: out of memory starting discovery");
 	if (buckets_changed)
 		for (size_t i = 0; i < d->nt; i++)
 			memset(d->t[i]->st.phase, 0, sizeof(d->t[i]->st.phase));
@@ -509,6 +559,8 @@ static void daemon_cleanup(struct daemon *d)
 		metrics_server_free(d->metrics);
 	if (d->ctl)
 		control_free(d->ctl);
+	discovery_free(d);
+	remote_write_free(d->rw);
 	/* engine_free aborts open connections with RSTs and removes the guard. */
 	if (d->eng)
 		engine_free(d->eng);
@@ -632,6 +684,15 @@ int daemon_main(int argc, char **argv)
 	}
 	if (daemon_apply_targets(d, &d->cfg, true) < 0)
 		goto fail;
+	if (discovery_start(d) < 0) {
+		log_warnx("out of memory starting discovery");
+		goto fail;
+	}
+	d->rw = remote_write_start(d, d->base, &d->cfg, err, sizeof(err));
+	if (!d->rw && d->cfg.nrw) {
+		log_msg(LOG_LVL_ERR, "%s", err);
+		goto fail;
+	}
 	const int sigs[4] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
 	for (int i = 0; i < 4; i++) {
 		d->sigs[i] = evsignal_new(d->base, sigs[i], on_signal, d);

@@ -31,6 +31,7 @@ struct daemon_status {
 };
 
 struct event_base *daemon_base(struct daemon *d);
+struct remote_writers *daemon_remote_writers(struct daemon *d); /* NULL: none */
 const struct config *daemon_config(struct daemon *d);
 void daemon_status(struct daemon *d, struct daemon_status *out);
 

@@ -59,11 +59,19 @@ struct daemon {
 	double pps_out;
 	uint64_t watchdog_usec, last_watchdog_ns;
 	bool stopping;
+	struct discovery *disc;          /* [discovery] sources (discovery.c) */
+	struct remote_writers *rw;       /* [remote_write] (remote_write.c); fixed at start */
+	uint64_t shard_skipped;          /* config targets left to other shards */
 };
 
 /* daemon.c: replace the target set with cfg's (initial: the first load).
  * 0, or -1 (out of memory) with the running set unchanged. */
 int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
+/* daemon.c: the registry, for discovery.c. */
+int daemon_index_rebuild(struct daemon *d);
+int daemon_registry_append(struct daemon *d, struct target *t);
+/* A target object for tc (labels copied), prepared; NULL on OOM. */
+struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc);
 
 /* sched.c */
 int sched_init(struct daemon *d);

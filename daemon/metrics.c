@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics_fmt.h"
+#include "remote_write.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -62,6 +63,7 @@ void metrics_render(struct daemon *d, struct jbuf *out)
 	const struct config *c = daemon_config(d);
 	metrics_render_targets(out, list_at, &l, l.n, c->d.buckets, c->d.n_buckets);
 	free(l.t);
+	remote_write_metrics(daemon_remote_writers(d), out);
 }
 
 /* ---- HTTP ---- */

@@ -5,6 +5,7 @@
  * 10,000 handshake targets with 16 buckets make about 800,000 lines; the
  * formatters below therefore write digits by hand and append to one buffer
  * instead of calling snprintf per line. */
+#include "labels.h"
 #include "metrics_fmt.h"
 
 #include <math.h>
@@ -336,10 +337,19 @@ static bool has_close_hist(const struct target *t)
 	       t->st.phase[PHASE_FIN_WAIT_2].n || t->st.phase[PHASE_CLOSE].n;
 }
 
+/* target="NAME" and the target's own labels (labels = ..., discovery). */
+static void target_labels(struct jbuf *b, char sep, const struct target *t)
+{
+	const char *p = t->cfg.labels, *k, *v;
+	metrics_put_label(b, sep, "target", t->cfg.name);
+	while ((p = labels_next(p, &k, &v)))
+		metrics_put_label(b, ',', k, v);
+}
+
 static void target_label(struct jbuf *b, const char *name, const struct target *t)
 {
 	put(b, name);
-	metrics_put_label(b, '{', "target", t->cfg.name);
+	target_labels(b, '{', t);
 }
 
 void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, size_t n,
@@ -421,7 +431,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			if (!has_handshake_hist(t))
 				continue;
 			jb_reset(&lbl);
-			metrics_put_label(&lbl, 0, "target", t->cfg.name);
+			target_labels(&lbl, 0, t);
 			if (lbl.oom)
 				continue;
 			metrics_put_hist(b, open_hists[h].name, lbl.p, &t->st.phase[open_hists[h].p],
@@ -439,7 +449,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			continue;
 		for (int p = PHASE_FIN_ACK; p <= PHASE_CLOSE; p++) {
 			jb_reset(&lbl);
-			metrics_put_label(&lbl, 0, "target", t->cfg.name);
+			target_labels(&lbl, 0, t);
 			metrics_put_label(&lbl, ',', "phase", close_phase_label[p]);
 			if (lbl.oom)
 				continue;

@@ -49,6 +49,7 @@ void target_destroy(struct target *t)
 		resolve_target_stop(t->owner, t);
 	target_free_history(t);
 	engine_profile_unref(t->prof);
+	free(t->cfg.labels);
 	free(t);
 }
 

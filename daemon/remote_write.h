@@ -1,0 +1,36 @@
+/* remote_write.h: Prometheus remote write 1.0 for probers nothing can
+ * scrape ([remote_write NAME] sections). Every `interval` the daemon's
+ * /metrics exposition is turned into a WriteRequest (protobuf-c, snappy)
+ * and queued; one POST per collection, oldest first, on the event loop
+ * with libevent's HTTP client. Probing never waits for the network. */
+#ifndef TCPPROBE_REMOTE_WRITE_H
+#define TCPPROBE_REMOTE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct daemon;
+struct event_base;
+struct jbuf;
+
+/* The sections of cfg, started on base (copied: a reload does not change
+ * them). NULL with err on failure; NULL without error when cfg has none. */
+struct remote_writers;
+struct remote_writers *remote_write_start(struct daemon *d, struct event_base *base,
+					  const struct config *cfg, char *err, size_t errlen);
+void remote_write_free(struct remote_writers *r);
+/* "remote_write": [{...}] for ctl status. */
+void remote_write_status_json(const struct remote_writers *r, struct jbuf *j);
+/* tcpprobe_remote_write_* families for /metrics. */
+void remote_write_metrics(const struct remote_writers *r, struct jbuf *b);
+
+/* The exposition text (as metrics_render writes it) as a snappy-compressed
+ * WriteRequest with timestamp ts_ms and the external labels (for tests).
+ * 0 with *out (malloc'd), *len and *samples, or -1 with err. */
+int remote_write_encode(const char *text, size_t len, int64_t ts_ms, const char *external,
+			unsigned char **out, size_t *outlen, size_t *samples, char *err,
+			size_t errlen);
+
+#endif
