@@ -205,7 +205,11 @@ static void step(struct run *r, const struct fsm_event *ev)
 			if (a->u.seg.flags & PKT_SYN)
 				CHECK(a->u.seg.seq == r->c.iss);
 			CHECK(!a->u.seg.ts || r->p.syn.timestamps);
-			CHECK(a->u.seg.win == r->p.window);
+			/* RFC 7323: scaled by our wscale once both SYNs had it. */
+			CHECK(a->u.seg.win ==
+			      (!(a->u.seg.flags & PKT_SYN) && r->c.peer_wscale_ok && r->p.syn.wscale >= 0
+				       ? r->p.window >> r->p.syn.wscale
+				       : r->p.window));
 			r->sent[r->nsent++ % 8] = a->u.seg;
 			break;
 		case ACT_TIMER:
