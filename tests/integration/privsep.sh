@@ -3,16 +3,18 @@
 # as root (ExecStartPre=+), then the daemon as an unprivileged user holding only
 # CAP_NET_RAW (ambient) with --rst-guard=external, then `guard remove`
 # (ExecStopPost=+). Probes must work, and the client kernel must send no RST.
+# checks: 6
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
+LAB_TCPPROBE=$BIN
 user=tpps$$
 tmp=$(mktemp -d /tmp/tcpprobe-privsep.XXXXXX)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
-	[ -n "${LAB_CNS:-}" ] && ip netns exec "$LAB_CNS" "$BIN" guard remove 2>/dev/null
+	[ "${LAB_UP:-0}" = 1 ] && lab_tcpprobe guard remove 2>/dev/null
 	lab_down
 	userdel "$user" 2>/dev/null
 	rm -rf "$tmp"
@@ -48,24 +50,30 @@ CONF
 chmod 644 "$tmp/tcpprobe.conf"
 
 # An unprivileged daemon that installs the guard itself must fail plainly.
-out=$(ip netns exec "$LAB_CNS" setpriv --reuid="$user" --regid="$user" --clear-groups \
-	--inh-caps=+net_raw --ambient-caps=+net_raw "$BIN" daemon -c "$tmp/tcpprobe.conf" 2>&1); rc=$?
+as_user="setpriv --reuid=$user --regid=$user --clear-groups --inh-caps=+net_raw --ambient-caps=+net_raw"
+out=$(LAB_WRAP="timeout 20 $as_user" lab_tcpprobe daemon -c "$tmp/tcpprobe.conf" 2>&1); rc=$?
 if [ $rc -ne 0 ] && echo "$out" | grep -qi "nftables"; then pass privsep-nft-needs-net-admin
 else fail privsep-nft-needs-net-admin "rc=$rc: $out"; fi
 
-ip netns exec "$LAB_CNS" "$BIN" guard install -c "$tmp/tcpprobe.conf" &&
-	ip netns exec "$LAB_CNS" "$BIN" guard status -c "$tmp/tcpprobe.conf" >/dev/null &&
+lab_tcpprobe guard install -c "$tmp/tcpprobe.conf" &&
+	lab_tcpprobe guard status -c "$tmp/tcpprobe.conf" >/dev/null &&
 	pass privsep-guard-install || fail privsep-guard-install "guard install/status failed"
 
-lab_capture_start "$tmp/wire.pcap" "tcp"
-ip netns exec "$LAB_CNS" setpriv --reuid="$user" --regid="$user" --clear-groups \
-	--inh-caps=+net_raw --ambient-caps=+net_raw \
-	"$BIN" daemon -c "$tmp/tcpprobe.conf" --rst-guard=external 2>"$tmp/daemon.log" &
-pid=$!
-for _ in $(seq 50); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
-sleep 3
+lab_capture_start "$tmp/wire.pcap" "tcp" || echo "  capture did not start"
+LAB_WRAP=$as_user lab_tcpprobe_bg daemon -c "$tmp/tcpprobe.conf" --rst-guard=external 2>"$tmp/daemon.log"
+pid=$LAB_BG_PID
+# Until every target has 3 probes (interval 500 ms: about 1.5 s), <= 15 s.
+status=
+for _ in $(seq 1 150); do
+	status=$("$BIN" ctl -s "$tmp/run/control.sock" --json targets 2>&1)
+	echo "$status" | /usr/bin/python3 -c '
+import json,sys
+d=json.loads(sys.stdin.readline())
+sys.exit(0 if len(d["targets"]) == 3 and all(x["probes"] >= 3 for x in d["targets"]) else 1)' 2>/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
 caps=$(grep -E '^Cap(Eff|Prm)' /proc/$pid/status 2>/dev/null | awk '{print $2}' | sort -u | tr '\n' ' ')
-status=$("$BIN" ctl -s "$tmp/run/control.sock" --json targets 2>&1)
 # Stop the capture first: at SIGTERM the daemon aborts open probes with its
 # own (marked) RSTs, which are not the kernel's.
 lab_capture_stop "$tmp/wire.pcap"
@@ -81,8 +89,14 @@ else fail privsep-daemon-probes-as-user "rc=$rc ok=$ok $(tail -n 5 "$tmp/daemon.
 # daemon drops every capability (under the unit, whose seccomp filter refuses
 # capset, it keeps the CAP_NET_RAW the bounding set allows).
 [ "$caps" = "0000000000000000 " ] && pass privsep-caps-dropped || fail privsep-caps-dropped "caps: $caps"
+# What the no-RST check reads must hold the conversations: 3 targets x >= 3
+# probes, each with our SYN and our FIN and the server's SYN/ACK.
 n=$(/usr/bin/python3 tests/lab/wire.py rsts "$tmp/wire.pcap" | wc -l)
-[ "$n" -eq 0 ] && pass privsep-no-kernel-rst || fail privsep-no-kernel-rst "$n client RSTs on the wire"
-ip netns exec "$LAB_CNS" "$BIN" guard remove &&
+if why=$(lab_capture_ok "$tmp/wire.pcap" 9 '^[0-9]+ > ([^ ]+ ){4}S ') &&
+	why=$(lab_capture_ok "$tmp/wire.pcap" 9 '^[0-9]+ < ([^ ]+ ){4}S\. ') &&
+	why=$(lab_capture_ok "$tmp/wire.pcap" 9 '^[0-9]+ > ([^ ]+ ){4}F\. '); then
+	[ "$n" -eq 0 ] && pass privsep-no-kernel-rst || fail privsep-no-kernel-rst "$n client RSTs on the wire"
+else fail privsep-no-kernel-rst "$why"; fi
+lab_tcpprobe guard remove &&
 	! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1 &&
 	pass privsep-guard-remove || fail privsep-guard-remove "table still there"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `tcpprobe probe` against the namespace lab, IPv4 and IPv6: what it reports
-# and what crossed the wire (a nanosecond capture on the client veth).
+# and what crossed the wire (a nanosecond capture on the client veth). Every
+# check that reads a capture first checks it (lab_capture_ok): started, no
+# drops, holds the segments the check is about.
+# checks: 33
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
+LAB_TCPPROBE=$BIN
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/tcpprobe-probe.XXXXXX)
 trap 'lab_down; rm -rf "$tmp"' EXIT
@@ -18,11 +22,18 @@ fail() { echo "FAIL $1: $2"; }
 probe() {
 	local name=$1; shift
 	lab_capture_start "$tmp/$name.pcap" "tcp or icmp or icmp6"
-	ip netns exec "$LAB_CNS" timeout 60 "$BIN" probe --json "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
+	LAB_WRAP="timeout 60" lab_tcpprobe probe --json "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
 	echo $? >"$tmp/$name.rc"
-	sleep 0.3
 	lab_capture_stop "$tmp/$name.pcap"
 }
+
+# Dump lines of one segment kind: "> S" is a client SYN, "< R." a server RST/ACK,
+# "< icmp3/3" an ICMP error to the client (wire.py dump columns 2 and 7).
+seg() { echo "^[0-9]+ $1 ([^ ]+ ){4}$(echo "$2" | sed 's/\./\\./g') "; }
+# cap NAME MIN DIR FLAGS: the capture holds >= MIN such segments; else says why
+cap() { lab_capture_ok "$tmp/$1.pcap" "$2" "$(seg "$3" "$4")"; }
+# wflags NAME PORT: per-direction flag sequence of the first conversation
+wflags() { "$PY" tests/lab/wire.py flags "$tmp/$1.pcap" --port "$2" --dir | head -n 1 | sed 's/^[^:]*: //'; }
 
 # jq-like checks with Debian's python: jcheck NAME 'python expression over r (first object)'
 jcheck() {
@@ -69,7 +80,10 @@ for fam in 4 6; do
 	   jcheck open$fam "r['result']=='ok' and r['close']=='ok' and r['rtt_us']>0 and r['peer']['mss']>0 and r['phases_us']['close']>0 and r['kind']=='handshake'"; then
 		pass "probe-open-v$fam"
 	else fail "probe-open-v$fam" "rc=$(cat "$tmp/open$fam.rc") $(head -c 300 "$tmp/open$fam.json") $(cat "$tmp/open$fam.err")"; fi
-	if no_kernel_rst open$fam; then pass "probe-open-no-client-rst-v$fam"
+	# What the absence checks below read: our SYN, ACK and FIN, the server's FIN.
+	capwhy=$(cap open$fam 1 '>' S && cap open$fam 1 '>' F. && cap open$fam 1 '<' F.)
+	if [ -n "$capwhy" ]; then fail "probe-open-no-client-rst-v$fam" "$capwhy"
+	elif no_kernel_rst open$fam; then pass "probe-open-no-client-rst-v$fam"
 	else fail "probe-open-no-client-rst-v$fam" "$("$PY" tests/lab/wire.py rsts "$tmp/open$fam.pcap")"; fi
 	# Our SYN: Linux's options, in Linux's order; checksums valid on everything we sent.
 	syn=$("$PY" tests/lab/wire.py dump "$tmp/open$fam.pcap" | awk '$2==">" && $7=="S"' | head -n1)
@@ -77,67 +91,108 @@ for fam in 4 6; do
 		pass "probe-syn-options-checksum-v$fam"
 	else fail "probe-syn-options-checksum-v$fam" "$syn"; fi
 	bad=$("$PY" tests/lab/wire.py dump "$tmp/open$fam.pcap" | awk '$2==">" && $13!="ok"' | wc -l)
-	[ "$bad" -eq 0 ] && pass "probe-checksums-v$fam" || fail "probe-checksums-v$fam" "$bad client segments with bad checksums"
+	if [ -n "$capwhy" ]; then fail "probe-checksums-v$fam" "$capwhy"
+	elif [ "$bad" -eq 0 ]; then pass "probe-checksums-v$fam"
+	else fail "probe-checksums-v$fam" "$bad client segments with bad checksums"; fi
 
 	probe closed$fam "$T:$LAB_PORT_CLOSED"
-	if [ "$(cat "$tmp/closed$fam.rc")" = 1 ] && jcheck closed$fam "r['result']=='refused' and r['close']=='none'"; then
+	if [ "$(cat "$tmp/closed$fam.rc")" = 1 ] && jcheck closed$fam "r['result']=='refused' and r['close']=='none'" &&
+		[ "$(wflags closed$fam "$LAB_PORT_CLOSED")" = ">S <R." ]; then
 		pass "probe-closed-refused-v$fam"
-	else fail "probe-closed-refused-v$fam" "$(head -c 300 "$tmp/closed$fam.json")"; fi
+	else fail "probe-closed-refused-v$fam" "wire='$(wflags closed$fam "$LAB_PORT_CLOSED")' $(head -c 300 "$tmp/closed$fam.json")"; fi
 
 	probe dropped$fam --timeout 100ms --retries 2 "$T:$LAB_PORT_DROPPED"
 	nsyn=$("$PY" tests/lab/wire.py dump "$tmp/dropped$fam.pcap" | awk '$2==">" && $7=="S"' | wc -l)
-	if jcheck dropped$fam "r['result']=='timeout' and r['syn_retransmits']==2" && [ "$nsyn" -eq 3 ]; then
+	capwhy=$(lab_capture_ok "$tmp/dropped$fam.pcap")
+	if [ -z "$capwhy" ] && jcheck dropped$fam "r['result']=='timeout' and r['syn_retransmits']==2" && [ "$nsyn" -eq 3 ]; then
 		pass "probe-dropped-timeout-v$fam"
-	else fail "probe-dropped-timeout-v$fam" "wire SYNs=$nsyn $(head -c 300 "$tmp/dropped$fam.json")"; fi
+	else fail "probe-dropped-timeout-v$fam" "$capwhy wire SYNs=$nsyn $(head -c 300 "$tmp/dropped$fam.json")"; fi
 
+	# The wire: our SYN, then the ICMP error quoting it, and nothing more from us.
+	icmp_wire() { # NAME ICMP-FLAGS PORT
+		local why w
+		why=$(cap "$1" 1 '>' S && cap "$1" 1 '<' "$2") || { echo "$why"; return 1; }
+		w=$(wflags "$1" "$3")
+		[[ $w =~ ^'>S <'"$2"$ ]] || { echo "wire '$w', want '>S <$2'"; return 1; }
+		"$PY" tests/lab/wire.py dump "$tmp/$1.pcap" | awk -v i="$2" '
+			$2 == ">" && $7 == "S" { syn = "q:" $3 "." $4 ">" $5 "." $6 "/" $8 }
+			$2 == "<" && $7 == i { q = $12 }
+			END { if (syn != q) { print "ICMP quotes " q ", our SYN was " syn; exit 1 } }'
+	}
+	unreach_icmp=icmp3/3 prohib_icmp=icmp3/13
+	[ $fam = 6 ] && unreach_icmp=icmp6:1/4 prohib_icmp=icmp6:1/1
 	probe unreach$fam "$T:$LAB_PORT_UNREACH"
-	if jcheck unreach$fam "r['result']=='unreachable' and $icmp_unreach_ok"; then
+	if why=$(icmp_wire unreach$fam $unreach_icmp "$LAB_PORT_UNREACH") &&
+		jcheck unreach$fam "r['result']=='unreachable' and $icmp_unreach_ok"; then
 		pass "probe-icmp-port-unreachable-v$fam"
-	else fail "probe-icmp-port-unreachable-v$fam" "$(head -c 300 "$tmp/unreach$fam.json")"; fi
+	else fail "probe-icmp-port-unreachable-v$fam" "$why $(head -c 300 "$tmp/unreach$fam.json")"; fi
 
 	probe prohib$fam "$T:$LAB_PORT_PROHIB"
-	if jcheck prohib$fam "r['result']=='unreachable' and $icmp_prohib_ok"; then
+	if why=$(icmp_wire prohib$fam $prohib_icmp "$LAB_PORT_PROHIB") &&
+		jcheck prohib$fam "r['result']=='unreachable' and $icmp_prohib_ok"; then
 		pass "probe-icmp-admin-prohibited-v$fam"
-	else fail "probe-icmp-admin-prohibited-v$fam" "$(head -c 300 "$tmp/prohib$fam.json")"; fi
+	else fail "probe-icmp-admin-prohibited-v$fam" "$why $(head -c 300 "$tmp/prohib$fam.json")"; fi
 
 	probe slow$fam "$T:$LAB_PORT_SLOWCLOSE"
 	f=$(flags slow$fam "$LAB_PORT_SLOWCLOSE")
 	st=$(states slow$fam)
-	if [ "$f" = "S S. . F. . F. ." ] && [[ "$st" == *"FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT"* ]] &&
+	if [ "$f" = "S S. . F. . F. ." ] && [ "$(wflags slow$fam "$LAB_PORT_SLOWCLOSE")" = ">S <S. >. >F. <. <F. >." ] && [[ "$st" == *"FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT"* ]] &&
 	   jcheck slow$fam "r['result']=='ok' and r['close']=='ok' and r['phases_us']['fin_wait_2']>150000"; then
 		pass "probe-four-way-close-v$fam"
 	else fail "probe-four-way-close-v$fam" "wire='$f' states='$st'"; fi
 
 	probe first$fam --hold 200ms "$T:$LAB_PORT_CLOSEFIRST"
 	st=$(states first$fam)
-	if [[ "$st" == *"ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED"* ]] && jcheck first$fam "r['close']=='ok'"; then
+	# The server's FIN first, then ours (after our ACK of it, or with it), then its ACK.
+	w=$(wflags first$fam "$LAB_PORT_CLOSEFIRST")
+	if [[ $w =~ ^'>S <S. >. <F. '('>. ')?'>F. <.'$ ]] &&
+		[[ "$st" == *"ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED"* ]] && jcheck first$fam "r['close']=='ok'"; then
 		pass "probe-passive-close-v$fam"
-	else fail "probe-passive-close-v$fam" "states='$st' $(head -c 200 "$tmp/first$fam.json")"; fi
+	else fail "probe-passive-close-v$fam" "wire='$w' states='$st' $(head -c 200 "$tmp/first$fam.json")"; fi
 
 	probe banner$fam --hold 100ms "$T:$LAB_PORT_BANNER"
-	if jcheck banner$fam "r['result']=='ok' and r['bytes_received']==len('SSH-2.0-tcpprobe-lab\r\n') and r['close']=='ok'"; then
+	# On the wire: the server's 22 bytes after its SYN/ACK (seq Y) and our
+	# ACK of them, ack = Y+1+22, before our FIN.
+	why=$(cap banner$fam 1 '<' P.) &&
+	why=$("$PY" tests/lab/wire.py dump "$tmp/banner$fam.pcap" | awk -v n=22 '
+		$2 == "<" && $7 == "S." { y = $8 }
+		$2 == "<" && $11 == n { data = 1 }
+		$2 == ">" && y != "" && $9 == (y + 1 + n) % 4294967296 && $7 == "." { acked = 1 }
+		END { if (!data || !acked) { printf "server data of %d bytes seen: %d, our ACK %s+1+%d seen: %d", n, data, y, n, acked; exit 1 } }')
+	if [ -z "$why" ] && jcheck banner$fam "r['result']=='ok' and r['bytes_received']==len('SSH-2.0-tcpprobe-lab\r\n') and r['close']=='ok'"; then
 		pass "probe-banner-data-acked-v$fam"
-	else fail "probe-banner-data-acked-v$fam" "$(head -c 300 "$tmp/banner$fam.json")"; fi
+	else fail "probe-banner-data-acked-v$fam" "$why $(head -c 300 "$tmp/banner$fam.json")"; fi
 
 	probe syn$fam --kind syn "$T:$LAB_PORT_OPEN"
 	f=$(flags syn$fam "$LAB_PORT_OPEN")
-	if [ "$f" = "S S. R." ] && jcheck syn$fam "r['result']=='ok' and r['kind']=='syn'" && no_kernel_rst syn$fam 1; then
+	if [ "$(wflags syn$fam "$LAB_PORT_OPEN")" = ">S <S. >R." ] && jcheck syn$fam "r['result']=='ok' and r['kind']=='syn'" && no_kernel_rst syn$fam 1; then
 		pass "probe-syn-kind-v$fam"
 	else fail "probe-syn-kind-v$fam" "wire='$f'"; fi
 
 	probe fin$fam --kind fin --timeout 100ms --retries 1 "$T:$LAB_PORT_CLOSED"
-	if jcheck fin$fam "r['result']=='closed'"; then pass "probe-fin-closed-v$fam"
-	else fail "probe-fin-closed-v$fam" "$(head -c 300 "$tmp/fin$fam.json")"; fi
+	# Our bare FIN, the closed port's RST answering it (ack = our seq + 1).
+	w=$(wflags fin$fam "$LAB_PORT_CLOSED")
+	why=$(cap fin$fam 1 '>' F && cap fin$fam 1 '<' R.) &&
+	why=$("$PY" tests/lab/wire.py dump "$tmp/fin$fam.pcap" | awk '
+		$2 == ">" && $7 == "F" { s = $8 } $2 == "<" && $7 == "R." { a = $9 }
+		END { if (a != (s + 1) % 4294967296) { print "RST ack " a ", our FIN seq " s; exit 1 } }')
+	if [ -z "$why" ] && [ "$w" = ">F <R." ] && jcheck fin$fam "r['result']=='closed'"; then pass "probe-fin-closed-v$fam"
+	else fail "probe-fin-closed-v$fam" "$why wire='$w' $(head -c 300 "$tmp/fin$fam.json")"; fi
 done
 
 # The guard's table is gone after a normal exit and after SIGTERM.
 if ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then
 	fail probe-guard-removed-on-exit "table still there"
 else pass probe-guard-removed-on-exit; fi
-ip netns exec "$LAB_CNS" "$BIN" probe --count 100 --interval 0.05 "$LAB_S4:$LAB_PORT_OPEN" >/dev/null 2>&1 &
-pid=$!
-sleep 1
-had=$(ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1 && echo yes || echo no)
+lab_tcpprobe_bg probe --count 100 --interval 0.05 "$LAB_S4:$LAB_PORT_OPEN" >"$tmp/term.out" 2>&1
+pid=$LAB_BG_PID
+# Wait for the probe's first answer (the guard is installed before it): <= 5 s.
+had=no
+for _ in $(seq 1 100); do
+	if grep -q . "$tmp/term.out" && ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then had=yes; break; fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
 kill -TERM $pid; wait $pid 2>/dev/null
 if [ "$had" = yes ] && ! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then
 	pass probe-guard-removed-on-sigterm
@@ -151,19 +206,20 @@ if jcheck stale "r['result']=='ok'" && ! ip netns exec "$LAB_CNS" nft list table
 else fail probe-guard-stale-replaced "$(cat "$tmp/stale.err")"; fi
 
 # Usage errors exit 2; the human output has a ping-like summary.
-ip netns exec "$LAB_CNS" "$BIN" probe --kind bogus "$LAB_S4" >/dev/null 2>&1; rc=$?
+lab_tcpprobe probe --kind bogus "$LAB_S4" >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass probe-usage-exit-2 || fail probe-usage-exit-2 "rc=$rc"
-out=$(ip netns exec "$LAB_CNS" "$BIN" probe --count 3 --interval 0.1 "$LAB_S4:$LAB_PORT_OPEN" 2>&1); rc=$?
+out=$(lab_tcpprobe probe --count 3 --interval 0.1 "$LAB_S4:$LAB_PORT_OPEN" 2>&1); rc=$?
 if [ $rc = 0 ] && echo "$out" | grep -q '3 probes sent, 3 ok, 0.0% loss' && echo "$out" | grep -q 'rtt min/avg/max/mdev'; then
 	pass probe-human-summary
 else fail probe-human-summary "rc=$rc $out"; fi
-out=$(ip netns exec "$LAB_CNS" "$BIN" probe --trace "$LAB_S4:$LAB_PORT_SLOWCLOSE" 2>&1)
+out=$(lab_tcpprobe probe --trace "$LAB_S4:$LAB_PORT_SLOWCLOSE" 2>&1)
 if echo "$out" | grep -q -- '--> S ' && echo "$out" | grep -q '<-- S\.' && echo "$out" | grep -q 'TIME_WAIT'; then
 	pass probe-trace-timeline
 else fail probe-trace-timeline "$out"; fi
 
 # RTT agreement with the wire over 200 probes (the capture is on the client veth).
 probe rtt --count 200 --interval 0.01 --time-wait 100ms "$LAB_S4:$LAB_PORT_OPEN"
+capwhy=$(lab_capture_ok "$tmp/rtt.pcap" 200 "$(seg '<' S.)")
 res=$("$PY" - "$tmp/rtt.json" <<EOF
 import json, subprocess, sys
 wire = {}
@@ -186,4 +242,6 @@ EOF
 )
 rc=$?
 echo "rtt agreement with the wire: $res"
-[ $rc = 0 ] && pass "probe-rtt-matches-wire ($res)" || fail probe-rtt-matches-wire "$res"
+if [ -n "$capwhy" ]; then fail probe-rtt-matches-wire "$capwhy"
+elif [ $rc = 0 ]; then pass "probe-rtt-matches-wire ($res)"
+else fail probe-rtt-matches-wire "$res"; fi
