@@ -3,6 +3,7 @@
 # its modes, a changed config survives a reinstall and an uninstall, the man
 # pages lint clean, and the installed config passes `tcpprobe daemon -n`.
 # Prints PASS/FAIL/SKIP lines.
+# checks: 13
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD

@@ -3,6 +3,7 @@
 # documents when the kernel's own TCP client talks to it, over IPv4, IPv6 and
 # one AnyIP address of each family; the capture tooling (wire.py) reads what
 # went over the wire; lab_sweep and lab_down leave nothing behind.
+# checks: 54
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

@@ -2,6 +2,7 @@
 # The systemd unit: `systemd-analyze verify` is clean and the sandbox keeps its
 # exposure score. Needs systemd (systemd-analyze) and man-db; no running
 # systemd, no root. Prints PASS/FAIL lines.
+# checks: 8
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
