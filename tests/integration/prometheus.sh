@@ -5,6 +5,7 @@
 # live data must agree with what the daemon itself reports.
 # Prints PASS/FAIL/SKIP lines. Prometheus and the daemon listen on
 # 127.0.0.1 of the client namespace only; the daemon probes lab addresses.
+# checks: 10
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
@@ -21,8 +22,8 @@ if ! command -v prometheus >/dev/null 2>&1; then
 	exit 1
 fi
 if ! [ -x "$BIN" ] || ! "$BIN" daemon -h >/dev/null 2>&1; then
-	skip lab "$BIN daemon does not exist yet"
-	exit 0
+	fail lab "$BIN daemon does not run"
+	exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
 	skip lab "needs root for the namespace lab"
@@ -74,7 +75,7 @@ port = $LAB_PORT_DROPPED
 kind = syn
 timeout = 100ms
 EOF
-lab_cbg "$BIN" daemon -c "$tmp/tcpprobe.conf" >"$tmp/daemon.log" 2>&1
+LAB_TCPPROBE=$BIN lab_tcpprobe_bg daemon -c "$tmp/tcpprobe.conf" >"$tmp/daemon.log" 2>&1
 DPID=$LAB_BG_PID
 
 mkdir -p "$tmp/data"
@@ -244,8 +245,18 @@ print(have)
 EOF
 
 # ---- stop Prometheus by PID, then its data goes with $tmp ----
-lab_kill_pids "$PROM_PID"
-if kill -0 "$PROM_PID" 2>/dev/null; then fail stop "prometheus $PROM_PID still running"
-else pass stop; PROM_PID=; fi
+# SIGTERM, and Prometheus must exit by itself, with status 0, within 10 s
+# (lab_kill_pids would SIGKILL it: that proves nothing about stopping).
+kill -TERM "$PROM_PID"
+for _ in $(seq 1 100); do
+	case $(awk '{print $3}' "/proc/$PROM_PID/stat" 2>/dev/null) in "" | Z) break ;; esac
+	sleep 0.1
+done
+case $(awk '{print $3}' "/proc/$PROM_PID/stat" 2>/dev/null) in
+"" | Z) wait "$PROM_PID"; rc=$?
+	if [ "$rc" = 0 ]; then pass stop; else fail stop "prometheus exited $rc after SIGTERM"; fi
+	PROM_PID= ;;
+*) fail stop "prometheus $PROM_PID still running 10 s after SIGTERM" ;;
+esac
 kill -0 "$DPID" 2>/dev/null || fail daemon "the daemon died: $(tail -n 3 "$tmp/daemon.log" | tr '\n' ' ')"
 exit 0
