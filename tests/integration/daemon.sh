@@ -13,6 +13,7 @@
 #     wire, nothing half-open at the peer, no nftables table, no socket file
 #  e. memory: conn_bytes from `ctl status`, RSS bounded and not growing
 # Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
+# checks: 21
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -92,16 +93,19 @@ sleep $((SECS - SECS / 3 - 1))
 while [ "$("$DL_PY" -c "import time; print(int(time.time() < $t0 + $SECS))")" = 1 ]; do sleep 0.05; done
 ctl pause --all >/dev/null
 t1=$(date +%s.%N)
+drained=no
 for _ in $(seq 1 100); do
-	ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && break
+	ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && { drained=yes; break; }
 	sleep 0.1
 done
+[ "$drained" = yes ] || fail drained "probes still in flight or queued 10 s after pause --all"
 dctl snapshot "$DL_T/snap.json" || { fail snapshot "dctl snapshot failed"; exit 1; }
 rss2=$(dl_rss_kib) hwm=$(dl_hwm_kib)
 ctl --json targets >"$DL_T/targets.json"
 lab_capture_stop "$DL_T/a.pcap"
+why=$(lab_capture_ok "$DL_T/a.pcap" 1000) || fail capture "$why"
 
-out=$("$DL_PY" "$CHECK" schedule "$DL_T/snap.json" "$DL_T/a.pcap" --t0 "$t0" --t0-ready "$t0r" --t1 "$t1" \
+out=$("$DL_PY" "$CHECK" schedule "$DL_T/snap.json" "$DL_T/a.pcap" --targets 1000 --t0 "$t0" --t0-ready "$t0r" --t1 "$t1" \
 	--slack-ms 50 --results --sent --received 2>&1); rc=$?
 echo "$out" | sed 's/^/  /'
 for k in count phase results sent received; do
@@ -202,7 +206,11 @@ print("\n\n".join(out) + "\n")'
 	gen_targets 50 n 1s
 } >"$CONF"
 ctl reload >"$DL_T/out" 2>"$DL_T/err"; rc=$?
-sleep 2
+# Until every new target (interval 1 s) has a probe: <= 5 s.
+for _ in $(seq 1 50); do
+	ctl --json targets | jpy 'all(t["probes"] > 0 for t in d["targets"] if t["name"].startswith("n"))' | grep -qx True && break
+	sleep 0.1
+done
 out=$("$DL_PY" - "$before" "$(names_probes)" <<'EOF'
 import sys
 b = dict(x.split("=") for x in sys.argv[1].split(","))
@@ -253,8 +261,12 @@ dl_stop TERM
 } >"$CONF"
 lab_capture_start "$DL_T/d.pcap" "tcp" || { fail capture "tcpdump"; exit 1; }
 dl_start "$CONF" || { fail sigterm-start "daemon did not start"; exit 1; }
-sleep 3
-lab_sexec ss -Htan state established "( sport >= :9100 and sport <= :9119 )" >"$DL_T/ss.before"
+# Until the peer holds all 20 held connections (hold 30 s): <= 10 s.
+for _ in $(seq 1 100); do
+	lab_sexec ss -Htan state established "( sport >= :9100 and sport <= :9119 )" >"$DL_T/ss.before"
+	[ "$(wc -l <"$DL_T/ss.before")" -ge 20 ] && break
+	sleep 0.1
+done
 nest=$(wc -l <"$DL_T/ss.before")
 inflight=$(ctl --json status | jpy 'd["inflight"]')
 tterm=$(date +%s%N)

@@ -7,28 +7,35 @@
 # | peer-vanishes (server veth down     | probes opened meanwhile: result timeout (SYNs retried);|
 # |  during hold= and slow closes)      | open connections: result ok, close timeout (FIN        |
 # |                                     | retried, or FIN_WAIT_2 expires); ctl answers; every    |
-# |                                     | slot recorded; ok again once the link is back. The     |
-# |                                     | peer keeps what it had open (no RST reached it)        |
+# |                                     | slot recorded and on the wire (but for the outage);    |
+# |                                     | ok again once the link is back. The peer keeps what it |
+# |                                     | had open (no RST reached it)                           |
 # | rst-storm (random-seq RSTs to our   | no result changes: RFC 5961 3.2, only an exact-seq RST |
-# |  ports from the targets' addresses) | resets, an in-window one gets a challenge ACK; without |
-# |                                     | a live 4-tuple: counted in packets_unmatched           |
+# |  ports from the targets' addresses) | resets; without a live 4-tuple: counted in             |
+# |                                     | packets_unmatched                                      |
 # | icmp-storm (errors quoting our      | no result changes: the quoted seq is not in flight     |
 # |  ports, random seq)                 | (RFC 5927 4.1); counted in packets_unmatched           |
 # | port-exhaustion (20 source ports,   | a probe with no free port: result error, `show` error  |
 # |  40 probes to one host:port)        | text, status port_exhausted, a log line at most once a |
 # |                                     | second; other destinations unaffected; every slot      |
-# |                                     | recorded                                               |
+# |                                     | recorded, every other one on the wire                  |
 # | no-route (client route deleted)     | the probe in flight times out; then result error,      |
 # |                                     | state error "no route to X: Network is unreachable",   |
-# |                                     | nothing sent; ok at the first slot after it returns    |
+# |                                     | nothing on the wire; ok at the first slot after it     |
+# |                                     | returns                                                |
 # | guard-deleted (nft table removed)   | noticed within 1 s, reinstalled, logged; no kernel RST |
-# |                                     | after that (probes in the gap may be reset)            |
-# | reload-under-load (3,500 targets,   | every reload (ctl and SIGHUP) applied in < 10 ms;      |
-# |  75% of the pps cap)                | probes == expected for every target                    |
-# | sigterm-under-load (~750 open)      | exit 0 within 2 s; open connections RST; no nft table, |
+# |                                     | after that (the capture shows the kernel's RSTs in the |
+# |                                     | gap, and probes after it)                              |
+# | reload-under-load (3,500 targets,   | every reload (ctl and SIGHUP) applied; probes ==       |
+# |  75% of the pps cap)                | expected == the wire for every target                  |
+# | sigterm-under-load (>= 100 open)    | exit 0 within 2 s; open connections RST; no nft table, |
 # |                                     | no socket file, nothing half-open at the peer          |
 #
+# Every capture is checked (lab_capture_ok) before a check reads it; "every
+# slot recorded" is judged by the wire (tests/lab/dcheck.py counted).
+#
 # Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
+# checks: 15
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -60,26 +67,36 @@ print(sum(eval(sys.argv[3]) for n, t in s["show"].items() if n.startswith(sys.ar
 EOF
 }
 # Pause everything, wait for what is in flight, snapshot to $DL_T/snap.json.
+# Fails (and leaves no snapshot) if the daemon does not drain in 10 s or
+# the snapshot fails: no check may read an older one.
 settle() {
-	ctl pause --all >/dev/null
+	rm -f "$DL_T/snap.json"
+	ctl pause --all >/dev/null || { echo "ctl pause --all failed"; return 1; }
 	for _ in $(seq 1 100); do
 		ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && break
 		sleep 0.1
 	done
-	dctl snapshot "$DL_T/snap.json"
+	ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 ||
+		{ echo "still in flight or queued 10 s after pause --all"; return 1; }
+	dctl snapshot "$DL_T/snap.json" >/dev/null 2>&1 || { rm -f "$DL_T/snap.json"; echo "dctl snapshot failed"; return 1; }
 }
-# Every target: probes == expected (no slot lost), nothing in flight.
-all_counted() {
-	"$DL_PY" - "$DL_T/snap.json" <<'EOF'
-import json, sys
-s = json.load(open(sys.argv[1]))
-bad = ["%s %d/%d" % (n, t["probes"], t["expected"]) for n, t in s["show"].items()
-       if t["probes"] != t["expected"] or t["inflight"]]
-print(" ".join(bad[:5]))
-sys.exit(1 if bad else 0)
-EOF
+# The wire judges "every slot recorded": start() captures what the client
+# sends from before the daemon starts; counted NAME N [dcheck args]: the
+# capture is sound and, for exactly N targets, probes == expected == the
+# probes on the wire (less error results, which send nothing).
+CAPF="tcp and (src host $LAB_C4 or src host $LAB_C6)"
+counted() { # NAME N [ARGS...]
+	local name=$1 n=$2 why out
+	shift 2
+	why=$(lab_capture_ok "$DL_T/$name.pcap" "$n") || { echo "$why"; return 1; }
+	[ -s "$DL_T/snap.json" ] || { echo "no snapshot"; return 1; }
+	out=$("$DL_PY" tests/lab/dcheck.py counted "$DL_T/snap.json" "$DL_T/$name.pcap" --targets "$n" "$@" 2>&1)
+	local rc=$?
+	echo "$out" | grep -E '^(bad|ok) ' | paste -sd ';' -
+	[ "$rc" = 0 ] && [[ $out == *"ok counted"* ]]
 }
-start() { # NAME CONF: a fresh daemon
+start() { # NAME CONF: a fresh daemon, and a capture of what it sends
+	lab_capture_start "$DL_T/$1.pcap" "$CAPF" || { fail "$1" "capture did not start"; return 1; }
 	dl_start "$2" "$DL_T/$1.log" || { fail "$1" "daemon did not start: $(tail -3 "$DL_T/$1.log")"; return 1; }
 }
 stop() { dl_stop TERM; }
@@ -104,25 +121,29 @@ stop() { dl_stop TERM; }
 lab_sexec sysctl -qw "net.ipv6.conf.$LAB_SIF.keep_addr_on_down=1"
 if start peer-vanishes "$DL_T/pv.conf"; then
 	sleep 2
+	tdown=$(date +%s.%N)
 	lab_sexec ip link set "$LAB_SIF" down
 	sleep 1
 	t=$(date +%s%N); ctl status >/dev/null; lat=$((($(date +%s%N) - t) / 1000000))
 	sleep 2
 	lab_sexec ip link set "$LAB_SIF" up
-	lab_links_ready >/dev/null 2>&1
+	lab_links_ready >/dev/null 2>&1 || fail peer-vanishes-link "the lab's link did not come back"
+	tup=$(date +%s.%N)
 	sleep 2.5
-	settle
+	why=$(settle) || fail peer-vanishes-settle "$why"
+	lab_capture_stop "$DL_T/peer-vanishes.pcap"
 	ok=$(tsum "" 't["inflight"] == 0 and t["last_result"] == "ok"')
 	ct_hold=$(tsum hold 't["close_results"]["timeout"]')
 	ct_slow=$(tsum slow 't["close_results"]["timeout"]')
 	to=$(tsum "" 't["results"]["timeout"]')
 	kept=$(lab_sexec ss -Htan state established | grep -cE '198\.19\.10\.|fd00:19::10:')
 	note "peer-vanishes: ctl answered in ${lat} ms with the link down; close timeouts: hold $ct_hold, slow close $ct_slow; handshake timeouts $to; $ok/10 targets ok again; the peer still holds $kept connections it had when it vanished"
-	if cnt=$(all_counted) && [ "$lat" -lt 1000 ]; then pass peer-vanishes-no-hang
-	else fail peer-vanishes-no-hang "ctl ${lat} ms; uncounted: $cnt"; fi
+	if cnt=$(counted peer-vanishes 10 --gap "$tdown" "$tup") && [ "$lat" -lt 1000 ]; then pass peer-vanishes-no-hang
+	else fail peer-vanishes-no-hang "ctl ${lat} ms; counted: $cnt"; fi
 	if [ "$ct_hold" -ge 1 ] && [ "$ct_slow" -ge 1 ] && [ "$to" -ge 1 ]; then pass peer-vanishes-timeouts
 	else fail peer-vanishes-timeouts "close timeouts hold=$ct_hold slow=$ct_slow, handshake timeouts=$to"; fi
 	[ "$ok" = 10 ] && pass peer-vanishes-recovers || fail peer-vanishes-recovers "$ok of 10 targets ok after the link came back"
+	[ "$kept" -ge 1 ] && pass peer-vanishes-peer-keeps || fail peer-vanishes-peer-keeps "the peer holds none of the connections open when it vanished"
 	stop
 fi
 
@@ -147,14 +168,14 @@ if start storm "$DL_T/storm.conf"; then
 	icmp=$(lab_sexec "$FLOOD" -m icmp -r 10000 -d 3 -n 30000 -p "$SP" -P 9000-9001 \
 		-c "$LAB_C4" -c "$LAB_C6" "${srcs[@]}")
 	sleep 0.5
-	settle
+	why=$(settle) || fail storms-settle "$why"
+	lab_capture_stop "$DL_T/storm.pcap"
 	u2=$(jpy 'd["status"]["packets_unmatched"]' <"$DL_T/snap.json")
 	bad=$(tsum "" 't["results"]["reset"] + t["results"]["unreachable"] + t["results"]["timeout"] + t["results"]["error"] + t["close_results"]["reset"]')
 	okp=$(tsum "" 't["results"]["ok"]')
-	cacks=$(tsum "" 'sum(r["challenge_acks"] for r in t["recent"])')
 	note "rst storm: $rst; icmp storm: $icmp"
-	note "storms: $okp probes ok, $bad not ok; packets_unmatched +$((u1 - u0)) (RSTs) +$((u2 - u1)) (ICMP); challenge ACKs in the recent results: $cacks"
-	if [ "$bad" = 0 ] && [ "$okp" -gt 100 ] && cnt=$(all_counted); then pass storms-results-unaffected
+	note "storms: $okp probes ok, $bad not ok; packets_unmatched +$((u1 - u0)) (RSTs) +$((u2 - u1)) (ICMP)"
+	if [ "$bad" = 0 ] && [ "$okp" -gt 100 ] && cnt=$(counted storm 9 --ports 20000-20099); then pass storms-results-unaffected
 	else fail storms-results-unaffected "$bad probes not ok; $cnt"; fi
 	if [ $((u1 - u0)) -gt 20000 ] && [ $((u2 - u1)) -gt 20000 ]; then pass storms-dropped-by-tuple-checks
 	else fail storms-dropped-by-tuple-checks "unmatched +$((u1 - u0)) +$((u2 - u1))"; fi
@@ -173,7 +194,8 @@ if start port-exhaustion "$DL_T/ex.conf"; then
 	st=$(ctl --json status)
 	errtxt=$(for n in $(seq 1 40); do show ex$n | jpy 'd["target"]["error"] or ""'; done)
 	errtxt=$(echo "$errtxt" | grep -m1 .)
-	settle
+	why=$(settle) || fail port-exhaustion-settle "$why"
+	lab_capture_stop "$DL_T/port-exhaustion.pcap"
 	nerr=$(tsum ex 't["results"]["error"]') nok=$(tsum ex 't["results"]["ok"]')
 	other=$(tsum other 't["results"]["ok"] == t["probes"] > 15')
 	pe=$(jpy 'd["status"]["port_exhausted"]' <"$DL_T/snap.json")
@@ -183,7 +205,7 @@ if start port-exhaustion "$DL_T/ex.conf"; then
 		echo "$errtxt" | grep -q "source_ports exhausted"; then
 		pass port-exhaustion-visible
 	else fail port-exhaustion-visible "errors $nerr, port_exhausted $pe, $logs log lines, show error '$errtxt'"; fi
-	if [ "$other" = 1 ] && [ "$nok" -gt 0 ] && cnt=$(all_counted); then pass port-exhaustion-nothing-stalls
+	if [ "$other" = 1 ] && [ "$nok" -gt 0 ] && cnt=$(counted port-exhaustion 41 --ports 20000-20019); then pass port-exhaustion-nothing-stalls
 	else fail port-exhaustion-nothing-stalls "other ok=$other, ex ok $nok; $cnt"; fi
 	stop
 fi
@@ -199,25 +221,36 @@ if start no-route "$DL_T/rt.conf"; then
 	sleep 1
 	lab_cexec ip route del "$LAB_ANYNET4"
 	lab_cexec ip -6 route del "$LAB_ANYNET6"
+	tdel=$(date +%s%N)
 	sleep 1.5
 	s4=$(show rt4 | jpy '"%s|%s|%s" % (d["target"]["state"], d["target"]["last_result"], d["target"]["error"])')
 	s6=$(show rt6 | jpy '"%s|%s|%s" % (d["target"]["state"], d["target"]["last_result"], d["target"]["error"])')
-	tx0=$(ctl --json status | jpy 'd["packets_sent"]')
+	# The probe in flight at the delete times out (timeout 100 ms): from
+	# 300 ms after the delete until the routes return, nothing on the wire.
 	sleep 0.7
-	tx1=$(ctl --json status | jpy 'd["packets_sent"]')
+	tadd=$(date +%s%N)
 	lab_cexec ip route add "$LAB_ANYNET4" via "$LAB_S4" dev "$LAB_CIF"
 	lab_cexec ip -6 route add "$LAB_ANYNET6" via "$LAB_S6" dev "$LAB_CIF"
 	sleep 1
 	r4=$(show rt4 | jpy '"%s|%s" % (d["target"]["state"], d["target"]["last_result"])')
 	r6=$(show rt6 | jpy '"%s|%s" % (d["target"]["state"], d["target"]["last_result"])')
-	note "no-route: while unroutable: rt4 '$s4', rt6 '$s6', $((tx1 - tx0)) packets sent in 0.7 s; after: rt4 $r4, rt6 $r6"
-	if [[ $s4 == "error|error|no route to 198.19.13.1: Network is unreachable" ]] &&
-		[[ $s6 == "error|error|no route to fd00:19::13:1: Network is unreachable" ]] && [ "$tx1" = "$tx0" ]; then
+	why=$(settle) || fail no-route-settle "$why"
+	lab_capture_stop "$DL_T/no-route.pcap"
+	# What "nothing sent" reads: SYNs to both targets before the delete and after the return.
+	read -r nbefore nduring nafter < <(lab_wire dump "$DL_T/no-route.pcap" | awk -v a="$tdel" -v b="$tadd" '
+		$2 == ">" && $7 == "S" { if ($1 < a) x++; else if ($1 >= a + 300000000 && $1 < b) y++; else if ($1 >= b) z++ }
+		END { print x + 0, y + 0, z + 0 }')
+	note "no-route: while unroutable: rt4 '$s4', rt6 '$s6', $nduring SYNs on the wire in $(((tadd - tdel) / 1000000 - 300)) ms ($nbefore before, $nafter after); after: rt4 $r4, rt6 $r6"
+	if why=$(lab_capture_ok "$DL_T/no-route.pcap" 4 '^[0-9]+ > ([^ ]+ ){4}S ') && [ "$nbefore" -ge 2 ] && [ "$nafter" -ge 2 ] &&
+		[[ $s4 == "error|error|no route to 198.19.13.1: Network is unreachable" ]] &&
+		[[ $s6 == "error|error|no route to fd00:19::13:1: Network is unreachable" ]] && [ "$nduring" = 0 ]; then
 		pass no-route-error
-	else fail no-route-error "rt4 '$s4' rt6 '$s6', sent $((tx1 - tx0))"; fi
+	else fail no-route-error "rt4 '$s4' rt6 '$s6', SYNs before/during/after $nbefore/$nduring/$nafter ${why:-}"; fi
 	[ "$r4" = "ok|ok" ] && [ "$r6" = "ok|ok" ] && pass no-route-recovers || fail no-route-recovers "rt4 $r4 rt6 $r6"
-	settle
-	cnt=$(all_counted) && pass no-route-counted || fail no-route-counted "$cnt"
+	# --missing 1: one probe around the delete is recorded without being an
+	# error but does not reach the wire (seen: 15 of 16 on the wire); a send
+	# error not reported as one is issue 10 point 2. Every other must be there.
+	cnt=$(counted no-route 2 --missing 1) && pass no-route-counted || fail no-route-counted "$cnt"
 	stop
 fi
 
@@ -228,7 +261,8 @@ fi
 	for i in 1 2 3 4 5 6; do target g$i 198.19.14.$i 9000; done
 } >"$DL_T/guard.conf"
 if start guard-deleted "$DL_T/guard.conf"; then
-	lab_capture_start "$DL_T/guard.pcap" "tcp" || fail capture tcpdump
+	lab_capture_stop "$DL_T/guard-deleted.pcap" # start's: this one sees both sides
+	lab_capture_start "$DL_T/guard.pcap" "tcp" || fail guard-deleted-capture tcpdump
 	sleep 1
 	tdel=$(date +%s%N)
 	lab_cexec nft delete table inet tcpprobe_guard
@@ -242,12 +276,20 @@ if start guard-deleted "$DL_T/guard.conf"; then
 	# Handshake probes close with FINs: every RST from the client is the kernel's.
 	gap=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/guard.pcap" | awk -v a="$tdel" -v b="${tback:-0}" '$1 >= a && $1 < b' | wc -l)
 	after=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/guard.pcap" | awk -v b="${tback:-0}" '$1 >= b' | wc -l)
+	# What the gap section is about, on the wire: SYN/ACKs answered after the
+	# reinstall (so "no RST after" covers real handshakes), and the kernel's
+	# RSTs in the gap (without the guard it resets every SYN/ACK).
+	synack_after=$(lab_wire dump "$DL_T/guard.pcap" | awk -v b="${tback:-0}" '$1 >= b && $2 == "<" && $7 == "S."' | wc -l)
 	dt=$(((${tback:-0} - tdel) / 1000000))
-	note "guard-deleted: reinstalled after ${dt} ms; kernel RSTs: $gap in the gap, $after after"
+	note "guard-deleted: reinstalled after ${dt} ms; kernel RSTs: $gap in the gap, $after after; $synack_after SYN/ACKs after"
 	if [ -n "$tback" ] && [ "$dt" -le 1500 ] && grep -q "nftables table tcpprobe_guard disappeared; reinstalling it" "$DL_T/guard-deleted.log"; then
 		pass guard-deleted-reinstalled
 	else fail guard-deleted-reinstalled "back after ${dt} ms; log: $(tail -2 "$DL_T/guard-deleted.log")"; fi
-	[ "$after" = 0 ] && pass guard-deleted-no-rst-after || fail guard-deleted-no-rst-after "$after kernel RSTs after the reinstall"
+	if ! why=$(lab_capture_ok "$DL_T/guard.pcap" 1 '^[0-9]+ < ([^ ]+ ){4}S\. '); then fail guard-deleted-no-rst-after "$why"
+	elif [ "$gap" -lt 1 ] || [ "$synack_after" -lt 6 ]; then
+		fail guard-deleted-no-rst-after "the capture shows $gap kernel RSTs in the gap and $synack_after SYN/ACKs after it: it cannot judge"
+	elif [ "$after" = 0 ]; then pass guard-deleted-no-rst-after
+	else fail guard-deleted-no-rst-after "$after kernel RSTs after the reinstall"; fi
 	stop
 fi
 
@@ -288,10 +330,11 @@ if start reload-under-load "$DL_T/heavy.conf"; then
 		sleep 0.7
 	done
 	st=$(ctl --json status)
-	settle
-	cnt=$(all_counted); crc=$?
+	why=$(settle) || fail reload-under-load-settle "$why"
+	lab_capture_stop "$DL_T/reload-under-load.pcap"
+	cnt=$(counted reload-under-load 3500); crc=$?
 	note "reload-under-load: $(echo "$st" | jpy '"%d targets, %.0f pkt/s, %d probes waited on the caps, late max %.0f ms" % (d["targets"], d["pps"], d["probes_waited"], d["sched_late_max_us"] / 1000)'); $(grep -o 'reloaded .*' "$DL_T/reload-under-load.log" | sed 's/.*targets (//; s/)//' | tr '\n' ' ')"
-	if [ "$rbad" = 0 ] && [ "$crc" = 0 ] && [ "$(jpy 'len(d["show"])' <"$DL_T/snap.json")" = 3500 ]; then
+	if [ "$rbad" = 0 ] && [ "$crc" = 0 ]; then
 		pass reload-under-load
 	else fail reload-under-load "$rbad reloads failed; uncounted: $cnt"; fi
 
@@ -303,7 +346,7 @@ if start reload-under-load "$DL_T/heavy.conf"; then
 	peer_conns >"$DL_T/ss.after"
 	left=$(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | grep -c .)
 	note "sigterm-under-load: exit $DL_RC after $DL_STOP_MS ms with $inflight in flight; $left connections left at the peer"
-	if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ] && [ "$left" = 0 ] && [ ! -e "$DL_SOCK" ] &&
+	if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ] && [ "$left" = 0 ] && [ ! -e "$DL_SOCK" ] && [ "$inflight" -ge 100 ] &&
 		! lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1; then
 		pass sigterm-under-load
 	else fail sigterm-under-load "exit $DL_RC after $DL_STOP_MS ms, $left left at the peer: $(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | head -3)"; fi

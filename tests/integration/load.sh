@@ -20,6 +20,7 @@
 # 3 s of slack instead of 1 s, and one failed scrape is tolerated (a reset
 # was seen once under ASan with 1.8 s scrapes).
 # Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
+# checks: 11
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -105,7 +106,7 @@ rss1=$(dl_rss_kib)
 # so that its effect on the schedule is measured on its own: rendering
 # 10,000 targets' series blocks the daemon's loop for each scrape.
 tw0=$(date +%s.%N) tw1=$tw0
-if grep -q metrics_server_new daemon/metrics.c 2>/dev/null; then
+{
 	lab_cexec "$DL_PY" - "$MPORT" 100 >"$DL_T/scrape.out" 2>&1 <<'EOF' &
 import gzip, sys, time, urllib.request
 port, n = int(sys.argv[1]), int(sys.argv[2])
@@ -150,24 +151,25 @@ EOF
 	if [ -n "$sbad" ] && [ "$sbad" -le "$SCRAPES_BAD_OK" ] && [ "$rbad" = 0 ] && [ "$(st targets)" = "$NT" ]; then
 		pass metrics-during-reloads
 	else fail metrics-during-reloads "$sc; reloads failed: $rbad $(head -c 300 "$DL_T/reload.err")"; fi
-else
-	skip metrics-during-reloads "no /metrics in this build"
-fi
+}
 
 # Stop every schedule at once, let what is in flight finish, then compare.
 tend=$("$DL_PY" -c "print(int($tw1 - $t0) + 3)")
 sleep_until "$tend"
 ctl pause --all >/dev/null
 t1=$(date +%s.%N)
+drained=no
 for _ in $(seq 1 100); do
-	ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && break
+	ctl --json status | jpy 'd["inflight"] + d["queued"]' | grep -qx 0 && { drained=yes; break; }
 	sleep 0.1
 done
+[ "$drained" = yes ] || fail drained "probes still in flight or queued 10 s after pause --all"
 dctl snapshot "$DL_T/snap.json" || { fail snapshot "dctl snapshot failed"; exit 1; }
 hwm=$(dl_hwm_kib)
 lab_capture_stop "$DL_T/load.pcap"
+why=$(lab_capture_ok "$DL_T/load.pcap" "$NT") || fail capture "$why"
 
-out=$("$DL_PY" tests/lab/dcheck.py schedule "$DL_T/snap.json" "$DL_T/load.pcap" --t0 "$t0" --t0-ready "$t0r" --t1 "$t1" \
+out=$("$DL_PY" tests/lab/dcheck.py schedule "$DL_T/snap.json" "$DL_T/load.pcap" --targets "$NT" --t0 "$t0" --t0-ready "$t0r" --t1 "$t1" \
 	--slack-ms 250 --slack-window "$tw0" "$tw1" "$WSLACK" --results --sent --received --only t 2>&1)
 echo "$out" | sed 's/^/  /'
 for k in count phase results sent received; do

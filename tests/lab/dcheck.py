@@ -1,9 +1,23 @@
 #!/usr/bin/python3
 """Checks a daemon run against what crossed the wire (daemon lab tests).
 
-  dcheck.py schedule SNAP.json PCAP --t0 T0 [--t0-ready T0R] --t1 T1
+  dcheck.py schedule SNAP.json PCAP --targets N --t0 T0 [--t0-ready T0R] --t1 T1
             [--slack-ms MS] [--slack-window START END MS] [--results]
             [--sent] [--received] [--ports LO-HI] [--only PREFIX]
+  dcheck.py counted SNAP.json PCAP --targets N [--gap START END] [--missing K]
+            [--ports LO-HI] [--only PREFIX]
+
+--targets N: the snapshot (after --only) must hold exactly N targets: a run
+with no targets, or with some missing, proves nothing.
+
+counted: every probe the daemon recorded crossed the wire, and nothing more.
+Per target: probes == expected, nothing in flight, and the probes on the wire
+(first SYN or bare FIN per source port and ISN) == probes - results[error]
+(an error result sends nothing: no route, no free source port). With --gap
+(epoch seconds: the link was down, packets sent then never reach the veth's
+tap) the wire may hold fewer: down to probes - errors - (the target's slots
+in the gap + 2); with --missing K, K per target fewer. Targets sharing an
+address and port are judged together. Every group needs a probe on the wire.
 
 SNAP.json is `dctl.py snapshot` taken after every target was paused at T1
 and nothing was left in flight; T0 is when the daemon was started (epoch
@@ -140,6 +154,52 @@ def report(name, bad, total, what, extra=""):
     return True
 
 
+def count_ok(snap, a, check):
+    """The snapshot holds exactly --targets targets (after --only); a "bad
+    CHECK:" line first otherwise."""
+    n = sum(1 for name in snap["show"] if name.startswith(a.only))
+    if n != a.targets:
+        print("bad %s: the snapshot holds %d targets%s, want %d" % (
+            check, n, " named %s*" % a.only if a.only else "", a.targets))
+        return False
+    return True
+
+
+def cmd_counted(a):
+    snap = json.load(open(a.snap))
+    clients = {strip(c) for c in a.client}
+    lo, hi = (int(x) for x in a.ports.split("-"))
+    probes, _, _ = wire_probes(a.pcap, clients, range(lo, hi + 1))
+    ok = count_ok(snap, a, "counted")
+    # Targets sharing an address and port share their wire probes: judge
+    # each such group as one.
+    groups = collections.defaultdict(list)
+    for name, t in snap["show"].items():
+        if name.startswith(a.only):
+            groups[(strip(t["address"]), t["port"])].append((name, t))
+    bad, n, nw, np = [], 0, 0, 0
+    for key, ts in groups.items():
+        n += len(ts)
+        w = len(probes.get(key, {}))
+        p = sum(t["probes"] for _, t in ts)
+        errs = sum(t["results"].get("error", 0) for _, t in ts)
+        nw, np = nw + w, np + p
+        lo_w = p - errs - a.missing * len(ts)
+        if a.gap:
+            for _, t in ts:
+                iv = dur_ns(t["config"]["interval"])
+                lo_w -= int((a.gap[1] - a.gap[0]) * 1e9 // iv) + 2
+        uncounted = [nm for nm, t in ts if t["probes"] != t["expected"] or t["inflight"]]
+        if uncounted or not max(lo_w, 1) <= w <= p - errs:
+            bad.append("%s%s probes=%d errors=%d wire=%d (want %s)%s" % (
+                ts[0][0], " +%d sharing %s:%d" % (len(ts) - 1, key[0], key[1]) if len(ts) > 1 else "",
+                p, errs, w, "%d" % (p - errs) if lo_w == p - errs else "%d..%d" % (max(lo_w, 1), p - errs),
+                "; probes != expected or in flight: %s" % " ".join(uncounted[:3]) if uncounted else ""))
+    ok &= report("counted", bad, n, "disagree with the wire",
+                 " (%d probes recorded, %d on the wire)" % (np, nw))
+    return 0 if ok else 1
+
+
 def cmd_schedule(a):
     snap = json.load(open(a.snap))
     clients = {strip(c) for c in a.client}
@@ -191,7 +251,7 @@ def cmd_schedule(a):
             want = {k: v for k, v in t["results"].items() if v}
             if dict(got) != want:
                 bad_res.append("%s daemon %s wire %s" % (name, want, dict(got)))
-    ok = True
+    ok = count_ok(snap, a, "count")
     ok &= report("count", bad_count, n, "disagree",
                  " (probes == expected == wire; == grid slots in T0..T1 for %d, one fewer for the rest)" % exact)
     def stats(v):
@@ -243,10 +303,20 @@ def main():
     c.add_argument("--received", action="store_true")
     c.add_argument("--ports", default="20000-29999", help="the daemon's source_ports")
     c.add_argument("--only", default="", help="only targets whose name starts so")
+    c = sub.add_parser("counted")
+    c.add_argument("snap")
+    c.add_argument("pcap")
+    c.add_argument("--gap", nargs=2, type=float, metavar=("START", "END"))
+    c.add_argument("--missing", type=int, default=0,
+                   help="probes per target that may be missing from the wire")
+    c.add_argument("--ports", default="20000-29999", help="the daemon's source_ports")
+    c.add_argument("--only", default="", help="only targets whose name starts so")
+    for c in sub.choices.values():
+        c.add_argument("--targets", type=int, required=True, help="how many targets the snapshot must hold")
     a = p.parse_args()
     a.client = a.client or [x for x in (os.environ.get("LAB_C4"), os.environ.get("LAB_C6")) if x] \
         or ["198.18.0.1", "fd00:18::1"]
-    return cmd_schedule(a)
+    return cmd_counted(a) if a.cmd == "counted" else cmd_schedule(a)
 
 
 if __name__ == "__main__":
