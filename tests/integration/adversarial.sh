@@ -10,10 +10,12 @@
 # where nothing listens; an nft rule drops the server kernel's own RSTs from
 # those ports (the peer sends on a packet socket, which netfilter does not
 # see). ONLY=REGEX runs the matching scenarios; KEEP=1 keeps the files.
+# checks: 30
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
+LAB_TCPPROBE=$BIN
 PY=/usr/bin/python3
 ADV=tests/adversarial/adv.py
 ADV4=198.19.66.1 ADV6=fd00:19::66:1
@@ -62,7 +64,8 @@ run() {
 		--client "$client" --iface "$LAB_SIF" --smac "$LAB_SMAC" --cmac "$LAB_CMAC" \
 		--dir "$d" >"$d/peer.out" 2>&1
 	pid=$LAB_BG_PID
-	lab_capture_start "$d/probe.pcap" "port $port or icmp or icmp6"
+	lab_capture_start "$d/probe.pcap" "port $port or icmp or icmp6" ||
+		{ lab_kill_pids "$pid"; fail "$id" "capture did not start"; return; }
 	for i in $(seq 1 100); do
 		[ -e "$d/ready" ] && break
 		kill -0 "$pid" 2>/dev/null || break
@@ -73,7 +76,7 @@ run() {
 		fail "$id" "peer not ready: $(tail -n 3 "$d/peer.out" | tr '\n' ' ')"; return
 	fi
 
-	ip netns exec "$LAB_CNS" timeout 30 "$BIN" probe --json "-$fam" "${args[@]}" "$target" \
+	LAB_WRAP="timeout 30" lab_tcpprobe probe --json "-$fam" "${args[@]}" "$target" \
 		>"$d/probe.json" 2>"$d/probe.err"
 	echo $? >"$d/probe.rc"
 	date +%s%N >"$d/probe.end_ns"
@@ -84,6 +87,7 @@ run() {
 	lab_capture_stop "$d/probe.pcap"
 
 	local why peer_err
+	if ! why=$(lab_capture_ok "$d/probe.pcap" 1 '^[0-9]+ > '); then fail "$id" "$why"; return; fi
 	peer_err=$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("" if j["ok"] else j["error"])' \
 		"$d/peer.json" 2>&1)
 	why=$("$PY" "$ADV" check "$name" --family "$fam" --port "$port" --dir "$d" 2>&1)
