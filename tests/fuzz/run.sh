@@ -2,10 +2,14 @@
 # libFuzzer targets (tests/fuzz/fuzz_*.c, built into build/fuzz/ by `make fuzzers`).
 #
 #   tests/fuzz/run.sh check [TARGET...]   what `make check` runs: builds the fuzzers,
-#       runs every file of tests/fuzz/corpus/TARGET/ once (regression inputs), then
-#       fuzzes each target for FUZZ_SMOKE_SECONDS (3) from that corpus. Prints
-#       PASS/FAIL fuzz-TARGET-corpus and fuzz-TARGET-smoke. A missing clang or
-#       libFuzzer runtime is a FAIL: `make deps` installs both.
+#       runs every file of tests/fuzz/corpus/TARGET/ once (regression inputs, the
+#       regress-* files among them), then fuzzes each target for
+#       FUZZ_SMOKE_SECONDS (10) from that corpus, FUZZ_JOBS (nproc, at most 4) at a
+#       time. Prints PASS/FAIL fuzz-TARGET-corpus and fuzz-TARGET-smoke. An input
+#       the smoke run finds crashing is copied to
+#       tests/fuzz/corpus/TARGET/regress-<kind>-<sha1>: commit it with the fix,
+#       and every later `make check` replays it. A missing clang or libFuzzer
+#       runtime is a FAIL: `make deps` installs both.
 #   tests/fuzz/run.sh fuzz [TARGET...]    what `make fuzz` runs: each target for
 #       FUZZ_SECONDS (60), FUZZ_JOBS (nproc) at a time. New inputs go to
 #       build/fuzz/corpus/TARGET/, crashes to build/fuzz/crashes/TARGET-*, logs to
@@ -13,6 +17,7 @@
 #
 # A crash: reproduce with build/fuzz/fuzz_TARGET FILE, fix, then keep FILE as
 # tests/fuzz/corpus/TARGET/regress-WHAT so the corpus run catches a relapse.
+# checks: 8
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
@@ -70,13 +75,26 @@ build() {
 	rm -f "$log"
 }
 
+# The smoke run of one target; its exit status in $tmp/T.smoke-rc. Crash
+# inputs land in $tmp/crashes-T/ (fresh per run).
+smoke() { # tmp target secs
+	local tmp=$1 t=$2 secs=$3 flags
+	mapfile -t flags < <(common_flags "$t")
+	mkdir -p "$tmp/corpus-$t" "$tmp/crashes-$t"
+	"$out/fuzz_$t" "${flags[@]}" -max_total_time="$secs" -print_final_stats=1 \
+		-artifact_prefix="$tmp/crashes-$t/" "$tmp/corpus-$t" "tests/fuzz/corpus/$t" \
+		>"$tmp/$t-smoke.log" 2>&1
+	echo $? >"$tmp/$t.smoke-rc"
+}
+
 check() {
-	local tmp t bin fail=0 secs=${FUZZ_SMOKE_SECONDS:-3}
+	local tmp t bin fail=0 secs=${FUZZ_SMOKE_SECONDS:-10} jobs running=0 f keep
+	jobs=${FUZZ_JOBS:-$(nproc)}
+	[ "$jobs" -gt 4 ] && jobs=4
 	toolchain && build || return 1
 	tmp=$(mktemp -d /tmp/tcpprobe-fuzz.XXXXXX)
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" EXIT
-	mkdir -p "$out/crashes"
 	for t in "${targets[@]}"; do
 		bin=$out/fuzz_$t
 		mapfile -t flags < <(common_flags "$t")
@@ -91,17 +109,29 @@ check() {
 			why "$tmp/$t-corpus.log"
 			fail=1
 		fi
-
-		mkdir -p "$tmp/corpus-$t"
-		if "$bin" "${flags[@]}" -max_total_time="$secs" -print_final_stats=1 \
-			-artifact_prefix="$out/crashes/$t-" "$tmp/corpus-$t" "tests/fuzz/corpus/$t" \
-			>"$tmp/$t-smoke.log" 2>&1 && grep -q '^Done [0-9]* runs' "$tmp/$t-smoke.log"; then
-			echo "PASS fuzz-$t-smoke ($(stats "$tmp/$t-smoke.log"))"
-		else
-			echo "FAIL fuzz-$t-smoke: crash in ${secs}s of fuzzing (input kept in build/fuzz/crashes/)"
-			why "$tmp/$t-smoke.log"
-			fail=1
+	done
+	# The smoke runs, FUZZ_JOBS at a time: 4 x 10 s is 20 s on 2 cores.
+	for t in "${targets[@]}"; do
+		smoke "$tmp" "$t" "$secs" &
+		running=$((running + 1))
+		if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+	done
+	wait
+	for t in "${targets[@]}"; do
+		if [ "$(cat "$tmp/$t.smoke-rc" 2>/dev/null)" = 0 ] && grep -q '^Done [0-9]* runs' "$tmp/$t-smoke.log"; then
+			echo "PASS fuzz-$t-smoke ($(stats "$tmp/$t-smoke.log"), ${secs} s)"
+			continue
 		fi
+		# Keep what it found as a regression input of the corpus.
+		keep=
+		for f in "$tmp/crashes-$t"/*; do
+			[ -f "$f" ] || continue
+			cp "$f" "tests/fuzz/corpus/$t/regress-$(basename "$f")"
+			keep="$keep tests/fuzz/corpus/$t/regress-$(basename "$f")"
+		done
+		echo "FAIL fuzz-$t-smoke: crash in ${secs}s of fuzzing; kept as${keep:- (no input written)}: fix, then commit it"
+		why "$tmp/$t-smoke.log"
+		fail=1
 	done
 	return $fail
 }
