@@ -11,6 +11,7 @@
 # namespaces and every process started here are removed on exit, by PID.
 # Each check prints "PASS name" or "FAIL name: why". KEEP=1 keeps the logs
 # and captures.
+# checks: 37
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -321,7 +322,8 @@ check_burst() {
 check_filter() {
 	local mac
 	mac=$(inc cat /sys/class/net/veth0/address)
-	ip netns exec "$C" "$TOOL" listen 41000 41099 6 >"$W/listen.out" 2>&1 &
+	# At most 60 s; stopped (SIGTERM) once the last frame waited for arrived.
+	ip netns exec "$C" "$TOOL" listen 41000 41099 60 >"$W/listen.out" 2>&1 &
 	local lp=$!
 	PIDS+=("$lp")
 	local i
@@ -401,6 +403,13 @@ for a in ("198.18.0.1", "fd00:18::1"):
 	inc "$TOOL" -w 300 syn 198.18.0.1 198.18.0.2 41012 8080 >/dev/null 2>&1
 	inc "$TOOL" -w 0 fin fd00:18::1 fd00:18::2 41010 8080 >/dev/null 2>&1
 	inc "$TOOL" -w 0 rst 198.18.0.1 198.18.0.2 41011 8080 >/dev/null 2>&1
+	# The last reply (the listener's RST to our FIN) comes asynchronously;
+	# everything else was queued on the socket when its sender returned.
+	# Wait for it (<= 10 s), then stop the listener: it reads what is queued.
+	for i in $(seq 100); do grep -q '^in [0-9]* [0-9]* tcp 8080 41010 R ' "$W/listen.out" && break; sleep 0.1; done
+	grep -q '^in [0-9]* [0-9]* tcp 8080 41010 R ' "$W/listen.out" ||
+		fail filter_last_frame "the RST answering our FIN (8080 -> 41010) did not arrive in 10 s"
+	kill -TERM "$lp"
 	wait "$lp"
 
 	frames "$W/listen.out" >"$W/got"

@@ -8,6 +8,9 @@
  *   rawio_tool [-m MARK] [-w MS] burst N SRC DST BADDST SPORT DPORT
  *   rawio_tool listen LO HI SECONDS
  *
+ * listen prints frames for at most SECONDS, one line each as it comes, and
+ * stops early at SIGTERM after reading what is queued (the test stops it
+ * once the last frame it waits for arrived: no fixed listening time).
  * syn, fin (FIN/ACK) and rst send one segment built by pkt_build, with TTL
  * (hop limit) 64 or -t's, marked with -m's mark (default RSTGUARD_MARK, 0
  * for none), then print every frame rawio delivers for MS milliseconds
@@ -26,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,13 @@
 static uint32_t opt_mark = RSTGUARD_MARK;
 static int opt_wait_ms = 1000;
 static uint8_t opt_ttl = 64;
+static volatile sig_atomic_t stop_flag;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
 
 static _Noreturn void usage(void)
 {
@@ -144,7 +155,7 @@ static void print_frame(void *arg, const struct rawio_frame *f)
 static int pump(struct rawio *r, int ms)
 {
 	uint64_t end = mono_ms() + (uint64_t)ms;
-	for (uint64_t now = mono_ms(); now < end; now = mono_ms()) {
+	for (uint64_t now = mono_ms(); now < end && !stop_flag; now = mono_ms()) {
 		struct pollfd p = { .fd = rawio_fd(r), .events = POLLIN };
 		int n = poll(&p, 1, (int)(end - now));
 		if (n < 0 && errno != EINTR) {
@@ -312,10 +323,19 @@ static int cmd_listen(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	struct sigaction sa = { .sa_handler = on_term }; /* no SA_RESTART: poll returns */
+	sigaction(SIGTERM, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Tell a waiting script that the socket is open and filtered. */
 	printf("listening\n");
-	fflush(stdout);
 	int rc = pump(r, secs * 1000) < 0;
+	if (stop_flag) { /* what is queued already arrived: read it */
+		stop_flag = 0;
+		rc |= pump(r, 0) < 0;
+		for (struct pollfd p = { .fd = rawio_fd(r), .events = POLLIN };
+		     !rc && poll(&p, 1, 0) > 0;)
+			rc |= rawio_recv(r, print_frame, NULL, 256) < 0;
+	}
 	print_stats(r);
 	rawio_close(r);
 	return rc;
