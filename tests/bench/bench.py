@@ -54,6 +54,17 @@ def note(msg):
 
 
 def cexec(args):
+    """A command line for the lab's client namespace. Like lab.sh's
+    lab_tcpprobe, it refuses (raises) unless the namespace is the lab's and
+    has no default route: nothing run through it can leave the lab."""
+    if not CNS.startswith("tpc-"):
+        raise SystemExit("bench: refusing to run in %r: not a lab client namespace" % CNS)
+    for fam in ("-4", "-6"):
+        r = subprocess.run(["ip", "-n", CNS, fam, "route", "show", "default"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+            raise SystemExit("bench: refusing to run in %s: default route or error: %s%s"
+                             % (CNS, r.stdout.strip(), r.stderr.strip()))
     return ["ip", "netns", "exec", CNS] + list(args)
 
 

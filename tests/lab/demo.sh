@@ -22,8 +22,9 @@ trap 'exit 0' INT TERM
 
 lab_up demo$$ || { echo "demo: lab did not come up" >&2; exit 1; }
 sed -e "s|@RUNDIR@|$run|" -e "s|@METRICS_PORT@|9955|" "$here/demo.conf" >"$run/tcpprobe.conf"
-ip netns exec "$LAB_CNS" "$bin" daemon -c "$run/tcpprobe.conf" 2>"$run/daemon.log" &
-daemon_pid=$!
+LAB_TCPPROBE=$bin lab_tcpprobe_bg daemon -c "$run/tcpprobe.conf" 2>"$run/daemon.log" ||
+	{ echo "demo: refused to start tcpprobe outside the lab" >&2; exit 1; }
+daemon_pid=$LAB_BG_PID
 for _ in $(seq 50); do [ -S "$run/control.sock" ] && break; sleep 0.1; done
 if ! [ -S "$run/control.sock" ]; then
 	echo "demo: the daemon did not start:" >&2; cat "$run/daemon.log" >&2; exit 1
