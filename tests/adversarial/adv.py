@@ -905,10 +905,12 @@ class Check:
         self.need(not any(w in err for w in ("Sanitizer", "runtime error")),
                   "sanitizer report: %s" % err[:300])
         # Every scenario: one report, and the exit status it implies (README:
-        # 0 when the probe was ok, 1 otherwise). A crash after the JSON was
-        # written exits with neither.
+        # 0 when the probe got its kind's answer, syn/handshake ok, fin
+        # closed or silent; 1 otherwise). A crash after the JSON was written
+        # exits with neither.
         self.need(len(rep) == 1, "%d JSON reports, want 1 (exit status %d)" % (len(rep), self.rc))
-        want_rc = 0 if self.rep.get("result") == "ok" else 1
+        answers = ("closed", "silent") if self.rep.get("kind") == "fin" else ("ok",)
+        want_rc = 0 if self.rep.get("result") in answers else 1
         self.need(self.rc == want_rc, "exit status %d, want %d for result %s: %s" % (
             self.rc, want_rc, self.rep.get("result"), err.strip()[-300:]))
         self.need(self.out, "the capture holds no segment from tcpprobe")
