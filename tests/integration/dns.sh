@@ -22,6 +22,7 @@
 #   dead-error      `ctl show` for dead has an error, no address,
 #                   a resolve_error, and its slots recorded as error
 # Prints PASS/FAIL lines. Packets stay inside the lab's namespaces.
+# checks: 14
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -105,7 +106,7 @@ if [ -n "${n:-}" ] && [ "$n" -ge $((RUN * 5)) ] && [ "$lf" = 0 ] && [ "$lmax" -l
 else fail status-latency "$lat"; fi
 
 out=$("$DL_PY" tests/lab/dcheck.py schedule "$DL_T/snap.json" "$DL_T/dns.pcap" --t0 "$t0" \
-	--t0-ready "$t0r" --t1 "$t1" --slack-ms 250 --only a 2>&1)
+	--t0-ready "$t0r" --t1 "$t1" --slack-ms 250 --only a --targets 2 2>&1)
 echo "$out" | sed 's/^/  /'
 for k in count phase; do
 	l=$(echo "$out" | grep -E "^(ok|bad) $k:")

@@ -3,6 +3,7 @@
 # middle namespace with tests/tools/impair): each does what it claims, judged
 # from captures on the client veth (and, for the client->server direction, a
 # capture in the server namespace), with the kernel's TCP and ping as traffic.
+# checks: 9
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

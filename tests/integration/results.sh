@@ -5,6 +5,7 @@
 #  - a send the local firewall refuses ends the probe `error`, nothing sent;
 #  - a reset after the handshake (a SYN proxy in front of a closed port) is
 #    result `reset`, a failure everywhere.
+# checks: 14
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh

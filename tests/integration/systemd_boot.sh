@@ -16,6 +16,7 @@
 # SANITIZE=1 (tests/run.sh PLAIN_ONLY): the unit's sandbox and ASan do not
 # mix, and the daemon's code paths are covered by the other tests.
 # Prints PASS/FAIL lines. Every wait is bounded.
+# checks: 22
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
@@ -143,6 +144,9 @@ cp "$merged$CONF" "$tmp/good.conf"
 
 lab_up || { fail boot-lab "lab did not come up"; exit 1; }
 lab_capture_start "$tmp/wire.pcap" "tcp" || { fail boot-lab "capture did not start"; exit 1; }
+# The container shares the lab client namespace: the daemon it starts probes
+# from there, so the same rule as lab_tcpprobe holds (no default route).
+lab_safe_ns "$LAB_CNS" || { fail boot-lab "refusing to boot outside a safe lab namespace"; exit 1; }
 
 systemd-nspawn --quiet --boot --directory="$merged" --machine="tcpprobe-$LAB_ID" \
 	--register=no --keep-unit --network-namespace-path="/run/netns/$LAB_CNS" \
