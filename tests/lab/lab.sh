@@ -501,10 +501,15 @@ lab_capture_ok() { # FILE [MIN [ERE]]
 		echo "capture $file lost packets: $kern dropped by kernel, $ifd by interface"; return 1
 	fi
 	if [ ! -s "$file" ]; then echo "capture $file is missing or empty"; return 1; fi
-	if ! dump=$("$LAB_PY" "$LAB_LIB/wire.py" dump "$file" 2>&1); then
+	if [ -z "$ere" ]; then
+		# Any packet will do: tcpdump's own count (a big capture is not
+		# worth a dump); the file must hold at least its header and them.
+		n=$cap
+	elif ! dump=$("$LAB_PY" "$LAB_LIB/wire.py" dump "$file" 2>&1); then
 		echo "wire.py cannot read $file: $(echo "$dump" | tail -n 1)"; return 1
+	else
+		n=$(printf '%s\n' "$dump" | grep -cE -- "$ere")
 	fi
-	n=$(printf '%s\n' "$dump" | grep -cE -- "${ere:-.}")
 	if [ "$n" -lt "$min" ]; then
 		echo "capture $file holds $n segments${ere:+ matching '$ere'}, want >= $min (tcpdump: $cap captured)"
 		return 1
