@@ -588,7 +588,8 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 		[ -n "$lp" ] && [ -e "$lp.$DPID" ] && sanfiles+=("$lp.$DPID")
 	done
 	if grep -q "Sanitizer" "$DLOG"; then fail ctl-daemon-sanitizer-clean "$(grep -m3 -A8 Sanitizer "$DLOG")"
-	elif [ ${#sanfiles[@]} -gt 0 ]; then fail ctl-daemon-sanitizer-clean "$(head -n 12 "${sanfiles[@]}")"
+	elif [ ${#sanfiles[@]} -gt 0 ]; then
+		fail ctl-daemon-sanitizer-clean "$(grep -hE 'ERROR|SUMMARY' "${sanfiles[@]}" | head -n 4 | paste -sd ';' -) (${sanfiles[*]})"
 	elif [ "$drc" != 0 ]; then fail ctl-daemon-sanitizer-clean "the daemon exited $drc"
 	else pass ctl-daemon-sanitizer-clean; fi
 else
