@@ -7,6 +7,7 @@
 # `duplicates` counts the copies that arrived before the probe was reported
 # (before the peer's FIN is in and our FIN acknowledged), `synack_retransmits` and
 # `peer_fin_retransmits` only the peer's own retransmissions.
+# checks: 2
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

@@ -5,6 +5,7 @@
 # retransmissions; the FIN copies that arrive in TIME_WAIT (after the probe
 # was reported) are counted daemon-wide in `status` and /metrics. The
 # capture is the judge of both counts.
+# checks: 1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

@@ -5,6 +5,7 @@
 # first SYN/ACK has an ambiguous RTT, reports no RTT sample, flags it and
 # reports the connect time (first SYN -> SYN/ACK), which shows the
 # retransmission delays; every other probe's RTT is the wire's.
+# checks: 2
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

@@ -5,6 +5,7 @@
 # with each other and with the capture: probes whose SYN was retransmitted
 # before the first SYN/ACK are counted as rtt_ambiguous and kept out of the
 # handshake (RTT) histogram; every answered probe is in the connect histogram.
+# checks: 1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

@@ -7,6 +7,7 @@
 # - the JSON timeline holds what --trace shows: ICMP type and code (checked
 #   against the ICMP error in the capture), the dropped-entry count; every
 #   timeline is in time order.
+# checks: 3
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh

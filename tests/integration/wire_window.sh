@@ -5,6 +5,7 @@
 # the peer computes (tshark's tcp.window_size) is the configured one rounded
 # down to the scale's granularity, never 2^scale times it. Without scaling the
 # field is the window itself. SYNs are never scaled.
+# checks: 4
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
