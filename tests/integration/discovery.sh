@@ -13,6 +13,7 @@
 #  c. shard = 0/3, 1/3, 2/3: three daemons over one file of 3,000 targets
 #     keep disjoint sets that together cover the file
 # Prints PASS/FAIL/SKIP lines. Every daemon runs in the lab's client namespace.
+# checks: 19
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh

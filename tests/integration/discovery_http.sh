@@ -11,6 +11,7 @@
 #     loop time (parse + apply) is printed, and with DISCOVERY_BENCH=1 (make
 #     bench) must be <= 100 ms
 # Prints PASS/FAIL/SKIP lines. The daemon runs in the lab's client namespace.
+# checks: 12
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh

@@ -12,6 +12,7 @@
 #     collection of a series present in every collection; collected =
 #     sent + dropped + queued, in collections and in samples)
 # Prints PASS/FAIL/SKIP lines.
+# checks: 7
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
