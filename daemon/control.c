@@ -1078,6 +1078,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	cl->c = c;
 	cl->bev = bev;
 	cl->resume_ev = ev;
+	/* Served first in every loop pass (daemon.h: DAEMON_PRIO_CONTROL). */
+	bufferevent_priority_set(bev, DAEMON_PRIO_CONTROL);
+	event_priority_set(ev, DAEMON_PRIO_CONTROL);
 	cl->id = ++c->next_id;
 	cl->uid = cred.uid;
 	cl->gid = cred.gid;

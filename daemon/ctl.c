@@ -840,6 +840,8 @@ struct conn {
 	int fd;
 	char *buf;
 	size_t len, cap, start;
+	size_t scanned; /* buf[start..scanned) holds no "\n": a megabyte reply is
+			 * searched once, not again after every read */
 };
 
 static int ctl_connect(const char *path, int timeout_s)
@@ -903,8 +905,9 @@ static int64_t now_ms(void)
 static int read_line(struct conn *c, int64_t deadline_ms, char **line, size_t *len)
 {
 	for (;;) {
-		char *nl = c->len > c->start ? memchr(c->buf + c->start, '\n', c->len - c->start)
-					     : NULL;
+		size_t from = c->scanned > c->start ? c->scanned : c->start;
+		char *nl = c->len > from ? memchr(c->buf + from, '\n', c->len - from) : NULL;
+		c->scanned = nl ? (size_t)(nl - c->buf) + 1 : c->len;
 		if (nl) {
 			*nl = 0;
 			*line = c->buf + c->start;
@@ -915,6 +918,7 @@ static int read_line(struct conn *c, int64_t deadline_ms, char **line, size_t *l
 		if (c->start) {
 			memmove(c->buf, c->buf + c->start, c->len - c->start);
 			c->len -= c->start;
+			c->scanned -= c->start;
 			c->start = 0;
 		}
 		if (c->len + 65536 + 1 > c->cap) {

@@ -646,7 +646,7 @@ int daemon_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d->start_ns = engine_now();
 	d->base = event_base_new();
-	if (!d->base || sched_init(d) < 0) {
+	if (!d->base || event_base_priority_init(d->base, DAEMON_PRIOS) < 0 || sched_init(d) < 0) {
 		log_warnx("out of memory");
 		goto fail;
 	}

@@ -14,6 +14,12 @@
 struct daemon;
 struct event_base;
 
+/* libevent priorities of the daemon's loop: control clients and scrapes
+ * are served before probing work in every pass, so that no load makes the
+ * daemon deaf (probing work per pass is bounded: RX_BATCH frames, the due
+ * slots). */
+enum { DAEMON_PRIO_CONTROL = 0, DAEMON_PRIO_PROBING = 1, DAEMON_PRIOS = 2 };
+
 struct daemon_status {
 	const char *version;
 	uint64_t start_ns, now_ns;          /* CLOCK_REALTIME */

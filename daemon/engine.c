@@ -68,6 +68,23 @@ struct unsent {
 	int err;
 };
 
+/* Source ports toward one destination (address, port): every connection
+ * of ours to it holds one. With few in use (DEST_FEW) the engine's round
+ * robin finds a free one among used+1 candidates; with more, the
+ * destination keeps its free ports in a FIFO ring (least recently freed
+ * first, so a tuple in TIME_WAIT at the peer is the last reused): either
+ * way O(1) whatever the occupancy, where a scan of the range cost 10,000
+ * lookups per probe once it ran out. Freed when its last port is. */
+#define DEST_FEW 8
+struct dest {
+	struct dest *hnext;
+	struct pkt_addr remote;
+	uint16_t rport;
+	uint32_t used;
+	uint16_t *ring;         /* NULL: few in use */
+	uint32_t rhead, rcount; /* ring of the range's size */
+};
+
 struct engine {
 	struct event_base *base;
 	struct engine_cfg cfg;
@@ -83,6 +100,8 @@ struct engine {
 	struct conn **tab;
 	size_t tab_mask, nconns;
 	uint16_t next_port;
+	struct dest **dtab;     /* destinations with ports in use, by hash */
+	size_t dtab_mask, ndests;
 	struct pctx *q_head, *q_tail;
 	uint64_t inflight, queued;
 	double tokens;
@@ -274,18 +293,122 @@ static int local_index(struct engine *e, const struct pkt_addr *a)
 	return (int)(e->local_hint = e->nlocals++);
 }
 
-/* A source port whose 4-tuple with (remote, rport) is free, round robin so
- * a tuple just released (or in TIME_WAIT) is the last one reused. */
+/* ---- source ports (struct dest) ---- */
+
+static struct dest **dest_slot(struct engine *e, const struct pkt_addr *remote, uint16_t rport)
+{
+	struct dest **pp = &e->dtab[tuple_hash(remote, rport, 0) & e->dtab_mask];
+	while (*pp && ((*pp)->rport != rport || !addr_eq(&(*pp)->remote, remote)))
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void dtab_grow(struct engine *e)
+{
+	size_t n = (e->dtab_mask + 1) * 2;
+	struct dest **t = calloc(n, sizeof(*t));
+	if (!t)
+		return; /* chains just get longer */
+	for (size_t i = 0; i <= e->dtab_mask; i++) {
+		for (struct dest *ds = e->dtab[i], *next; ds; ds = next) {
+			next = ds->hnext;
+			struct dest **pp = &t[tuple_hash(&ds->remote, ds->rport, 0) & (n - 1)];
+			ds->hnext = *pp;
+			*pp = ds;
+		}
+	}
+	free(e->dtab);
+	e->dtab = t;
+	e->dtab_mask = n - 1;
+}
+
+static unsigned port_span(const struct engine *e)
+{
+	return (unsigned)e->cfg.sport_hi - e->cfg.sport_lo + 1;
+}
+
+static uint16_t rr_next(struct engine *e)
+{
+	uint16_t p = e->next_port;
+	e->next_port = p == e->cfg.sport_hi ? e->cfg.sport_lo : p + 1;
+	return p;
+}
+
+/* Switch ds to a ring of its free ports: one pass over the range, once
+ * per destination that gets busy. */
+static int dest_ring(struct engine *e, struct dest *ds)
+{
+	unsigned span = port_span(e);
+	ds->ring = malloc(span * sizeof(*ds->ring));
+	if (!ds->ring)
+		return -1;
+	ds->rhead = ds->rcount = 0;
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t p = rr_next(e);
+		if (!tab_find(e, &ds->remote, ds->rport, p))
+			ds->ring[ds->rcount++] = p;
+	}
+	return 0;
+}
+
+/* A source port whose 4-tuple with (remote, rport) is free, or -1 (range
+ * exhausted for it, or out of memory). */
 static int port_alloc(struct engine *e, const struct pkt_addr *remote, uint16_t rport)
 {
-	unsigned span = (unsigned)e->cfg.sport_hi - e->cfg.sport_lo + 1;
-	for (unsigned i = 0; i < span; i++) {
-		uint16_t p = e->next_port;
-		e->next_port = p == e->cfg.sport_hi ? e->cfg.sport_lo : p + 1;
-		if (!tab_find(e, remote, rport, p))
-			return p;
+	struct dest **pp = dest_slot(e, remote, rport), *ds = *pp;
+	if (!ds) {
+		if (!(ds = calloc(1, sizeof(*ds))))
+			return -1;
+		ds->remote = *remote;
+		ds->rport = rport;
+		*pp = ds;
+		if (++e->ndests > e->dtab_mask + 1)
+			dtab_grow(e);
 	}
-	return -1;
+	if (!ds->ring && ds->used < DEST_FEW) {
+		/* At most `used` candidates are taken: one of used+1 is free. */
+		for (uint32_t i = 0; i <= ds->used && i < port_span(e); i++) {
+			uint16_t p = rr_next(e);
+			if (!tab_find(e, remote, rport, p)) {
+				ds->used++;
+				return p;
+			}
+		}
+	}
+	if ((!ds->ring && dest_ring(e, ds) < 0) || !ds->rcount) {
+		if (!ds->used) { /* only just created (out of memory) */
+			*dest_slot(e, remote, rport) = ds->hnext;
+			e->ndests--;
+			free(ds->ring);
+			free(ds);
+		}
+		return -1;
+	}
+	uint16_t p = ds->ring[ds->rhead];
+	ds->rhead = (ds->rhead + 1) % port_span(e);
+	ds->rcount--;
+	ds->used++;
+	return p;
+}
+
+static void port_release(struct engine *e, const struct pkt_addr *remote, uint16_t rport,
+			 uint16_t lport)
+{
+	struct dest **pp = dest_slot(e, remote, rport), *ds = *pp;
+	if (!ds)
+		return;
+	if (--ds->used == 0) {
+		*pp = ds->hnext;
+		e->ndests--;
+		free(ds->ring);
+		free(ds);
+		return;
+	}
+	if (ds->ring) {
+		unsigned span = port_span(e);
+		ds->ring[(ds->rhead + ds->rcount) % span] = lport;
+		ds->rcount++;
+	}
 }
 
 /* ---- sending ---- */
@@ -393,6 +516,7 @@ static void conn_free(struct engine *e, struct conn *c)
 	conn_report(e, c);
 	wheel_cancel(e->wheel, &c->timer);
 	tab_remove(e, c);
+	port_release(e, &c->remote, c->rport, c->lport);
 	engine_profile_unref(conn_prof(c));
 	pool_put(&e->conn_pool, c);
 }
@@ -508,6 +632,7 @@ static void launch(struct engine *e, struct pctx *x)
 	}
 	struct conn *c = pool_get(&e->conn_pool);
 	if (!c) {
+		port_release(e, &x->dst, x->dport, (uint16_t)port);
 		log_warnx("out of memory starting a probe");
 		goto fail;
 	}
@@ -800,10 +925,12 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->next_port = cfg->sport_lo;
 	e->tab_mask = 1023;
 	e->tab = calloc(e->tab_mask + 1, sizeof(*e->tab));
+	e->dtab_mask = 1023;
+	e->dtab = calloc(e->dtab_mask + 1, sizeof(*e->dtab));
 	e->wheel = malloc(sizeof(*e->wheel));
 	e->conn_pool.size = sizeof(struct conn);
 	e->pctx_pool.size = sizeof(struct pctx);
-	if (!e->tab || !e->wheel) {
+	if (!e->tab || !e->dtab || !e->wheel) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -867,6 +994,14 @@ void engine_free(struct engine *e)
 		}
 		free(e->tab);
 	}
+	for (size_t i = 0; e->dtab && i <= e->dtab_mask; i++) {
+		for (struct dest *ds = e->dtab[i], *next; ds; ds = next) {
+			next = ds->hnext;
+			free(ds->ring);
+			free(ds);
+		}
+	}
+	free(e->dtab);
 	while (e->q_head) {
 		struct pctx *x = e->q_head;
 		e->q_head = x->qnext;

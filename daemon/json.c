@@ -82,8 +82,19 @@ void jb_arr_end(struct jbuf *j) { close_c(j, "]"); }
 static void str_raw(struct jbuf *j, const char *s)
 {
 	put(j, "\"");
+	static const char special[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+				      "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
+				      "\x1c\x1d\x1e\x1f\x7f";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
+		/* Runs of plain characters in one append: `ctl metrics` sends
+		 * megabytes of text through here. */
+		size_t run = strcspn((const char *)p, special);
+		if (run) {
+			jb_append(j, (const char *)p, run);
+			p += run - 1;
+			continue;
+		}
 		switch (*p) {
 		case '"': put(j, "\\\""); break;
 		case '\\': put(j, "\\\\"); break;

@@ -201,4 +201,77 @@ else fail memory-bounded "RSS $rss0 -> $rss1 KiB, peak $hwm KiB"; fi
 dl_stop TERM
 if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ]; then pass stop
 else fail stop "exit $DL_RC after $DL_STOP_MS ms"; fi
+
+# ---- the control plane under overload (issue 11 point 2) ----------------------
+# Measured while it happens, for CP_SECONDS each: `status` every 100 ms,
+# `metrics` every 500 ms (both on a new control connection, timed from
+# connect to the whole reply), GET /metrics every 500 ms. Goal: status <=
+# 200 ms, metrics and /metrics <= 2 s, every request answered.
+#   exhaustion  600 targets on one destination port every 100 ms with a
+#               100-port source range (6,000 probes/s for 100 ports held
+#               ~1 s each in TIME_WAIT): status port_exhausted must grow
+#   overload    a schedule at 3x the caps: 300 syn targets every 100 ms
+#               (6,000 pkt/s) with pps = 2000: slots must be skipped
+CP_SECONDS=${LOAD_CP_SECONDS:-8}
+cp_conf() { # sport-range pps targets
+	dl_conf_daemon history=1 metrics_listen=127.0.0.1:$MPORT source_ports="$1" pps="$2"
+	printf '[defaults]\ninterval = 100ms\ntimeout = 1s\nretries = 1\ntime_wait = 1s\nkind = syn\n\n'
+	for i in $(seq 1 "$3"); do
+		if [ "$1" = 20000-20099 ]; then printf '[target c%d]\nhost = %s\nport = 8080\n\n' "$i" "$LAB_ANY4"
+		else printf '[target c%d]\nhost = 198.19.%d.%d\nport = 9000\n\n' "$i" $((i / 250 + 100)) $((i % 250 + 1)); fi
+	done
+}
+cp_measure() { # name sport-range pps targets counter
+	local name=$1 c0 c1 st sm sh p1 p2 p3
+	cp_conf "$2" "$3" "$4" >"$DL_T/cp-$name.conf"
+	if ! dl_start "$DL_T/cp-$name.conf" "$DL_T/cp-$name.log"; then fail "control-$name" "daemon did not start"; return; fi
+	sleep 2 # the overload builds up
+	c0=$(ctl --json status | jpy "d[\"$5\"]")
+	dctl latency "$CP_SECONDS" status 100 >"$DL_T/cp-$name.status" 2>&1 &
+	p1=$!
+	dctl latency "$CP_SECONDS" metrics 500 >"$DL_T/cp-$name.metrics" 2>&1 &
+	p2=$!
+	lab_cexec "$DL_PY" - "$MPORT" "$CP_SECONDS" >"$DL_T/cp-$name.http" 2>&1 <<'PYEND' &
+import sys, time, urllib.request
+port, secs = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + secs
+lat, bad = [], 0
+while time.time() < end:
+    t = time.time()
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            bad += r.status != 200 or b"tcpprobe_up{" not in r.read()
+    except Exception:
+        bad += 1
+    lat.append(time.time() - t)
+    time.sleep(max(0, 0.5 - lat[-1]))
+lat.sort()
+print("n=%d failed=%d median_ms=%.0f max_ms=%.0f" % (len(lat), bad, lat[len(lat) // 2] * 1000, lat[-1] * 1000))
+PYEND
+	p3=$!
+	wait "$p1" "$p2" "$p3"
+	c1=$(ctl --json status | jpy "d[\"$5\"]")
+	dl_stop TERM
+	st=$(cat "$DL_T/cp-$name.status") sm=$(cat "$DL_T/cp-$name.metrics") sh=$(cat "$DL_T/cp-$name.http")
+	note "$name ($4 targets, source_ports $2, pps $3; $5 +$((c1 - c0)) while measured): status $st; metrics $sm; GET /metrics $sh"
+	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" >"$DL_T/cp-$name.verdict" <<'PYEND'
+import re, sys
+def parse(s):
+    m = re.match(r"n=(\d+) failed=(\d+) median_ms=(\d+) max_ms=(\d+)", s)
+    return tuple(map(int, m.groups())) if m else None
+st, sm, sh = (parse(a) for a in sys.argv[1:4])
+grew = int(sys.argv[4])
+bad = []
+if grew <= 0:
+    bad.append("the overload did not happen (counter +%d)" % grew)
+for what, r, limit, nmin in (("status", st, 200, 40), ("metrics", sm, 2000, 8), ("GET /metrics", sh, 2000, 8)):
+    if not r or r[0] < nmin or r[1] or r[3] > limit:
+        bad.append("%s %s (limit %d ms, >= %d answered)" % (what, r, limit, nmin))
+print("bad: " + "; ".join(bad) if bad else "ok")
+PYEND
+	if grep -qx ok "$DL_T/cp-$name.verdict"; then pass "control-$name"
+	else fail "control-$name" "$(cat "$DL_T/cp-$name.verdict")"; fi
+}
+cp_measure exhaustion 20000-20099 10000 600 port_exhausted
+cp_measure overload 20000-29999 2000 300 sched_skipped
 [ "$DL_FAILS" = 0 ]

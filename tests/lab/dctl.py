@@ -8,8 +8,9 @@
                                     `status`; prints "answered=A refused=R
                                     failed=F" (refused: a clean error reply
                                     or a hang-up before any reply)
-  dctl.py SOCK latency SECONDS REQUEST  REQUEST (e.g. status) on a new
-                                    connection every 100 ms for SECONDS,
+  dctl.py SOCK latency SECONDS REQUEST [PERIOD_MS]  REQUEST (e.g. status)
+                                    on a new connection every PERIOD_MS
+                                    (100) for SECONDS,
                                     each timed from connect to the whole
                                     reply (5 s limit); prints "n=N failed=F
                                     median_ms=M max_ms=X"
@@ -122,7 +123,7 @@ def many(path, n, secs):
     print("answered=%d refused=%d failed=%d" % (answered, refused, failed))
 
 
-def latency(path, secs, request):
+def latency(path, secs, request, period=0.1):
     end = time.time() + secs
     lat, failed = [], 0
     while time.time() < end:
@@ -137,7 +138,7 @@ def latency(path, secs, request):
         dt = time.time() - t
         lat.append(dt)
         failed += not ok
-        time.sleep(max(0, 0.1 - dt))
+        time.sleep(max(0, period - dt))
     lat.sort()
     print("n=%d failed=%d median_ms=%.0f max_ms=%.0f" % (
         len(lat), failed, lat[len(lat) // 2] * 1000 if lat else 0, lat[-1] * 1000 if lat else 0))
@@ -150,7 +151,8 @@ def main():
     elif cmd == "many":
         many(path, int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "latency":
-        latency(path, float(sys.argv[3]), sys.argv[4])
+        latency(path, float(sys.argv[3]), sys.argv[4],
+                float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.1)
     else:
         sys.exit(__doc__)
 
