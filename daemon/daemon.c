@@ -145,19 +145,10 @@ static int check_target_policy(const struct config *c, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < c->ntargets; i++) {
 		const struct target_cfg *tc = &c->targets[i];
-		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM };
-		struct addrinfo *res;
-		if (getaddrinfo(tc->host, NULL, &hints, &res))
-			continue; /* a hostname */
 		struct pkt_addr a;
-		memset(&a, 0, sizeof(a));
-		a.family = (uint8_t)res->ai_family;
-		if (res->ai_family == AF_INET)
-			memcpy(a.a, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
-		else
-			memcpy(a.a, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
-		freeaddrinfo(res);
 		char why[200];
+		if (resolve_literal(tc->host, 0, &a, why, sizeof(why)) <= 0)
+			continue; /* a hostname */
 		if (addrpolicy_check(&a, &c->d, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: target '%s': %s", c->path, tc->line, tc->name, why);
 			return -1;
