@@ -1078,7 +1078,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	cl->c = c;
 	cl->bev = bev;
 	cl->resume_ev = ev;
-	/* Served first in every loop pass (daemon.h: DAEMON_PRIO_CONTROL). */
+	/* Control requests first in every loop pass (daemon.h). */
 	bufferevent_priority_set(bev, DAEMON_PRIO_CONTROL);
 	event_priority_set(ev, DAEMON_PRIO_CONTROL);
 	cl->id = ++c->next_id;

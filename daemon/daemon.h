@@ -14,11 +14,13 @@
 struct daemon;
 struct event_base;
 
-/* libevent priorities of the daemon's loop: control clients and scrapes
- * are served before probing work in every pass, so that no load makes the
- * daemon deaf (probing work per pass is bounded: RX_BATCH frames, the due
- * slots). */
-enum { DAEMON_PRIO_CONTROL = 0, DAEMON_PRIO_PROBING = 1, DAEMON_PRIOS = 2 };
+/* libevent priorities of the daemon's loop. Control clients come first in
+ * every pass, so that `ctl status` answers under any probing load (the
+ * probing work of a pass is bounded: RX_BATCH frames, the due slots).
+ * /metrics scrapes stay with the probing: a 20 MB reply drained at
+ * control priority would hold the probing back until the scraper had
+ * read it all. */
+enum { DAEMON_PRIO_CONTROL = 0, DAEMON_PRIO_DEFAULT = 1, DAEMON_PRIOS = 2 };
 
 struct daemon_status {
 	const char *version;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -315,15 +314,6 @@ static int listen_socket(const char *where, char *err, size_t errlen)
 	return fd;
 }
 
-/* Scrapes are served first in every loop pass, as control clients are. */
-static struct bufferevent *new_bev(struct event_base *base, void *arg)
-{
-	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev)
-		bufferevent_priority_set(bev, DAEMON_PRIO_CONTROL);
-	return bev;
-}
-
 struct metrics_server *metrics_server_new(struct daemon *d, const char *where, char *err,
 					  size_t errlen)
 {
@@ -340,8 +330,6 @@ struct metrics_server *metrics_server_new(struct daemon *d, const char *where, c
 		return NULL;
 	}
 	m->http = evhttp_new(daemon_base(d));
-	if (m->http)
-		evhttp_set_bevcb(m->http, new_bev, NULL);
 	if (!m->http || !evhttp_accept_socket_with_handle(m->http, fd)) {
 		snprintf(err, errlen, "metrics_listen %s: cannot start the HTTP server", where);
 		if (m->http)
