@@ -10,10 +10,12 @@
 # resolve_interval = 2s. Checks, by the capture and while it runs:
 #   status-latency  `ctl status` answers within 200 ms throughout (every
 #                   100 ms from start to end)
-#   schedule-*      a4 and a6 keep their schedule (dcheck.py: probes ==
-#                   expected == wire == grid slots +-1, every probe within
-#                   250 ms of its phase grid, as load.sh: a lookup on the loop would
-#                   stall it for a resolver timeout, 1 s here)
+#   schedule-count  a4 and a6 keep their probe count (dcheck.py: probes ==
+#                   expected == wire == grid slots +-1): a lookup on the loop
+#                   would stall it for a resolver timeout, 1 s here, and
+#                   lose 5 slots each time. (No phase check: dcheck matches a
+#                   probe to its nearest slot, so with 200 ms slots a busy
+#                   machine's 100 ms delay reads as off grid.)
 #   good-follows    the first SYN to the new address comes within
 #                   resolve_interval (+ one interval) of the change, and
 #                   none to the old one after that
