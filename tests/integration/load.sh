@@ -206,7 +206,9 @@ else fail stop "exit $DL_RC after $DL_STOP_MS ms"; fi
 # Measured while it happens, for CP_SECONDS each: `status` every 100 ms,
 # `metrics` every 500 ms (both on a new control connection, timed from
 # connect to the whole reply), GET /metrics every 500 ms. Goal: status <=
-# 200 ms, metrics and /metrics <= 2 s, every request answered.
+# 200 ms, metrics and /metrics <= 2 s, every request answered. SANITIZE=1:
+# the times are noted, not judged (ASan slows the daemon several times
+# over); every request must still be answered.
 #   exhaustion  600 targets on one destination port every 100 ms with a
 #               100-port source range (6,000 probes/s for 100 ports held
 #               ~1 s each in TIME_WAIT): status port_exhausted must grow
@@ -254,18 +256,19 @@ PYEND
 	dl_stop TERM
 	st=$(cat "$DL_T/cp-$name.status") sm=$(cat "$DL_T/cp-$name.metrics") sh=$(cat "$DL_T/cp-$name.http")
 	note "$name ($4 targets, source_ports $2, pps $3; $5 +$((c1 - c0)) while measured): status $st; metrics $sm; GET /metrics $sh"
-	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" >"$DL_T/cp-$name.verdict" <<'PYEND'
+	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" "${SANITIZE:-0}" >"$DL_T/cp-$name.verdict" <<'PYEND'
 import re, sys
 def parse(s):
     m = re.match(r"n=(\d+) failed=(\d+) median_ms=(\d+) max_ms=(\d+)", s)
     return tuple(map(int, m.groups())) if m else None
 st, sm, sh = (parse(a) for a in sys.argv[1:4])
 grew = int(sys.argv[4])
+timed = sys.argv[5] != "1"
 bad = []
 if grew <= 0:
     bad.append("the overload did not happen (counter +%d)" % grew)
 for what, r, limit, nmin in (("status", st, 200, 40), ("metrics", sm, 2000, 8), ("GET /metrics", sh, 2000, 8)):
-    if not r or r[0] < nmin or r[1] or r[3] > limit:
+    if not r or r[0] < (nmin if timed else 4) or r[1] or (timed and r[3] > limit):
         bad.append("%s %s (limit %d ms, >= %d answered)" % (what, r, limit, nmin))
 print("bad: " + "; ".join(bad) if bad else "ok")
 PYEND
