@@ -1173,6 +1173,86 @@ static int lookup_group(const char *name, gid_t *gid, const char *what, char *er
 	return 0;
 }
 
+/* The socket's directory, when missing (a start by hand where no unit or
+ * tmpfiles.d made /run/tcpprobe, or after systemd removed it at stop), is
+ * created the way chronyd makes its own: missing parents 0755 as mkdir -p
+ * would, the directory itself owned by the user the daemon drops to (so it
+ * can still remove its socket at exit) and the socket's group, searchable
+ * by exactly whom control_mode lets connect. An existing directory is left
+ * as the administrator made it. */
+static int make_socket_dir(const char *sock_path, const struct daemon_cfg *cfg, gid_t sock_gid,
+			   char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", sock_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0; /* relative paths are refused by the config; "/x" is in / */
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s is not a directory", dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	uid_t uid = (uid_t)-1;
+	gid_t gid = sock_gid;
+	if (cfg->user[0] && geteuid() == 0) {
+		errno = 0;
+		struct passwd *pw = getpwnam(cfg->user);
+		if (!pw) {
+			snprintf(err, errlen, "user '%s': %s", cfg->user,
+				 errno ? strerror(errno) : "no such user");
+			return -1;
+		}
+		uid = pw->pw_uid;
+		if (gid == (gid_t)-1)
+			gid = pw->pw_gid;
+	}
+	mode_t m = cfg->control_mode & 0777;
+	mode_t mode = 0700 | (m & 0070 ? 0050 : 0) | (m & 0007 ? 0005 : 0);
+	/* mkdir -p: every missing parent 0755, then ours. */
+	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		int rc = mkdir(dir, 0755);
+		int e = errno;
+		*p = '/';
+		if (rc < 0 && e != EEXIST) {
+			*p = '\0';
+			snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(e));
+			return -1;
+		}
+	}
+	mode_t old = umask(0077);
+	int rc = mkdir(dir, 0700);
+	umask(old);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(dir, uid, gid) < 0) {
+		snprintf(err, errlen, "cannot chown %s: %s", dir, strerror(errno));
+		rmdir(dir);
+		return -1;
+	}
+	if (chmod(dir, mode) < 0) {
+		snprintf(err, errlen, "cannot chmod %04o %s: %s", (unsigned)mode, dir, strerror(errno));
+		rmdir(dir);
+		return -1;
+	}
+	struct passwd *pw = stat(dir, &st) == 0 ? getpwuid(st.st_uid) : NULL;
+	struct group *gr = pw ? getgrgid(st.st_gid) : NULL;
+	log_msg(LOG_LVL_NOTICE, "control: created directory %s (mode %04o, owner %s:%s) for the control socket",
+		   dir, (unsigned)mode, pw ? pw->pw_name : "?", gr ? gr->gr_name : "?");
+	return 0;
+}
+
 struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char *err,
 			    size_t errlen)
 {
@@ -1209,7 +1289,8 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char
 	if (cfg->control_group[0] &&
 	    lookup_group(cfg->control_group, &sock_gid, "control_group", err, errlen) < 0)
 		goto fail;
-	if (clear_stale(&sun, err, errlen) < 0)
+	if (make_socket_dir(c->path, cfg, sock_gid, err, errlen) < 0 ||
+	    clear_stale(&sun, err, errlen) < 0)
 		goto fail;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -503,9 +503,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	d->last_tx = es.tx_packets;
 	d->last_tx_ns = now;
 	/* The RST guard deleted behind our back: put it back and say so. */
-	if (d->cfg.d.rst_guard == RST_GUARD_NFT && !rstguard_present()) {
-		char err[256];
-		log_warnx("nftables table %s disappeared; reinstalling it", RSTGUARD_TABLE);
+	if (d->cfg.d.rst_guard == RST_GUARD_NFT &&
+	    !rstguard_present(d->cfg.d.sport_lo, d->cfg.d.sport_hi)) {
+		char err[256], table[64];
+		log_warnx("nftables table %s disappeared; reinstalling it",
+			  rstguard_table(d->cfg.d.sport_lo, d->cfg.d.sport_hi, table, sizeof(table)));
 		if (rstguard_install(d->cfg.d.sport_lo, d->cfg.d.sport_hi, RSTGUARD_MARK, err,
 				     sizeof(err)) < 0)
 			log_warnx("%s", err);

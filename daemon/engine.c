@@ -91,6 +91,8 @@ struct engine {
 	struct rawio *raw;
 	struct event *rx_ev, *timer_ev, *pace_ev, *flush_ev;
 	bool guard;
+	int claim_fd;              /* holds our source-port range (rstguard_claim) */
+	struct event *claim_ev;
 	bool flush_armed;       /* flush_ev is active: sends wait for the loop turn */
 	uint64_t rx_last_ts;    /* kernel timestamp of the last frame read */
 	struct pool conn_pool, pctx_pool;
@@ -912,6 +914,18 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
 
 /* ---- lifetime ---- */
 
+/* Another tcpprobe asked who holds our range (SO_PEERCRED told it): close
+ * the connection so the claim's backlog never fills. */
+static void on_claim_ask(evutil_socket_t fd, short what, void *arg)
+{
+	for (int i = 0; i < 16; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			break;
+		close(c);
+	}
+}
+
 struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg, char *err,
 			  size_t errlen)
 {
@@ -922,6 +936,7 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	}
 	e->base = base;
 	e->cfg = *cfg;
+	e->claim_fd = -1;
 	e->next_port = cfg->sport_lo;
 	e->tab_mask = 1023;
 	e->tab = calloc(e->tab_mask + 1, sizeof(*e->tab));
@@ -938,6 +953,14 @@ struct engine *engine_new(struct event_base *base, const struct engine_cfg *cfg,
 	e->tokens_at = engine_now();
 	e->tokens = cfg->pps ? (cfg->pps / 100.0 < 4 ? 4 : cfg->pps / 100.0) : 0;
 	isn_init();
+	e->claim_fd = rstguard_claim(cfg->sport_lo, cfg->sport_hi, err, errlen);
+	if (e->claim_fd < 0)
+		goto fail;
+	e->claim_ev = event_new(base, e->claim_fd, EV_READ | EV_PERSIST, on_claim_ask, e);
+	if (!e->claim_ev || event_add(e->claim_ev, NULL) < 0) {
+		snprintf(err, errlen, "libevent: cannot create events");
+		goto fail;
+	}
 	if (cfg->rst_guard) {
 		if (rstguard_install(cfg->sport_lo, cfg->sport_hi, RSTGUARD_MARK, err, errlen) < 0)
 			goto fail;
@@ -1016,9 +1039,14 @@ void engine_free(struct engine *e)
 	}
 	if (e->guard) {
 		char err[256];
-		if (rstguard_remove(err, sizeof(err)) < 0)
+		if (rstguard_remove(e->cfg.sport_lo, e->cfg.sport_hi, err, sizeof(err)) < 0)
 			log_warnx("%s", err);
 	}
+	/* Only now, with our table gone, may another instance take the range. */
+	if (e->claim_ev)
+		event_free(e->claim_ev);
+	if (e->claim_fd >= 0)
+		close(e->claim_fd);
 	if (e->rx_ev)
 		event_free(e->rx_ev);
 	if (e->timer_ev)

@@ -283,7 +283,7 @@ if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ]; then pass sigterm-exit-fast
 else fail sigterm-exit-fast "exit $DL_RC after $DL_STOP_MS ms"; fi
 if [ "$nest" -ge 20 ] && [ "$rsts" -ge "$nest" ] && [ "$left" = 0 ]; then pass sigterm-no-half-open
 else fail sigterm-no-half-open "$nest established before, $rsts RSTs, left: $(grep -vE '^(LISTEN|TIME-WAIT) ' "$DL_T/ss.after" | head -3)"; fi
-if ! lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1 && [ ! -e "$DL_SOCK" ]; then
+if ! lab_cexec nft list tables | grep -q tcpprobe_guard && [ ! -e "$DL_SOCK" ]; then
 	pass sigterm-nothing-left
 else fail sigterm-nothing-left "nft table or $DL_SOCK still there"; fi
 # The guard held while the daemon ran: no (kernel) RST on the wire before SIGTERM.

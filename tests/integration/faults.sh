@@ -265,10 +265,10 @@ if start guard-deleted "$DL_T/guard.conf"; then
 	lab_capture_start "$DL_T/guard.pcap" "tcp" || fail guard-deleted-capture tcpdump
 	sleep 1
 	tdel=$(date +%s%N)
-	lab_cexec nft delete table inet tcpprobe_guard
+	lab_cexec nft delete table inet tcpprobe_guard_20000_29999
 	tback=
 	for _ in $(seq 1 60); do
-		if lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1; then tback=$(date +%s%N); break; fi
+		if lab_cexec nft list table inet tcpprobe_guard_20000_29999 >/dev/null 2>&1; then tback=$(date +%s%N); break; fi
 		sleep 0.05
 	done
 	sleep 1.5
@@ -282,7 +282,7 @@ if start guard-deleted "$DL_T/guard.conf"; then
 	synack_after=$(lab_wire dump "$DL_T/guard.pcap" | awk -v b="${tback:-0}" '$1 >= b && $2 == "<" && $7 == "S."' | wc -l)
 	dt=$(((${tback:-0} - tdel) / 1000000))
 	note "guard-deleted: reinstalled after ${dt} ms; kernel RSTs: $gap in the gap, $after after; $synack_after SYN/ACKs after"
-	if [ -n "$tback" ] && [ "$dt" -le 1500 ] && grep -q "nftables table tcpprobe_guard disappeared; reinstalling it" "$DL_T/guard-deleted.log"; then
+	if [ -n "$tback" ] && [ "$dt" -le 1500 ] && grep -q "nftables table tcpprobe_guard_20000_29999 disappeared; reinstalling it" "$DL_T/guard-deleted.log"; then
 		pass guard-deleted-reinstalled
 	else fail guard-deleted-reinstalled "back after ${dt} ms; log: $(tail -2 "$DL_T/guard-deleted.log")"; fi
 	if ! why=$(lab_capture_ok "$DL_T/guard.pcap" 1 '^[0-9]+ < ([^ ]+ ){4}S\. '); then fail guard-deleted-no-rst-after "$why"
@@ -347,7 +347,7 @@ if start reload-under-load "$DL_T/heavy.conf"; then
 	left=$(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | grep -c .)
 	note "sigterm-under-load: exit $DL_RC after $DL_STOP_MS ms with $inflight in flight; $left connections left at the peer"
 	if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ] && [ "$left" = 0 ] && [ ! -e "$DL_SOCK" ] && [ "$inflight" -ge 100 ] &&
-		! lab_cexec nft list table inet tcpprobe_guard >/dev/null 2>&1; then
+		! lab_cexec nft list tables | grep -q tcpprobe_guard; then
 		pass sigterm-under-load
 	else fail sigterm-under-load "exit $DL_RC after $DL_STOP_MS ms, $left left at the peer: $(comm -13 "$DL_T/ss.base" "$DL_T/ss.after" | head -3)"; fi
 fi

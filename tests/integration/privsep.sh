@@ -14,7 +14,7 @@ tmp=$(mktemp -d /tmp/tcpprobe-privsep.XXXXXX)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
-	[ "${LAB_UP:-0}" = 1 ] && lab_tcpprobe guard remove 2>/dev/null
+	[ "${LAB_UP:-0}" = 1 ] && lab_tcpprobe guard remove -c "$tmp/tcpprobe.conf" 2>/dev/null
 	lab_down
 	userdel "$user" 2>/dev/null
 	rm -rf "$tmp"
@@ -97,6 +97,6 @@ if why=$(lab_capture_ok "$tmp/wire.pcap" 9 '^[0-9]+ > ([^ ]+ ){4}S ') &&
 	why=$(lab_capture_ok "$tmp/wire.pcap" 9 '^[0-9]+ > ([^ ]+ ){4}F\. '); then
 	[ "$n" -eq 0 ] && pass privsep-no-kernel-rst || fail privsep-no-kernel-rst "$n client RSTs on the wire"
 else fail privsep-no-kernel-rst "$why"; fi
-lab_tcpprobe guard remove &&
-	! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1 &&
+lab_tcpprobe guard remove -c "$tmp/tcpprobe.conf" &&
+	! ip netns exec "$LAB_CNS" nft list tables | grep -q tcpprobe_guard &&
 	pass privsep-guard-remove || fail privsep-guard-remove "table still there"

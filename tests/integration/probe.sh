@@ -181,7 +181,7 @@ for fam in 4 6; do
 done
 
 # The guard's table is gone after a normal exit and after SIGTERM.
-if ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then
+if ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard_20000_29999 >/dev/null 2>&1; then
 	fail probe-guard-removed-on-exit "table still there"
 else pass probe-guard-removed-on-exit; fi
 lab_tcpprobe_bg probe --count 100 --interval 0.05 "$LAB_S4:$LAB_PORT_OPEN" >"$tmp/term.out" 2>&1
@@ -189,19 +189,19 @@ pid=$LAB_BG_PID
 # Wait for the probe's first answer (the guard is installed before it): <= 5 s.
 had=no
 for _ in $(seq 1 100); do
-	if grep -q . "$tmp/term.out" && ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then had=yes; break; fi
+	if grep -q . "$tmp/term.out" && ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard_20000_29999 >/dev/null 2>&1; then had=yes; break; fi
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.05
 done
 kill -TERM $pid; wait $pid 2>/dev/null
-if [ "$had" = yes ] && ! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then
+if [ "$had" = yes ] && ! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard_20000_29999 >/dev/null 2>&1; then
 	pass probe-guard-removed-on-sigterm
 else fail probe-guard-removed-on-sigterm "present while running: $had"; fi
 
 # A stale table (as a crash leaves it) is replaced, and removed at exit.
-ip netns exec "$LAB_CNS" nft add table inet tcpprobe_guard
+ip netns exec "$LAB_CNS" nft add table inet tcpprobe_guard_20000_29999
 probe stale "$LAB_S4:$LAB_PORT_OPEN"
-if jcheck stale "r['result']=='ok'" && ! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard >/dev/null 2>&1; then
+if jcheck stale "r['result']=='ok'" && ! ip netns exec "$LAB_CNS" nft list table inet tcpprobe_guard_20000_29999 >/dev/null 2>&1; then
 	pass probe-guard-stale-replaced
 else fail probe-guard-stale-replaced "$(cat "$tmp/stale.err")"; fi
 

@@ -125,21 +125,21 @@ frames() { awk '$1 == "in" || $1 == "out" { print $1, $4, $5, $6, $7 }' "$@" | s
 # ---- the RST guard ---------------------------------------------------------
 check_guard() {
 	local out
-	inc "$TOOL" guard-remove || { fail guard_remove_absent "remove of an absent table failed"; return; }
+	inc "$TOOL" guard-remove 40000 40999 || { fail guard_remove_absent "remove of an absent table failed"; return; }
 	pass guard_remove_absent
-	inc "$TOOL" guard-present >/dev/null && { fail guard_absent "present before install"; return; }
+	inc "$TOOL" guard-present 40000 40999 >/dev/null && { fail guard_absent "present before install"; return; }
 	pass guard_absent
 
 	# A stale table (a crash left it, with other contents) is replaced.
 	inc nft -f - <<-'EOF'
-	table inet tcpprobe_guard {
+	table inet tcpprobe_guard_40000_40999 {
 		chain junk { type filter hook input priority 0; policy accept; tcp dport 1 drop; }
 	}
 	EOF
 	if ! inc "$TOOL" guard-install 40000 40999 2>"$W/gi.err"; then
 		fail guard_install "$(cat "$W/gi.err")"; return
 	fi
-	out=$(inc nft list table inet tcpprobe_guard)
+	out=$(inc nft list table inet tcpprobe_guard_40000_40999)
 	if grep -q junk <<<"$out" || [ "$(grep -c 'drop' <<<"$out")" != 1 ] ||
 	   ! grep -Eq 'hook output priority (filter|0); policy accept;' <<<"$out" ||
 	   ! grep -q 'tcp sport 40000-40999 tcp flags & rst == rst meta mark != 0x00007470 drop' <<<"$out"; then
@@ -147,23 +147,26 @@ check_guard() {
 	else
 		pass guard_install_replaces_stale
 	fi
-	# Reinstall with another range: still one table, one rule, new range.
-	inc "$TOOL" guard-install 40000 40499 || fail guard_reinstall "failed"
+	# Reinstall: still one table, one rule. Another range gets a table of
+	# its own, and each is removed on its own.
+	inc "$TOOL" guard-install 40000 40999 || fail guard_reinstall "failed"
+	inc "$TOOL" guard-install 41000 41499 || fail guard_reinstall "second range failed"
 	out=$(inc nft list ruleset)
-	if [ "$(grep -c '^table' <<<"$out")" = 1 ] && [ "$(grep -c drop <<<"$out")" = 1 ] &&
-	   grep -q 'tcp sport 40000-40499 ' <<<"$out"; then
+	if [ "$(grep -c '^table' <<<"$out")" = 2 ] && [ "$(grep -c drop <<<"$out")" = 2 ] &&
+	   grep -q 'tcp sport 40000-40999 ' <<<"$out" && grep -q 'tcp sport 41000-41499 ' <<<"$out"; then
 		pass guard_reinstall
 	else
 		fail guard_reinstall "ruleset: $(tr '\n\t' '  ' <<<"$out")"
 	fi
-	inc "$TOOL" guard-present >/dev/null && pass guard_present || fail guard_present "not reported present"
-	inc "$TOOL" guard-remove && ! inc nft list table inet tcpprobe_guard >/dev/null 2>&1 &&
-		! inc "$TOOL" guard-present >/dev/null &&
-		pass guard_remove || fail guard_remove "table still there"
+	inc "$TOOL" guard-present 40000 40999 >/dev/null && pass guard_present || fail guard_present "not reported present"
+	inc "$TOOL" guard-remove 40000 40999 && ! inc nft list table inet tcpprobe_guard_40000_40999 >/dev/null 2>&1 &&
+		! inc "$TOOL" guard-present 40000 40999 >/dev/null && inc "$TOOL" guard-present 41000 41499 >/dev/null &&
+		pass guard_remove || fail guard_remove "table still there, or the other range's gone"
+	inc "$TOOL" guard-remove 41000 41499
 
 	# Without CAP_NET_ADMIN: one plain line on stderr, nothing else.
 	inc setpriv --bounding-set=-net_admin -- "$TOOL" guard-install 40000 40999 2>"$W/np.err" >/dev/null
-	local want="cannot install nftables table inet tcpprobe_guard: Operation not permitted (needs CAP_NET_ADMIN)"
+	local want="cannot install nftables table inet tcpprobe_guard_40000_40999: Operation not permitted (needs CAP_NET_ADMIN)"
 	[ "$(cat "$W/np.err")" = "$want" ] && pass guard_error_unprivileged ||
 		fail guard_error_unprivileged "stderr: $(cat "$W/np.err")"
 }
@@ -482,7 +485,7 @@ if inc "$TOOL" guard-install 40000 40999; then
 	check_syn syn_v6 fd00:18::1 fd00:18::2 40002 fd00:18::1 fd00:18::2
 	check_mark
 	check_loopback
-	inc "$TOOL" guard-remove
+	inc "$TOOL" guard-remove 40000 40999
 else
 	fail guard_install "cannot install the guard"
 fi

@@ -2,8 +2,8 @@
  * (tests/integration/rawio.sh).
  *
  *   rawio_tool [-m MARK] guard-install LO HI
- *   rawio_tool guard-remove
- *   rawio_tool guard-present                 exit 0 if present, 1 if not
+ *   rawio_tool guard-remove LO HI
+ *   rawio_tool guard-present LO HI           exit 0 if present, 1 if not
  *   rawio_tool [-m MARK] [-w MS] [-t TTL] syn|fin|rst SRC DST SPORT DPORT
  *   rawio_tool [-m MARK] [-w MS] burst N SRC DST BADDST SPORT DPORT
  *   rawio_tool listen LO HI SECONDS
@@ -57,7 +57,7 @@ static void on_term(int sig)
 static _Noreturn void usage(void)
 {
 	fprintf(stderr,
-		"usage: rawio_tool [-m MARK] guard-install LO HI | guard-remove | guard-present\n"
+		"usage: rawio_tool [-m MARK] guard-install LO HI | guard-remove LO HI | guard-present LO HI\n"
 		"       rawio_tool [-m MARK] [-w MS] [-t TTL] syn|fin|rst SRC DST SPORT DPORT\n"
 		"       rawio_tool [-m MARK] [-w MS] burst N SRC DST BADDST SPORT DPORT\n"
 		"       rawio_tool listen LO HI SECONDS\n");
@@ -193,10 +193,11 @@ static int cmd_guard_install(int argc, char **argv)
 
 static int cmd_guard_remove(int argc, char **argv)
 {
+	uint16_t lo, hi;
 	char err[256];
-	if (argc != 1)
+	if (argc != 3 || parse_u16(argv[1], &lo) || parse_u16(argv[2], &hi))
 		usage();
-	if (rstguard_remove(err, sizeof(err)) < 0) {
+	if (rstguard_remove(lo, hi, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -205,9 +206,10 @@ static int cmd_guard_remove(int argc, char **argv)
 
 static int cmd_guard_present(int argc, char **argv)
 {
-	if (argc != 1)
+	uint16_t lo, hi;
+	if (argc != 3 || parse_u16(argv[1], &lo) || parse_u16(argv[2], &hi))
 		usage();
-	bool p = rstguard_present();
+	bool p = rstguard_present(lo, hi);
 	printf("%s\n", p ? "present" : "absent");
 	return p ? 0 : 1;
 }
