@@ -267,6 +267,118 @@ bad:
 	return -1;
 }
 
+int config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen)
+{
+	const char *q = s;
+	unsigned long v = 0;
+	if (!*s) {
+		seterr(err, errlen, "the port is missing: ports are 1..65535");
+		return -1;
+	}
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		char *end;
+		unsigned long h = strtoul(s + 2, &end, 16);
+		if (s[2] && !*end && s[2] != '-' && s[2] != '+' && h >= 1 && h <= 65535)
+			seterr(err, errlen, "'%s' is hexadecimal: ports are decimal (write %lu)", s, h);
+		else
+			seterr(err, errlen, "'%s' is not a number: ports are decimal, 1..65535", s);
+		return -1;
+	}
+	for (; is_digit(*q) && v <= 65535; q++)
+		v = v * 10 + (unsigned long)(*q - '0');
+	while (is_digit(*q))
+		q++;
+	if (*q || !is_digit(*s)) {
+		seterr(err, errlen, "'%s' is not a number: ports are decimal, 1..65535", s);
+		return -1;
+	}
+	if (v == 0 && !s[1]) {
+		seterr(err, errlen, "'0' cannot be probed: ports are 1..65535");
+		return -1;
+	}
+	if (v > 65535) {
+		seterr(err, errlen, "'%s' is out of range: ports are 1..65535", s);
+		return -1;
+	}
+	if (s[0] == '0') {
+		/* inet_aton's habit reads a leading 0 as octal: refuse rather than guess. */
+		if (v)
+			seterr(err, errlen, "'%s' has a leading zero: ports are decimal (write %lu)", s, v);
+		else
+			seterr(err, errlen, "'%s' cannot be probed: ports are 1..65535", s);
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* inet_aton() also takes "10.231.2", "200", "0x7f.1" and octal parts, as
+ * getaddrinfo() does; an operator who types them most likely made a typo.
+ * Only the dotted quad and RFC 4291 text are addresses. */
+int config_parse_address(const char *s, struct pkt_addr *out, char *zone, size_t zonelen,
+			 char *err, size_t errlen)
+{
+	struct pkt_addr a;
+	memset(&a, 0, sizeof(a));
+	if (zone && zonelen)
+		zone[0] = '\0';
+	if (strchr(s, ':')) {
+		char buf[INET6_ADDRSTRLEN + 1];
+		const char *pct = strchr(s, '%');
+		size_t alen = pct ? (size_t)(pct - s) : strlen(s);
+		if (alen >= sizeof(buf))
+			goto bad6;
+		memcpy(buf, s, alen);
+		buf[alen] = '\0';
+		if (inet_pton(AF_INET6, buf, a.a) != 1)
+			goto bad6;
+		a.family = AF_INET6;
+		if (pct) {
+			const char *z = pct + 1;
+			size_t zl = strlen(z);
+			if (!(a.a[0] == 0xfe && (a.a[1] & 0xc0) == 0x80)) {
+				seterr(err, errlen, "'%s': a zone (%%%s) is only for link-local addresses "
+				       "(fe80::/10)", s, z);
+				return -1;
+			}
+			if (!zl || zl >= 16 || strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						   "0123456789_-.@") != zl) {
+				seterr(err, errlen, "'%s': '%s' is not an interface name", s, z);
+				return -1;
+			}
+			if (zone && zonelen)
+				snprintf(zone, zonelen, "%s", z);
+		}
+		*out = a;
+		return 1;
+	bad6:
+		seterr(err, errlen, "'%s' is not an IPv6 address", s);
+		return -1;
+	}
+	if (inet_pton(AF_INET, s, a.a) == 1) {
+		a.family = AF_INET;
+		*out = a;
+		return 1;
+	}
+	/* Not a dotted quad: a name, unless it looks like a number. A name's
+	 * last label is never all digits (RFC 1123 2.1, RFC 3696 2). */
+	struct in_addr ia;
+	const char *last = strrchr(s, '.');
+	last = last && last[1] ? last + 1 : s;
+	if (inet_aton(s, &ia) == 1) {
+		char q[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &ia, q, sizeof(q));
+		seterr(err, errlen, "'%s' is not a full IPv4 address a.b.c.d (inet_aton would read it "
+		       "as %s)", s, q);
+		return -1;
+	}
+	if (*last && strspn(last, "0123456789") == strlen(last)) {
+		seterr(err, errlen, "'%s' is not an IPv4 address a.b.c.d (each part 0..255)", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_bool(const char *s, bool *out, char *err, size_t errlen)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -384,7 +496,7 @@ bad:
 
 /* ---- probe options ------------------------------------------------------ */
 
-enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
+enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
 
 /* The probe keys, in print order. min/max are ns for durations. */
 static const struct probe_key {
@@ -396,7 +508,7 @@ static const struct probe_key {
 #define PK(n, t, f, lo, hi) { n, t, offsetof(struct probe_opts, f), \
 			      sizeof(((struct probe_opts *)0)->f), lo, hi }
 	PK("kind", PT_KIND, kind, 0, 0),
-	PK("port", PT_UINT, port, 1, 65535),
+	PK("port", PT_PORT, port, 1, 65535),
 	PK("family", PT_FAMILY, family, 0, 0),
 	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H),
 	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S),
@@ -469,6 +581,8 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 			return -1;
 		store_uint(field, k->size, u);
 		return 0;
+	case PT_PORT:
+		return config_parse_port(v, &o->port, err, errlen);
 	case PT_TOS:
 		if (parse_uint_hex(v, k->max, &u, err, errlen) < 0)
 			return -1;
@@ -535,6 +649,7 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 					   ? family_names[o->family] : "?");
 		break;
 	case PT_UINT:
+	case PT_PORT:
 		fprintf(f, "%llu\n", load_uint(field, k->size));
 		break;
 	case PT_TOS:
@@ -559,6 +674,17 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 		fprintf(f, "%s\n", *(const bool *)field ? "yes" : "no");
 		break;
 	}
+}
+
+int config_probe_opt_value(struct probe_opts *o, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	int i = probe_key_find(key);
+	if (i < 0) {
+		seterr(err, errlen, "unknown probe option '%s'", key);
+		return -1;
+	}
+	return probe_key_set(o, &probe_keys[i], value, err, errlen);
 }
 
 int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value, char *err,
@@ -760,7 +886,7 @@ bad:
 	return -1;
 }
 
-static int parse_port_range(const char *v, uint16_t *lo, uint16_t *hi, char *err, size_t errlen)
+int config_parse_port_range(const char *v, uint16_t *lo, uint16_t *hi, char *err, size_t errlen)
 {
 	char a[8];
 	const char *dash = strchr(v, '-');
@@ -903,7 +1029,7 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 	case DK_METRICS_LISTEN:
 		return parse_listen(v, d->metrics_listen, sizeof(d->metrics_listen), err, errlen);
 	case DK_SOURCE_PORTS:
-		return parse_port_range(v, &d->sport_lo, &d->sport_hi, err, errlen);
+		return config_parse_port_range(v, &d->sport_lo, &d->sport_hi, err, errlen);
 	case DK_MAX_INFLIGHT:
 		if (parse_uint(v, 1, 1000000, &u, err, errlen) < 0)
 			return -1;
@@ -1631,7 +1757,13 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 1;
 		}
 		if (k == KEY_HOST) {
-			if (!config_host_valid(value)) {
+			struct pkt_addr a;
+			int lit = config_parse_address(value, &a, NULL, 0, why, sizeof(why));
+			if (lit < 0) {
+				perr(p, line, "host: %s", why);
+				return 0;
+			}
+			if (!lit && !config_host_valid(value)) {
 				perr(p, line, "host: '%s' is not a hostname or address", value);
 				return 0;
 			}

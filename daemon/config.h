@@ -143,7 +143,21 @@ int config_parse_duration(const char *s, uint64_t *ns, char *err, size_t errlen)
 /* Apply one probe option key=value (kind, port, interval, timeout, ...). */
 int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value,
 			 char *err, size_t errlen);
+/* Same as config_set_probe_opt, with err saying only what is wrong with value. */
+int config_probe_opt_value(struct probe_opts *o, const char *key, const char *value, char *err,
+			   size_t errlen);
 int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
+/* A port as operators type it: decimal 1..65535; 0, hex ("0x50"), a leading
+ * zero ("08080") and out-of-range values are errors that say why. */
+int config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen);
+/* "LO-HI", each a port. */
+int config_parse_port_range(const char *v, uint16_t *lo, uint16_t *hi, char *err, size_t errlen);
+/* An address literal: 1 (out set; zone = the "%IFNAME" of a link-local IPv6
+ * address, "" if none; zone may be NULL), 0 if s is not one (a host name to
+ * resolve), -1 with err if it looks like an address but is not a full one
+ * ("10.231.2" and "200" are not inet_aton shorthand; a zone only on fe80::/10). */
+int config_parse_address(const char *s, struct pkt_addr *out, char *zone, size_t zonelen,
+			 char *err, size_t errlen);
 /* Format a duration with the largest exact unit ("250ms", "10s", "1m"). */
 const char *config_duration_str(uint64_t ns, char *buf, size_t len);
 /* FNV-1a of a target name: the name indexes of config, daemon and the

@@ -147,8 +147,8 @@ static int check_target_policy(const struct config *c, char *err, size_t errlen)
 		const struct target_cfg *tc = &c->targets[i];
 		struct pkt_addr a;
 		char why[200];
-		if (resolve_literal(tc->host, 0, &a, why, sizeof(why)) <= 0)
-			continue; /* a hostname */
+		if (config_parse_address(tc->host, &a, NULL, 0, why, sizeof(why)) != 1)
+			continue; /* a hostname (config_load refused anything else) */
 		if (addrpolicy_check(&a, &c->d, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: target '%s': %s", c->path, tc->line, tc->name, why);
 			return -1;

@@ -610,21 +610,27 @@ static void launch(struct engine *e, struct pctx *x)
 {
 	char err[128];
 	struct pkt_addr local = x->src;
-	if (!local.family && engine_source_addr(&x->dst, &local, err, sizeof(err)) < 0) {
+	if (!local.family && engine_source_addr_scoped(&x->dst, rawio_scope(e->raw, &x->dst), &local,
+							 err, sizeof(err)) < 0) {
 		log_debug("%s", err);
 		goto fail;
 	}
 	int li = local_index(e, &local);
 	if (li < 0) {
-		log_warnx("too many local addresses");
+		snprintf(err, sizeof(err), "too many local addresses");
+		log_warnx("%s", err);
 		goto fail;
 	}
 	int port = port_alloc(e, &x->dst, x->dport);
 	if (port < 0) {
+		char a[64];
+		snprintf(err, sizeof(err), "no free source port in %u-%u for [%s]:%u (each waits out "
+			 "TIME_WAIT before it is used again)", e->cfg.sport_lo, e->cfg.sport_hi,
+			 pkt_addr_str(&x->dst, a, sizeof(a)), x->dport);
 		/* At most one line a second: this can fail at the probe rate. */
 		uint64_t t = engine_now();
-		if (!e->st.port_exhausted++ || t - e->exhausted_log_ns >= 1000000000ULL) {
-			char a[64];
+		if ((!e->st.port_exhausted++ || t - e->exhausted_log_ns >= 1000000000ULL) &&
+		    !e->cfg.quiet) {
 			log_warnx("source port range %u-%u exhausted for %s port %u (%llu probes failed so far)",
 				  e->cfg.sport_lo, e->cfg.sport_hi, pkt_addr_str(&x->dst, a, sizeof(a)),
 				  x->dport, (unsigned long long)e->st.port_exhausted);
@@ -635,7 +641,8 @@ static void launch(struct engine *e, struct pctx *x)
 	struct conn *c = pool_get(&e->conn_pool);
 	if (!c) {
 		port_release(e, &x->dst, x->dport, (uint16_t)port);
-		log_warnx("out of memory starting a probe");
+		snprintf(err, sizeof(err), "out of memory starting a probe");
+		log_warnx("%s", err);
 		goto fail;
 	}
 	c->remote = x->dst;
@@ -666,6 +673,7 @@ fail:
 		r.dport = x->dport;
 		r.kind = x->prof->fp.kind;
 		r.result = RESULT_ERROR;
+		r.error = err;
 		r.peer_wscale = -1;
 		r.t_start = engine_now();
 		x->cb(x->arg, &r);
@@ -759,6 +767,10 @@ static void drain_queue(struct engine *e)
 
 int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen)
 {
+	if (p->ifindex && rawio_set_scope(e->raw, &p->dst, p->ifindex) < 0) {
+		snprintf(err, errlen, "more than %d link-local destinations with a zone", RAWIO_ZONES);
+		return -1;
+	}
 	struct pctx *x = pool_get(&e->pctx_pool);
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
@@ -1081,6 +1093,12 @@ uint64_t engine_queued(const struct engine *e) { return e->queued; }
 
 int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen)
 {
+	return engine_source_addr_scoped(dst, 0, src, err, errlen);
+}
+
+int engine_source_addr_scoped(const struct pkt_addr *dst, unsigned ifindex, struct pkt_addr *src,
+			      char *err, size_t errlen)
+{
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	memset(&ss, 0, sizeof(ss));
@@ -1094,6 +1112,7 @@ int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *e
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(9);
+		s6->sin6_scope_id = ifindex;
 		memcpy(&s6->sin6_addr, dst->a, 16);
 		sl = sizeof(*s6);
 	}

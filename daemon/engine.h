@@ -20,6 +20,7 @@ struct engine_cfg {
 	unsigned max_inflight;  /* probes running at once (TIME_WAIT excluded) */
 	unsigned pps;           /* packets per second cap; 0 = none */
 	bool rst_guard;         /* install the nftables RST guard */
+	bool quiet;             /* probes that cannot start are only reported (r->error), not logged */
 };
 
 /* What a probe of one target does; shared by many connections and
@@ -53,6 +54,8 @@ struct probe_report {
 	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */
 	struct fsm_phases ph;
 	const struct fsm_timeline *tl; /* valid during the callback only */
+	const char *error;      /* result error with nothing sent: why (valid during the
+				 * callback only), else NULL */
 };
 
 typedef void (*engine_report_cb)(void *arg, const struct probe_report *r);
@@ -61,6 +64,7 @@ struct engine_probe {
 	struct pkt_addr dst;
 	struct pkt_addr src;            /* family 0: route lookup per probe */
 	uint16_t dport;
+	unsigned ifindex;               /* zone of a link-local IPv6 dst ("%eth0"), else 0 */
 	struct engine_profile *profile; /* engine takes a reference */
 	bool timeline;                  /* record the timeline */
 	engine_report_cb cb;            /* called once, when result (and close) are final */
@@ -102,6 +106,9 @@ void engine_profile_unref(struct engine_profile *p);
 /* The local address the kernel would use to reach dst (route lookup via a
  * connected UDP socket; nothing is sent). 0 or -1 with err. */
 int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen);
+/* Same for a link-local IPv6 dst on interface ifindex (0: none). */
+int engine_source_addr_scoped(const struct pkt_addr *dst, unsigned ifindex, struct pkt_addr *src,
+			      char *err, size_t errlen);
 uint64_t engine_now(void); /* CLOCK_REALTIME ns: the kernel's timestamp clock */
 
 #endif

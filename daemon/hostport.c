@@ -1,11 +1,30 @@
 #include "hostport.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "config.h"
+
+/* "fd31::2:80" is the address fd31::2:80, but more likely fd31::2 port 80:
+ * a bare IPv6 address whose last group is a decimal number and whose head
+ * is an address by itself is refused instead of guessed. */
+static bool v6_ambiguous(const char *arg, char *head, size_t headlen, const char **port)
+{
+	unsigned char tmp[16];
+	const char *colon = strrchr(arg, ':');
+	size_t n = (size_t)(colon - arg);
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) || n >= headlen)
+		return false;
+	memcpy(head, arg, n);
+	head[n] = '\0';
+	*port = colon + 1;
+	return inet_pton(AF_INET6, head, tmp) == 1;
+}
 
 int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
 		   size_t errlen)
@@ -23,16 +42,23 @@ int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, 
 		n = snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
 		ps = colon + 1;
 	} else {
+		char head[INET6_ADDRSTRLEN + 1];
+		const char *p;
+		if (colon && v6_ambiguous(arg, head, sizeof(head), &p)) {
+			snprintf(err, errlen, "'%s' is ambiguous: write [%s]:%s for port %s of %s, or "
+				 "[%s] for the address", arg, head, p, p, head, arg);
+			return -1;
+		}
 		n = snprintf(host, hostlen, "%s", arg);
 	}
 	if (!host[0] || n < 0 || (size_t)n >= hostlen)
 		goto bad;
 	if (ps) {
-		char *end;
-		unsigned long v = strtoul(ps, &end, 10);
-		if (!*ps || *end || v < 1 || v > 65535 || *ps == '-' || *ps == '+')
-			goto bad;
-		*port = (uint16_t)v;
+		char why[160];
+		if (config_parse_port(ps, port, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "'%s': port %s", arg, why);
+			return -1;
+		}
 	}
 	return 0;
 bad:
@@ -40,8 +66,49 @@ bad:
 	return -1;
 }
 
-int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen)
+int hostport_literal(const char *host, struct pkt_addr *out, unsigned *ifindex, char *err,
+		     size_t errlen)
 {
+	char zone[IF_NAMESIZE];
+	struct pkt_addr a;
+	if (ifindex)
+		*ifindex = 0;
+	int lit = config_parse_address(host, &a, zone, sizeof(zone), err, errlen);
+	if (lit <= 0)
+		return lit;
+	if (zone[0]) {
+		unsigned idx = if_nametoindex(zone);
+		if (!idx) {
+			snprintf(err, errlen, "%s: no interface '%s' here", host, zone);
+			return -1;
+		}
+		if (!ifindex) {
+			snprintf(err, errlen, "%s: a zone is not supported here", host);
+			return -1;
+		}
+		*ifindex = idx;
+	}
+	*out = a;
+	return 1;
+}
+
+int hostport_resolve_scoped(const char *host, int family, struct pkt_addr *out,
+			    unsigned *ifindex, char *err, size_t errlen)
+{
+	struct pkt_addr a;
+	int lit = hostport_literal(host, &a, ifindex, err, errlen);
+	if (lit < 0)
+		return HOSTPORT_BAD_ARG;
+	if (lit) {
+		int want = family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
+		if (want && a.family != want) {
+			snprintf(err, errlen, "%s is an %s address, not %s", host,
+				 a.family == AF_INET ? "IPv4" : "IPv6", want == AF_INET ? "IPv4" : "IPv6");
+			return HOSTPORT_BAD_ARG;
+		}
+		*out = a;
+		return 0;
+	}
 	struct addrinfo hints = { .ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res;
@@ -58,4 +125,9 @@ int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *e
 		memcpy(out->a, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
 	freeaddrinfo(res);
 	return 0;
+}
+
+int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen)
+{
+	return hostport_resolve_scoped(host, family, out, NULL, err, errlen) < 0 ? -1 : 0;
 }

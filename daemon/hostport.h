@@ -11,7 +11,21 @@
 /* port is left unchanged when arg has none. 0, or -1 with err. */
 int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
 		   size_t errlen);
-/* family: 0 any, 4, 6. The first address getaddrinfo returns. */
+/* An address literal (full addresses only, see config_parse_address; the
+ * zone of "fe80::1%IFNAME" as *ifindex, else 0): 1, 0 for a name, -1 with
+ * err. No lookup. */
+int hostport_literal(const char *host, struct pkt_addr *out, unsigned *ifindex, char *err,
+		     size_t errlen);
+/* family: 0 any, 4, 6. An address literal (full addresses only, see
+ * config_parse_address), else the first address getaddrinfo returns. */
 int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen);
+/* Same, taking "fe80::1%IFNAME" too (and requiring the zone for a
+ * link-local address): *ifindex is the zone's interface (0 without one).
+ * Returns 0, or with err set -1 (the name does not resolve) or
+ * HOSTPORT_BAD_ARG (what was typed is wrong: not a full address, not of
+ * family, a zone missing or naming no interface: a usage error). */
+#define HOSTPORT_BAD_ARG (-2)
+int hostport_resolve_scoped(const char *host, int family, struct pkt_addr *out,
+			    unsigned *ifindex, char *err, size_t errlen);
 
 #endif

@@ -34,7 +34,9 @@ struct ptarget {
 	char name[300];
 	struct pkt_addr addr, src;
 	uint16_t port;
+	unsigned ifindex;         /* zone of a link-local IPv6 address, else 0 */
 	unsigned sent, done, up;
+	unsigned not_sent;        /* could not start (r->error): not sent, not in by_result */
 	unsigned by_result[RESULT_COUNT], by_close[CLOSE_COUNT];
 	double rtt_min, rtt_max, rtt_sum, rtt_sq; /* ms, over ok probes with an RTT */
 	unsigned rtt_n;
@@ -74,45 +76,66 @@ static void usage(FILE *f)
 		"      --source-ports L-H source port range\n"
 		"      --ttl N            TTL / hop limit (default 64)\n"
 		"      --tos N            TOS / traffic class\n"
-		"      --mss N | --wscale N | --no-sack | --no-timestamps | --window N   SYN options\n"
+		"      --mss N|off | --wscale N|off | --no-sack | --no-timestamps | --window N\n"
+		"                         SYN options\n"
 		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
 		"      --rst-guard MODE   nft (default) | none (you drop the kernel's RSTs yourself)\n"
 		"  -v, --verbose          debug logging\n"
 		"\n"
-		"Durations take units (250ms, 2s) or plain seconds (0.25).\n"
+		"Numbers are decimal. Durations take units (250ms, 2s) or plain seconds (0.25),\n"
+		"within the config's ranges. IPv6 with a port: [ADDR]:PORT; link-local with\n"
+		"its interface: [fe80::1%%eth0]:80.\n"
 		"Exit status: 0 every probe got its kind's answer (syn, handshake: ok;\n"
-		"fin: closed or silent), 1 otherwise, 2 usage error.\n");
+		"fin: closed or silent), 1 otherwise, 2 usage error. Ctrl-C prints the summary\n"
+		"and exits as if the probes finished by then were all there were.\n");
 }
 
-/* Plain numbers are seconds (ping's habit); otherwise a config duration. */
-static int parse_secs(const char *opt, const char *s, uint64_t *ns)
+/* Options are checked by the config's own parsers, so that `-t 2m` and
+ * `timeout = 2m` are refused alike, with the same reason. A plain number
+ * is seconds (ping's habit): "0.25" is read as "0.25s". */
+static int dur_arg(const char *s, char *buf, size_t len)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end != s && !*end && !errno && v >= 0 && v < 1e6) {
-		*ns = (uint64_t)llround(v * 1e9);
+	if (*s && strspn(s, "0123456789.") == strlen(s) && strcmp(s, "0")) {
+		snprintf(buf, len, "%ss", s);
 		return 0;
 	}
-	char err[128];
-	if (config_parse_duration(s, ns, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tcpprobe probe: --%s: %s\n", opt, err);
+	snprintf(buf, len, "%s", s);
+	return 0;
+}
+
+static int opt_key(struct probe_opts *po, const char *opt, const char *key, const char *v,
+		   bool duration)
+{
+	char why[256], buf[64];
+	if (duration)
+		dur_arg(v, buf, sizeof(buf));
+	if (config_probe_opt_value(po, key, duration ? buf : v, why, sizeof(why)) < 0) {
+		/* Quote what was typed ("7200"), not what the parser saw ("7200s"). */
+		char q[80], *at;
+		snprintf(q, sizeof(q), "'%s'", buf);
+		if (duration && strcmp(buf, v) && (at = strstr(why, q)))
+			fprintf(stderr, "tcpprobe probe: %s: %.*s'%s'%s\n", opt, (int)(at - why), why, v,
+				at + strlen(q));
+		else
+			fprintf(stderr, "tcpprobe probe: %s: %s\n", opt, why);
 		return -1;
 	}
 	return 0;
 }
 
+/* Decimal only: "010" is 10 (never octal), "0x10" is refused. */
 static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
 		      unsigned long *out)
 {
 	char *end;
 	errno = 0;
-	unsigned long v = strtoul(s, &end, 0);
-	if (end == s || *end || errno || v < lo || v > hi || s[0] == '-') {
-		fprintf(stderr, "tcpprobe probe: --%s: '%s' is not a number in %lu..%lu\n", opt, s, lo,
-			hi);
+	unsigned long v = strtoul(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi || s[0] == '-' || s[0] == '+' ||
+	    s[0] == ' ') {
+		fprintf(stderr, "tcpprobe probe: %s: '%s' is not a decimal number in %lu..%lu\n", opt,
+			s, lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -152,8 +175,14 @@ static void on_report(void *arg, const struct probe_report *r)
 	struct ptarget *t = q->t;
 	struct probe_state *ps = t->ps;
 	t->done++;
-	if (r->result < RESULT_COUNT)
+	if (r->error) {
+		/* It never started: an error result, but not a probe sent. */
+		if (!t->not_sent++)
+			fprintf(stderr, "tcpprobe probe: %s: probe %u not sent: %s%s\n", t->name, q->seq,
+				r->error, ps->count > q->seq ? " (later ones not sent are only counted)" : "");
+	} else if (r->result < RESULT_COUNT) {
 		t->by_result[r->result]++;
+	}
 	if (r->close_result < CLOSE_COUNT)
 		t->by_close[r->close_result]++;
 	if (probe_up((enum probe_kind)r->kind, (enum probe_result)r->result))
@@ -185,7 +214,8 @@ static void launch_one(struct ptarget *t)
 	struct probe_state *ps = t->ps;
 	char err[256];
 	struct engine_probe p = {
-		.dst = t->addr, .src = t->src, .dport = t->port, .profile = ps->prof,
+		.dst = t->addr, .src = t->src, .dport = t->port, .ifindex = t->ifindex,
+		.profile = ps->prof,
 		.timeline = ps->trace || ps->json, .cb = on_report,
 	};
 	if (!t->seqs && !(t->seqs = calloc(ps->count, sizeof(*t->seqs)))) {
@@ -201,7 +231,7 @@ static void launch_one(struct ptarget *t)
 	if (engine_start(ps->eng, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
 		t->done++;
-		t->by_result[RESULT_ERROR]++;
+		t->not_sent++;
 	}
 }
 
@@ -242,7 +272,7 @@ static void summary(const struct probe_state *ps)
 		char a[64];
 		printf("\n--- %s [%s]:%u tcpprobe %s statistics ---\n", t->name,
 		       pkt_addr_str(&t->addr, a, sizeof(a)), t->port, probe_kind_str(k));
-		unsigned sent = t->done, lost = 0;
+		unsigned sent = t->done - t->not_sent, lost = 0;
 		printf("%u probes sent", sent);
 		/* The kind's answers first, then the rest. */
 		for (int up = 1; up >= 0; up--)
@@ -256,7 +286,10 @@ static void summary(const struct probe_state *ps)
 					printf(", %u %s", t->by_result[r],
 					       probe_result_str((enum probe_result)r));
 			}
-		printf(", %.1f%% loss\n", sent ? 100.0 * lost / sent : 0.0);
+		printf(", %.1f%% loss", sent ? 100.0 * lost / sent : 0.0);
+		if (t->not_sent)
+			printf("; %u not sent (error)", t->not_sent);
+		putchar('\n');
 		const char *sep = "close: ";
 		for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++)
 			if (t->by_close[r]) {
@@ -303,6 +336,7 @@ int probe_main(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
+	log_init("tcpprobe probe", LOG_LVL_INFO);
 	struct config cfg;
 	config_defaults(&cfg);
 	struct probe_opts po = cfg.defaults;
@@ -327,87 +361,87 @@ int probe_main(int argc, char **argv)
 			break;
 		}
 		case 'c':
-			if (parse_uint("count", optarg, 1, 1000000, &v) < 0)
+			if (parse_uint("-c/--count", optarg, 1, 1000000, &v) < 0)
 				return 2;
 			ps.count = (unsigned)v;
 			break;
-		case 'i':
-			if (parse_secs("interval", optarg, &ps.interval_ns) < 0)
-				return 2;
-			break;
-		case 't':
-			if (parse_secs("timeout", optarg, &po.timeout_ns) < 0 || !po.timeout_ns) {
-				if (!po.timeout_ns)
-					fprintf(stderr, "tcpprobe probe: --timeout must be > 0\n");
+		case 'i': {
+			/* Not the config's interval (100ms..24h): a one-shot run may
+			 * go faster, but no slower than a target could. */
+			char buf[64], why[256];
+			dur_arg(optarg, buf, sizeof(buf));
+			if (config_parse_duration(buf, &ps.interval_ns, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tcpprobe probe: -i/--interval: %s\n", why);
 				return 2;
 			}
+			if (ps.interval_ns > 24 * 3600 * 1000000000ULL) {
+				fprintf(stderr, "tcpprobe probe: -i/--interval: '%s' is out of range (0s..24h)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case 't':
+			if (opt_key(&po, "-t/--timeout", "timeout", optarg, true) < 0)
+				return 2;
 			break;
 		case 'r':
-			if (parse_uint("retries", optarg, 0, 10, &v) < 0)
+			if (opt_key(&po, "-r/--retries", "retries", optarg, false) < 0)
 				return 2;
-			po.retries = (uint8_t)v;
 			break;
 		case 'p':
-			if (parse_uint("port", optarg, 1, 65535, &v) < 0)
+			if (opt_key(&po, "-p/--port", "port", optarg, false) < 0)
 				return 2;
-			po.port = (uint16_t)v;
 			break;
-		case 's':
-			if (parse_uint("source-port", optarg, 1, 65535, &v) < 0)
-				return 2;
-			sport = (long)v;
-			break;
-		case OPT_SPORTS: {
-			unsigned lo, hi;
-			char tail;
-			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &tail) != 2 || !lo || lo > hi || hi > 65535) {
-				fprintf(stderr, "tcpprobe probe: --source-ports: '%s' is not LO-HI\n", optarg);
+		case 's': {
+			uint16_t p;
+			char why[160];
+			if (config_parse_port(optarg, &p, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tcpprobe probe: -s/--source-port: %s\n", why);
 				return 2;
 			}
-			sp_lo = (uint16_t)lo;
-			sp_hi = (uint16_t)hi;
+			sport = p;
+			break;
+		}
+		case OPT_SPORTS: {
+			char why[160];
+			if (config_parse_port_range(optarg, &sp_lo, &sp_hi, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tcpprobe probe: --source-ports: %s\n", why);
+				return 2;
+			}
 			break;
 		}
 		case OPT_TIME_WAIT:
-			if (parse_secs("time-wait", optarg, &po.time_wait_ns) < 0)
+			if (opt_key(&po, "--time-wait", "time_wait", optarg, true) < 0)
 				return 2;
 			break;
 		case OPT_FIN_WAIT_2:
-			if (parse_secs("fin-wait-2", optarg, &po.fin_wait_2_ns) < 0)
+			if (opt_key(&po, "--fin-wait-2", "fin_wait_2", optarg, true) < 0)
 				return 2;
 			break;
 		case OPT_HOLD:
-			if (parse_secs("hold", optarg, &po.hold_ns) < 0)
+			if (opt_key(&po, "--hold", "hold", optarg, true) < 0)
 				return 2;
 			break;
 		case OPT_TTL:
-			if (parse_uint("ttl", optarg, 1, 255, &v) < 0)
+			if (opt_key(&po, "--ttl", "ttl", optarg, false) < 0)
 				return 2;
-			po.ttl = (uint8_t)v;
 			break;
 		case OPT_TOS:
-			if (parse_uint("tos", optarg, 0, 255, &v) < 0)
+			if (opt_key(&po, "--tos", "tos", optarg, false) < 0)
 				return 2;
-			po.tos = (uint8_t)v;
 			break;
 		case OPT_MSS:
-			if (parse_uint("mss", optarg, 0, 65535, &v) < 0)
+			if (opt_key(&po, "--mss", "mss", optarg, false) < 0)
 				return 2;
-			po.syn.mss = (uint16_t)v;
 			break;
 		case OPT_WSCALE:
-			if (!strcmp(optarg, "off")) {
-				po.syn.wscale = -1;
-				break;
-			}
-			if (parse_uint("wscale", optarg, 0, 14, &v) < 0)
+			if (opt_key(&po, "--wscale", "wscale", optarg, false) < 0)
 				return 2;
-			po.syn.wscale = (int8_t)v;
 			break;
 		case OPT_WINDOW:
-			if (parse_uint("window", optarg, 1, 65535, &v) < 0)
+			if (opt_key(&po, "--window", "window", optarg, false) < 0)
 				return 2;
-			po.window = (uint16_t)v;
 			break;
 		case OPT_NO_SACK:
 			po.syn.sack_ok = false;
@@ -432,13 +466,15 @@ int probe_main(int argc, char **argv)
 			}
 			break;
 		case '4':
-			family = 4;
-			break;
 		case '6':
-			family = 6;
+			if (family && family != c - '0') {
+				fprintf(stderr, "tcpprobe probe: -4 and -6 conflict: give one of them\n");
+				return 2;
+			}
+			family = c - '0';
 			break;
 		case 'v':
-			log_init("tcpprobe", LOG_LVL_DEBUG);
+			log_init("tcpprobe probe", LOG_LVL_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -476,9 +512,22 @@ int probe_main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(t->name, sizeof(t->name), "%s", host);
-		if (hostport_resolve(host, family, &t->addr, err, sizeof(err)) < 0 ||
-		    addrpolicy_check(&t->addr, NULL, err, sizeof(err)) < 0 ||
-		    engine_source_addr(&t->addr, &t->src, err, sizeof(err)) < 0) {
+		/* What the operator typed is wrong (an address of the other
+		 * family, a forbidden one): 2; the world is (no such name, no
+		 * route): 1. */
+		int r = hostport_resolve_scoped(host, family, &t->addr, &t->ifindex, err, sizeof(err));
+		if (r == HOSTPORT_BAD_ARG) {
+			fprintf(stderr, "tcpprobe probe: %s\n", err);
+			free(ps.t);
+			return 2;
+		}
+		if (r == 0 && addrpolicy_check(&t->addr, NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tcpprobe probe: %s\n", err);
+			free(ps.t);
+			return 2;
+		}
+		if (r < 0 ||
+		    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tcpprobe probe: %s\n", err);
 			free(ps.t);
 			return 1;
@@ -494,7 +543,7 @@ int probe_main(int argc, char **argv)
 		goto out;
 	}
 	struct engine_cfg ec = { .sport_lo = sp_lo, .sport_hi = sp_hi, .max_inflight = 0, .pps = 0,
-				 .rst_guard = guard };
+				 .rst_guard = guard, .quiet = true };
 	char err[512];
 	ps.eng = engine_new(ps.base, &ec, err, sizeof(err));
 	if (!ps.eng) {
@@ -517,11 +566,17 @@ int probe_main(int argc, char **argv)
 
 	if (!ps.json)
 		summary(&ps);
+	/* Ctrl-C ends the run as ping's does: the probes that finished
+	 * decide (those in flight are aborted and not counted); none at all
+	 * is a failure. */
+	unsigned finished = 0;
 	rc = 0;
-	for (unsigned i = 0; i < ps.nt; i++)
-		if (ps.t[i].up != ps.count)
+	for (unsigned i = 0; i < ps.nt; i++) {
+		finished += ps.t[i].done;
+		if (ps.t[i].up != (ps.interrupted ? ps.t[i].done : ps.count))
 			rc = 1;
-	if (ps.interrupted)
+	}
+	if (!finished)
 		rc = 1;
 	for (unsigned i = 0; i < ps.nt; i++)
 		event_free(ps.t[i].tick);

@@ -91,6 +91,10 @@ struct rawio {
 	int last_tx_errno; /* to log a failure once per change of errno */
 	rawio_tx_error_cb tx_err_cb;
 	void *tx_err_arg;
+	/* Link-local IPv6 destinations and the interface each is on (its
+	 * zone, "%eth0"): a handful at most, looked up only for fe80::/10. */
+	struct { uint8_t a[16]; unsigned ifindex; } zones[RAWIO_ZONES];
+	unsigned nzones;
 
 	struct mmsghdr rmsg[RAWIO_BATCH];
 	struct iovec riov[RAWIO_BATCH];
@@ -513,6 +517,37 @@ static int txq_flush(struct rawio *r, struct rawio_txq *q)
 	return sent;
 }
 
+static bool is_link_local6(const struct pkt_addr *a)
+{
+	return a->family == AF_INET6 && a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80;
+}
+
+unsigned rawio_scope(const struct rawio *r, const struct pkt_addr *dst)
+{
+	if (!is_link_local6(dst))
+		return 0;
+	for (unsigned i = 0; i < r->nzones; i++)
+		if (!memcmp(r->zones[i].a, dst->a, 16))
+			return r->zones[i].ifindex;
+	return 0;
+}
+
+int rawio_set_scope(struct rawio *r, const struct pkt_addr *dst, unsigned ifindex)
+{
+	if (!is_link_local6(dst))
+		return 0;
+	unsigned i = 0;
+	while (i < r->nzones && memcmp(r->zones[i].a, dst->a, 16))
+		i++;
+	if (i == RAWIO_ZONES)
+		return -1;
+	if (i == r->nzones)
+		r->nzones++;
+	memcpy(r->zones[i].a, dst->a, 16);
+	r->zones[i].ifindex = ifindex;
+	return 0;
+}
+
 int rawio_send(struct rawio *r, const uint8_t *pkt, size_t len, const struct pkt_addr *dst)
 {
 	if (len < 1 || len > PKT_MAX_LEN) {
@@ -539,9 +574,10 @@ int rawio_send(struct rawio *r, const uint8_t *pkt, size_t len, const struct pkt
 		memcpy(&q->to[i].sin.sin_addr, dst->a, 4);
 		q->msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
 	} else {
-		/* sin6_port must be 0 (or IPPROTO_RAW); no scope id, so
-		 * link-local destinations cannot be reached. */
-		q->to[i].sin6 = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
+		/* sin6_port must be 0 (or IPPROTO_RAW); a link-local
+		 * destination needs its interface as the scope id. */
+		q->to[i].sin6 = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+						       .sin6_scope_id = rawio_scope(r, dst) };
 		memcpy(&q->to[i].sin6.sin6_addr, dst->a, 16);
 		q->msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
 	}

@@ -53,6 +53,12 @@ int rawio_fd(const struct rawio *r);
 /* Queue one IP packet (IPv4 or IPv6, by its version nibble) for sending to
  * dst; sent at the next rawio_flush or when the batch is full. 0 or -1. */
 int rawio_send(struct rawio *r, const uint8_t *pkt, size_t len, const struct pkt_addr *dst);
+/* The interface (zone) of a link-local IPv6 destination, for rawio_send's
+ * scope id: rawio_set_scope records it (0, or -1 when RAWIO_ZONES are in
+ * use), rawio_scope returns it (0: none, or not link-local). */
+#define RAWIO_ZONES 64
+int rawio_set_scope(struct rawio *r, const struct pkt_addr *dst, unsigned ifindex);
+unsigned rawio_scope(const struct rawio *r, const struct pkt_addr *dst);
 /* Send everything queued (sendmmsg). Returns the number sent or -1. */
 int rawio_flush(struct rawio *r);
 /* Called for each queued packet that could not be sent (err: its errno),

@@ -57,6 +57,8 @@ static double us(uint64_t ns) { return ns / 1000.0; }
 
 const char *report_error_str(const struct probe_report *r, char *buf, size_t len)
 {
+	if (r->error) /* nothing sent: the engine says why */
+		return r->error;
 	snprintf(buf, len, "send: %s", strerror(r->send_errno));
 	return buf;
 }
@@ -114,11 +116,15 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_uint(j, r->dport);
 	jb_key(j, "source_port");
 	jb_uint(j, r->sport);
+	if (r->error) {
+		jb_key(j, "not_sent");
+		jb_bool(j, true);
+	}
 	jb_key(j, "kind");
 	jb_str(j, probe_kind_str(r->kind));
 	jb_key(j, "result");
 	jb_str(j, probe_result_str(r->result));
-	if (r->send_errno) {
+	if (r->send_errno || r->error) {
 		char why[96];
 		jb_key(j, "error");
 		jb_str(j, report_error_str(r, why, sizeof(why)));
@@ -214,6 +220,8 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 		char why[96];
 		fprintf(f, " (%s)", report_error_str(r, why, sizeof(why)));
 	}
+	if (r->error)
+		fprintf(f, " not_sent");
 	if (r->ph.handshake)
 		fprintf(f, " rtt=%.3f ms", r->ph.handshake / 1e6);
 	else if (r->ph.rtt_ambiguous)

@@ -17,6 +17,7 @@
 
 #include "addrpolicy.h"
 #include "daemon_priv.h"
+#include "hostport.h"
 #include "log.h"
 
 #define BACKOFF_MIN_NS 1000000000ULL /* first retry after a failed lookup */
@@ -46,26 +47,14 @@ static void addr_from_ai(const struct evutil_addrinfo *ai, struct pkt_addr *a)
 		memcpy(a->a, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
 }
 
-int resolve_literal(const char *host, int family, struct pkt_addr *a, char *err, size_t errlen)
+int resolve_literal(const char *host, int family, struct pkt_addr *a, unsigned *ifindex,
+		    char *err, size_t errlen)
 {
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, host, a->a) == 1) {
-		a->family = AF_INET;
-	} else if (inet_pton(AF_INET6, host, a->a) == 1) {
-		a->family = AF_INET6;
-	} else if (strchr(host, '%')) {
-		/* A zone (fe80::1%eth0): getaddrinfo, AI_NUMERICHOST never touches
-		 * the network or NSS. inet_pton first: 100,000 targets at start
-		 * made getaddrinfo's allocations show in profiles. */
-		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM };
-		struct addrinfo *res;
-		if (getaddrinfo(host, NULL, &hints, &res))
-			return 0;
-		addr_from_ai(res, a);
-		freeaddrinfo(res);
-	} else {
-		return 0;
-	}
+	/* Full addresses only (no inet_aton shorthand), a zone for link-local
+	 * IPv6; never the network or NSS. */
+	int lit = hostport_literal(host, a, ifindex, err, errlen);
+	if (lit <= 0)
+		return lit;
 	int af = af_of(family);
 	if (af != AF_UNSPEC && a->family != af) {
 		snprintf(err, errlen, "'%s' is not an IPv%d address (family = ipv%d)", host, family, family);
@@ -222,7 +211,7 @@ int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t e
 	struct pkt_addr a;
 	resolve_target_stop(d, t);
 	t->resolve_failures = 0;
-	int lit = resolve_literal(t->cfg.host, t->cfg.opts.family, &a, err, errlen);
+	int lit = resolve_literal(t->cfg.host, t->cfg.opts.family, &a, &t->ifindex, err, errlen);
 	if (lit == 0) {
 		t->is_name = true;
 		/* A reload: the address kept meanwhile must pass the new policy. */

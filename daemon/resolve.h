@@ -21,9 +21,11 @@ int resolve_init(struct daemon *d, char *err, size_t errlen);
 /* Cancels every lookup (no callback runs) and frees the resolver. */
 void resolve_free(struct daemon *d);
 
-/* host as an address (no lookup): 1 with *a, 0 if host is a name, -1 if
- * it is an address of the wrong family (err). */
-int resolve_literal(const char *host, int family, struct pkt_addr *a, char *err, size_t errlen);
+/* host as an address (no lookup): 1 with *a (and *ifindex, the zone of
+ * "fe80::1%eth0", else 0), 0 if host is a name, -1 if it is not a full
+ * address, names no interface, or is of the wrong family (err). */
+int resolve_literal(const char *host, int family, struct pkt_addr *a, unsigned *ifindex,
+		    char *err, size_t errlen);
 
 /* Look host up (family 4, 6 or 0 = any). cb runs exactly once: maybe
  * before this returns (an address, an /etc/hosts name, out of memory), in

@@ -149,14 +149,16 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		record_error(d, t, now);
 		return;
 	}
-	if (!t->src.family && engine_source_addr(&t->addr, &t->src, err, sizeof(err)) < 0) {
+	if (!t->src.family &&
+	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0) {
 		snprintf(t->error, sizeof(t->error), "%s", err);
 		record_error(d, t, now);
 		return;
 	}
 	t->error[0] = 0;
 	struct engine_probe p = {
-		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .profile = t->prof,
+		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
+		.profile = t->prof,
 		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
 	};
 	t->inflight++;
@@ -369,7 +371,8 @@ static void oneshot_unlink_free(struct oneshot *o)
 
 /* Probe a, now that the host has an address. 0, or -1 with err (o is
  * then still listed: the caller frees it). */
-static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, char *err, size_t errlen)
+static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, unsigned ifindex, char *err,
+			  size_t errlen)
 {
 	struct daemon *d = o->d;
 	if (addrpolicy_check(a, &d->cfg.d, err, errlen) < 0)
@@ -382,7 +385,7 @@ static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, char *err
 		return -1;
 	}
 	struct engine_probe p = {
-		.dst = *a, .dport = o->tc.opts.port, .profile = prof,
+		.dst = *a, .dport = o->tc.opts.port, .ifindex = ifindex, .profile = prof,
 		.timeline = true, .cb = on_oneshot_report, .arg = o,
 	};
 	int rc = engine_start(d->eng, &p, err, errlen);
@@ -403,7 +406,7 @@ static void on_oneshot_answer(void *arg, int rc, const struct pkt_addr *a, const
 	}
 	if (rc < 0)
 		snprintf(why, sizeof(why), "%s", err);
-	if (rc < 0 || oneshot_launch(o, a, why, sizeof(why)) < 0) {
+	if (rc < 0 || oneshot_launch(o, a, 0, why, sizeof(why)) < 0) {
 		daemon_error_cb ecb = o->ecb;
 		void *carg = o->arg;
 		oneshot_unlink_free(o);
@@ -419,7 +422,8 @@ int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size
 	if (target_cfg_from_args(d, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
 	struct pkt_addr a;
-	int lit = resolve_literal(tc.host, tc.opts.family, &a, err, errlen);
+	unsigned ifindex;
+	int lit = resolve_literal(tc.host, tc.opts.family, &a, &ifindex, err, errlen);
 	if (lit < 0)
 		return -1;
 	struct oneshot *o = calloc(1, sizeof(*o));
@@ -436,7 +440,7 @@ int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size
 	o->next = d->oneshots;
 	d->oneshots = o;
 	if (lit > 0) {
-		if (oneshot_launch(o, &a, err, errlen) < 0) {
+		if (oneshot_launch(o, &a, ifindex, err, errlen) < 0) {
 			oneshot_unlink_free(o);
 			return -1;
 		}

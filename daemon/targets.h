@@ -59,6 +59,7 @@ struct target {
 	struct target_cfg cfg;            /* name, host, probe options */
 	struct engine_profile *prof;
 	struct pkt_addr addr, src;        /* resolved; addr.family 0 = not resolved */
+	unsigned ifindex;                 /* a link-local addr's zone ("%eth0"), else 0 */
 	char error[256];                  /* why it cannot be probed ("" = fine) */
 	uint8_t logged_errno;             /* the last send error logged for it */
 	void *owner;                      /* the daemon */

@@ -85,23 +85,23 @@ else fail two-tables "$(lab_cexec nft list tables | tr '\n' ' ')"; fi
 # Overlapping or equal ranges are refused, naming the holder.
 { dl_conf_daemon control_socket="$DL_T/c.sock" source_ports=20500-21499; targets c 198.19.23; } >"$DL_T/c.conf"
 { dl_conf_daemon control_socket="$DL_T/d.sock" source_ports=21000-21999; targets d 198.19.23; } >"$DL_T/d.conf"
-timeout 10 ip netns exec "$LAB_CNS" "$DL_BIN" daemon -c "$DL_T/c.conf" >/dev/null 2>"$DL_T/c.err"; crc=$?
-timeout 10 ip netns exec "$LAB_CNS" "$DL_BIN" daemon -c "$DL_T/d.conf" >/dev/null 2>"$DL_T/d.err"; drc=$?
+LAB_WRAP="timeout 10" lab_tcpprobe daemon -c "$DL_T/c.conf" >/dev/null 2>"$DL_T/c.err"; crc=$?
+LAB_WRAP="timeout 10" lab_tcpprobe daemon -c "$DL_T/d.conf" >/dev/null 2>"$DL_T/d.err"; drc=$?
 if [ "$crc" = 1 ] && grep -q "source ports 20500-21499 overlap 20000-20999 of another tcpprobe (pid $apid) in this network namespace" "$DL_T/c.err" &&
 	[ "$drc" = 1 ] && grep -q "source ports 21000-21999 are in use by another tcpprobe (pid $bpid)" "$DL_T/d.err" &&
 	has_table 20000_20999 && has_table 21000_21999 && ! has_table 20500_21499; then
 	pass two-overlap-refused
 else fail two-overlap-refused "c: rc=$crc $(cat "$DL_T/c.err"); d: rc=$drc $(cat "$DL_T/d.err")"; fi
-lab_cexec "$DL_BIN" guard install -c "$DL_T/c.conf" 2>"$DL_T/gi.err"; girc=$?
-lab_cexec "$DL_BIN" guard remove -c "$A" 2>"$DL_T/gr.err"; grrc=$?
-lab_cexec "$DL_BIN" guard install -c "$A" 2>"$DL_T/gs.err"; gsrc=$?
+lab_tcpprobe guard install -c "$DL_T/c.conf" 2>"$DL_T/gi.err"; girc=$?
+lab_tcpprobe guard remove -c "$A" 2>"$DL_T/gr.err"; grrc=$?
+lab_tcpprobe guard install -c "$A" 2>"$DL_T/gs.err"; gsrc=$?
 if [ "$girc" = 1 ] && grep -q "not installing table inet tcpprobe_guard_20500_21499: source ports 20500-21499 overlap" "$DL_T/gi.err" &&
 	[ "$grrc" = 1 ] && grep -q "not removing table inet tcpprobe_guard_20000_20999: source ports 20000-20999 are in use by another tcpprobe (pid $apid)" "$DL_T/gr.err" &&
 	[ "$gsrc" = 0 ] && has_table 20000_20999 && ! has_table 20500_21499; then
 	pass two-guard-command-respects-owner
 else fail two-guard-command-respects-owner "install rc=$girc $(cat "$DL_T/gi.err"); remove rc=$grrc $(cat "$DL_T/gr.err"); reinstall rc=$gsrc $(cat "$DL_T/gs.err")"; fi
 # A one-shot probe with the default range (20000-29999) next to them too.
-lab_cexec timeout 10 "$DL_BIN" probe -c 1 "$LAB_ANY4:9000" >/dev/null 2>"$DL_T/p.err"; prc=$?
+LAB_WRAP="timeout 10" lab_tcpprobe probe -c 1 "$LAB_ANY4:9000" >/dev/null 2>"$DL_T/p.err"; prc=$?
 if [ "$prc" = 1 ] && grep -q "^tcpprobe probe: source ports 20000-29999 overlap 2[01]000-2[01]999 of another tcpprobe" "$DL_T/p.err"; then
 	pass two-probe-overlap-refused
 else fail two-probe-overlap-refused "rc=$prc $(cat "$DL_T/p.err")"; fi

@@ -243,7 +243,7 @@ static void test_set_probe_opt(void)
 	/* Errors name the key, and leave the option alone. */
 	struct probe_opts before = o;
 	CHECK_EQ(config_set_probe_opt(&o, "port", "0", err, sizeof(err)), -1);
-	CHECK_STR(err, "port: '0' is out of range (1..65535)");
+	CHECK_STR(err, "port: '0' cannot be probed: ports are 1..65535");
 	CHECK_EQ(config_set_probe_opt(&o, "interval", "10x", err, sizeof(err)), -1);
 	CHECK_STR(err, "interval: '10x' is not a duration (use e.g. 250ms, 10s, 1m)");
 	CHECK_EQ(config_set_probe_opt(&o, "interval", "99ms", err, sizeof(err)), -1);
@@ -253,7 +253,7 @@ static void test_set_probe_opt(void)
 	CHECK_EQ(config_set_probe_opt(&o, "ttl", "", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "ttl", "64 ", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "port", "99999999999999999999999", err, sizeof(err)), -1);
-	CHECK_STR(err, "port: '99999999999999999999999' is out of range (1..65535)");
+	CHECK_STR(err, "port: '99999999999999999999999' is out of range: ports are 1..65535");
 	CHECK_EQ(config_set_probe_opt(&o, "tos", "256", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "tos", "0x", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "tos", "-1", err, sizeof(err)), -1);
@@ -443,7 +443,7 @@ static void test_error_lines(void)
 			*q = 'a';
 	CHECK_EQ(strlen(long_ok), 197);
 	snprintf(text, sizeof(text), "[target t]\n%s\n\nport = 0\n", long_ok);
-	expect_error("l1.conf", text, "%s:4: port: '0' is out of range (1..65535)");
+	expect_error("l1.conf", text, "%s:4: port: '0' cannot be probed: ports are 1..65535");
 	if (check_cur_failed)
 		return;
 	/* 198: an error of its own, not a silently truncated value. */
