@@ -1109,6 +1109,12 @@ int engine_source_addr_scoped(const struct pkt_addr *dst, unsigned ifindex, stru
 		memcpy(&s4->sin_addr, dst->a, 4);
 		sl = sizeof(*s4);
 	} else {
+		if (dst->a[0] == 0xfe && (dst->a[1] & 0xc0) == 0x80 && !ifindex) {
+			char a[64];
+			pkt_addr_str(dst, a, sizeof(a));
+			snprintf(err, errlen, "%s is link-local: name its interface, as in %s%%eth0", a, a);
+			return -1;
+		}
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(9);

@@ -19,8 +19,8 @@ int hostport_literal(const char *host, struct pkt_addr *out, unsigned *ifindex, 
 /* family: 0 any, 4, 6. An address literal (full addresses only, see
  * config_parse_address), else the first address getaddrinfo returns. */
 int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen);
-/* Same, taking "fe80::1%IFNAME" too (and requiring the zone for a
- * link-local address): *ifindex is the zone's interface (0 without one).
+/* Same, taking "fe80::1%IFNAME" too: *ifindex is the zone's interface (0
+ * without one; engine_source_addr_scoped says a link-local one needs it).
  * Returns 0, or with err set -1 (the name does not resolve) or
  * HOSTPORT_BAD_ARG (what was typed is wrong: not a full address, not of
  * family, a zone missing or naming no interface: a usage error). */

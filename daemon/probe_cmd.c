@@ -526,6 +526,13 @@ int probe_main(int argc, char **argv)
 			free(ps.t);
 			return 2;
 		}
+		if (r == 0 && t->addr.family == AF_INET6 && t->addr.a[0] == 0xfe &&
+		    (t->addr.a[1] & 0xc0) == 0x80 && !t->ifindex) {
+			fprintf(stderr, "tcpprobe probe: %s is link-local: name its interface, as in "
+				"[%s%%eth0]:%u\n", host, host, t->port);
+			free(ps.t);
+			return 2;
+		}
 		if (r < 0 ||
 		    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tcpprobe probe: %s\n", err);

@@ -893,7 +893,7 @@ def mem_run(tmp, rate):
 def sec_accuracy(tmp, reps):
     log("timing accuracy: 500 probes each at 100/s")
     # The probes below use source ports 30000-30999 with --rst-guard none (so
-    # they can run next to a daemon whose guard owns the tcpprobe_guard table);
+    # they can run next to a daemon with source ports 20000-29999, refused to overlap);
     # this table drops the kernel's RSTs for that range instead.
     nft = "table inet tcpprobe_bench { chain output { type filter hook output priority 0; " \
           "policy accept; tcp sport 30000-30999 tcp flags & rst == rst meta mark != 0x7470 " \

@@ -50,7 +50,7 @@ usage_case hold-bound "^tcpprobe probe: --hold: '7200' is out of range \(0s..1h\
 usage_case time-wait-bound "^tcpprobe probe: --time-wait: '5m' is out of range \(0s..4m\)$" --time-wait 5m "$S4"
 usage_case interval-bound "^tcpprobe probe: -i/--interval: '25h' is out of range \(0s..24h\)$" -i 25h "$S4"
 usage_case subnet-broadcast "^tcpprobe probe: refusing to probe 198.18.0.255: the broadcast address of 198.18.0.0/24 on $LAB_CIF$" 198.18.0.255:$OPEN
-usage_case link-local-no-zone "^tcpprobe probe: fe80::1 is link-local: name its interface, as in fe80::1%eth0$" "[fe80::1]:$OPEN"
+usage_case link-local-no-zone "^tcpprobe probe: fe80::1 is link-local: name its interface, as in \[fe80::1%eth0\]:$OPEN$" "[fe80::1]:$OPEN"
 usage_case link-local-no-such-zone "^tcpprobe probe: fe80::1%nosuch0: no interface 'nosuch0' here$" "[fe80::1%nosuch0]:$OPEN"
 usage_case zone-not-link-local "^tcpprobe probe: 'fd00:18::2%$LAB_CIF': a zone \(%$LAB_CIF\) is only for link-local addresses" "[fd00:18::2%$LAB_CIF]:$OPEN"
 
