@@ -126,8 +126,3 @@ int hostport_resolve_scoped(const char *host, int family, struct pkt_addr *out,
 	freeaddrinfo(res);
 	return 0;
 }
-
-int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen)
-{
-	return hostport_resolve_scoped(host, family, out, NULL, err, errlen) < 0 ? -1 : 0;
-}

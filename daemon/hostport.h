@@ -16,10 +16,9 @@ int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, 
  * err. No lookup. */
 int hostport_literal(const char *host, struct pkt_addr *out, unsigned *ifindex, char *err,
 		     size_t errlen);
-/* family: 0 any, 4, 6. An address literal (full addresses only, see
- * config_parse_address), else the first address getaddrinfo returns. */
-int hostport_resolve(const char *host, int family, struct pkt_addr *out, char *err, size_t errlen);
-/* Same, taking "fe80::1%IFNAME" too: *ifindex is the zone's interface (0
+/* family: 0 any, 4, 6. An address literal (hostport_literal), else the
+ * first address getaddrinfo returns (blocking: the `probe` command only),
+ * taking "fe80::1%IFNAME" too: *ifindex is the zone's interface (0
  * without one; engine_source_addr_scoped says a link-local one needs it).
  * Returns 0, or with err set -1 (the name does not resolve) or
  * HOSTPORT_BAD_ARG (what was typed is wrong: not a full address, not of
