@@ -127,7 +127,7 @@ if why=$(lab_capture_ok "$DL_T/s.pcap" 2 " S "); then
 	said=$(grep -c "not sent" "$DL_T/s.err")
 	if [ "$rc" = 1 ] && [ "$n" = 1 ] && [ "$said" = 1 ] &&
 		grep -q "^tcpprobe probe: 198.19.30.2: probe 2 not sent: no free source port in 20050-20050 for \[198.19.30.2\]:9002" "$DL_T/s.err" &&
-		[ "$(grep -c ' seq=[23] error not_sent$' "$DL_T/s.out")" = 2 ] &&
+		[ "$(grep -c ' seq=[23] sport=0 error not_sent$' "$DL_T/s.out")" = 2 ] &&
 		grep -q '^1 probes sent, 1 ok, 0.0% loss; 2 not sent (error)$' "$DL_T/s.out" &&
 		! grep -vq '^tcpprobe probe: ' "$DL_T/s.err"; then
 		pass exit-source-port-busy
