@@ -15,6 +15,7 @@
 #    probe sent (one SYN on the wire), two `error` not sent, said once, exit 1;
 #    Ctrl-C after ok probes: exit 0 with the summary
 # Prints PASS/FAIL lines. Packets stay inside the lab's namespaces.
+# checks: 28
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh

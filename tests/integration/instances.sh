@@ -12,6 +12,7 @@
 #    table stays and its handshakes still complete with no kernel RST on the
 #    wire (checked in a capture)
 # Prints PASS/FAIL lines. Packets stay inside the lab's namespaces.
+# checks: 12
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
