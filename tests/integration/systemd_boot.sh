@@ -27,7 +27,7 @@ ROOTFS=$CACHE/rootfs
 SUITE=bookworm
 # tcpprobe's runtime libraries (libnftables1 comes with nftables, libsystemd0
 # with systemd); the ldd check below catches a missing one.
-PKGS=systemd,dbus,nftables,libnet1,libevent-2.1-7,libinih1,libcap2,zlib1g
+PKGS=systemd,dbus,nftables,libnet1,libevent-2.1-7,libinih1,libcap2,zlib1g,libjansson4,libyaml-0-2,libprotobuf-c1,libsnappy1v5
 STAMP="$SUITE minbase $PKGS v1"
 CONF=/etc/tcpprobe/tcpprobe.conf
 
