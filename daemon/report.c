@@ -65,9 +65,12 @@ const char *report_error_str(const struct probe_report *r, char *buf, size_t len
 
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0)
 {
+	uint8_t order[FSM_TL_MAX];
+	unsigned n = fsm_timeline_order(tl, order);
+
 	jb_arr(j);
-	for (unsigned i = 0; tl && i < tl->n; i++) {
-		const struct fsm_tl_entry *e = &tl->e[i];
+	for (unsigned i = 0; i < n; i++) {
+		const struct fsm_tl_entry *e = &tl->e[order[i]];
 		char fl[16];
 		jb_obj(j);
 		jb_key(j, "t_us");
@@ -246,10 +249,12 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 void report_trace(FILE *f, const struct probe_report *r)
 {
 	const struct fsm_timeline *tl = r->tl;
+	uint8_t order[FSM_TL_MAX];
 	if (!tl)
 		return;
-	for (unsigned i = 0; i < tl->n; i++) {
-		const struct fsm_tl_entry *e = &tl->e[i];
+	unsigned n = fsm_timeline_order(tl, order);
+	for (unsigned i = 0; i < n; i++) {
+		const struct fsm_tl_entry *e = &tl->e[order[i]];
 		char fl[16];
 		double t = e->t_ns >= r->t_start ? (e->t_ns - r->t_start) / 1e3 : 0;
 		switch ((enum fsm_tl_dir)e->dir) {

@@ -1094,6 +1094,20 @@ void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t)
 	}
 }
 
+unsigned fsm_timeline_order(const struct fsm_timeline *tl, uint8_t order[FSM_TL_MAX])
+{
+	unsigned n = tl ? tl->n : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = i;
+
+		for (; k > 0 && tl->e[order[k - 1]].t_ns > tl->e[i].t_ns; k--)
+			order[k] = order[k - 1];
+		order[k] = (uint8_t)i;
+	}
+	return n;
+}
+
 static uint64_t span(uint64_t from, uint64_t to) { return from && to && to >= from ? to - from : 0; }
 
 void fsm_phases(const struct fsm_conn *c, struct fsm_phases *out)

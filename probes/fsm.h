@@ -223,6 +223,11 @@ void fsm_step(struct fsm_conn *c, const struct fsm_event *ev, uint64_t now,
  * (a peer segment that arrived while ours waited to leave: the two crossed)
  * moves behind them and is marked crossed. */
 void fsm_tx_stamp(struct fsm_conn *c, uint8_t flags, uint32_t seq, uint64_t t);
+/* The timeline's entries in time order (stable: equal times keep the order
+ * they were recorded in), as indices into tl->e; returns how many. Entries are
+ * recorded as they are processed, and a frame's kernel time can be earlier
+ * than a timer processed before it in the same loop pass. */
+unsigned fsm_timeline_order(const struct fsm_timeline *tl, uint8_t order[FSM_TL_MAX]);
 
 /* Phase latencies in ns, 0 when the phase did not complete.
  * Karn's rule (RFC 6298 section 5, Karn and Partridge 1987): once a SYN has
