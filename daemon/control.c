@@ -515,6 +515,9 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 		{ "duplicates", s->duplicates },
 		{ "fin_retransmits", s->fin_retransmits },
 		{ "peer_fin_retransmits", s->peer_fin_retransmits },
+		{ "time_wait_duplicates", t->prof ? t->prof->tw.duplicates : 0 },
+		{ "time_wait_peer_fin_retransmits", t->prof ? t->prof->tw.peer_fin_retransmits : 0 },
+		{ "time_wait_rsts", t->prof ? t->prof->tw.rsts : 0 },
 	};
 	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
 	jb_key(j, "peer");

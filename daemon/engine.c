@@ -575,9 +575,15 @@ static void conn_step(struct engine *e, struct conn *c, const struct fsm_event *
 	uint8_t rtx = f->peer_fin_rtx, rsts = f->tw_rsts;
 	fsm_step(&c->f, ev, now, &acts);
 	if (reported) {
-		e->st.tw_duplicates += (uint16_t)(f->duplicates - dups);
-		e->st.tw_peer_fin_retransmits += (uint8_t)(f->peer_fin_rtx - rtx);
-		e->st.tw_rsts += (uint8_t)(f->tw_rsts - rsts);
+		struct engine_tw_counts *tw = &conn_prof(c)->tw;
+		uint16_t d = (uint16_t)(f->duplicates - dups);
+		uint8_t x = (uint8_t)(f->peer_fin_rtx - rtx), r = (uint8_t)(f->tw_rsts - rsts);
+		e->st.tw_duplicates += d;
+		e->st.tw_peer_fin_retransmits += x;
+		e->st.tw_rsts += r;
+		tw->duplicates += d;
+		tw->peer_fin_retransmits += x;
+		tw->rsts += r;
 	}
 	conn_apply(e, c, &acts);
 }

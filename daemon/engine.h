@@ -29,6 +29,11 @@ struct engine_profile {
 	struct fsm_params fp;
 	uint8_t ttl, tos;
 	unsigned refs;
+	/* What its connections met in TIME_WAIT after their probe was reported
+	 * (so in no report): its owner's share of engine_stats' tw_ counters. */
+	struct engine_tw_counts {
+		uint64_t duplicates, peer_fin_retransmits, rsts;
+	} tw;
 };
 
 /* Everything a finished probe yields. */

@@ -491,6 +491,30 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			metrics_put_u64(b, true, v);
 		}
 	}
+	/* The same per target for what its connections met in TIME_WAIT, after
+	 * their probe was reported (the target's profile counts it). */
+	static const struct { const char *name, *help; size_t off; } tw_counters[] = {
+		{ "tcpprobe_target_time_wait_duplicates_total",
+		  "Network duplicates of the peer's FIN that arrived in TIME_WAIT.",
+		  offsetof(struct engine_tw_counts, duplicates) },
+		{ "tcpprobe_target_time_wait_peer_fin_retransmits_total",
+		  "FINs the peer retransmitted in TIME_WAIT (our last ACK was lost).",
+		  offsetof(struct engine_tw_counts, peer_fin_retransmits) },
+		{ "tcpprobe_target_time_wait_rsts_total", "RSTs received in TIME_WAIT.",
+		  offsetof(struct engine_tw_counts, rsts) },
+	};
+	static const struct engine_tw_counts tw_none;
+	for (size_t c = 0; c < sizeof(tw_counters) / sizeof(tw_counters[0]); c++) {
+		metrics_put_family(b, tw_counters[c].name, "counter", tw_counters[c].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct target *t = at(arg, i);
+			const struct engine_tw_counts *tw = t->prof ? &t->prof->tw : &tw_none;
+			uint64_t v;
+			memcpy(&v, (const char *)tw + tw_counters[c].off, sizeof(v));
+			target_label(b, tw_counters[c].name, t);
+			metrics_put_u64(b, true, v);
+		}
+	}
 
 	metrics_put_family(b, "tcpprobe_up", "gauge",
 			   "1 if the last probe succeeded (syn, handshake: ok; fin: closed or "

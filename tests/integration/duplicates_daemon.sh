@@ -3,8 +3,8 @@
 # duplicated (middle namespace). Per target, `ctl show`, `ctl --json show`
 # and /metrics count the SYN/ACK copies as duplicates, never as SYN/ACK
 # retransmissions; the FIN copies that arrive in TIME_WAIT (after the probe
-# was reported) are counted daemon-wide in `status` and /metrics. The
-# capture is the judge of both counts.
+# was reported) are counted daemon-wide in `status` and /metrics, and per
+# target in `show` and /metrics. The capture is the judge of every count.
 # checks: 1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -63,10 +63,14 @@ for l in open(d + "/d.dump"):
 # TSval, < 100 ms after it, is a duplicate; any other copy a retransmission.
 # Port 8080 closes after our FIN: every FIN copy after the first arrives in
 # TIME_WAIT, after the probe was reported.
-n = {"syn_dup": 0, "syn_rtx": 0, "fin_dup": 0, "fin_rtx": 0}
+n = {"syn_dup": 0, "syn_rtx": 0, "fin_dup": 0, "fin_rtx": 0, "tw_rst": 0}
 for segs in conv.values():
     last = {}
     for f in segs:
+        # An RST after the peer's FIN finds us in TIME_WAIT (the server
+        # answers our ACK of a FIN copy from CLOSED).
+        if f[1] == "<" and "R" in f[6] and "fin" in last:
+            n["tw_rst"] += 1
         if f[1] != "<" or not ("S" in f[6] or "F" in f[6]):
             continue
         kind = "syn" if "S" in f[6] else "fin"
@@ -92,16 +96,30 @@ got = {
     "status time_wait_duplicates": st.get("time_wait_duplicates"),
     "metrics time_wait_duplicates": metric("tcpprobe_time_wait_duplicates_total", ""),
     "status time_wait_peer_fin_retransmits": st.get("time_wait_peer_fin_retransmits"),
+    "show time_wait_duplicates": show.get("time_wait_duplicates"),
+    "metrics target time_wait_duplicates":
+        metric("tcpprobe_target_time_wait_duplicates_total"),
+    "show time_wait_peer_fin_retransmits": show.get("time_wait_peer_fin_retransmits"),
+    "metrics target time_wait_peer_fin_retransmits":
+        metric("tcpprobe_target_time_wait_peer_fin_retransmits_total"),
+    "show time_wait_rsts": show.get("time_wait_rsts"),
+    "status time_wait_rsts": st.get("time_wait_rsts"),
+    "metrics target time_wait_rsts": metric("tcpprobe_target_time_wait_rsts_total"),
 }
 want = {
     "show duplicates": syn_dups, "metrics duplicates": syn_dups,
     "show synack_retransmits": n["syn_rtx"], "metrics synack_retransmits": n["syn_rtx"],
     "status time_wait_duplicates": fin_dups_tw, "metrics time_wait_duplicates": fin_dups_tw,
     "status time_wait_peer_fin_retransmits": n["fin_rtx"],
+    "show time_wait_duplicates": fin_dups_tw, "metrics target time_wait_duplicates": fin_dups_tw,
+    "show time_wait_peer_fin_retransmits": n["fin_rtx"],
+    "metrics target time_wait_peer_fin_retransmits": n["fin_rtx"],
+    "show time_wait_rsts": n["tw_rst"], "status time_wait_rsts": n["tw_rst"],
+    "metrics target time_wait_rsts": n["tw_rst"],
 }
 bad = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
-if syn_dups < 15:
-    bad["capture"] = "only %d SYN/ACK copies: duplication not applied?" % syn_dups
+if syn_dups < 15 or n["tw_rst"] < 15:
+    bad["capture"] = "only %d SYN/ACK copies, %d RSTs in TIME_WAIT: duplication not applied?" % (syn_dups, n["tw_rst"])
 print("got/want %s (capture %s)" % (bad, n) if bad else "capture %s; all agree" % n)
 sys.exit(1 if bad else 0)
 EOF
