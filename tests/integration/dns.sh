@@ -24,7 +24,7 @@
 #   dead-error      `ctl show` for dead has an error, no address,
 #                   a resolve_error, and its slots recorded as error
 # Prints PASS/FAIL lines. Packets stay inside the lab's namespaces.
-# checks: 14
+# checks: 13
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
