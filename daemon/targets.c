@@ -51,8 +51,11 @@ double hist_quantile(const struct hist *h, const double *bounds, unsigned nbucke
 static void entry_clear(struct hist_entry *e)
 {
 	free(e->tl);
+	free(e->error);
 	e->tl = NULL;
+	e->error = NULL;
 	e->r.tl = NULL;
+	e->r.error = NULL;
 }
 
 void target_free_history(struct target *t)
@@ -76,7 +79,8 @@ int target_set_history(struct target *t, unsigned cap)
 	for (unsigned i = 0; i < keep; i++) {
 		unsigned src = (t->ring_head + t->ring_cap - 1 - i) % t->ring_cap;
 		ring[keep - 1 - i] = t->ring[src];
-		t->ring[src].tl = NULL;
+		t->ring[src].tl = NULL; /* moved, not freed below */
+		t->ring[src].error = NULL;
 	}
 	target_free_history(t);
 	t->ring = ring;
@@ -108,6 +112,8 @@ static void record_history(struct target *t, const struct probe_report *r)
 			memcpy(e->tl, r->tl, sz);
 	}
 	e->r.tl = e->tl;
+	e->error = r->error ? strdup(r->error) : NULL;
+	e->r.error = e->error;
 	t->ring_head = (t->ring_head + 1) % t->ring_cap;
 	if (t->ring_n < t->ring_cap)
 		t->ring_n++;

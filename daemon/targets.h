@@ -33,8 +33,9 @@ double hist_quantile(const struct hist *h, const double *bounds, unsigned nbucke
 
 /* One past result, with its timeline (entries allocated to size). */
 struct hist_entry {
-	struct probe_report r;   /* r.tl points at tl below (or NULL) */
+	struct probe_report r;   /* r.tl points at tl below (or NULL), r.error at error */
 	struct fsm_timeline *tl;
+	char *error;             /* a copy: the report's own is valid during its callback only */
 };
 
 struct target_stats {
