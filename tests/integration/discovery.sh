@@ -29,26 +29,8 @@ O4="$LAB_S4:$LAB_PORT_OPEN" C4="$LAB_S4:$LAB_PORT_CLOSED" O6="[$LAB_S6]:$LAB_POR
 Y4="$LAB_S4:$LAB_PORT_BANNER"
 
 # wait_until SECONDS CMD...: poll every 0.1 s; 0 as soon as CMD succeeds.
-wait_until() {
-	local n=$(($1 * 10)) i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # Write a file atomically (as a generator should): temp name, then rename.
 put() { printf '%s\n' "$2" >"$SD/.tmp.$$" && mv "$SD/.tmp.$$" "$SD/$1"; }
-tj() { ctl --json targets; }
-# probes NAME: its probe count (-1 when absent)
-probes() { tj | NAME=$1 "$DL_PY" -c '
-import json, os, sys
-d = json.loads(sys.stdin.readline())
-print(next((t["probes"] for t in d["targets"] if t["name"] == os.environ["NAME"]), -1))'; }
-probed() { [ "$(probes "$1")" -ge 1 ]; }
-absent() { [ "$(probes "$1")" = -1 ]; }
-status_has() { ctl --json status | grep -qF -- "$1"; }
 
 # ---- a. file_sd ---------------------------------------------------------------------
 put a.json "[{\"targets\": [\"$O4\", \"$O6\"],

@@ -25,24 +25,7 @@ mkdir -p "$SDD"
 SPORT=7500
 O4="$LAB_S4:$LAB_PORT_OPEN" C4="$LAB_S4:$LAB_PORT_CLOSED" Y4="$LAB_S4:$LAB_PORT_BANNER"
 
-wait_until() {
-	local n=$(($1 * 10)) i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 put() { printf '%s\n' "$2" >"$SDD/.tmp" && mv "$SDD/.tmp" "$SDD/$1"; }
-tj() { ctl --json targets; }
-probes() { tj | NAME=$1 "$DL_PY" -c '
-import json, os, sys
-d = json.loads(sys.stdin.readline())
-print(next((t["probes"] for t in d["targets"] if t["name"] == os.environ["NAME"]), -1))'; }
-probed() { [ "$(probes "$1")" -ge 1 ]; }
-absent() { [ "$(probes "$1")" = -1 ]; }
-status_has() { ctl --json status | grep -qF -- "$1"; }
 # more NAME N: NAME's probe count exceeds N
 more() { [ "$(probes "$1")" -gt "$2" ]; }
 

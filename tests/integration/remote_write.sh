@@ -59,15 +59,6 @@ print(eval(sys.argv[2], {'r': r}))
 EOF
 }
 rw() { ctl --json status | jpy "d['remote_write'][0]['$1']"; }
-wait_until() {
-	local n=$(($1 * 10)) i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 drained() { [ "$(rw queued_samples)" = 0 ]; }
 
 printf 'global:\n  scrape_interval: 1m\n' >"$DL_T/prometheus.yml" # no scrape job

@@ -69,6 +69,27 @@ ctl() { timeout 30 "$DL_BIN" ctl -s "$DL_SOCK" "$@"; }
 jpy() { "$DL_PY" -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(eval(sys.argv[1]))' "$1"; }
 dctl() { timeout 120 "$DL_PY" "$DL_ROOT/tests/lab/dctl.py" "$DL_SOCK" "$@"; }
 
+# wait_until SECONDS CMD...: true once CMD succeeds, polled every 0.1 s; false
+# when SECONDS pass first.
+wait_until() {
+	local n=$(($1 * 10)) i
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+tj() { ctl --json targets; }
+# probes NAME: the target's probe count from `ctl targets` (-1 when absent)
+probes() { tj | NAME=$1 "$DL_PY" -c '
+import json, os, sys
+d = json.loads(sys.stdin.readline())
+print(next((t["probes"] for t in d["targets"] if t["name"] == os.environ["NAME"]), -1))'; }
+probed() { [ "$(probes "$1")" -ge 1 ]; }
+absent() { [ "$(probes "$1")" = -1 ]; }
+status_has() { ctl --json status | grep -qF -- "$1"; }
+
 dl_bg() {
 	"$@" &
 	DL_BG=$!
