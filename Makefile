@@ -74,9 +74,12 @@ $(B)/tests/%: tests/tools/%.c $(LIB_OBJ)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# $(call missing,PKGS): shell code printing the PKGS dpkg does not have.
+missing = for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done
+
 # Idempotent: installs only what dpkg does not already have.
 deps:
-	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$($(call missing,$(DEB_BUILD) $(DEB_TEST))); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
@@ -85,18 +88,26 @@ deps:
 	else echo "deps: all installed"; fi
 
 deps-bench: deps
-	@missing=$$(for p in $(DEB_BENCH); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$($(call missing,$(DEB_BENCH))); \
 	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 unit: $(UNIT_BIN) $(TOOL_BIN)
 
-# check and demo install what is missing first, then build in a sub-make (so
-# pkg-config runs after the -dev packages are there).
-check test: deps
+# Only deps and deps-bench install packages. check, demo and fuzz never do:
+# they stop first, naming what is missing, when a package is not installed.
+# `make deps check` runs deps first even under -j (the order-only prerequisite
+# below); the build runs in a sub-make so pkg-config runs after deps.
+DEPS_FIRST := $(filter deps,$(MAKECMDGOALS))
+.PHONY: deps-present
+deps-present: | $(DEPS_FIRST)
+	@missing=$$($(call missing,$(DEB_BUILD) $(DEB_TEST))); \
+	if [ -n "$$missing" ]; then echo "not installed:" $$missing "(make deps installs them)" >&2; exit 1; fi
+
+check test: deps-present
 	$(MAKE) --no-print-directory all unit
 	B=$(B) SANITIZE=$(SANITIZE) bash tests/run.sh
 
-demo: deps
+demo: deps-present
 	$(MAKE) --no-print-directory all
 	bash tests/lab/demo.sh $(B)/tcpprobe
 
@@ -131,7 +142,7 @@ $(FUZZ_BIN): $(wildcard probes/*.h daemon/*.h)
 .PHONY: fuzzers fuzz-seeds
 fuzzers: $(FUZZ_BIN)
 
-fuzz: deps
+fuzz: deps-present
 	$(MAKE) --no-print-directory fuzzers
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CC=$(FUZZ_CC) bash tests/fuzz/run.sh fuzz
 
