@@ -49,7 +49,6 @@ struct daemon {
 	struct watcher *w;
 	size_t nw, w_cap;
 	struct oneshot *oneshots;
-	struct engine_profile *oneshot_prof_cache;
 	uint64_t start_ns;
 	uint64_t late_total, late_max;
 	uint64_t skipped, skip_log_ns;   /* slots skipped when overloaded */
@@ -57,7 +56,7 @@ struct daemon {
 	uint64_t reloads, reload_errors;
 	uint64_t last_tx, last_tx_ns;
 	double pps_out;
-	uint64_t watchdog_usec, last_watchdog_ns;
+	uint64_t watchdog_usec;
 	bool stopping;
 	struct discovery *disc;          /* [discovery] sources (discovery.c) */
 	struct remote_writers *rw;       /* [remote_write] (remote_write.c); fixed at start */

@@ -808,17 +808,6 @@ int engine_start(struct engine *e, const struct engine_probe *p, char *err, size
 	return 0;
 }
 
-void engine_forget(struct engine *e, void *arg)
-{
-	for (size_t i = 0; i <= e->tab_mask; i++)
-		for (struct conn *c = e->tab[i]; c; c = c->hnext)
-			if (c->ctx && c->ctx->arg == arg)
-				c->ctx->cb = NULL;
-	for (struct pctx *x = e->q_head; x; x = x->qnext)
-		if (x->arg == arg)
-			x->cb = NULL;
-}
-
 /* ---- receiving ---- */
 
 static void on_frame(void *arg, const struct rawio_frame *f)
@@ -1094,7 +1083,6 @@ void engine_stats(struct engine *e, struct engine_stats *out)
 }
 
 uint64_t engine_busy(const struct engine *e) { return e->nconns + e->queued; }
-uint64_t engine_unreported(const struct engine *e) { return e->inflight + e->queued; }
 uint64_t engine_queued(const struct engine *e) { return e->queued; }
 
 int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen)

@@ -95,12 +95,9 @@ void engine_free(struct engine *e);
  * queue is FIFO and a probe starts at once only when it is empty (sched.c
  * relies on this to tell whether a target's last probe has started). */
 int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen);
-/* Drop every report callback registered with arg (its owner is going away). */
-void engine_forget(struct engine *e, void *arg);
 void engine_stats(struct engine *e, struct engine_stats *out);
 /* Probes not yet reported plus connections still alive (TIME_WAIT). */
 uint64_t engine_busy(const struct engine *e);
-uint64_t engine_unreported(const struct engine *e);
 /* Probes waiting on the pps / in-flight caps. */
 uint64_t engine_queued(const struct engine *e);
 

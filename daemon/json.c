@@ -175,8 +175,3 @@ void jb_null(struct jbuf *j)
 	put(j, "null");
 }
 
-void jb_raw(struct jbuf *j, const char *s)
-{
-	sep(j);
-	put(j, s);
-}

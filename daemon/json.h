@@ -32,8 +32,6 @@ void jb_uints(struct jbuf *j, const struct jb_kv_u64 *kv, size_t n);
 void jb_double(struct jbuf *j, double v);
 void jb_bool(struct jbuf *j, bool v);
 void jb_null(struct jbuf *j);
-/* Append raw text (already valid JSON value) */
-void jb_raw(struct jbuf *j, const char *s);
 /* Append text outside the JSON structure (e.g. a newline). */
 void jb_append(struct jbuf *j, const char *s, size_t n);
 

@@ -57,7 +57,6 @@ int log_set_level_str(const char *s)
 }
 
 const char *log_level_str(void) { return level_names[log_level]; }
-int log_get_level(void) { return log_level; }
 
 static void log_v(int level, const char *fmt, va_list ap, int err)
 {

@@ -12,7 +12,6 @@ void log_init(const char *progname, int level);
 void log_set_level(int level);
 int log_set_level_str(const char *s); /* 0, or -1 if s names no level */
 const char *log_level_str(void);
-int log_get_level(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Always printed, without the program name: command-line errors (a config
  * file's "FILE:LINE: ..."), before or outside the daemon's logging; under

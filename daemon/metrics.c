@@ -34,12 +34,7 @@ struct metrics_server {
 	size_t size_hint; /* last body size: the next one is about the same */
 };
 
-struct target_list {
-	struct target **t;
-	size_t n;
-};
-
-static struct target *list_at(void *arg, size_t i) { return ((struct target_list *)arg)->t[i]; }
+static struct target *registry_at(void *arg, size_t i) { return daemon_target_at(arg, i); }
 
 void metrics_render(struct daemon *d, struct jbuf *out)
 {
@@ -47,22 +42,11 @@ void metrics_render(struct daemon *d, struct jbuf *out)
 	daemon_status(d, &s);
 	metrics_render_status(out, &s);
 
-	/* A target removed while its probe was in flight is kept until the
-	 * probe reports; it no longer exists as far as a scraper is concerned. */
-	size_t n = daemon_target_count(d);
-	struct target_list l = { .t = n ? malloc(n * sizeof(*l.t)) : NULL };
-	if (n && !l.t) {
-		out->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct target *t = daemon_target_at(d, i);
-		if (t && !t->removed)
-			l.t[l.n++] = t;
-	}
+	/* The registry holds live targets only: one removed while its probe
+	 * was in flight waits for the report outside it (sched_remove). */
 	const struct config *c = daemon_config(d);
-	metrics_render_targets(out, list_at, &l, l.n, c->d.buckets, c->d.n_buckets);
-	free(l.t);
+	metrics_render_targets(out, registry_at, d, daemon_target_count(d), c->d.buckets,
+			       c->d.n_buckets);
 	remote_write_metrics(daemon_remote_writers(d), out);
 }
 

@@ -181,7 +181,6 @@ static bool last_probe_queued(struct daemon *d, const struct target *t)
 
 static void skip_slot(struct daemon *d, struct target *t, uint64_t now)
 {
-	t->skipped++;
 	d->skipped++;
 	/* At most one line every 10 s: this happens at the probe rate. */
 	if (!d->skip_log_ns || now - d->skip_log_ns >= 10000000000ULL) {
@@ -271,7 +270,6 @@ void sched_add(struct daemon *d, struct target *t, uint64_t now)
 	if (base < now)
 		base += iv;
 	t->next_base = base;
-	t->started_at = now;
 	arm_next(d, t);
 }
 

@@ -80,9 +80,7 @@ struct target {
 	uint64_t next_base;               /* next slot on the interval grid (before jitter) */
 	uint64_t due;                     /* next_base plus this slot's jitter */
 	uint64_t expected;                /* probes due so far (paused slots excluded) */
-	uint64_t skipped;                 /* due, but skipped: the engine was overloaded */
 	uint64_t handoff;                 /* sequence number of its last engine_start */
-	uint64_t started_at;              /* when scheduling began */
 	struct target_stats st;
 	struct hist_entry *ring;          /* last `history` results */
 	unsigned ring_cap, ring_head, ring_n;
