@@ -5,14 +5,14 @@
  * with bounded input (one request line) and a high-water mark on output,
  * peer credentials are read from the kernel (SO_PEERCRED), never from the
  * client, and running out of descriptors pauses accepting for a second
- * instead of spinning. One handle_x() per command, as chrony's cmdmon. */
+ * instead of spinning. One handle_x() per command, as chrony's cmdmon;
+ * what a reply says is views.c's business, this file only frames it. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <grp.h>
-#include <math.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,13 +27,9 @@
 #include "config.h"
 #include "ctlproto.h"
 #include "daemon.h"
-#include "discovery.h"
-#include "remote_write.h"
 #include "json.h"
-#include "labels.h"
 #include "log.h"
-#include "outcome.h"
-#include "report.h"
+#include "views.h"
 
 #define CTL_CLIENTS_MAX 256
 #define CTL_OUT_HIGH (1u << 20)     /* queued reply bytes before we stop answering */
@@ -42,7 +38,6 @@
 #define CTL_WRITE_TIMEOUT_S 30      /* output pending and none taken: closed */
 #define CTL_GARBAGE_MAX 3           /* non-text requests before we hang up */
 #define CTL_HISTORY_DEFAULT 10
-#define CTL_SHOW_RECENT 3
 #define CTL_JB_KEEP (1u << 20)      /* shrink the reply buffer after bigger replies */
 
 enum admin_state { ADMIN_UNKNOWN, ADMIN_YES, ADMIN_NO };
@@ -149,290 +144,19 @@ static void reply_error(struct ctl_client *cl, const char *fmt, ...)
 	send_jb(cl, j);
 }
 
-/* ---- JSON pieces ---------------------------------------------------------- */
-
-static void j_addr(struct jbuf *j, const char *key, const struct pkt_addr *a)
-{
-	char b[64];
-	jb_key(j, key);
-	if (a->family)
-		jb_str(j, pkt_addr_str(a, b, sizeof(b)));
-	else
-		jb_null(j);
-}
-
-static void j_us_or_null(struct jbuf *j, const char *key, uint64_t ns)
-{
-	jb_key(j, key);
-	if (ns)
-		jb_double(j, (double)ns / 1e3);
-	else
-		jb_null(j);
-}
-
-static void j_time_or_null(struct jbuf *j, const char *key, uint64_t ns)
-{
-	jb_key(j, key);
-	if (ns)
-		jb_double(j, (double)ns / 1e9);
-	else
-		jb_null(j);
-}
-
-static void j_dur(struct jbuf *j, const char *key, uint64_t ns)
-{
-	char b[32];
-	jb_key(j, key);
-	jb_str(j, config_duration_str(ns, b, sizeof(b)));
-}
-
-static const char *target_state(const struct target *t)
-{
-	if (t->paused)
-		return "paused";
-	if (t->error[0])
-		return "error";
-	return "ok";
-}
-
-static const char *family_str(uint8_t f)
-{
-	switch ((enum addr_family_pref)f) {
-	case FAMILY_ANY: return "any";
-	case FAMILY_V4: return "4";
-	case FAMILY_V6: return "6";
-	}
-	return "?";
-}
-
-/* Quantile in microseconds (null when nothing was observed). */
-static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
-			  const struct daemon_cfg *dc, double q)
-{
-	jb_key(j, key);
-	jb_double(j, hist_quantile(h, dc->buckets, dc->n_buckets, q) * 1e6);
-}
-
-/* loss_pct: probes nothing answered (timeouts); failed_pct: probes without
- * the answer the kind asks for. probes/outcome.c decides both. */
-static void j_loss(struct jbuf *j, const struct target *t)
-{
-	const struct target_stats *s = &t->st;
-	enum probe_kind k = t->cfg.opts.kind;
-	uint64_t lost = 0, up = 0;
-	for (unsigned r = 0; r < RESULT_COUNT; r++) {
-		enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
-		lost += o == OUTCOME_UNANSWERED ? s->by_result[r] : 0;
-		up += o == OUTCOME_UP ? s->by_result[r] : 0;
-	}
-	jb_key(j, "loss_pct");
-	if (s->probes)
-		jb_double(j, 100.0 * (double)lost / (double)s->probes);
-	else
-		jb_null(j);
-	jb_key(j, "failed_pct");
-	if (s->probes)
-		jb_double(j, 100.0 * (double)(s->probes - up) / (double)s->probes);
-	else
-		jb_null(j);
-}
-
-static void j_last_result(struct jbuf *j, const struct target_stats *s)
-{
-	jb_key(j, "last_result");
-	if (s->probes)
-		jb_str(j, probe_result_str((enum probe_result)s->last_result));
-	else
-		jb_null(j);
-	j_us_or_null(j, "last_rtt_us", s->last_rtt_ns);
-}
-
-/* The row `targets` lists for each target. */
-/* "labels": {k: v, ...}, the target's own labels ({} for none). */
-static void j_labels(struct jbuf *j, const struct target *t)
-{
-	const char *p = t ? t->cfg.labels : NULL, *k, *v;
-	jb_key(j, "labels");
-	jb_obj(j);
-	while ((p = labels_next(p, &k, &v))) {
-		jb_key(j, k);
-		jb_str(j, v);
-	}
-	jb_obj_end(j);
-}
-
-static void j_target_row(struct jbuf *j, const struct target *t, const struct daemon_cfg *dc)
-{
-	const struct target_stats *s = &t->st;
-	jb_obj(j);
-	jb_key(j, "name");
-	jb_str(j, t->cfg.name);
-	jb_key(j, "host");
-	jb_str(j, t->cfg.host);
-	j_addr(j, "address", &t->addr);
-	jb_key(j, "port");
-	jb_uint(j, t->cfg.opts.port);
-	jb_key(j, "kind");
-	jb_str(j, probe_kind_str(t->cfg.opts.kind));
-	jb_key(j, "state");
-	jb_str(j, target_state(t));
-	j_last_result(j, s);
-	j_quantile_us(j, "p50_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.5);
-	j_quantile_us(j, "p99_rtt_us", &s->phase[PHASE_HANDSHAKE], dc, 0.99);
-	j_quantile_us(j, "p99_connect_us", &s->phase[PHASE_CONNECT], dc, 0.99);
-	jb_key(j, "rtt_ambiguous");
-	jb_uint(j, s->rtt_ambiguous);
-	j_loss(j, t);
-	jb_key(j, "probes");
-	jb_uint(j, s->probes);
-	j_labels(j, t);
-	jb_obj_end(j);
-}
-
-static void j_opts(struct jbuf *j, const struct probe_opts *o)
-{
-	jb_obj(j);
-	jb_key(j, "kind");
-	jb_str(j, probe_kind_str(o->kind));
-	jb_key(j, "port");
-	jb_uint(j, o->port);
-	jb_key(j, "family");
-	jb_str(j, family_str(o->family));
-	jb_key(j, "ttl");
-	jb_uint(j, o->ttl);
-	jb_key(j, "tos");
-	jb_uint(j, o->tos);
-	jb_key(j, "retries");
-	jb_uint(j, o->retries);
-	jb_key(j, "window");
-	jb_uint(j, o->window);
-	jb_key(j, "mss");
-	jb_uint(j, o->syn.mss);
-	jb_key(j, "wscale");
-	jb_int(j, o->syn.wscale);
-	jb_key(j, "sack");
-	jb_bool(j, o->syn.sack_ok);
-	jb_key(j, "timestamps");
-	jb_bool(j, o->syn.timestamps);
-	j_dur(j, "interval", o->interval_ns);
-	j_dur(j, "timeout", o->timeout_ns);
-	j_dur(j, "time_wait", o->time_wait_ns);
-	j_dur(j, "fin_wait_2", o->fin_wait_2_ns);
-	j_dur(j, "hold", o->hold_ns);
-	jb_obj_end(j);
-}
-
-static void j_hist(struct jbuf *j, const struct hist *h, const struct daemon_cfg *dc)
-{
-	jb_obj(j);
-	jb_key(j, "count");
-	jb_uint(j, h->n);
-	jb_key(j, "sum_s");
-	jb_double(j, h->sum);
-	j_quantile_us(j, "p50_us", h, dc, 0.5);
-	j_quantile_us(j, "p90_us", h, dc, 0.9);
-	j_quantile_us(j, "p99_us", h, dc, 0.99);
-	/* counts[i]: observations in (buckets_s[i-1], buckets_s[i]]; the last is +Inf. */
-	jb_key(j, "counts");
-	jb_arr(j);
-	for (unsigned i = 0; i <= dc->n_buckets; i++)
-		jb_uint(j, h->counts[i]);
-	jb_arr_end(j);
-	jb_obj_end(j);
-}
-
 /* ---- handlers --------------------------------------------------------------- */
 
 static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	struct daemon_status s;
-	daemon_status(cl->c->d, &s);
 	struct jbuf *j = reply_ok(cl);
-	jb_key(j, "version");
-	jb_str(j, s.version);
-	jb_key(j, "uptime_s");
-	jb_uint(j, s.now_ns > s.start_ns ? (s.now_ns - s.start_ns) / 1000000000u : 0);
-	jb_key(j, "targets");
-	jb_uint(j, s.targets);
-	jb_key(j, "paused");
-	jb_uint(j, s.paused);
-	jb_key(j, "inflight");
-	jb_uint(j, s.eng.inflight);
-	jb_key(j, "queued");
-	jb_uint(j, s.eng.queued);
-	jb_key(j, "time_wait");
-	jb_uint(j, s.eng.time_wait);
-	jb_key(j, "connections");
-	jb_uint(j, s.eng.conns);
-	jb_key(j, "pps");
-	jb_double(j, s.pps_out);
-	jb_key(j, "probes_started");
-	jb_uint(j, s.eng.probes_started);
-	jb_key(j, "probes_waited");
-	jb_uint(j, s.eng.probes_waited);
-	jb_key(j, "packets_sent");
-	jb_uint(j, s.eng.tx_packets);
-	jb_key(j, "send_errors");
-	jb_uint(j, s.eng.tx_errors);
-	jb_key(j, "packets_received");
-	jb_uint(j, s.eng.rx_packets);
-	jb_key(j, "packets_unmatched");
-	jb_uint(j, s.eng.rx_unmatched);
-	jb_key(j, "packets_bad");
-	jb_uint(j, s.eng.rx_bad);
-	jb_key(j, "rx_kernel_drops");
-	jb_uint(j, s.eng.rx_kernel_drops);
-	jb_key(j, "port_exhausted");
-	jb_uint(j, s.eng.port_exhausted);
-	const struct jb_kv_u64 tw[] = {
-		{ "time_wait_duplicates", s.eng.tw_duplicates },
-		{ "time_wait_peer_fin_retransmits", s.eng.tw_peer_fin_retransmits },
-		{ "time_wait_rsts", s.eng.tw_rsts },
-	};
-	jb_uints(j, tw, sizeof(tw) / sizeof(tw[0]));
-	jb_key(j, "sched_late_max_us");
-	jb_double(j, (double)s.sched_late_max_ns / 1e3);
-	jb_key(j, "sched_skipped");
-	jb_uint(j, s.sched_skipped);
-	jb_key(j, "memory");
-	jb_obj(j);
-	jb_key(j, "rss_bytes");
-	jb_uint(j, s.rss_bytes);
-	jb_key(j, "conn_bytes"); /* connection table: live connections x their size */
-	jb_uint(j, s.eng.conns * s.eng.conn_bytes);
-	jb_key(j, "target_bytes"); /* targets x sizeof(struct target), history excluded */
-	jb_uint(j, (uint64_t)s.targets * s.target_bytes);
-	jb_key(j, "per_conn_bytes"); /* one connection (TIME_WAIT ones are only this) */
-	jb_uint(j, s.eng.conn_bytes);
-	jb_key(j, "per_target_bytes");
-	jb_uint(j, s.target_bytes);
-	jb_obj_end(j);
-	jb_key(j, "config");
-	jb_str(j, s.config_path);
-	jb_key(j, "log_level");
-	jb_str(j, s.log_level);
-	jb_key(j, "reloads");
-	jb_uint(j, s.reloads);
-	jb_key(j, "reload_errors");
-	jb_uint(j, s.reload_errors);
-	jb_key(j, "control_clients");
-	jb_uint(j, cl->c->nclients);
-	discovery_status_json(cl->c->d, j);
-	remote_write_status_json(daemon_remote_writers(cl->c->d), j);
+	view_status(j, cl->c->d, cl->c->nclients);
 	reply_end(cl);
 }
 
 static void handle_targets(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	struct daemon *d = cl->c->d;
-	const struct daemon_cfg *dc = &daemon_config(d)->d;
 	struct jbuf *j = reply_ok(cl);
-	jb_key(j, "targets");
-	jb_arr(j);
-	size_t n = daemon_target_count(d);
-	for (size_t i = 0; i < n; i++)
-		j_target_row(j, daemon_target_at(d, i), dc);
-	jb_arr_end(j);
+	view_targets(j, cl->c->d);
 	reply_end(cl);
 }
 
@@ -446,125 +170,11 @@ static struct target *find_or_reply(struct ctl_client *cl, const char *name)
 
 static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	struct daemon *d = cl->c->d;
-	const struct daemon_cfg *dc = &daemon_config(d)->d;
 	struct target *t = find_or_reply(cl, rq->argv[0]);
 	if (!t)
 		return;
-	const struct target_stats *s = &t->st;
 	struct jbuf *j = reply_ok(cl);
-	jb_key(j, "target");
-	jb_obj(j);
-	jb_key(j, "name");
-	jb_str(j, t->cfg.name);
-	jb_key(j, "host");
-	jb_str(j, t->cfg.host);
-	j_labels(j, t);
-	j_addr(j, "address", &t->addr);
-	/* A name's last answer and the last lookup's error (null: it worked). */
-	j_time_or_null(j, "resolved_at", t->resolved_at);
-	jb_key(j, "resolve_error");
-	if (t->resolve_error[0])
-		jb_str(j, t->resolve_error);
-	else
-		jb_null(j);
-	j_addr(j, "source", &t->src);
-	jb_key(j, "port");
-	jb_uint(j, t->cfg.opts.port);
-	jb_key(j, "kind");
-	jb_str(j, probe_kind_str(t->cfg.opts.kind));
-	jb_key(j, "state");
-	jb_str(j, target_state(t));
-	jb_key(j, "error");
-	if (t->error[0])
-		jb_str(j, t->error);
-	else
-		jb_null(j);
-	jb_key(j, "config_line"); /* 0: added at run time */
-	jb_uint(j, t->cfg.line > 0 ? (uint64_t)t->cfg.line : 0);
-	jb_key(j, "config");
-	j_opts(j, &t->cfg.opts);
-	jb_key(j, "probes");
-	jb_uint(j, s->probes);
-	jb_key(j, "expected");
-	jb_uint(j, t->expected);
-	jb_key(j, "inflight");
-	jb_uint(j, t->inflight);
-	j_last_result(j, s);
-	j_time_or_null(j, "last_probe_time", s->last_probe_ns);
-	j_time_or_null(j, "last_ok_time", s->last_ok_ns);
-	j_loss(j, t);
-	jb_key(j, "results");
-	jb_obj(j);
-	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
-		jb_key(j, probe_result_str((enum probe_result)r));
-		jb_uint(j, s->by_result[r]);
-	}
-	jb_obj_end(j);
-	jb_key(j, "close_results");
-	jb_obj(j);
-	for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++) {
-		jb_key(j, close_result_str((enum close_result)r));
-		jb_uint(j, s->by_close[r]);
-	}
-	jb_obj_end(j);
-	const struct jb_kv_u64 counts[] = {
-		{ "syn_retransmits", s->syn_retransmits },
-		{ "synack_retransmits", s->synack_retransmits },
-		{ "rtt_ambiguous", s->rtt_ambiguous },
-		{ "duplicates", s->duplicates },
-		{ "fin_retransmits", s->fin_retransmits },
-		{ "peer_fin_retransmits", s->peer_fin_retransmits },
-		{ "time_wait_duplicates", t->prof ? t->prof->tw.duplicates : 0 },
-		{ "time_wait_peer_fin_retransmits", t->prof ? t->prof->tw.peer_fin_retransmits : 0 },
-		{ "time_wait_rsts", t->prof ? t->prof->tw.rsts : 0 },
-	};
-	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
-	jb_key(j, "peer");
-	if (s->have_peer) {
-		jb_obj(j);
-		jb_key(j, "mss");
-		if (s->peer_mss)
-			jb_uint(j, s->peer_mss);
-		else
-			jb_null(j);
-		jb_key(j, "wscale");
-		if (s->peer_wscale >= 0)
-			jb_int(j, s->peer_wscale);
-		else
-			jb_null(j);
-		jb_key(j, "sack");
-		jb_bool(j, s->peer_sack);
-		jb_key(j, "timestamps");
-		jb_bool(j, s->peer_ts);
-		jb_key(j, "ttl");
-		jb_uint(j, s->peer_ttl);
-		jb_obj_end(j);
-	} else {
-		jb_null(j);
-	}
-	jb_key(j, "histograms");
-	jb_obj(j);
-	jb_key(j, "buckets_s");
-	jb_arr(j);
-	for (unsigned i = 0; i < dc->n_buckets; i++)
-		jb_double(j, dc->buckets[i]);
-	jb_arr_end(j);
-	for (unsigned p = 0; p < PHASE_COUNT; p++) {
-		jb_key(j, phase_str((enum phase)p));
-		j_hist(j, &s->phase[p], dc);
-	}
-	jb_obj_end(j);
-	jb_key(j, "recent");
-	jb_arr(j);
-	for (unsigned i = 0; i < CTL_SHOW_RECENT; i++) {
-		const struct hist_entry *e = target_history(t, i);
-		if (!e)
-			break;
-		report_json(j, t->cfg.name, &e->r);
-	}
-	jb_arr_end(j);
-	jb_obj_end(j);
+	view_show(j, cl->c->d, t);
 	reply_end(cl);
 }
 
@@ -575,18 +185,7 @@ static void handle_history(struct ctl_client *cl, const struct ctl_request *rq)
 		return;
 	unsigned n = rq->argc > 1 ? (unsigned)strtoul(rq->argv[1], NULL, 10) : CTL_HISTORY_DEFAULT;
 	struct jbuf *j = reply_ok(cl);
-	jb_key(j, "target");
-	jb_str(j, t->cfg.name);
-	j_labels(j, t);
-	jb_key(j, "results");
-	jb_arr(j);
-	for (unsigned i = 0; i < n; i++) {
-		const struct hist_entry *e = target_history(t, i);
-		if (!e)
-			break;
-		report_json(j, t->cfg.name, &e->r);
-	}
-	jb_arr_end(j);
+	view_history(j, t, n);
 	reply_end(cl);
 }
 
@@ -597,12 +196,7 @@ static void on_probe_result(void *arg, const char *target, const struct probe_re
 	struct ctl_client *cl = arg;
 	struct jbuf *j = &cl->c->jb;
 	jb_reset(j);
-	jb_obj(j);
-	jb_key(j, "event");
-	jb_str(j, "result");
-	jb_key(j, "result");
-	report_json(j, target, r);
-	jb_obj_end(j);
+	view_result_event(j, target, r, NULL, false);
 	send_jb(cl, j);
 	reply_ok(cl);
 	reply_end(cl);
@@ -719,13 +313,7 @@ static void on_watch_result(void *arg, const char *target, const struct probe_re
 	}
 	struct jbuf *j = &cl->c->jb;
 	jb_reset(j);
-	jb_obj(j);
-	jb_key(j, "event");
-	jb_str(j, "result");
-	jb_key(j, "result");
-	report_json(j, target, r);
-	j_labels(j, daemon_target_find(cl->c->d, target));
-	jb_obj_end(j);
+	view_result_event(j, target, r, daemon_target_find(cl->c->d, target), true);
 	send_jb(cl, j);
 }
 

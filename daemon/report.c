@@ -107,6 +107,34 @@ void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_
 	jb_arr_end(j);
 }
 
+void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bool sack, bool ts,
+		      uint8_t ttl)
+{
+	jb_key(j, "peer");
+	if (!have) {
+		jb_null(j);
+		return;
+	}
+	jb_obj(j);
+	jb_key(j, "mss");
+	if (mss)
+		jb_uint(j, mss);
+	else
+		jb_null(j);
+	jb_key(j, "wscale");
+	if (wscale >= 0)
+		jb_int(j, wscale);
+	else
+		jb_null(j);
+	jb_key(j, "sack");
+	jb_bool(j, sack);
+	jb_key(j, "timestamps");
+	jb_bool(j, ts);
+	jb_key(j, "ttl");
+	jb_uint(j, ttl);
+	jb_obj_end(j);
+}
+
 void report_json(struct jbuf *j, const char *target, const struct probe_report *r)
 {
 	char a[64];
@@ -172,29 +200,8 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 		{ "challenge_acks", r->challenge_acks },
 	};
 	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
-	jb_key(j, "peer");
-	if (r->have_peer) {
-		jb_obj(j);
-		jb_key(j, "mss");
-		if (r->peer_mss)
-			jb_uint(j, r->peer_mss);
-		else
-			jb_null(j);
-		jb_key(j, "wscale");
-		if (r->peer_wscale >= 0)
-			jb_int(j, r->peer_wscale);
-		else
-			jb_null(j);
-		jb_key(j, "sack");
-		jb_bool(j, r->peer_sack);
-		jb_key(j, "timestamps");
-		jb_bool(j, r->peer_ts);
-		jb_key(j, "ttl");
-		jb_uint(j, r->peer_ttl);
-		jb_obj_end(j);
-	} else {
-		jb_null(j);
-	}
+	report_peer_json(j, r->have_peer, r->peer_mss, r->peer_wscale, r->peer_sack, r->peer_ts,
+			 r->peer_ttl);
 	if (r->have_icmp) {
 		jb_key(j, "icmp");
 		jb_obj(j);

@@ -1,0 +1,568 @@
+/* views.c: the JSON of the daemon's read-only views (see views.h). The
+ * socket or HTTP code around them only moves the bytes. */
+#include "views.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "discovery.h"
+#include "labels.h"
+#include "outcome.h"
+#include "remote_write.h"
+#include "report.h"
+
+#define VIEW_SHOW_RECENT 3
+
+/* status: every value the table names, flat (some are computed). */
+struct status_vals {
+	const char *version, *config, *log_level;
+	uint64_t uptime_s, targets, paused, inflight, queued, time_wait, connections;
+	double pps, sched_late_max_us;
+	uint64_t packets_sent, send_errors, packets_received, packets_unmatched, packets_bad;
+	uint64_t rx_kernel_drops, probes_started, probes_waited, port_exhausted;
+	uint64_t tw_peer_fin_retransmits, tw_duplicates, tw_rsts, sched_skipped;
+	uint64_t rss_bytes, conn_bytes, target_bytes, per_conn_bytes, per_target_bytes;
+	uint64_t reloads, reload_errors, control_clients;
+};
+
+struct view_ctx {
+	const struct status_vals *sv;
+	const struct target *t;
+	const struct daemon_cfg *dc;
+};
+
+/* ---- JSON pieces ---------------------------------------------------------- */
+
+static void j_addr(struct jbuf *j, const char *key, const struct pkt_addr *a)
+{
+	char b[64];
+	jb_key(j, key);
+	if (a->family)
+		jb_str(j, pkt_addr_str(a, b, sizeof(b)));
+	else
+		jb_null(j);
+}
+
+/* ns in unit (1e3: microseconds, 1e9: seconds); 0 is null (never). */
+static void j_ns_or_null(struct jbuf *j, const char *key, uint64_t ns, double unit)
+{
+	jb_key(j, key);
+	if (ns)
+		jb_double(j, (double)ns / unit);
+	else
+		jb_null(j);
+}
+
+static void j_str_or_null(struct jbuf *j, const char *key, const char *s)
+{
+	jb_key(j, key);
+	if (s[0])
+		jb_str(j, s);
+	else
+		jb_null(j);
+}
+
+static void j_dur(struct jbuf *j, const char *key, uint64_t ns)
+{
+	char b[32];
+	jb_key(j, key);
+	jb_str(j, config_duration_str(ns, b, sizeof(b)));
+}
+
+static const char *target_state(const struct target *t)
+{
+	if (t->paused)
+		return "paused";
+	if (t->error[0])
+		return "error";
+	return "ok";
+}
+
+static const char *family_str(uint8_t f)
+{
+	switch ((enum addr_family_pref)f) {
+	case FAMILY_ANY: return "any";
+	case FAMILY_V4: return "4";
+	case FAMILY_V6: return "6";
+	}
+	return "?";
+}
+
+/* Quantile in microseconds (null when nothing was observed). */
+static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
+			  const struct daemon_cfg *dc, double q)
+{
+	jb_key(j, key);
+	jb_double(j, hist_quantile(h, dc->buckets, dc->n_buckets, q) * 1e6);
+}
+
+/* "labels": {k: v, ...}, the target's own labels ({} for none). */
+static void j_labels(struct jbuf *j, const struct target *t)
+{
+	const char *p = t ? t->cfg.labels : NULL, *k, *v;
+	jb_key(j, "labels");
+	jb_obj(j);
+	while ((p = labels_next(p, &k, &v))) {
+		jb_key(j, k);
+		jb_str(j, v);
+	}
+	jb_obj_end(j);
+}
+
+/* loss_pct: probes nothing answered (timeouts); failed_pct: probes without
+ * the answer the kind asks for. probes/outcome.c decides both. */
+static void j_loss(struct jbuf *j, const char *key, const struct target *t, bool failed)
+{
+	const struct target_stats *s = &t->st;
+	enum probe_kind k = t->cfg.opts.kind;
+	uint64_t lost = 0, up = 0;
+	for (unsigned r = 0; r < RESULT_COUNT; r++) {
+		enum probe_outcome o = probe_outcome(k, (enum probe_result)r);
+		lost += o == OUTCOME_UNANSWERED ? s->by_result[r] : 0;
+		up += o == OUTCOME_UP ? s->by_result[r] : 0;
+	}
+	jb_key(j, key);
+	if (s->probes)
+		jb_double(j, 100.0 * (double)(failed ? s->probes - up : lost) / (double)s->probes);
+	else
+		jb_null(j);
+}
+
+/* ---- row writers (the tables' put) ------------------------------------------ */
+
+#define SV(field) offsetof(struct status_vals, field)
+
+static void put_sv_str(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_str(j, *(const char *const *)((const char *)x->sv + f->off));
+}
+
+static void put_sv_u64(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, *(const uint64_t *)((const char *)x->sv + f->off));
+}
+
+static void put_sv_dbl(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_double(j, *(const double *)((const char *)x->sv + f->off));
+}
+
+#define S_STR(k, lab, txt, fld) { k, NULL, lab, txt, VF_STR, put_sv_str, SV(fld) }
+#define S_U64(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_u64, SV(fld) }
+#define S_DBL(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_dbl, SV(fld) }
+#define S_MEM(k, lab, txt, fld) { k, "memory", lab, txt, VF_BYTES, put_sv_u64, SV(fld) }
+
+/* In the order of the text; the JSON follows it. */
+const struct view_field view_status_fields[] = {
+	S_STR("version", "version:", "%s", version),
+	S_U64("uptime_s", "uptime:", "%s", VF_UPTIME, uptime_s),
+	S_STR("config", "config:", "%s", config),
+	S_STR("log_level", "log level:", "%s", log_level),
+	S_U64("targets", "targets:", "%s", VF_COUNT, targets),
+	S_U64("paused", NULL, " (%s paused)", VF_COUNT, paused),
+	S_U64("inflight", "in flight:", "%s", VF_COUNT, inflight),
+	S_U64("queued", "queued:", "%s", VF_COUNT, queued),
+	S_U64("time_wait", "time_wait:", "%s", VF_COUNT, time_wait),
+	S_U64("connections", NULL, NULL, VF_COUNT, connections),
+	S_DBL("pps", "packets/s:", "%s", VF_RATE, pps),
+	S_U64("packets_sent", "packets sent:", "%s", VF_COUNT, packets_sent),
+	S_U64("send_errors", NULL, " (%s send errors)", VF_COUNT, send_errors),
+	S_U64("packets_received", "packets received:", "%s", VF_COUNT, packets_received),
+	S_U64("packets_unmatched", NULL, " (%s unmatched", VF_COUNT, packets_unmatched),
+	S_U64("packets_bad", NULL, ", %s bad)", VF_COUNT, packets_bad),
+	S_U64("rx_kernel_drops", "rx kernel drops:", "%s", VF_COUNT, rx_kernel_drops),
+	S_U64("probes_started", "probes started:", "%s", VF_COUNT, probes_started),
+	S_U64("probes_waited", NULL, " (%s waited for a slot)", VF_COUNT, probes_waited),
+	S_U64("port_exhausted", "port exhausted:", "%s", VF_COUNT, port_exhausted),
+	/* Counted in TIME_WAIT, after the probe was reported. */
+	S_U64("time_wait_peer_fin_retransmits", "after report:",
+	      "in time_wait: %s peer fin retransmits", VF_COUNT, tw_peer_fin_retransmits),
+	S_U64("time_wait_duplicates", NULL, ", %s duplicates", VF_COUNT, tw_duplicates),
+	S_U64("time_wait_rsts", NULL, ", %s rsts", VF_COUNT, tw_rsts),
+	S_DBL("sched_late_max_us", "max lateness:", "%s", VF_US, sched_late_max_us),
+	S_U64("sched_skipped", NULL, " (%s slots skipped: overloaded)", VF_COUNT, sched_skipped),
+	S_MEM("rss_bytes", "memory:", "rss %s", rss_bytes),
+	/* The connection table: live connections x their size. */
+	S_MEM("conn_bytes", NULL, ", connections %s", conn_bytes),
+	/* Targets x sizeof(struct target), history excluded. */
+	S_MEM("target_bytes", NULL, ", targets %s", target_bytes),
+	/* One connection (TIME_WAIT ones are only this). */
+	S_MEM("per_conn_bytes", "per connection:", "%s", per_conn_bytes),
+	S_MEM("per_target_bytes", NULL, " (per target %s, history excluded)", per_target_bytes),
+	S_U64("reloads", "reloads:", "%s", VF_COUNT, reloads),
+	S_U64("reload_errors", NULL, " (%s failed)", VF_COUNT, reload_errors),
+	S_U64("control_clients", "control clients:", "%s", VF_COUNT, control_clients),
+};
+const size_t view_status_nfields = sizeof(view_status_fields) / sizeof(view_status_fields[0]);
+
+static void put_name(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_str(j, x->t->cfg.name);
+}
+
+static void put_host(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_str(j, x->t->cfg.host);
+}
+
+static void put_address(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_addr(j, f->key, &x->t->addr);
+}
+
+static void put_port(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, x->t->cfg.opts.port);
+}
+
+static void put_kind(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_str(j, probe_kind_str(x->t->cfg.opts.kind));
+}
+
+static void put_state(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_str(j, target_state(x->t));
+}
+
+static void put_last_result(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct target_stats *s = &x->t->st;
+	jb_key(j, f->key);
+	if (s->probes)
+		jb_str(j, probe_result_str((enum probe_result)s->last_result));
+	else
+		jb_null(j);
+}
+
+static void put_last_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_ns_or_null(j, f->key, x->t->st.last_rtt_ns, 1e3);
+}
+
+static void put_p50_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_HANDSHAKE], x->dc, 0.5);
+}
+
+static void put_p99_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_HANDSHAKE], x->dc, 0.99);
+}
+
+static void put_p99_connect(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_CONNECT], x->dc, 0.99);
+}
+
+static void put_ambiguous(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, x->t->st.rtt_ambiguous);
+}
+
+static void put_loss(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_loss(j, f->key, x->t, false);
+}
+
+static void put_failed(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_loss(j, f->key, x->t, true);
+}
+
+static void put_probes(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, x->t->st.probes);
+}
+
+static void put_labels(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_labels(j, x->t);
+}
+
+/* The row `targets` lists for each target; labelled rows are its columns. */
+const struct view_field view_target_fields[] = {
+	{ "name", NULL, "NAME", "%s", VF_STR, put_name, 0 },
+	{ "host", NULL, NULL, NULL, VF_STR, put_host, 0 },
+	{ "address", NULL, "ADDRESS", "%s", VF_DEST, put_address, 0 },
+	{ "port", NULL, NULL, NULL, VF_COUNT, put_port, 0 },
+	{ "kind", NULL, "KIND", "%s", VF_STR, put_kind, 0 },
+	{ "state", NULL, "STATE", "%s", VF_STR, put_state, 0 },
+	{ "last_result", NULL, "LAST", "%s", VF_STR, put_last_result, 0 },
+	{ "last_rtt_us", NULL, "RTT", "%s", VF_US, put_last_rtt, 0 },
+	{ "p50_rtt_us", NULL, "P50", "%s", VF_US, put_p50_rtt, 0 },
+	{ "p99_rtt_us", NULL, "P99", "%s", VF_US, put_p99_rtt, 0 },
+	{ "p99_connect_us", NULL, NULL, NULL, VF_US, put_p99_connect, 0 },
+	{ "rtt_ambiguous", NULL, NULL, NULL, VF_COUNT, put_ambiguous, 0 },
+	{ "loss_pct", NULL, "LOSS", "%s", VF_PCT, put_loss, 0 },
+	{ "failed_pct", NULL, "FAILED", "%s", VF_PCT, put_failed, 0 },
+	{ "probes", NULL, NULL, NULL, VF_COUNT, put_probes, 0 },
+	{ "labels", NULL, "LABELS", "%s", VF_LABELS, put_labels, 0 },
+};
+const size_t view_target_nfields = sizeof(view_target_fields) / sizeof(view_target_fields[0]);
+
+/* The rows of a table, opening and closing their groups. */
+static void put_fields(struct jbuf *j, const struct view_field *fs, size_t n,
+		       const struct view_ctx *x)
+{
+	const char *group = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct view_field *f = &fs[i];
+		if (group && (!f->group || strcmp(f->group, group))) {
+			jb_obj_end(j);
+			group = NULL;
+		}
+		if (f->group && !group) {
+			group = f->group;
+			jb_key(j, group);
+			jb_obj(j);
+		}
+		f->put(j, f, x);
+	}
+	if (group)
+		jb_obj_end(j);
+}
+
+/* ---- the views ---------------------------------------------------------------- */
+
+void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
+{
+	struct daemon_status s;
+	daemon_status(d, &s);
+	const struct status_vals sv = {
+		.version = s.version,
+		.config = s.config_path,
+		.log_level = s.log_level,
+		.uptime_s = s.now_ns > s.start_ns ? (s.now_ns - s.start_ns) / 1000000000u : 0,
+		.targets = s.targets,
+		.paused = s.paused,
+		.inflight = s.eng.inflight,
+		.queued = s.eng.queued,
+		.time_wait = s.eng.time_wait,
+		.connections = s.eng.conns,
+		.pps = s.pps_out,
+		.packets_sent = s.eng.tx_packets,
+		.send_errors = s.eng.tx_errors,
+		.packets_received = s.eng.rx_packets,
+		.packets_unmatched = s.eng.rx_unmatched,
+		.packets_bad = s.eng.rx_bad,
+		.rx_kernel_drops = s.eng.rx_kernel_drops,
+		.probes_started = s.eng.probes_started,
+		.probes_waited = s.eng.probes_waited,
+		.port_exhausted = s.eng.port_exhausted,
+		.tw_peer_fin_retransmits = s.eng.tw_peer_fin_retransmits,
+		.tw_duplicates = s.eng.tw_duplicates,
+		.tw_rsts = s.eng.tw_rsts,
+		.sched_late_max_us = (double)s.sched_late_max_ns / 1e3,
+		.sched_skipped = s.sched_skipped,
+		.rss_bytes = s.rss_bytes,
+		.conn_bytes = s.eng.conns * s.eng.conn_bytes,
+		.target_bytes = (uint64_t)s.targets * s.target_bytes,
+		.per_conn_bytes = s.eng.conn_bytes,
+		.per_target_bytes = s.target_bytes,
+		.reloads = s.reloads,
+		.reload_errors = s.reload_errors,
+		.control_clients = clients,
+	};
+	const struct view_ctx x = { .sv = &sv };
+	put_fields(j, view_status_fields, view_status_nfields, &x);
+	discovery_status_json(d, j);
+	remote_write_status_json(daemon_remote_writers(d), j);
+}
+
+void view_targets(struct jbuf *j, struct daemon *d)
+{
+	struct view_ctx x = { .dc = &daemon_config(d)->d };
+	jb_key(j, "targets");
+	jb_arr(j);
+	size_t n = daemon_target_count(d);
+	for (size_t i = 0; i < n; i++) {
+		x.t = daemon_target_at(d, i);
+		jb_obj(j);
+		put_fields(j, view_target_fields, view_target_nfields, &x);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+}
+
+static void j_opts(struct jbuf *j, const struct probe_opts *o)
+{
+	jb_obj(j);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(o->kind));
+	jb_key(j, "port");
+	jb_uint(j, o->port);
+	jb_key(j, "family");
+	jb_str(j, family_str(o->family));
+	jb_key(j, "ttl");
+	jb_uint(j, o->ttl);
+	jb_key(j, "tos");
+	jb_uint(j, o->tos);
+	jb_key(j, "retries");
+	jb_uint(j, o->retries);
+	jb_key(j, "window");
+	jb_uint(j, o->window);
+	jb_key(j, "mss");
+	jb_uint(j, o->syn.mss);
+	jb_key(j, "wscale");
+	jb_int(j, o->syn.wscale);
+	jb_key(j, "sack");
+	jb_bool(j, o->syn.sack_ok);
+	jb_key(j, "timestamps");
+	jb_bool(j, o->syn.timestamps);
+	j_dur(j, "interval", o->interval_ns);
+	j_dur(j, "timeout", o->timeout_ns);
+	j_dur(j, "time_wait", o->time_wait_ns);
+	j_dur(j, "fin_wait_2", o->fin_wait_2_ns);
+	j_dur(j, "hold", o->hold_ns);
+	jb_obj_end(j);
+}
+
+static void j_hist(struct jbuf *j, const struct hist *h, const struct daemon_cfg *dc)
+{
+	jb_obj(j);
+	jb_key(j, "count");
+	jb_uint(j, h->n);
+	jb_key(j, "sum_s");
+	jb_double(j, h->sum);
+	j_quantile_us(j, "p50_us", h, dc, 0.5);
+	j_quantile_us(j, "p90_us", h, dc, 0.9);
+	j_quantile_us(j, "p99_us", h, dc, 0.99);
+	/* counts[i]: observations in (buckets_s[i-1], buckets_s[i]]; the last is +Inf. */
+	jb_key(j, "counts");
+	jb_arr(j);
+	for (unsigned i = 0; i <= dc->n_buckets; i++)
+		jb_uint(j, h->counts[i]);
+	jb_arr_end(j);
+	jb_obj_end(j);
+}
+
+static void j_results(struct jbuf *j, const struct target *t, unsigned n)
+{
+	jb_arr(j);
+	for (unsigned i = 0; i < n; i++) {
+		const struct hist_entry *e = target_history(t, i);
+		if (!e)
+			break;
+		report_json(j, t->cfg.name, &e->r);
+	}
+	jb_arr_end(j);
+}
+
+void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
+{
+	const struct daemon_cfg *dc = &daemon_config(d)->d;
+	const struct target_stats *s = &t->st;
+	const struct view_ctx x = { .t = t, .dc = dc };
+	jb_key(j, "target");
+	jb_obj(j);
+	jb_key(j, "name");
+	jb_str(j, t->cfg.name);
+	jb_key(j, "host");
+	jb_str(j, t->cfg.host);
+	j_labels(j, t);
+	j_addr(j, "address", &t->addr);
+	/* A name's last answer and the last lookup's error (null: it worked). */
+	j_ns_or_null(j, "resolved_at", t->resolved_at, 1e9);
+	j_str_or_null(j, "resolve_error", t->resolve_error);
+	j_addr(j, "source", &t->src);
+	jb_key(j, "port");
+	jb_uint(j, t->cfg.opts.port);
+	jb_key(j, "kind");
+	jb_str(j, probe_kind_str(t->cfg.opts.kind));
+	jb_key(j, "state");
+	jb_str(j, target_state(t));
+	j_str_or_null(j, "error", t->error);
+	jb_key(j, "config_line"); /* 0: added at run time */
+	jb_uint(j, t->cfg.line > 0 ? (uint64_t)t->cfg.line : 0);
+	jb_key(j, "config");
+	j_opts(j, &t->cfg.opts);
+	jb_key(j, "probes");
+	jb_uint(j, s->probes);
+	jb_key(j, "expected");
+	jb_uint(j, t->expected);
+	jb_key(j, "inflight");
+	jb_uint(j, t->inflight);
+	put_last_result(j, &(struct view_field){ .key = "last_result" }, &x);
+	j_ns_or_null(j, "last_rtt_us", s->last_rtt_ns, 1e3);
+	j_ns_or_null(j, "last_probe_time", s->last_probe_ns, 1e9);
+	j_ns_or_null(j, "last_ok_time", s->last_ok_ns, 1e9);
+	j_loss(j, "loss_pct", t, false);
+	j_loss(j, "failed_pct", t, true);
+	jb_key(j, "results");
+	jb_obj(j);
+	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
+		jb_key(j, probe_result_str((enum probe_result)r));
+		jb_uint(j, s->by_result[r]);
+	}
+	jb_obj_end(j);
+	jb_key(j, "close_results");
+	jb_obj(j);
+	for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++) {
+		jb_key(j, close_result_str((enum close_result)r));
+		jb_uint(j, s->by_close[r]);
+	}
+	jb_obj_end(j);
+	const struct jb_kv_u64 counts[] = {
+		{ "syn_retransmits", s->syn_retransmits },
+		{ "synack_retransmits", s->synack_retransmits },
+		{ "rtt_ambiguous", s->rtt_ambiguous },
+		{ "duplicates", s->duplicates },
+		{ "fin_retransmits", s->fin_retransmits },
+		{ "peer_fin_retransmits", s->peer_fin_retransmits },
+		{ "time_wait_duplicates", t->prof ? t->prof->tw.duplicates : 0 },
+		{ "time_wait_peer_fin_retransmits", t->prof ? t->prof->tw.peer_fin_retransmits : 0 },
+		{ "time_wait_rsts", t->prof ? t->prof->tw.rsts : 0 },
+	};
+	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
+	report_peer_json(j, s->have_peer, s->peer_mss, s->peer_wscale, s->peer_sack, s->peer_ts,
+			 s->peer_ttl);
+	jb_key(j, "histograms");
+	jb_obj(j);
+	jb_key(j, "buckets_s");
+	jb_arr(j);
+	for (unsigned i = 0; i < dc->n_buckets; i++)
+		jb_double(j, dc->buckets[i]);
+	jb_arr_end(j);
+	for (unsigned p = 0; p < PHASE_COUNT; p++) {
+		jb_key(j, phase_str((enum phase)p));
+		j_hist(j, &s->phase[p], dc);
+	}
+	jb_obj_end(j);
+	jb_key(j, "recent");
+	j_results(j, t, VIEW_SHOW_RECENT);
+	jb_obj_end(j);
+}
+
+void view_history(struct jbuf *j, const struct target *t, unsigned n)
+{
+	jb_key(j, "target");
+	jb_str(j, t->cfg.name);
+	j_labels(j, t);
+	jb_key(j, "results");
+	j_results(j, t, n);
+}
+
+void view_result_event(struct jbuf *j, const char *target, const struct probe_report *r,
+		       const struct target *t, bool labels)
+{
+	jb_obj(j);
+	jb_key(j, "event");
+	jb_str(j, "result");
+	jb_key(j, "result");
+	report_json(j, target, r);
+	if (labels)
+		j_labels(j, t);
+	jb_obj_end(j);
+}
