@@ -1,8 +1,9 @@
 /* ctl.c: `tcpprobe ctl`, the control socket's client. Sends one request
- * line, reads JSON lines back, and prints them as they came (--json) or
- * for people, picking the renderer from a table by command (bgpctl's
- * habit). The daemon's replies are the single source of truth: the human
- * output is made from the same JSON, read by the small reader below. */
+ * line, reads JSON lines back (jansson), and prints them as they came
+ * (--json) or for people, picking the renderer from a table by command
+ * (bgpctl's habit). The daemon's replies are the single source of truth:
+ * the text is made from the same JSON by views_text.c, and a probe result
+ * by report.c, as `tcpprobe probe` prints it. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -18,783 +19,77 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "ctlproto.h"
-#include "daemon.h"
+#include "views_text.h"
 
 #define CTL_DEFAULT_SOCKET "/run/tcpprobe/control.sock"
 #define CTL_TIMEOUT_S 10
 #define CTL_PROBE_MIN_S 60
 #define CTL_REPLY_MAX (256u << 20) /* one reply line; metrics of a huge daemon fit */
-#define JV_DEPTH_MAX 64
 
 static const char *prog = "tcpprobe ctl";
 static volatile sig_atomic_t interrupted;
 
-/* ---- a small JSON reader (RFC 8259), enough for the daemon's replies ---- */
-
-enum jt { JT_NULL, JT_BOOL, JT_NUM, JT_STR, JT_ARR, JT_OBJ };
-
-struct jv {
-	enum jt t;
-	bool b;
-	double n;
-	char *s;          /* JT_STR */
-	char *key;        /* member name, inside an object */
-	struct jv *kids;  /* JT_ARR / JT_OBJ, in order */
-	struct jv *next;
-};
-
-struct jp {
-	const char *p, *end;
-	unsigned depth;
-};
-
-static void jv_free(struct jv *v)
-{
-	while (v) {
-		struct jv *n = v->next;
-		jv_free(v->kids);
-		free(v->s);
-		free(v->key);
-		free(v);
-		v = n;
-	}
-}
-
-static void jp_ws(struct jp *jp)
-{
-	while (jp->p < jp->end && *jp->p && strchr(" \t\r\n", *jp->p))
-		jp->p++;
-}
-
-static int hex4(const char *p, const char *end, unsigned *out)
-{
-	unsigned v = 0;
-	if (end - p < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* At the opening quote; returns the decoded string (malloc) or NULL. */
-static char *jp_string(struct jp *jp)
-{
-	const char *p = jp->p + 1;
-	/* Decoded is never longer than encoded. */
-	const char *q = p;
-	while (q < jp->end && *q != '"') {
-		if (*q == '\\')
-			q++;
-		q++;
-	}
-	if (q >= jp->end)
-		return NULL;
-	char *out = malloc((size_t)(q - p) + 1), *o = out;
-	if (!out)
-		return NULL;
-	while (p < q) {
-		unsigned char c = (unsigned char)*p++;
-		if (c < 0x20)
-			goto bad;
-		if (c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
-		char e = *p++;
-		unsigned cp, lo;
-		switch (e) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '/': *o++ = '/'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u':
-			if (hex4(p, q, &cp) < 0)
-				goto bad;
-			p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && q - p >= 6 && p[0] == '\\' &&
-			    p[1] == 'u' && hex4(p + 2, q, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				p += 6;
-			} else if (cp >= 0xd800 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			o += utf8_put(o, cp);
-			break;
-		default:
-			goto bad;
-		}
-	}
-	*o = 0;
-	jp->p = q + 1;
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
-static struct jv *jp_value(struct jp *jp);
-
-static struct jv *jp_container(struct jp *jp, struct jv *v, char close)
-{
-	struct jv **tail = &v->kids;
-	jp->p++;
-	jp_ws(jp);
-	if (jp->p < jp->end && *jp->p == close) {
-		jp->p++;
-		return v;
-	}
-	for (;;) {
-		char *key = NULL;
-		if (v->t == JT_OBJ) {
-			jp_ws(jp);
-			if (jp->p >= jp->end || *jp->p != '"' || !(key = jp_string(jp)))
-				goto bad;
-			jp_ws(jp);
-			if (jp->p >= jp->end || *jp->p != ':') {
-				free(key);
-				goto bad;
-			}
-			jp->p++;
-		}
-		struct jv *kid = jp_value(jp);
-		if (!kid) {
-			free(key);
-			goto bad;
-		}
-		kid->key = key;
-		*tail = kid;
-		tail = &kid->next;
-		jp_ws(jp);
-		if (jp->p < jp->end && *jp->p == ',') {
-			jp->p++;
-			continue;
-		}
-		if (jp->p < jp->end && *jp->p == close) {
-			jp->p++;
-			return v;
-		}
-		goto bad;
-	}
-bad:
-	jv_free(v);
-	return NULL;
-}
-
-static struct jv *jp_value(struct jp *jp)
-{
-	jp_ws(jp);
-	if (jp->p >= jp->end || jp->depth >= JV_DEPTH_MAX)
-		return NULL;
-	struct jv *v = calloc(1, sizeof(*v));
-	if (!v)
-		return NULL;
-	size_t left = (size_t)(jp->end - jp->p);
-	char c = *jp->p;
-	if (c == '{' || c == '[') {
-		v->t = c == '{' ? JT_OBJ : JT_ARR;
-		jp->depth++;
-		v = jp_container(jp, v, c == '{' ? '}' : ']');
-		jp->depth--;
-		return v;
-	}
-	if (c == '"') {
-		v->t = JT_STR;
-		if (!(v->s = jp_string(jp)))
-			goto bad;
-		return v;
-	}
-	if (left >= 4 && !memcmp(jp->p, "null", 4)) {
-		jp->p += 4;
-		return v;
-	}
-	if (left >= 4 && !memcmp(jp->p, "true", 4)) {
-		v->t = JT_BOOL, v->b = true, jp->p += 4;
-		return v;
-	}
-	if (left >= 5 && !memcmp(jp->p, "false", 5)) {
-		v->t = JT_BOOL, jp->p += 5;
-		return v;
-	}
-	if (c == '-' || (c >= '0' && c <= '9')) {
-		char num[64];
-		size_t n = strspn(jp->p, "+-0123456789.eE");
-		if (n > left)
-			n = left;
-		if (n >= sizeof(num))
-			goto bad;
-		memcpy(num, jp->p, n);
-		num[n] = 0;
-		char *e;
-		v->t = JT_NUM;
-		v->n = strtod(num, &e);
-		if (e != num + n)
-			goto bad;
-		jp->p += n;
-		return v;
-	}
-bad:
-	jv_free(v);
-	return NULL;
-}
-
-/* s must be NUL-terminated at s[len]. */
-static struct jv *jv_parse(const char *s, size_t len)
-{
-	struct jp jp = { s, s + len, 0 };
-	struct jv *v = jp_value(&jp);
-	jp_ws(&jp);
-	if (v && jp.p != jp.end) {
-		jv_free(v);
-		return NULL;
-	}
-	return v;
-}
-
-static const struct jv *jv_get(const struct jv *o, const char *key)
-{
-	if (!o || o->t != JT_OBJ)
-		return NULL;
-	for (const struct jv *k = o->kids; k; k = k->next)
-		if (k->key && !strcmp(k->key, key))
-			return k;
-	return NULL;
-}
-
-static const char *jv_str(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-	return v && v->t == JT_STR ? v->s : NULL;
-}
-
-static const char *jv_str_or(const struct jv *o, const char *key, const char *dflt)
-{
-	const char *s = jv_str(o, key);
-	return s ? s : dflt;
-}
-
-/* NAN when missing or null. */
-static double jv_num(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-	return v && v->t == JT_NUM ? v->n : NAN;
-}
-
-static bool jv_true(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-	return v && v->t == JT_BOOL && v->b;
-}
-
-/* ---- formatting helpers ----------------------------------------------------- */
-
-static const char *fmt_us(double us, char *b, size_t len)
-{
-	if (isnan(us))
-		snprintf(b, len, "-");
-	else if (us < 1000)
-		snprintf(b, len, "%.0fus", us);
-	else if (us < 1e6)
-		snprintf(b, len, "%.2fms", us / 1e3);
-	else
-		snprintf(b, len, "%.2fs", us / 1e6);
-	return b;
-}
-
-static const char *fmt_secs(double s, char *b, size_t len)
-{
-	if (isnan(s))
-		snprintf(b, len, "+Inf");
-	else
-		fmt_us(s * 1e6, b, len);
-	return b;
-}
-
-static const char *fmt_time(double epoch, char *b, size_t len)
-{
-	if (isnan(epoch)) {
-		snprintf(b, len, "never");
-		return b;
-	}
-	time_t t = (time_t)epoch;
-	struct tm tm;
-	char d[32];
-	localtime_r(&t, &tm);
-	strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(b, len, "%s.%03d", d, (int)((epoch - (double)t) * 1000) % 1000);
-	return b;
-}
-
-static const char *fmt_bytes(double v, char *b, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	unsigned u = 0;
-	if (isnan(v))
-		v = 0;
-	while (v >= 1024 && u < 4)
-		v /= 1024, u++;
-	snprintf(b, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-	return b;
-}
-
-static const char *fmt_uptime(double s, char *b, size_t len)
-{
-	unsigned long long t = isnan(s) ? 0 : (unsigned long long)s;
-	unsigned long long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
-	if (d)
-		snprintf(b, len, "%llud %lluh %llum %llus", d, h, m, sec);
-	else if (h)
-		snprintf(b, len, "%lluh %llum %llus", h, m, sec);
-	else
-		snprintf(b, len, "%llum %llus", m, sec);
-	return b;
-}
-
-/* A number as an integer, or "-" when missing. */
-static const char *fmt_n(const struct jv *o, const char *key, char *b, size_t len)
-{
-	double v = jv_num(o, key);
-	if (isnan(v))
-		snprintf(b, len, "-");
-	else
-		snprintf(b, len, "%.0f", v);
-	return b;
-}
-
-static void kv_line(const char *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void kv_line(const char *k, const char *fmt, ...)
-{
-	va_list ap;
-	printf("%-20s ", k);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-/* "[addr]:port" as report_line writes it. */
-static const char *fmt_dest(const struct jv *o, char *b, size_t len)
-{
-	const char *a = jv_str(o, "address");
-	double port = jv_num(o, "port");
-	if (!a)
-		a = jv_str_or(o, "host", "?");
-	snprintf(b, len, strchr(a, ':') ? "[%s]:%.0f" : "%s:%.0f", a, isnan(port) ? 0 : port);
-	return b;
-}
-
-/* One result, the way report_line() prints it, with its time first. */
-static void print_result_line(const struct jv *r, bool with_time)
-{
-	char t[48];
-	const char *addr = jv_str_or(r, "address", "?");
-	if (with_time)
-		printf("%s ", fmt_time(jv_num(r, "time"), t, sizeof(t)));
-	printf("%s [%s]:%.0f %s sport=%.0f %s", jv_str_or(r, "kind", "?"), addr, jv_num(r, "port"),
-	       jv_str_or(r, "target", "?"), jv_num(r, "source_port"), jv_str_or(r, "result", "?"));
-	if (jv_str(r, "error"))
-		printf(" (%s)", jv_str(r, "error"));
-	double rtt = jv_num(r, "rtt_us"), conn = jv_num(r, "connect_us");
-	if (!isnan(rtt))
-		printf(" rtt=%.3f ms", rtt / 1e3);
-	else if (jv_true(r, "rtt_ambiguous"))
-		printf(" rtt=ambiguous");
-	if (jv_true(r, "rtt_ambiguous") && !isnan(conn))
-		printf(" connect=%.3f ms", conn / 1e3);
-	double sr = jv_num(r, "syn_retransmits");
-	if (sr > 0)
-		printf(" syn_retransmits=%.0f", sr);
-	const struct jv *icmp = jv_get(r, "icmp");
-	if (icmp && icmp->t == JT_OBJ)
-		printf(" icmp=%s(%.0f/%.0f)", jv_str_or(icmp, "name", "?"), jv_num(icmp, "type"),
-		       jv_num(icmp, "code"));
-	const char *close = jv_str(r, "close");
-	if (close && strcmp(close, "none")) {
-		printf(" close=%s", close);
-		const struct jv *ph = jv_get(r, "phases_us");
-		double c = jv_num(ph, "close");
-		if (!isnan(c))
-			printf(" close_time=%.3f ms", c / 1e3);
-	}
-	const struct jv *peer = jv_get(r, "peer");
-	if (peer && peer->t == JT_OBJ)
-		printf(" ttl=%.0f", jv_num(peer, "ttl"));
-	putchar('\n');
-}
-
-/* The timeline, laid out as report_trace() does. */
-static void print_trace(const struct jv *r)
-{
-	const struct jv *tl = jv_get(r, "timeline");
-	if (!tl || tl->t != JT_ARR)
-		return;
-	for (const struct jv *e = tl->kids; e; e = e->next) {
-		const char *dir = jv_str_or(e, "dir", "?");
-		const char *state = jv_str_or(e, "state", "?");
-		double t = jv_num(e, "t_us");
-		if (isnan(t) || t < 0)
-			t = 0;
-		if (!strcmp(dir, ">") || !strcmp(dir, "<")) {
-			char len[24] = "";
-			double l = jv_num(e, "len");
-			if (!isnan(l) && l > 0)
-				snprintf(len, sizeof(len), " len=%.0f", l);
-			printf("  %12.3f us  %s %-4s seq=%-10.0f ack=%-10.0f%s  %s%s\n", t,
-			       *dir == '>' ? "-->" : "<--", jv_str_or(e, "flags", ""),
-			       jv_num(e, "seq"), jv_num(e, "ack"), len, state,
-			       jv_true(e, "crossed") ? "  (crossed)" : "");
-		} else if (!strcmp(dir, "unsent")) {
-			printf("  %12.3f us  --x %-4s seq=%-10.0f ack=%-10.0f  %s (not sent)\n", t,
-			       jv_str_or(e, "flags", ""), jv_num(e, "seq"), jv_num(e, "ack"), state);
-		} else if (!strcmp(dir, "icmp")) {
-			printf("  %12.3f us  <-- ICMP type %-3.0f code %-3.0f          %s\n", t,
-			       jv_num(e, "icmp_type"), jv_num(e, "icmp_code"), state);
-		} else {
-			printf("  %12.3f us      (%s)%*s%s\n", t, dir, (int)(30 - strlen(dir)), "",
-			       state);
-		}
-	}
-	double dropped = jv_num(r, "timeline_dropped");
-	if (!isnan(dropped) && dropped > 0)
-		printf("  (%.0f more events not recorded)\n", dropped);
-}
-
 /* ---- renderers, one per command ------------------------------------------------ */
 
-typedef void (*ctl_render)(const struct jv *reply, const struct ctl_request *rq);
+typedef void (*ctl_render)(const json_t *reply, const struct ctl_request *rq);
 
-static void render_status(const struct jv *r, const struct ctl_request *rq)
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
 {
-	char b[64], c[64], d[64], e[64], f[64];
-	kv_line("version:", "%s", jv_str_or(r, "version", "?"));
-	kv_line("uptime:", "%s", fmt_uptime(jv_num(r, "uptime_s"), b, sizeof(b)));
-	kv_line("config:", "%s", jv_str_or(r, "config", "?"));
-	kv_line("log level:", "%s", jv_str_or(r, "log_level", "?"));
-	kv_line("targets:", "%s (%s paused)", fmt_n(r, "targets", b, sizeof(b)),
-		fmt_n(r, "paused", c, sizeof(c)));
-	kv_line("in flight:", "%s", fmt_n(r, "inflight", b, sizeof(b)));
-	kv_line("queued:", "%s", fmt_n(r, "queued", b, sizeof(b)));
-	kv_line("time_wait:", "%s", fmt_n(r, "time_wait", b, sizeof(b)));
-	kv_line("packets/s:", "%.1f", jv_num(r, "pps"));
-	kv_line("packets sent:", "%s (%s send errors)", fmt_n(r, "packets_sent", b, sizeof(b)),
-		fmt_n(r, "send_errors", c, sizeof(c)));
-	kv_line("packets received:", "%s (%s unmatched, %s bad)",
-		fmt_n(r, "packets_received", b, sizeof(b)),
-		fmt_n(r, "packets_unmatched", c, sizeof(c)), fmt_n(r, "packets_bad", d, sizeof(d)));
-	kv_line("rx kernel drops:", "%s", fmt_n(r, "rx_kernel_drops", b, sizeof(b)));
-	kv_line("probes started:", "%s (%s waited for a slot)",
-		fmt_n(r, "probes_started", b, sizeof(b)), fmt_n(r, "probes_waited", c, sizeof(c)));
-	kv_line("port exhausted:", "%s", fmt_n(r, "port_exhausted", b, sizeof(b)));
-	kv_line("after report:", "in time_wait: %s peer fin retransmits, %s duplicates, %s rsts",
-		fmt_n(r, "time_wait_peer_fin_retransmits", b, sizeof(b)),
-		fmt_n(r, "time_wait_duplicates", c, sizeof(c)), fmt_n(r, "time_wait_rsts", d, sizeof(d)));
-	kv_line("max lateness:", "%s (%s slots skipped: overloaded)",
-		fmt_us(jv_num(r, "sched_late_max_us"), b, sizeof(b)),
-		fmt_n(r, "sched_skipped", c, sizeof(c)));
-	const struct jv *m = jv_get(r, "memory");
-	kv_line("memory:", "rss %s, connections %s, targets %s",
-		fmt_bytes(jv_num(m, "rss_bytes"), b, sizeof(b)),
-		fmt_bytes(jv_num(m, "conn_bytes"), c, sizeof(c)),
-		fmt_bytes(jv_num(m, "target_bytes"), d, sizeof(d)));
-	kv_line("per connection:", "%s (per target %s, history excluded)",
-		fmt_bytes(jv_num(m, "per_conn_bytes"), b, sizeof(b)),
-		fmt_bytes(jv_num(m, "per_target_bytes"), c, sizeof(c)));
-	kv_line("reloads:", "%s (%s failed)", fmt_n(r, "reloads", b, sizeof(b)),
-		fmt_n(r, "reload_errors", c, sizeof(c)));
-	kv_line("control clients:", "%s", fmt_n(r, "control_clients", b, sizeof(b)));
-	kv_line("shard:", "%s (%s targets left to other shards)", jv_str_or(r, "shard", "0/1"),
-		fmt_n(r, "shard_skipped", b, sizeof(b)));
-	const struct jv *ds = jv_get(r, "discovery");
-	for (const struct jv *s = ds ? ds->kids : NULL; s; s = s->next) {
-		char lab[96];
-		snprintf(lab, sizeof(lab), "discovery %s:", jv_str_or(s, "name", "?"));
-		kv_line(lab, "%s targets from %s files (%s failing), %s reads, %s errors",
-			fmt_n(s, "targets", b, sizeof(b)), fmt_n(s, "files", c, sizeof(c)),
-			fmt_n(s, "files_failing", d, sizeof(d)), fmt_n(s, "refreshes", e, sizeof(e)),
-			fmt_n(s, "errors", f, sizeof(f)));
-		const struct jv *fe = jv_get(s, "file_errors");
-		for (const struct jv *e1 = fe ? fe->kids : NULL; e1; e1 = e1->next)
-			if (e1->t == JT_STR)
-				kv_line("  error:", "%s", e1->s);
-	}
-	const struct jv *rws = jv_get(r, "remote_write");
-	for (const struct jv *s = rws ? rws->kids : NULL; s; s = s->next) {
-		char lab[96];
-		snprintf(lab, sizeof(lab), "remote_write %s:", jv_str_or(s, "name", "?"));
-		kv_line(lab, "%s samples sent, %s queued, %s dropped (queue full), %s rejected, "
-			"%s failed requests", fmt_n(s, "sent_samples", b, sizeof(b)),
-			fmt_n(s, "queued_samples", c, sizeof(c)), fmt_n(s, "dropped_samples", d, sizeof(d)),
-			fmt_n(s, "rejected_samples", e, sizeof(e)), fmt_n(s, "failed_requests", f, sizeof(f)));
-		const char *le = jv_str(s, "last_error");
-		if (le && *le)
-			kv_line("  last error:", "%s", le);
-	}
-}
-
-/* A percentage cell: "-" when unknown. */
-static void fmt_pct(double v, char *b, size_t n)
-{
-	if (isnan(v))
-		snprintf(b, n, "-");
-	else
-		snprintf(b, n, "%.1f%%", v);
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : dflt;
 }
 
 /* ctl targets --labels: a LABELS column (client side only). */
 static bool show_labels;
 
-/* "k=v,k=v" from a JSON "labels" object. */
-static void fmt_labels(const struct jv *t, char *out, size_t len)
+static void render_status(const json_t *r, const struct ctl_request *rq)
 {
-	const struct jv *l = jv_get(t, "labels");
-	size_t o = 0;
-	out[0] = 0;
-	for (const struct jv *k = l ? l->kids : NULL; k && o < len; k = k->next) {
-		int r = snprintf(out + o, len - o, "%s%s=%s", o ? "," : "", k->key,
-				 k->t == JT_STR ? k->s : "?");
-		if (r < 0)
-			break;
-		o += (size_t)r;
-	}
-	if (!out[0])
-		snprintf(out, len, "-");
+	view_text_status(stdout, r);
 }
 
-#define TCOLS 11
-static void render_targets(const struct jv *r, const struct ctl_request *rq)
+static void render_targets(const json_t *r, const struct ctl_request *rq)
 {
-	static const char *const head[TCOLS] = { "NAME", "ADDRESS", "KIND", "STATE", "LAST",
-						  "RTT", "P50", "P99", "LOSS", "FAILED", "LABELS" };
-	int ncols = show_labels ? TCOLS : TCOLS - 1;
-	const struct jv *ts = jv_get(r, "targets");
-	size_t n = 0;
-	for (const struct jv *t = ts ? ts->kids : NULL; t; t = t->next)
-		n++;
-	char(*cells)[TCOLS][80] = calloc(n + 1, sizeof(*cells));
-	if (!cells) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		return;
-	}
-	size_t w[TCOLS];
-	for (int c = 0; c < TCOLS; c++) {
-		snprintf(cells[0][c], sizeof(cells[0][c]), "%s", head[c]);
-		w[c] = strlen(head[c]);
-	}
-	size_t i = 1;
-	for (const struct jv *t = ts ? ts->kids : NULL; t; t = t->next, i++) {
-		char b[32];
-		snprintf(cells[i][0], 80, "%s", jv_str_or(t, "name", "?"));
-		fmt_dest(t, cells[i][1], 80);
-		snprintf(cells[i][2], 80, "%s", jv_str_or(t, "kind", "?"));
-		snprintf(cells[i][3], 80, "%s", jv_str_or(t, "state", "?"));
-		snprintf(cells[i][4], 80, "%s", jv_str_or(t, "last_result", "-"));
-		snprintf(cells[i][5], 80, "%s", fmt_us(jv_num(t, "last_rtt_us"), b, sizeof(b)));
-		snprintf(cells[i][6], 80, "%s", fmt_us(jv_num(t, "p50_rtt_us"), b, sizeof(b)));
-		snprintf(cells[i][7], 80, "%s", fmt_us(jv_num(t, "p99_rtt_us"), b, sizeof(b)));
-		fmt_pct(jv_num(t, "loss_pct"), cells[i][8], 80);
-		fmt_pct(jv_num(t, "failed_pct"), cells[i][9], 80);
-		fmt_labels(t, cells[i][10], 80);
-		for (int c = 0; c < TCOLS; c++)
-			if (strlen(cells[i][c]) > w[c])
-				w[c] = strlen(cells[i][c]);
-	}
-	for (i = 0; i <= n; i++) {
-		for (int c = 0; c < ncols; c++) {
-			/* Numbers right-aligned, text left-aligned; no trailing blanks. */
-			bool num = c >= 5 && c <= 9, last = c == ncols - 1;
-			printf("%*s%s", num ? (int)w[c] : last ? 0 : -(int)w[c], cells[i][c],
-			       last ? "" : "  ");
-		}
-		putchar('\n');
-	}
-	free(cells);
+	view_text_targets(stdout, r, show_labels);
 }
 
-static void print_hist(const char *phase, const struct jv *hs)
+static void render_show(const json_t *r, const struct ctl_request *rq)
 {
-	const struct jv *h = jv_get(hs, phase);
-	const struct jv *bounds = jv_get(hs, "buckets_s");
-	const struct jv *counts = jv_get(h, "counts");
-	if (!h || !counts || counts->t != JT_ARR)
-		return;
-	double max = 0, total = jv_num(h, "count");
-	for (const struct jv *c = counts->kids; c; c = c->next)
-		if (c->t == JT_NUM && c->n > max)
-			max = c->n;
-	char p50[32], p90[32], p99[32];
-	printf("\n%s latency: %.0f observations, p50 %s, p90 %s, p99 %s\n", phase,
-	       isnan(total) ? 0 : total, fmt_us(jv_num(h, "p50_us"), p50, sizeof(p50)),
-	       fmt_us(jv_num(h, "p90_us"), p90, sizeof(p90)),
-	       fmt_us(jv_num(h, "p99_us"), p99, sizeof(p99)));
-	const int width = 40;
-	const struct jv *b = bounds ? bounds->kids : NULL;
-	for (const struct jv *c = counts->kids; c; c = c->next) {
-		char lab[32], bar[64];
-		if (b) {
-			fmt_secs(b->n, lab, sizeof(lab));
-			b = b->next;
-		} else {
-			snprintf(lab, sizeof(lab), "+Inf");
-		}
-		int len = max > 0 ? (int)lround(c->n * width / max) : 0;
-		if (c->n > 0 && len == 0)
-			len = 1;
-		memset(bar, '#', (size_t)len);
-		bar[len] = 0;
-		printf("  <= %-8s |%-*s| %.0f\n", lab, width, bar, c->n);
-	}
+	view_text_show(stdout, r);
 }
 
-static void render_show(const struct jv *r, const struct ctl_request *rq)
+static void render_history(const json_t *r, const struct ctl_request *rq)
 {
-	const struct jv *t = jv_get(r, "target");
-	char b[96], c[64], d[64];
-	printf("target %s\n", jv_str_or(t, "name", "?"));
-	kv_line("  host:", "%s", jv_str_or(t, "host", "?"));
-	char lb[512];
-	fmt_labels(t, lb, sizeof(lb));
-	kv_line("  labels:", "%s", lb);
-	kv_line("  address:", "%s%s%s", fmt_dest(t, b, sizeof(b)),
-		jv_str(t, "source") ? " from " : "", jv_str_or(t, "source", ""));
-	if (jv_num(t, "resolved_at") > 0 || jv_str(t, "resolve_error"))
-		kv_line("  resolved:", "%s%s%s", fmt_time(jv_num(t, "resolved_at"), c, sizeof(c)),
-			jv_str(t, "resolve_error") ? ", last lookup: " : "",
-			jv_str_or(t, "resolve_error", ""));
-	kv_line("  kind:", "%s", jv_str_or(t, "kind", "?"));
-	kv_line("  state:", "%s", jv_str_or(t, "state", "?"));
-	if (jv_str(t, "error"))
-		kv_line("  error:", "%s", jv_str(t, "error"));
-	double line = jv_num(t, "config_line");
-	if (line > 0)
-		kv_line("  config line:", "%.0f", line);
-	else
-		kv_line("  config line:", "none (added at run time)");
-	const struct jv *cfg = jv_get(t, "config");
-	printf("%-20s", "  options:");
-	for (const struct jv *k = cfg ? cfg->kids : NULL; k; k = k->next) {
-		if (k->t == JT_STR)
-			printf(" %s=%s", k->key, k->s);
-		else if (k->t == JT_NUM)
-			printf(" %s=%.0f", k->key, k->n);
-		else if (k->t == JT_BOOL)
-			printf(" %s=%s", k->key, k->b ? "yes" : "no");
-	}
-	putchar('\n');
-	kv_line("  probes:", "%s (%s expected, %s in flight)", fmt_n(t, "probes", b, sizeof(b)),
-		fmt_n(t, "expected", c, sizeof(c)), fmt_n(t, "inflight", d, sizeof(d)));
-	kv_line("  last result:", "%s, rtt %s, at %s", jv_str_or(t, "last_result", "none"),
-		fmt_us(jv_num(t, "last_rtt_us"), c, sizeof(c)),
-		fmt_time(jv_num(t, "last_probe_time"), b, sizeof(b)));
-	kv_line("  last ok:", "%s", fmt_time(jv_num(t, "last_ok_time"), b, sizeof(b)));
-	fmt_pct(jv_num(t, "loss_pct"), b, sizeof(b));
-	fmt_pct(jv_num(t, "failed_pct"), c, sizeof(c));
-	kv_line("  loss:", "%s unanswered, %s failed", b, c);
-	const char *groups[] = { "results", "close_results" };
-	const char *labels[] = { "  results:", "  close results:" };
-	for (int g = 0; g < 2; g++) {
-		const struct jv *o = jv_get(t, groups[g]);
-		printf("%-20s", labels[g]);
-		for (const struct jv *k = o ? o->kids : NULL; k; k = k->next)
-			printf(" %s=%.0f", k->key, k->t == JT_NUM ? k->n : 0);
-		putchar('\n');
-	}
-	kv_line("  retransmits:", "syn %s, syn/ack %s", fmt_n(t, "syn_retransmits", b, sizeof(b)),
-		fmt_n(t, "synack_retransmits", c, sizeof(c)));
-	kv_line("  fin retransmits:", "ours %s, the peer's %s; duplicates (syn/ack, fin) %s",
-		fmt_n(t, "fin_retransmits", b, sizeof(b)), fmt_n(t, "peer_fin_retransmits", c, sizeof(c)),
-		fmt_n(t, "duplicates", d, sizeof(d)));
-	kv_line("  rtt ambiguous:", "%s probes (SYN retransmitted: no RTT sample, connect only)",
-		fmt_n(t, "rtt_ambiguous", b, sizeof(b)));
-	const struct jv *p = jv_get(t, "peer");
-	if (p && p->t == JT_OBJ)
-		kv_line("  peer:", "mss %s, wscale %s, sack %s, timestamps %s, ttl %s",
-			fmt_n(p, "mss", b, sizeof(b)), fmt_n(p, "wscale", c, sizeof(c)),
-			jv_true(p, "sack") ? "yes" : "no", jv_true(p, "timestamps") ? "yes" : "no",
-			fmt_n(p, "ttl", d, sizeof(d)));
-	else
-		kv_line("  peer:", "not seen");
-	print_hist("handshake", jv_get(t, "histograms"));
-	print_hist("connect", jv_get(t, "histograms"));
-	const struct jv *recent = jv_get(t, "recent");
-	if (recent && recent->kids) {
-		printf("\nrecent results:\n");
-		for (const struct jv *e = recent->kids; e; e = e->next) {
-			print_result_line(e, true);
-			print_trace(e);
-		}
-	}
+	view_text_history(stdout, r);
 }
 
-static void render_history(const struct jv *r, const struct ctl_request *rq)
+static void render_metrics(const json_t *r, const struct ctl_request *rq)
 {
-	const struct jv *rs = jv_get(r, "results");
-	for (const struct jv *e = rs ? rs->kids : NULL; e; e = e->next)
-		print_result_line(e, true);
+	fputs(str_or(r, "text", ""), stdout);
 }
 
-static void render_metrics(const struct jv *r, const struct ctl_request *rq)
+static void render_log_level(const json_t *r, const struct ctl_request *rq)
 {
-	fputs(jv_str_or(r, "text", ""), stdout);
+	printf("log level: %s\n", str_or(r, "log_level", "?"));
 }
 
-static void render_log_level(const struct jv *r, const struct ctl_request *rq)
+static void render_help(const json_t *r, const struct ctl_request *rq)
 {
-	printf("log level: %s\n", jv_str_or(r, "log_level", "?"));
-}
-
-static void render_help(const struct jv *r, const struct ctl_request *rq)
-{
-	const struct jv *cs = jv_get(r, "commands");
-	for (const struct jv *c = cs ? cs->kids : NULL; c; c = c->next) {
+	size_t i;
+	const json_t *c;
+	json_array_foreach(json_object_get(r, "commands"), i, c) {
 		char u[96];
-		snprintf(u, sizeof(u), "%s %s", jv_str_or(c, "name", "?"), jv_str_or(c, "usage", ""));
-		const char *acc = jv_str_or(c, "access", "read");
-		printf("  %-40s %s%s%s%s\n", u, jv_str_or(c, "help", ""), strcmp(acc, "read") ? " [" : "",
+		snprintf(u, sizeof(u), "%s %s", str_or(c, "name", "?"), str_or(c, "usage", ""));
+		const char *acc = str_or(c, "access", "read");
+		printf("  %-40s %s%s%s%s\n", u, str_or(c, "help", ""), strcmp(acc, "read") ? " [" : "",
 		       strcmp(acc, "read") ? acc : "", strcmp(acc, "read") ? "]" : "");
 	}
 }
 
-static void render_done(const struct jv *r, const struct ctl_request *rq)
+static void render_done(const json_t *r, const struct ctl_request *rq)
 {
 	static const struct { const char *cmd, *done; } words[] = {
 		{ "add", "added" }, { "remove", "removed" }, { "pause", "paused" },
@@ -810,18 +105,14 @@ static void render_done(const struct jv *r, const struct ctl_request *rq)
 		return;
 	}
 	if (rq->cmd->cmd == CTL_RELOAD) {
-		char b[32];
-		printf("reloaded: %s targets\n", fmt_n(r, "targets", b, sizeof(b)));
+		printf("reloaded: %.0f targets\n", json_number_value(json_object_get(r, "targets")));
 	}
 }
 
 /* Streaming: each result event, and the final/first "ok". */
-static void render_event(const struct jv *r, bool probe)
+static void render_event(const json_t *r, bool probe)
 {
-	const struct jv *res = jv_get(r, "result");
-	print_result_line(res, !probe);
-	if (probe)
-		print_trace(res);
+	view_text_result(stdout, json_object_get(r, "result"), !probe, probe);
 }
 
 static const ctl_render renderers[CTL_CMD_COUNT] = {
@@ -1177,10 +468,12 @@ int ctl_main(int argc, char **argv)
 					prog);
 			break;
 		}
-		struct jv *v = jv_parse(l, ll);
-		if (!v || v->t != JT_OBJ) {
-			fprintf(stderr, "%s: unreadable reply: %.200s\n", prog, l);
-			jv_free(v);
+		json_error_t jerr;
+		json_t *v = json_loadb(l, ll, 0, &jerr);
+		if (!json_is_object(v)) {
+			fprintf(stderr, "%s: unreadable reply (%s): %.200s\n", prog,
+				v ? "not an object" : jerr.text, l);
+			json_decref(v);
 			break;
 		}
 		if (json) {
@@ -1188,19 +481,19 @@ int ctl_main(int argc, char **argv)
 			putchar('\n');
 			fflush(stdout);
 		}
-		const struct jv *ok = jv_get(v, "ok");
+		const json_t *ok = json_object_get(v, "ok");
 		if (!ok) {
 			/* An event line (probe result, watch result). */
-			if (!json && jv_get(v, "result"))
+			if (!json && json_object_get(v, "result"))
 				render_event(v, cmd == CTL_PROBE);
 			fflush(stdout);
-			jv_free(v);
+			json_decref(v);
 			continue;
 		}
-		if (ok->t != JT_BOOL || !ok->b) {
+		if (!json_is_true(ok)) {
 			if (!json)
-				fprintf(stderr, "%s: %s\n", prog, jv_str_or(v, "error", "failed"));
-			jv_free(v);
+				fprintf(stderr, "%s: %s\n", prog, str_or(v, "error", "failed"));
+			json_decref(v);
 			rc = 1;
 			break;
 		}
@@ -1208,7 +501,7 @@ int ctl_main(int argc, char **argv)
 		if (!json && renderers[cmd])
 			renderers[cmd](v, &rq);
 		fflush(stdout);
-		jv_free(v);
+		json_decref(v);
 		if (cmd != CTL_WATCH) {
 			rc = 0;
 			break;

@@ -79,22 +79,50 @@ void jb_obj_end(struct jbuf *j) { close_c(j, "}"); }
 void jb_arr(struct jbuf *j) { open_c(j, "["); }
 void jb_arr_end(struct jbuf *j) { close_c(j, "]"); }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * surrogates or code points past U+10FFFF), 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (c >= 0xe0 && c <= 0xef)
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	if (c >= 0xf0 && c <= 0xf4)
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80
+			       ? 4 : 0;
+	return 0;
+}
+
+/* JSON text is UTF-8 (RFC 8259 section 8.1): a byte that does not start a
+ * well-formed sequence (a file name, a label from a discovery file) is
+ * written as U+FFFD, so strict readers (jansson in ctl) take every reply. */
 static void str_raw(struct jbuf *j, const char *s)
 {
 	put(j, "\"");
-	static const char special[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
-				      "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
-				      "\x1c\x1d\x1e\x1f\x7f";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
 		char esc[8];
 		/* Runs of plain characters in one append: `ctl metrics` sends
 		 * megabytes of text through here. */
-		size_t run = strcspn((const char *)p, special);
-		if (run) {
-			jb_append(j, (const char *)p, run);
-			p += run - 1;
+		const unsigned char *q = p;
+		while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+			q++;
+		if (q > p) {
+			jb_append(j, (const char *)p, (size_t)(q - p));
+			p = q;
 			continue;
 		}
+		size_t n = 1;
 		switch (*p) {
 		case '"': put(j, "\\\""); break;
 		case '\\': put(j, "\\\\"); break;
@@ -105,10 +133,14 @@ static void str_raw(struct jbuf *j, const char *s)
 			if (*p < 0x20 || *p == 0x7f) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
 				put(j, esc);
+			} else if ((n = utf8_len(p))) {
+				jb_append(j, (const char *)p, n);
 			} else {
-				jb_append(j, (const char *)p, 1);
+				n = 1;
+				put(j, "\xef\xbf\xbd");
 			}
 		}
+		p += n;
 	}
 	put(j, "\"");
 }

@@ -1,8 +1,12 @@
 #include "report.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *dir_str(uint8_t d)
 {
@@ -147,7 +151,7 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_uint(j, r->dport);
 	jb_key(j, "source_port");
 	jb_uint(j, r->sport);
-	if (r->error) {
+	if (r->error && !r->send_errno) {
 		jb_key(j, "not_sent");
 		jb_bool(j, true);
 	}
@@ -223,15 +227,17 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r)
 {
 	char a[64];
-	fprintf(f, "%s [%s]:%u %s seq=%u sport=%u %s", probe_kind_str(r->kind),
-		pkt_addr_str(&r->dst, a, sizeof(a)), r->dport, target, seq, r->sport,
-		probe_result_str(r->result));
+	fprintf(f, "%s [%s]:%u %s", probe_kind_str(r->kind), pkt_addr_str(&r->dst, a, sizeof(a)),
+		r->dport, target);
+	if (seq)
+		fprintf(f, " seq=%u", seq);
+	fprintf(f, " sport=%u %s", r->sport, probe_result_str(r->result));
 	if (r->send_errno) {
 		char why[96];
 		fprintf(f, " (%s)", report_error_str(r, why, sizeof(why)));
-	}
-	if (r->error)
+	} else if (r->error) {
 		fprintf(f, " not_sent");
+	}
 	if (r->ph.handshake)
 		fprintf(f, " rtt=%.3f ms", r->ph.handshake / 1e6);
 	else if (r->ph.rtt_ambiguous)
@@ -297,4 +303,169 @@ void report_trace(FILE *f, const struct probe_report *r)
 	}
 	if (tl->dropped)
 		fprintf(f, "  (%u more events not recorded)\n", tl->dropped);
+}
+
+const char *report_time_str(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	char d[32];
+	localtime_r(&t, &tm);
+	strftime(d, sizeof(d), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03u", d, (unsigned)(ns / 1000000u % 1000u));
+	return buf;
+}
+
+/* ---- reading report_json back ------------------------------------------------- */
+
+static uint64_t j_u64(const json_t *o, const char *key)
+{
+	double v = json_number_value(json_object_get(o, key));
+	return v > 0 ? (uint64_t)llround(v) : 0;
+}
+
+/* A duration in microseconds as ns; null is 0. */
+static uint64_t j_ns(const json_t *o, const char *key)
+{
+	double v = json_number_value(json_object_get(o, key));
+	return v > 0 ? (uint64_t)llround(v * 1e3) : 0;
+}
+
+static const char *j_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* The enum value whose name is s; -1 if none. */
+static int enum_from(const char *s, unsigned n, const char *(*name)(unsigned))
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(s, name(i)))
+			return (int)i;
+	return -1;
+}
+
+static const char *result_name(unsigned i) { return probe_result_str((enum probe_result)i); }
+static const char *close_name(unsigned i) { return close_result_str((enum close_result)i); }
+static const char *state_name(unsigned i) { return tcp_state_str((enum tcp_state)i); }
+static const char *dir_name(unsigned i) { return dir_str((uint8_t)i); }
+static const char *kind_name(unsigned i) { return probe_kind_str((enum probe_kind)i); }
+
+static uint8_t flags_from(const char *s)
+{
+	static const char names[] = "FSRP.UEW"; /* pkt_flags_str's, in bit order */
+	uint8_t f = 0;
+	for (; *s; s++) {
+		const char *p = strchr(names, *s);
+		if (p)
+			f |= (uint8_t)(1u << (p - names));
+	}
+	return f;
+}
+
+static int addr_from(const char *s, struct pkt_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->a) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, s, a->a) == 1)
+		a->family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
+static void timeline_from(const json_t *arr, uint64_t t0, struct fsm_timeline *tl)
+{
+	size_t i;
+	const json_t *e;
+	memset(tl, 0, sizeof(*tl));
+	json_array_foreach(arr, i, e) {
+		if (tl->n >= FSM_TL_MAX) {
+			tl->dropped++;
+			continue;
+		}
+		struct fsm_tl_entry *x = &tl->e[tl->n++];
+		double t = json_number_value(json_object_get(e, "t_us"));
+		x->t_ns = t0 + (uint64_t)llround(t * 1e3); /* negative wraps back below t0 */
+		int dir = enum_from(j_str(e, "dir"), TL_UNSENT + 1, dir_name);
+		x->dir = (uint8_t)(dir < 0 ? TL_USER : dir);
+		x->seq = (uint32_t)j_u64(e, "seq");
+		x->ack = (uint32_t)j_u64(e, "ack");
+		x->len = (uint16_t)j_u64(e, "len");
+		if (x->dir == TL_ICMP) {
+			x->flags = (uint8_t)j_u64(e, "icmp_type");
+			x->code = (uint8_t)j_u64(e, "icmp_code");
+		} else {
+			x->flags = flags_from(j_str(e, "flags"));
+		}
+		x->crossed = json_is_true(json_object_get(e, "crossed"));
+		int st = enum_from(j_str(e, "state"), TCPS_COUNT, state_name);
+		x->state = (uint8_t)(st < 0 ? TCPS_CLOSED : st);
+	}
+}
+
+int report_from_json(const json_t *o, struct report_decoded *out)
+{
+	struct probe_report *r = &out->r;
+	memset(out, 0, sizeof(*out));
+	r->peer_wscale = -1;
+	if (!json_is_object(o))
+		return -1;
+	snprintf(out->target, sizeof(out->target), "%s", j_str(o, "target"));
+	int kind = enum_from(j_str(o, "kind"), PROBE_KIND_COUNT, kind_name);
+	int res = enum_from(j_str(o, "result"), RESULT_COUNT, result_name);
+	int cl = enum_from(j_str(o, "close"), CLOSE_COUNT, close_name);
+	if (kind < 0 || res < 0 || cl < 0 || addr_from(j_str(o, "address"), &r->dst) < 0)
+		return -1;
+	r->kind = (uint8_t)kind;
+	r->result = (uint8_t)res;
+	r->close_result = (uint8_t)cl;
+	r->dport = (uint16_t)j_u64(o, "port");
+	r->sport = (uint16_t)j_u64(o, "source_port");
+	double t = json_number_value(json_object_get(o, "time"));
+	r->t_start = t > 0 ? (uint64_t)llround(t * 1e9) : 0;
+	if (json_string_value(json_object_get(o, "error"))) {
+		snprintf(out->error, sizeof(out->error), "%s", j_str(o, "error"));
+		r->error = out->error;
+		/* The text says why; report_error_str prefers it to the errno. */
+		if (!json_is_true(json_object_get(o, "not_sent")))
+			r->send_errno = EIO;
+	}
+	r->ph.handshake = j_ns(o, "rtt_us");
+	r->ph.connect = j_ns(o, "connect_us");
+	r->ph.rtt_ambiguous = json_is_true(json_object_get(o, "rtt_ambiguous"));
+	const json_t *ph = json_object_get(o, "phases_us");
+	r->ph.fin_ack = j_ns(ph, "fin_ack");
+	r->ph.fin_wait_2 = j_ns(ph, "fin_wait_2");
+	r->ph.close = j_ns(ph, "close");
+	r->syn_retransmits = (uint8_t)j_u64(o, "syn_retransmits");
+	uint64_t sar = j_u64(o, "synack_retransmits");
+	r->synack_seen = (uint8_t)(sar ? sar + 1 : 0);
+	r->duplicates = (uint16_t)j_u64(o, "duplicates");
+	r->fin_retransmits = (uint8_t)j_u64(o, "fin_retransmits");
+	r->peer_fin_retransmits = (uint8_t)j_u64(o, "peer_fin_retransmits");
+	r->bytes_rcvd = (uint32_t)j_u64(o, "bytes_received");
+	r->challenge_acks = (uint16_t)j_u64(o, "challenge_acks");
+	const json_t *peer = json_object_get(o, "peer");
+	if (json_is_object(peer)) {
+		r->have_peer = true;
+		r->peer_mss = (uint16_t)j_u64(peer, "mss");
+		const json_t *ws = json_object_get(peer, "wscale");
+		r->peer_wscale = json_is_number(ws) ? (int8_t)json_number_value(ws) : -1;
+		r->peer_sack = json_is_true(json_object_get(peer, "sack"));
+		r->peer_ts = json_is_true(json_object_get(peer, "timestamps"));
+		r->peer_ttl = (uint8_t)j_u64(peer, "ttl");
+	}
+	const json_t *icmp = json_object_get(o, "icmp");
+	if (json_is_object(icmp)) {
+		r->have_icmp = true;
+		r->icmp_type = (uint8_t)j_u64(icmp, "type");
+		r->icmp_code = (uint8_t)j_u64(icmp, "code");
+	}
+	timeline_from(json_object_get(o, "timeline"), r->t_start, &out->tl);
+	out->tl.dropped = (uint8_t)(out->tl.dropped + j_u64(o, "timeline_dropped"));
+	r->tl = &out->tl;
+	return 0;
 }

@@ -1,8 +1,10 @@
 /* report.h: one probe's outcome as text: the JSON object (probe --json,
- * ctl watch/history), the human one-liner and the --trace timeline. */
+ * ctl watch/history), the human one-liner and the --trace timeline, and
+ * the JSON read back (ctl) so every command prints a result the same way. */
 #ifndef TCPPROBE_REPORT_H
 #define TCPPROBE_REPORT_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "engine.h"
@@ -15,6 +17,8 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bool sack, bool ts,
 		      uint8_t ttl);
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0);
+/* The one-liner every command prints for a result (probe, ctl probe, show,
+ * history, watch); seq 0: none (the daemon's results have no sequence). */
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r);
 void report_trace(FILE *f, const struct probe_report *r);
 /* Why a probe ended `error`, when the report knows ("send: Operation not
@@ -22,5 +26,19 @@ void report_trace(FILE *f, const struct probe_report *r);
 const char *report_error_str(const struct probe_report *r, char *buf, size_t len);
 /* ICMP type/code as words: "port-unreachable", "admin-prohibited", ... */
 const char *report_icmp_str(uint8_t family, uint8_t type, uint8_t code);
+
+/* ns since the epoch as local "YYYY-MM-DD HH:MM:SS.mmm". */
+const char *report_time_str(uint64_t ns, char *buf, size_t len);
+
+/* A report read back from report_json's object, as `tcpprobe ctl` gets it,
+ * so that its text comes from report_line and report_trace too. */
+struct report_decoded {
+	struct probe_report r; /* r.tl and r.error point into this struct */
+	struct fsm_timeline tl;
+	char target[320];
+	char error[256];
+};
+/* 0, or -1 when o is not a result (kind, result, close or address unknown). */
+int report_from_json(const json_t *o, struct report_decoded *out);
 
 #endif

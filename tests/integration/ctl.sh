@@ -7,7 +7,7 @@
 # Packets only flow inside the lab's two namespaces (no default route); the
 # control socket is a file in a private temp directory; every process is
 # started here and stopped by PID; users and groups created here are removed.
-# checks: 55
+# checks: 57
 set -u
 cd "$(dirname "$0")/../.."
 TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
@@ -326,6 +326,37 @@ else fail ctl-watch-human "$(cat "$T/watch")"; fi
 clients_1() { [ "$(ctl --json status 2>/dev/null | jpy 'd["control_clients"]')" = 1 ]; }
 if until_ok 30 clients_1; then pass ctl-watch-disconnect
 else fail ctl-watch-disconnect "$(ctl --json status | jpy 'd["control_clients"]') clients still connected"; fi
+
+# ---- one renderer: a result reads the same wherever it is printed ------------------
+# The same probe from `ctl watch`, `ctl history` and `ctl show`: one line,
+# byte for byte (report.c renders it from the JSON each command got).
+"$TCPPROBE" ctl -s "$SOCK" watch >"$T/wtext" 2>/dev/null &
+WPID=$!
+MYPIDS+=("$WPID")
+watched() { grep -q ' open4 sport=' "$T/wtext"; }
+idle() { [ "$(ctl --json show open4 | jpy 'd["target"]["inflight"]')" = 0 ]; }
+hline=
+if until_ok 50 watched && ctl pause open4 >/dev/null && until_ok 50 idle; then
+	hline=$(ctl history open4 1)
+	in_watch() { grep -qxF -- "$hline" "$T/wtext"; }
+	sline=$(ctl show open4 | sed -n '/^recent results:$/{n;p;q}')
+fi
+kill "$WPID" 2>/dev/null
+ctl resume open4 >/dev/null
+if [ -n "$hline" ] && until_ok 50 in_watch && [ "$sline" = "$hline" ] &&
+	echo "$hline" | grep -qE "^[0-9-]+ [0-9:.]+ handshake \[$LAB_S4\]:$LAB_PORT_OPEN open4 sport=[0-9]+ ok rtt="; then
+	pass ctl-result-same-text
+else fail ctl-result-same-text "history: '$hline' show: '${sline:-}' watch: $(grep ' open4 ' "$T/wtext" | tail -2 | tr '\n' '|')"; fi
+# `tcpprobe probe --trace` and `ctl probe`: the same line and timeline, but
+# for what differs from probe to probe (port, times), probe's seq= and the
+# name each gives a one-shot target (probe: the host, the daemon: HOST:PORT).
+norm() { sed -E 's/^([a-z]+ \S+) \S+ (seq=[0-9]+ )?sport=/\1 NAME sport=/; s/sport=[0-9]+/sport=P/; s/rtt=[0-9.]+ ms/rtt=R ms/; s/^ +[0-9]+\.[0-9]+ us/ T us/'; }
+plain=$(LAB_WRAP="timeout 30" lab_tcpprobe probe --source-ports 40000-40099 --trace --kind syn "$LAB_S4:$LAB_PORT_OPEN" 2>&1 | sed '/^$/,$d' | norm)
+viactl=$(ctl probe "$LAB_S4:$LAB_PORT_OPEN" --kind syn 2>&1 | norm)
+if [ -n "$plain" ] && [ "$plain" = "$viactl" ] && [ "$(echo "$plain" | grep -c ' us  ')" -ge 3 ] &&
+	echo "$plain" | head -1 | grep -qxF "syn [$LAB_S4]:$LAB_PORT_OPEN NAME sport=P ok rtt=R ms ttl=64"; then
+	pass ctl-probe-same-text
+else fail ctl-probe-same-text "probe: $(echo "$plain" | tr '\n' '|') ctl probe: $(echo "$viactl" | tr '\n' '|')"; fi
 
 # ---- probe -----------------------------------------------------------------------
 out=$(ctl probe "$LAB_S4:$LAB_PORT_OPEN")

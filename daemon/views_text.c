@@ -1,0 +1,407 @@
+/* views_text.c: the daemon's views (views.c) as text, for `tcpprobe ctl`.
+ * Made from the JSON reply, so the daemon's reply is the single source of
+ * truth; field names, labels and formats come from views.c's tables, and a
+ * probe result is printed by report.c, as `tcpprobe probe` prints it. */
+#include "views_text.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+#define LABEL_W 20
+
+/* ---- values ------------------------------------------------------------------- */
+
+/* NAN when missing or not a number. */
+static double num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : dflt;
+}
+
+static const char *fmt_us(double us, char *b, size_t len)
+{
+	if (isnan(us))
+		snprintf(b, len, "-");
+	else if (us < 1000)
+		snprintf(b, len, "%.0fus", us);
+	else if (us < 1e6)
+		snprintf(b, len, "%.2fms", us / 1e3);
+	else
+		snprintf(b, len, "%.2fs", us / 1e6);
+	return b;
+}
+
+static const char *fmt_bytes(double v, char *b, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+	if (isnan(v))
+		v = 0;
+	while (v >= 1024 && u < 4)
+		v /= 1024, u++;
+	snprintf(b, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return b;
+}
+
+static const char *fmt_uptime(double s, char *b, size_t len)
+{
+	unsigned long long t = isnan(s) ? 0 : (unsigned long long)s;
+	unsigned long long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
+	if (d)
+		snprintf(b, len, "%llud %lluh %llum %llus", d, h, m, sec);
+	else if (h)
+		snprintf(b, len, "%lluh %llum %llus", h, m, sec);
+	else
+		snprintf(b, len, "%llum %llus", m, sec);
+	return b;
+}
+
+static const char *fmt_time(double epoch, char *b, size_t len)
+{
+	if (isnan(epoch) || epoch <= 0)
+		snprintf(b, len, "never");
+	else
+		report_time_str((uint64_t)llround(epoch * 1e9), b, len);
+	return b;
+}
+
+/* "k=v,k=v" from a "labels" object; "-" for none. */
+static const char *fmt_labels(const json_t *l, char *out, size_t len)
+{
+	size_t o = 0;
+	const char *k;
+	const json_t *v;
+	out[0] = 0;
+	json_object_foreach((json_t *)l, k, v) {
+		if (o >= len)
+			break;
+		int r = snprintf(out + o, len - o, "%s%s=%s", o ? "," : "", k,
+				 json_is_string(v) ? json_string_value(v) : "?");
+		if (r < 0)
+			break;
+		o += (size_t)r;
+	}
+	if (!out[0])
+		snprintf(out, len, "-");
+	return out;
+}
+
+/* "[addr]:port" as report_line writes it; the host when not resolved. */
+static const char *fmt_dest(const json_t *o, char *b, size_t len)
+{
+	const char *a = str_or(o, "address", str_or(o, "host", "?"));
+	double port = num(o, "port");
+	snprintf(b, len, strchr(a, ':') ? "[%s]:%.0f" : "%s:%.0f", a, isnan(port) ? 0 : port);
+	return b;
+}
+
+/* A number as an integer, or "-" when missing. */
+static const char *fmt_n(const json_t *o, const char *key, char *b, size_t len)
+{
+	double v = num(o, key);
+	if (isnan(v))
+		snprintf(b, len, "-");
+	else
+		snprintf(b, len, "%.0f", v);
+	return b;
+}
+
+static const char *fmt_pct(double v, char *b, size_t n)
+{
+	if (isnan(v))
+		snprintf(b, n, "-");
+	else
+		snprintf(b, n, "%.1f%%", v);
+	return b;
+}
+
+/* Field f of row as text. */
+static const char *fmt_field(const json_t *row, const struct view_field *f, char *b, size_t len)
+{
+	const json_t *o = f->group ? json_object_get(row, f->group) : row;
+	switch (f->fmt) {
+	case VF_COUNT: return fmt_n(o, f->key, b, len);
+	case VF_STR: snprintf(b, len, "%s", str_or(o, f->key, "-")); return b;
+	case VF_RATE:
+		snprintf(b, len, "%.1f", num(o, f->key));
+		return b;
+	case VF_US: return fmt_us(num(o, f->key), b, len);
+	case VF_BYTES: return fmt_bytes(num(o, f->key), b, len);
+	case VF_UPTIME: return fmt_uptime(num(o, f->key), b, len);
+	case VF_PCT: return fmt_pct(num(o, f->key), b, len);
+	case VF_DEST: return fmt_dest(o, b, len);
+	case VF_LABELS: return fmt_labels(json_object_get(o, f->key), b, len);
+	case VF_TIME: return fmt_time(num(o, f->key), b, len);
+	}
+	return "?";
+}
+
+static void kv_line(FILE *out, const char *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void kv_line(FILE *out, const char *k, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(out, "%-*s ", LABEL_W, k);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+/* A table's rows as "label   value, value" lines: a labelled row starts a
+ * line, an unlabelled one continues it, a row without text is JSON only. */
+static void print_fields(FILE *out, const json_t *o, const struct view_field *fs, size_t n)
+{
+	bool open = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct view_field *f = &fs[i];
+		char b[512];
+		if (!f->text)
+			continue;
+		if (f->label) {
+			if (open)
+				fputc('\n', out);
+			fprintf(out, "%-*s ", LABEL_W, f->label);
+			open = true;
+		}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		fprintf(out, f->text, fmt_field(o, f, b, sizeof(b)));
+#pragma GCC diagnostic pop
+	}
+	if (open)
+		fputc('\n', out);
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+void view_text_result(FILE *out, const json_t *res, bool with_time, bool trace)
+{
+	struct report_decoded *d = malloc(sizeof(*d));
+	if (!d || report_from_json(res, d) < 0) {
+		fprintf(out, "(unreadable result)\n");
+		free(d);
+		return;
+	}
+	if (with_time) {
+		char t[48];
+		fprintf(out, "%s ", report_time_str(d->r.t_start, t, sizeof(t)));
+	}
+	report_line(out, d->target, 0, &d->r);
+	if (trace)
+		report_trace(out, &d->r);
+	free(d);
+}
+
+/* ---- the views ------------------------------------------------------------------ */
+
+void view_text_status(FILE *out, const json_t *r)
+{
+	char b[64], c[64], d[64], e[64], f[64];
+	print_fields(out, r, view_status_fields, view_status_nfields);
+	kv_line(out, "shard:", "%s (%s targets left to other shards)", str_or(r, "shard", "0/1"),
+		fmt_n(r, "shard_skipped", b, sizeof(b)));
+	size_t i;
+	const json_t *s;
+	json_array_foreach(json_object_get(r, "discovery"), i, s) {
+		char lab[96];
+		snprintf(lab, sizeof(lab), "discovery %s:", str_or(s, "name", "?"));
+		kv_line(out, lab, "%s targets from %s files (%s failing), %s reads, %s errors",
+			fmt_n(s, "targets", b, sizeof(b)), fmt_n(s, "files", c, sizeof(c)),
+			fmt_n(s, "files_failing", d, sizeof(d)), fmt_n(s, "refreshes", e, sizeof(e)),
+			fmt_n(s, "errors", f, sizeof(f)));
+		size_t k;
+		const json_t *fe;
+		json_array_foreach(json_object_get(s, "file_errors"), k, fe)
+			if (json_is_string(fe))
+				kv_line(out, "  error:", "%s", json_string_value(fe));
+	}
+	json_array_foreach(json_object_get(r, "remote_write"), i, s) {
+		char lab[96];
+		snprintf(lab, sizeof(lab), "remote_write %s:", str_or(s, "name", "?"));
+		kv_line(out, lab, "%s samples sent, %s queued, %s dropped (queue full), %s rejected, "
+			"%s failed requests", fmt_n(s, "sent_samples", b, sizeof(b)),
+			fmt_n(s, "queued_samples", c, sizeof(c)), fmt_n(s, "dropped_samples", d, sizeof(d)),
+			fmt_n(s, "rejected_samples", e, sizeof(e)), fmt_n(s, "failed_requests", f, sizeof(f)));
+		const char *le = str_or(s, "last_error", "");
+		if (*le)
+			kv_line(out, "  last error:", "%s", le);
+	}
+}
+
+#define CELL 80
+
+void view_text_targets(FILE *out, const json_t *r, bool labels)
+{
+	const struct view_field *cols[32];
+	size_t nc = 0;
+	for (size_t c = 0; c < view_target_nfields && nc < 32; c++) {
+		const struct view_field *f = &view_target_fields[c];
+		if (f->label && (labels || f->fmt != VF_LABELS))
+			cols[nc++] = f;
+	}
+	const json_t *ts = json_object_get(r, "targets");
+	size_t n = json_array_size(ts);
+	char(*cells)[32][CELL] = calloc(n + 1, sizeof(*cells));
+	if (!cells) {
+		fprintf(stderr, "tcpprobe ctl: out of memory\n");
+		return;
+	}
+	size_t w[32];
+	for (size_t c = 0; c < nc; c++) {
+		snprintf(cells[0][c], CELL, "%s", cols[c]->label);
+		w[c] = strlen(cols[c]->label);
+	}
+	for (size_t i = 1; i <= n; i++) {
+		const json_t *t = json_array_get(ts, i - 1);
+		for (size_t c = 0; c < nc; c++) {
+			fmt_field(t, cols[c], cells[i][c], CELL);
+			if (strlen(cells[i][c]) > w[c])
+				w[c] = strlen(cells[i][c]);
+		}
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (size_t c = 0; c < nc; c++) {
+			/* Numbers right-aligned, text left-aligned; no trailing blanks. */
+			bool numeric = cols[c]->fmt == VF_US || cols[c]->fmt == VF_PCT;
+			bool last = c == nc - 1;
+			fprintf(out, "%*s%s", numeric ? (int)w[c] : last ? 0 : -(int)w[c], cells[i][c],
+				last ? "" : "  ");
+		}
+		fputc('\n', out);
+	}
+	free(cells);
+}
+
+static void print_hist(FILE *out, const char *phase, const json_t *hs)
+{
+	const json_t *h = json_object_get(hs, phase);
+	const json_t *bounds = json_object_get(hs, "buckets_s");
+	const json_t *counts = json_object_get(h, "counts");
+	if (!json_is_array(counts))
+		return;
+	double max = 0, total = num(h, "count");
+	size_t i;
+	const json_t *c;
+	json_array_foreach(counts, i, c)
+		if (json_number_value(c) > max)
+			max = json_number_value(c);
+	char p50[32], p90[32], p99[32];
+	fprintf(out, "\n%s latency: %.0f observations, p50 %s, p90 %s, p99 %s\n", phase,
+		isnan(total) ? 0 : total, fmt_us(num(h, "p50_us"), p50, sizeof(p50)),
+		fmt_us(num(h, "p90_us"), p90, sizeof(p90)), fmt_us(num(h, "p99_us"), p99, sizeof(p99)));
+	const int width = 40;
+	json_array_foreach(counts, i, c) {
+		char lab[32], bar[64];
+		const json_t *b = json_array_get(bounds, i);
+		if (b)
+			fmt_us(json_number_value(b) * 1e6, lab, sizeof(lab));
+		else
+			snprintf(lab, sizeof(lab), "+Inf");
+		double v = json_number_value(c);
+		int len = max > 0 ? (int)lround(v * width / max) : 0;
+		if (v > 0 && len == 0)
+			len = 1;
+		memset(bar, '#', (size_t)len);
+		bar[len] = 0;
+		fprintf(out, "  <= %-8s |%-*s| %.0f\n", lab, width, bar, v);
+	}
+}
+
+/* " k=v" for each member of an object (numbers as integers, yes/no). */
+static void print_members(FILE *out, const char *label, const json_t *o)
+{
+	const char *k;
+	const json_t *v;
+	fprintf(out, "%-*s", LABEL_W, label);
+	json_object_foreach((json_t *)o, k, v) {
+		if (json_is_string(v))
+			fprintf(out, " %s=%s", k, json_string_value(v));
+		else if (json_is_number(v))
+			fprintf(out, " %s=%.0f", k, json_number_value(v));
+		else if (json_is_boolean(v))
+			fprintf(out, " %s=%s", k, json_is_true(v) ? "yes" : "no");
+	}
+	fputc('\n', out);
+}
+
+void view_text_show(FILE *out, const json_t *r)
+{
+	const json_t *t = json_object_get(r, "target");
+	char b[512], c[64], d[64];
+	fprintf(out, "target %s\n", str_or(t, "name", "?"));
+	kv_line(out, "  host:", "%s", str_or(t, "host", "?"));
+	kv_line(out, "  labels:", "%s", fmt_labels(json_object_get(t, "labels"), b, sizeof(b)));
+	kv_line(out, "  address:", "%s%s%s", fmt_dest(t, b, sizeof(b)),
+		json_string_value(json_object_get(t, "source")) ? " from " : "",
+		str_or(t, "source", ""));
+	const char *rerr = json_string_value(json_object_get(t, "resolve_error"));
+	if (num(t, "resolved_at") > 0 || rerr)
+		kv_line(out, "  resolved:", "%s%s%s", fmt_time(num(t, "resolved_at"), c, sizeof(c)),
+			rerr ? ", last lookup: " : "", rerr ? rerr : "");
+	kv_line(out, "  kind:", "%s", str_or(t, "kind", "?"));
+	kv_line(out, "  state:", "%s", str_or(t, "state", "?"));
+	const char *err = json_string_value(json_object_get(t, "error"));
+	if (err)
+		kv_line(out, "  error:", "%s", err);
+	double line = num(t, "config_line");
+	if (line > 0)
+		kv_line(out, "  config line:", "%.0f", line);
+	else
+		kv_line(out, "  config line:", "none (added at run time)");
+	print_members(out, "  options:", json_object_get(t, "config"));
+	kv_line(out, "  probes:", "%s (%s expected, %s in flight)", fmt_n(t, "probes", b, sizeof(b)),
+		fmt_n(t, "expected", c, sizeof(c)), fmt_n(t, "inflight", d, sizeof(d)));
+	kv_line(out, "  last result:", "%s, rtt %s, at %s", str_or(t, "last_result", "none"),
+		fmt_us(num(t, "last_rtt_us"), c, sizeof(c)),
+		fmt_time(num(t, "last_probe_time"), b, sizeof(b)));
+	kv_line(out, "  last ok:", "%s", fmt_time(num(t, "last_ok_time"), b, sizeof(b)));
+	kv_line(out, "  loss:", "%s unanswered, %s failed", fmt_pct(num(t, "loss_pct"), b, sizeof(b)),
+		fmt_pct(num(t, "failed_pct"), c, sizeof(c)));
+	print_members(out, "  results:", json_object_get(t, "results"));
+	print_members(out, "  close results:", json_object_get(t, "close_results"));
+	kv_line(out, "  retransmits:", "syn %s, syn/ack %s", fmt_n(t, "syn_retransmits", b, sizeof(b)),
+		fmt_n(t, "synack_retransmits", c, sizeof(c)));
+	kv_line(out, "  fin retransmits:", "ours %s, the peer's %s; duplicates (syn/ack, fin) %s",
+		fmt_n(t, "fin_retransmits", b, sizeof(b)), fmt_n(t, "peer_fin_retransmits", c, sizeof(c)),
+		fmt_n(t, "duplicates", d, sizeof(d)));
+	kv_line(out, "  rtt ambiguous:", "%s probes (SYN retransmitted: no RTT sample, connect only)",
+		fmt_n(t, "rtt_ambiguous", b, sizeof(b)));
+	const json_t *p = json_object_get(t, "peer");
+	if (json_is_object(p))
+		kv_line(out, "  peer:", "mss %s, wscale %s, sack %s, timestamps %s, ttl %s",
+			fmt_n(p, "mss", b, sizeof(b)), fmt_n(p, "wscale", c, sizeof(c)),
+			json_is_true(json_object_get(p, "sack")) ? "yes" : "no",
+			json_is_true(json_object_get(p, "timestamps")) ? "yes" : "no",
+			fmt_n(p, "ttl", d, sizeof(d)));
+	else
+		kv_line(out, "  peer:", "not seen");
+	print_hist(out, "handshake", json_object_get(t, "histograms"));
+	print_hist(out, "connect", json_object_get(t, "histograms"));
+	const json_t *recent = json_object_get(t, "recent");
+	if (json_array_size(recent)) {
+		size_t i;
+		const json_t *e;
+		fprintf(out, "\nrecent results:\n");
+		json_array_foreach(recent, i, e)
+			view_text_result(out, e, true, true);
+	}
+}
+
+void view_text_history(FILE *out, const json_t *r)
+{
+	size_t i;
+	const json_t *e;
+	json_array_foreach(json_object_get(r, "results"), i, e)
+		view_text_result(out, e, true, false);
+}

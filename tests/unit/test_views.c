@@ -1,0 +1,227 @@
+/* test_views.c: one renderer per view. A result read back from its JSON
+ * (what `tcpprobe ctl` receives) prints exactly as the report itself does
+ * (what `tcpprobe probe` prints); the daemon's JSON always parses; the
+ * status text comes from the status field table. */
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "json.h"
+#include "report.h"
+#include "views_text.h"
+
+#define T0 1700000000123456789ull
+
+static struct fsm_timeline tl;
+
+static void add(uint8_t dir, uint8_t flags, uint64_t dt_ns, uint32_t seq, uint32_t ack,
+		uint16_t len, uint8_t state)
+{
+	tl.e[tl.n++] = (struct fsm_tl_entry){ .t_ns = T0 + dt_ns, .dir = dir, .flags = flags,
+					      .seq = seq, .ack = ack, .len = len, .state = state };
+}
+
+/* A handshake probe with everything a line and a trace can show. */
+static struct probe_report handshake(void)
+{
+	struct probe_report r = {
+		.dst = { .family = AF_INET6, .a = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 } },
+		.sport = 40123, .dport = 8080, .kind = PROBE_HANDSHAKE, .result = RESULT_OK,
+		.close_result = CLOSE_OK, .syn_retransmits = 1, .synack_seen = 2,
+		.have_peer = true, .peer_ttl = 63, .peer_wscale = 7, .peer_mss = 1460,
+		.peer_sack = true, .t_start = T0,
+		.ph = { .connect = 1234567, .rtt_ambiguous = true, .close = 2345678, .fin_ack = 1000 },
+	};
+	memset(&tl, 0, sizeof(tl));
+	add(TL_OUT, 0x02, 0, 0, 0, 0, TCPS_SYN_SENT);
+	add(TL_TIMER, 0, 1000000, 0, 0, 0, TCPS_SYN_SENT);
+	add(TL_OUT, 0x02, 1000001, 0, 0, 0, TCPS_SYN_SENT);
+	add(TL_IN, 0x12, 1234567, 0, 1, 0, TCPS_ESTABLISHED);
+	add(TL_OUT, 0x10, 1234600, 1, 1, 0, TCPS_ESTABLISHED);
+	add(TL_USER, 1, 1300000, 1, 1, 0, TCPS_ESTABLISHED);
+	add(TL_OUT, 0x11, 1300001, 1, 1, 5, TCPS_FIN_WAIT_1);
+	tl.e[tl.n - 1].crossed = true;
+	add(TL_UNSENT, 0x10, 1300002, 2, 1, 0, TCPS_FIN_WAIT_1);
+	add(TL_ICMP, 3, 1300003, 0, 0, 0, TCPS_FIN_WAIT_1);
+	tl.e[tl.n - 1].code = 3;
+	add(TL_IN, 0x11, 2345678, 1, 2, 0, TCPS_TIME_WAIT);
+	tl.dropped = 2;
+	r.tl = &tl;
+	return r;
+}
+
+/* report_line + report_trace of r, into buf. */
+static void text_of(const struct probe_report *r, const char *target, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+	report_line(f, target, 0, r);
+	report_trace(f, r);
+	fclose(f);
+}
+
+/* r as ctl gets it: report_json, parsed, and printed by views_text. */
+static void ctl_text_of(const struct probe_report *r, const char *target, char *buf, size_t len)
+{
+	struct jbuf j;
+	jb_init(&j);
+	report_json(&j, target, r);
+	json_t *o = json_loadb(j.p, j.len, 0, NULL);
+	FILE *f = fmemopen(buf, len, "w");
+	view_text_result(f, o, false, true);
+	fclose(f);
+	json_decref(o);
+	jb_free(&j);
+}
+
+static void t_result_same_text(void)
+{
+	static char a[8192], b[8192];
+	struct probe_report r = handshake();
+	text_of(&r, "web", a, sizeof(a));
+	ctl_text_of(&r, "web", b, sizeof(b));
+	CHECK(strstr(a, "handshake [2001:db8::2]:8080 web sport=40123 ok") == a);
+	CHECK(strstr(a, "(crossed)") && strstr(a, "ICMP type 3") && strstr(a, "not sent"));
+	CHECK(strstr(a, "(2 more events not recorded)"));
+	CHECK_STR(b, a);
+}
+
+static void t_result_errors_same_text(void)
+{
+	static char a[4096], b[4096];
+	struct probe_report r = {
+		.dst = { .family = AF_INET, .a = { 198, 51, 100, 7 } }, .dport = 443,
+		.kind = PROBE_FIN, .result = RESULT_ERROR, .send_errno = EPERM, .peer_wscale = -1,
+		.t_start = T0,
+	};
+	text_of(&r, "fw", a, sizeof(a));
+	ctl_text_of(&r, "fw", b, sizeof(b));
+	CHECK(strstr(a, " error (send: Operation not permitted)\n"));
+	CHECK_STR(b, a);
+	r.send_errno = 0;
+	r.error = "no free source port";
+	text_of(&r, "fw", a, sizeof(a));
+	ctl_text_of(&r, "fw", b, sizeof(b));
+	CHECK(strstr(a, " sport=0 error not_sent\n"));
+	CHECK_STR(b, a);
+	/* An ICMP answer, IPv4 names. */
+	r = (struct probe_report){ .dst = r.dst, .dport = 443, .kind = PROBE_SYN,
+				   .result = RESULT_UNREACHABLE, .have_icmp = true, .icmp_type = 3,
+				   .icmp_code = 13, .peer_wscale = -1, .t_start = T0 };
+	text_of(&r, "u", a, sizeof(a));
+	ctl_text_of(&r, "u", b, sizeof(b));
+	CHECK(strstr(a, " icmp=admin-prohibited(3/13)"));
+	CHECK_STR(b, a);
+}
+
+/* The JSON of a report read back writes the same JSON. */
+static void t_result_roundtrip(void)
+{
+	struct probe_report r = handshake();
+	struct jbuf j1, j2;
+	jb_init(&j1);
+	jb_init(&j2);
+	report_json(&j1, "web", &r);
+	json_t *o = json_loadb(j1.p, j1.len, 0, NULL);
+	struct report_decoded *d = malloc(sizeof(*d));
+	CHECK(o && d);
+	CHECK_EQ(report_from_json(o, d), 0);
+	report_json(&j2, d->target, &d->r);
+	json_decref(o);
+	free(d);
+	CHECK(j2.p);
+	CHECK_STR(j2.p, j1.p);
+	jb_free(&j1);
+	jb_free(&j2);
+}
+
+static void t_seq_only_from_probe(void)
+{
+	char a[4096];
+	struct probe_report r = handshake();
+	FILE *f = fmemopen(a, sizeof(a), "w");
+	report_line(f, "web", 3, &r);
+	fclose(f);
+	CHECK(strstr(a, " web seq=3 sport=40123 ok"));
+}
+
+/* Not JSON (kind unknown, not an object): refused, not guessed. */
+static void t_result_bad(void)
+{
+	struct report_decoded d;
+	json_t *o = json_loads("{\"kind\":\"nosuch\",\"result\":\"ok\",\"close\":\"none\","
+			       "\"address\":\"192.0.2.1\"}", 0, NULL);
+	CHECK(o);
+	CHECK_EQ(report_from_json(o, &d), -1);
+	json_decref(o);
+	json_t *a = json_array();
+	CHECK_EQ(report_from_json(a, &d), -1);
+	json_decref(a);
+}
+
+/* Every labelled status row is printed, in the table's order, with values
+ * in their formats; rows continue their line. */
+static void t_status_text(void)
+{
+	json_t *o = json_object(), *mem = json_object();
+	for (size_t i = 0; i < view_status_nfields; i++) {
+		const struct view_field *f = &view_status_fields[i];
+		json_t *into = f->group ? mem : o;
+		json_object_set_new(into, f->key, f->fmt == VF_STR ? json_string(f->key)
+								 : json_integer((json_int_t)i + 1));
+	}
+	json_object_set_new(o, "memory", mem);
+	char buf[8192];
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+	view_text_status(fp, o);
+	fclose(fp);
+	json_decref(o);
+	const char *at = buf;
+	for (size_t i = 0; i < view_status_nfields; i++) {
+		const struct view_field *f = &view_status_fields[i];
+		if (!f->label)
+			continue;
+		const char *p = strstr(at, f->label);
+		CHECK(p);
+		at = p;
+	}
+	CHECK(strstr(buf, "\nversion:") == NULL && strncmp(buf, "version:", 8) == 0);
+	CHECK(strstr(buf, "\ntargets:             5 (6 paused)\n"));
+	CHECK(strstr(buf, "\nuptime:              0m 2s\n"));
+	CHECK(strstr(buf, "\nlog level:           log_level\n"));
+}
+
+/* Bytes that are not UTF-8 (a file name, a label) still make JSON a strict
+ * reader takes: each becomes U+FFFD. */
+static void t_json_utf8(void)
+{
+	struct jbuf j;
+	jb_init(&j);
+	jb_obj(&j);
+	jb_key(&j, "s");
+	jb_str(&j, "a\xff" "b\xc3" "c\xe2\x82" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80");
+	jb_obj_end(&j);
+	json_error_t e;
+	json_t *o = json_loadb(j.p, j.len, 0, &e);
+	if (!o)
+		printf("  jansson: %s in %s\n", e.text, j.p);
+	CHECK(o);
+	CHECK_STR(json_string_value(json_object_get(o, "s")),
+		  "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
+		  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(o);
+	jb_free(&j);
+}
+
+int main(void)
+{
+	RUN(t_result_same_text);
+	RUN(t_result_errors_same_text);
+	RUN(t_result_roundtrip);
+	RUN(t_seq_only_from_probe);
+	RUN(t_result_bad);
+	RUN(t_status_text);
+	RUN(t_json_utf8);
+	return CHECK_EXIT();
+}
