@@ -27,7 +27,7 @@ CFLAGS     += -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno
               -D_GNU_SOURCE -D_DEFAULT_SOURCE -DTCPPROBE_VERSION='"$(VERSION)"' \
               -Iprobes -Idaemon -Idaemon/proto $(NET_CFLAGS) $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDFLAGS    += $(SANFLAGS)
-LDLIBS     += $(NET_LIBS) $(PKG_LIBS) -lsnappy -lm -lz
+LDLIBS     += $(NET_LIBS) $(PKG_LIBS) -lsnappy -lm -lz -pthread
 
 PROBE_SRC  := $(sort $(wildcard probes/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c daemon/proto/*.c))

@@ -133,6 +133,19 @@ int daemon_registry_append(struct daemon *d, struct target *t)
 	return 0;
 }
 
+/* Take t out of the registry and its index (the caller still owns t). */
+void daemon_registry_remove(struct daemon *d, struct target *t)
+{
+	size_t i = 0;
+	while (i < d->nt && d->t[i] != t)
+		i++;
+	if (i == d->nt)
+		return;
+	memmove(&d->t[i], &d->t[i + 1], (d->nt - i - 1) * sizeof(d->t[0]));
+	d->nt--;
+	idx_delete(d, t);
+}
+
 /* ---- targets from config ---- */
 
 /* Targets given as addresses (not names) are checked against the address
@@ -250,12 +263,7 @@ int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t e
 		snprintf(err, errlen, "no target '%s'", name);
 		return -1;
 	}
-	size_t i = 0;
-	while (d->t[i] != t)
-		i++;
-	memmove(&d->t[i], &d->t[i + 1], (d->nt - i - 1) * sizeof(d->t[0]));
-	d->nt--;
-	idx_delete(d, t);
+	daemon_registry_remove(d, t);
 	sched_remove(d, t);
 	log_info("target %s removed", name);
 	return 0;

@@ -69,6 +69,7 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 /* daemon.c: the registry, for discovery.c. */
 int daemon_index_rebuild(struct daemon *d);
 int daemon_registry_append(struct daemon *d, struct target *t);
+void daemon_registry_remove(struct daemon *d, struct target *t);
 /* A target object for tc (labels copied), prepared; NULL on OOM. */
 struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc);
 

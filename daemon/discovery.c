@@ -18,9 +18,12 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -45,11 +48,22 @@
 #define DISC_SETTLE_MS 50
 #define DISC_HTTP_MAX (16u << 20)   /* bytes of an http_sd response */
 #define DISC_HTTP_TIMEOUT_S 10      /* or the refresh, if shorter */
+/* Names reconciled per loop pass when an http_sd answer changed: 64 cost
+ * well under a millisecond, so probes due meanwhile keep their jitter. */
+#define DISC_APPLY_CHUNK 64
+
+/* name -> index in a list of target configs (open addressing, first wins). */
+struct name_idx {
+	uint32_t *slot; /* index + 1; 0 = empty */
+	size_t mask;
+};
 
 struct disc_file {
 	char *path;
 	struct target_cfg *t; /* last good list */
 	size_t n;
+	struct name_idx idx;  /* of t */
+	uint64_t skipped;     /* names of t other shards take */
 	char error[320];      /* "" = the last read was good */
 	bool seen;            /* matched by the latest glob */
 };
@@ -68,6 +82,18 @@ struct disc_source {
 	bool busy;                 /* a request in flight */
 	char http_err[128];        /* from the request's error callback */
 	uint64_t last_refresh_ns;  /* loop time of the last response: parse + apply */
+	char *body;                /* the last good answer, as received */
+	size_t body_len;
+	/* A changed answer is parsed and diffed by a thread (job), then the
+	 * names it touched are reconciled DISC_APPLY_CHUNK per loop pass. */
+	struct disc_job *job;
+	int efd;                   /* eventfd: the job is done */
+	struct event *job_ev, *apply_ev;
+	char (*pend)[CFG_NAME_MAX];
+	size_t npend, pend_pos;
+	uint64_t loop_ns, parse_ns, t_recv; /* this refresh's loop time so far, its parse */
+	uint64_t added, removed;   /* by this refresh so far */
+	unsigned passes;
 	uint64_t refreshes, errors;
 	char last_error[400];
 };
@@ -86,6 +112,55 @@ void discovery_free_targets(struct target_cfg *t, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(t[i].labels);
 	free(t);
+}
+
+static void nidx_free(struct name_idx *x)
+{
+	free(x->slot);
+	x->slot = NULL;
+	x->mask = 0;
+}
+
+/* Index the n configs of t by name; -1 on OOM (x untouched). */
+static int nidx_build(struct name_idx *x, const struct target_cfg *t, size_t n)
+{
+	size_t slots = 64;
+	while (slots < n * 2 + 2)
+		slots *= 2;
+	uint32_t *sl = calloc(slots, sizeof(*sl));
+	if (!sl)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = config_name_hash(t[i].name) & (slots - 1);
+		while (sl[k] && strcmp(t[sl[k] - 1].name, t[i].name))
+			k = (k + 1) & (slots - 1);
+		if (!sl[k])
+			sl[k] = (uint32_t)i + 1;
+	}
+	nidx_free(x);
+	x->slot = sl;
+	x->mask = slots - 1;
+	return 0;
+}
+
+/* The first config named name in t (indexed by x), or NULL. */
+static const struct target_cfg *nidx_get(const struct name_idx *x, const struct target_cfg *t,
+					 const char *name)
+{
+	if (!x->slot)
+		return NULL;
+	for (size_t k = config_name_hash(name) & x->mask; x->slot[k]; k = (k + 1) & x->mask)
+		if (!strcmp(t[x->slot[k] - 1].name, name))
+			return &t[x->slot[k] - 1];
+	return NULL;
+}
+
+static uint64_t count_skipped(const struct daemon_cfg *dc, const struct target_cfg *t, size_t n)
+{
+	uint64_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += !config_shard_mine(dc, t[i].name);
+	return k;
 }
 
 static json_t *yaml_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
@@ -373,10 +448,18 @@ static int file_read(struct disc_source *s, struct disc_file *f)
 			    sizeof(err)) < 0)
 		goto fail;
 	close(fd);
+	fd = -1;
 	free(text);
+	text = NULL;
+	if (nidx_build(&f->idx, t, n) < 0) {
+		discovery_free_targets(t, n);
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
 	discovery_free_targets(f->t, f->n);
 	f->t = t;
 	f->n = n;
+	f->skipped = count_skipped(&s->d->cfg.d, t, n);
 	f->error[0] = 0;
 	return 0;
 fail:
@@ -405,6 +488,19 @@ static const struct target_cfg **want_slot(struct want *w, const char *name)
 static bool same_probe(const struct target_cfg *a, const struct target_cfg *b)
 {
 	return !strcmp(a->host, b->host) && !memcmp(&a->opts, &b->opts, sizeof(a->opts));
+}
+
+/* A new target for tc in the registry, scheduled: 1, or 0 on OOM. */
+static int add_target(struct daemon *d, const struct target_cfg *tc, uint64_t now)
+{
+	struct target *t = daemon_target_new(d, tc);
+	if (!t || daemon_registry_append(d, t) < 0) {
+		target_destroy(t);
+		log_warnx("discovery: out of memory adding %s", tc->name);
+		return 0;
+	}
+	sched_add(d, t, now);
+	return 1;
 }
 
 /* Bring the registry's discovered targets in line with every source's
@@ -474,14 +570,7 @@ static void discovery_apply(struct daemon *d)
 			conflicts += !t->cfg.discovered; /* the config's (or ctl add's) wins */
 			continue;
 		}
-		t = daemon_target_new(d, tc);
-		if (!t || daemon_registry_append(d, t) < 0) {
-			target_destroy(t);
-			log_warnx("discovery: out of memory adding %s", tc->name);
-			continue;
-		}
-		sched_add(d, t, now);
-		added++;
+		added += add_target(d, tc, now);
 	}
 	free(w.slot);
 	ds->skipped = skipped;
@@ -554,6 +643,7 @@ static void source_scan(struct disc_source *s)
 			log_info("discovery %s: %s is gone: its %zu targets go too", s->cfg->name,
 				 s->f[i].path, s->f[i].n);
 			discovery_free_targets(s->f[i].t, s->f[i].n);
+			nidx_free(&s->f[i].idx);
 			free(s->f[i].path);
 		}
 	}
@@ -601,6 +691,256 @@ static void on_http_error(enum evhttp_request_error e, void *arg)
 	snprintf(s->http_err, sizeof(s->http_err), "%s", http_error_str(e));
 }
 
+/* ---- http_sd: a changed answer, off the loop and then in small steps ---- */
+
+/* Everything the thread reads is its own or stays untouched until it is
+ * joined: its copy of the text, defaults and shard, and the source's
+ * current list and index (replaced only by on_job_done, freed only by
+ * source_free, both after the join). */
+struct disc_job {
+	pthread_t th;
+	int efd;
+	char *text;
+	size_t len;
+	struct probe_opts defaults;
+	struct daemon_cfg dc; /* shard_i, shard_n */
+	const struct target_cfg *old;
+	size_t nold;
+	const struct name_idx *oldidx;
+	/* results */
+	int rc;
+	char err[300];
+	struct target_cfg *t;
+	size_t n;
+	struct name_idx idx;
+	uint64_t skipped, parse_ns;
+	char (*touched)[CFG_NAME_MAX];
+	size_t ntouched;
+};
+
+static void job_free(struct disc_job *j)
+{
+	if (!j)
+		return;
+	free(j->text);
+	discovery_free_targets(j->t, j->n);
+	nidx_free(&j->idx);
+	free(j->touched);
+	free(j);
+}
+
+static bool same_cfg(const struct target_cfg *a, const struct target_cfg *b)
+{
+	return same_probe(a, b) && labels_equal(a->labels, b->labels);
+}
+
+/* Parse the answer, index it, and list the names whose config differs from
+ * the current list (added, removed, changed): only those are reconciled. */
+static void job_run(struct disc_job *j)
+{
+	uint64_t t0 = engine_now();
+	j->rc = -1;
+	if (discovery_parse(j->text, j->len, 0, &j->defaults, &j->t, &j->n, j->err,
+			    sizeof(j->err)) < 0)
+		return;
+	if (nidx_build(&j->idx, j->t, j->n) < 0 ||
+	    !(j->touched = malloc((j->n + j->nold + 1) * sizeof(*j->touched)))) {
+		snprintf(j->err, sizeof(j->err), "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		const struct target_cfg *tc = &j->t[i], *o;
+		if (nidx_get(&j->idx, j->t, tc->name) != tc)
+			continue; /* a later duplicate: the first one counts */
+		o = nidx_get(j->oldidx, j->old, tc->name);
+		if (!o || !same_cfg(o, tc))
+			memcpy(j->touched[j->ntouched++], tc->name, CFG_NAME_MAX);
+	}
+	for (size_t i = 0; i < j->nold; i++) {
+		const struct target_cfg *o = &j->old[i];
+		if (nidx_get(j->oldidx, j->old, o->name) == o && !nidx_get(&j->idx, j->t, o->name))
+			memcpy(j->touched[j->ntouched++], o->name, CFG_NAME_MAX);
+	}
+	j->skipped = count_skipped(&j->dc, j->t, j->n);
+	j->parse_ns = engine_now() - t0;
+	j->rc = 0;
+}
+
+static void *job_thread(void *arg)
+{
+	struct disc_job *j = arg;
+	job_run(j);
+	uint64_t one = 1;
+	if (write(j->efd, &one, sizeof(one)) < 0) { /* an eventfd write cannot fail here */
+	}
+	return NULL;
+}
+
+/* The config that wins name: the first source and file listing it, if this
+ * shard takes it. */
+static const struct target_cfg *disc_winner(struct daemon *d, const char *name)
+{
+	struct discovery *ds = d->disc;
+	if (!config_shard_mine(&d->cfg.d, name))
+		return NULL;
+	for (size_t i = 0; i < ds->ns; i++)
+		for (size_t k = 0; k < ds->s[i].nf; k++) {
+			const struct disc_file *f = &ds->s[i].f[k];
+			const struct target_cfg *tc = nidx_get(&f->idx, f->t, name);
+			if (tc)
+				return tc;
+		}
+	return NULL;
+}
+
+/* Bring the registry's target called name in line with the lists (as
+ * discovery_apply does for all of them). */
+static void reconcile(struct disc_source *s, const char *name, uint64_t now)
+{
+	struct daemon *d = s->d;
+	const struct target_cfg *tc = disc_winner(d, name);
+	struct target *t = daemon_target_find(d, name);
+	if (t && !t->cfg.discovered)
+		return; /* the config's (or ctl add's) keeps it */
+	if (t && tc && same_probe(tc, &t->cfg)) {
+		char *nl;
+		if (!labels_equal(t->cfg.labels, tc->labels) && labels_dup(tc->labels, &nl) == 0) {
+			free(t->cfg.labels);
+			t->cfg.labels = nl;
+		}
+		return;
+	}
+	if (t) {
+		daemon_registry_remove(d, t);
+		sched_remove(d, t);
+		s->removed++;
+	}
+	if (!tc)
+		return;
+	s->added += add_target(d, tc, now);
+}
+
+/* Names taken by the config that a list wants (ctl status). */
+static uint64_t count_conflicts(struct daemon *d)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < d->nt; i++)
+		if (!d->t[i]->cfg.discovered && disc_winner(d, d->t[i]->cfg.name))
+			n++;
+	return n;
+}
+
+static void on_apply(evutil_socket_t fd, short what, void *arg)
+{
+	struct disc_source *s = arg;
+	struct discovery *ds = s->d->disc;
+	uint64_t t0 = engine_now(), a0 = s->added, r0 = s->removed;
+	for (size_t k = 0; k < DISC_APPLY_CHUNK && s->pend_pos < s->npend; k++)
+		reconcile(s, s->pend[s->pend_pos++], t0);
+	s->passes++;
+	if (s->added != a0 || s->removed != r0)
+		sched_kick(s->d);
+	if (s->pend_pos < s->npend) {
+		s->loop_ns += engine_now() - t0;
+		struct timeval zero = { 0, 0 };
+		evtimer_add(s->apply_ev, &zero); /* after the timers due meanwhile */
+		return;
+	}
+	free(s->pend);
+	s->pend = NULL;
+	s->npend = s->pend_pos = 0;
+	ds->conflicts = count_conflicts(s->d);
+	ds->added += s->added;
+	ds->removed += s->removed;
+	ds->applies++;
+	s->busy = false;
+	s->loop_ns += engine_now() - t0;
+	s->last_refresh_ns = s->loop_ns;
+	ds->last_apply_ns = s->loop_ns;
+	if (s->added || s->removed)
+		log_info("discovery: %" PRIu64 " targets added, %" PRIu64 " removed, %zu targets "
+			 "(%.1f ms)", s->added, s->removed, s->d->nt, (double)s->loop_ns / 1e6);
+	log_debug("discovery %s: %zu bytes, %zu targets: parsed in %.1f ms off the loop, refresh "
+		  "%.1f ms of loop time in %u passes", s->cfg->name, s->body_len, s->f[0].n,
+		  (double)s->parse_ns / 1e6, (double)s->loop_ns / 1e6, s->passes);
+}
+
+static void on_job_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct disc_source *s = arg;
+	struct discovery *ds = s->d->disc;
+	struct disc_file *f = &s->f[0];
+	uint64_t v, t0 = engine_now();
+	if (read(s->efd, &v, sizeof(v)) < 0 || !s->job)
+		return;
+	struct disc_job *j = s->job;
+	pthread_join(j->th, NULL);
+	s->job = NULL;
+	if (j->rc < 0) {
+		s->busy = false;
+		file_failed(s, f, j->err);
+		job_free(j);
+		return;
+	}
+	discovery_free_targets(f->t, f->n);
+	nidx_free(&f->idx);
+	f->t = j->t;
+	f->n = j->n;
+	f->idx = j->idx;
+	f->error[0] = 0;
+	ds->skipped = ds->skipped + j->skipped - f->skipped;
+	f->skipped = j->skipped;
+	free(s->body);
+	s->body = j->text;
+	s->body_len = j->len;
+	s->pend = j->touched;
+	s->npend = j->ntouched;
+	s->pend_pos = 0;
+	s->parse_ns = j->parse_ns;
+	s->added = s->removed = 0;
+	s->passes = 0;
+	j->t = NULL;
+	j->n = 0;
+	j->idx.slot = NULL;
+	j->text = NULL;
+	j->touched = NULL;
+	job_free(j);
+	s->loop_ns += engine_now() - t0;
+	on_apply(-1, 0, s);
+}
+
+/* Start a job for text (taken over); -1 (text freed) when no thread can
+ * be started: the caller keeps the last list. */
+static int job_start(struct disc_source *s, char *text, size_t len)
+{
+	struct disc_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		free(text);
+		return -1;
+	}
+	const struct disc_file *f = &s->f[0];
+	j->efd = s->efd;
+	j->text = text;
+	j->len = len;
+	j->defaults = s->cfg->defaults;
+	j->dc = s->d->cfg.d;
+	j->old = f->t;
+	j->nold = f->n;
+	j->oldidx = &f->idx;
+	/* Signals stay with the loop's thread. */
+	sigset_t all, prev;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &prev);
+	int rc = pthread_create(&j->th, NULL, job_thread, j);
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	if (rc != 0) {
+		job_free(j);
+		return -1;
+	}
+	s->job = j;
+	return 0;
+}
+
 static void on_http_done(struct evhttp_request *req, void *arg)
 {
 	struct disc_source *s = arg;
@@ -623,26 +963,26 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 	struct evbuffer *b = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(b);
 	const char *text = len ? (const char *)evbuffer_pullup(b, -1) : "";
-	struct target_cfg *t = NULL;
-	size_t n = 0;
 	if (len && !text) {
 		file_failed(s, f, "out of memory");
 		return;
 	}
-	if (discovery_parse(text, len, 0, &s->cfg->defaults, &t, &n, err, sizeof(err)) < 0) {
-		file_failed(s, f, err);
+	/* The same answer as the last good one: nothing to parse or apply. */
+	if (s->body && len == s->body_len && !memcmp(text, s->body, len)) {
+		f->error[0] = 0;
+		s->last_refresh_ns = engine_now() - t0;
 		return;
 	}
-	discovery_free_targets(f->t, f->n);
-	f->t = t;
-	f->n = n;
-	f->error[0] = 0;
-	uint64_t t1 = engine_now();
-	discovery_apply(s->d);
-	s->last_refresh_ns = engine_now() - t0;
-	log_debug("discovery %s: %zu bytes, %zu targets: parsed in %.1f ms, refresh %.1f ms of loop "
-		  "time", s->cfg->name, len, n, (double)(t1 - t0) / 1e6,
-		  (double)s->last_refresh_ns / 1e6);
+	char *copy = malloc(len + 1);
+	if (copy)
+		memcpy(copy, text, len);
+	if (!copy || job_start(s, copy, len) < 0) {
+		file_failed(s, f, "out of memory (or no thread) for parsing the answer");
+		return;
+	}
+	s->busy = true; /* until the change is applied: one refresh at a time */
+	s->loop_ns = engine_now() - t0;
+	s->t_recv = t0;
 }
 
 static void http_fetch(struct disc_source *s)
@@ -740,22 +1080,30 @@ static void source_watch(struct disc_source *s)
 
 static void source_free(struct disc_source *s)
 {
+	if (s->job) { /* it reads s->f[0]: wait for it (one parse at most) */
+		pthread_join(s->job->th, NULL);
+		job_free(s->job);
+		s->job = NULL;
+	}
+	struct event *evs[] = { s->job_ev, s->apply_ev, s->ino_ev, s->settle_ev, s->refresh_ev };
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (s->efd >= 0)
+		close(s->efd);
+	free(s->pend);
+	free(s->body);
 	if (s->conn) /* frees a request in flight without calling it back */
 		evhttp_connection_free(s->conn);
 	if (s->uri)
 		evhttp_uri_free(s->uri);
 	if (s->dns)
 		evdns_base_free(s->dns, 0);
-	if (s->ino_ev)
-		event_free(s->ino_ev);
-	if (s->settle_ev)
-		event_free(s->settle_ev);
-	if (s->refresh_ev)
-		event_free(s->refresh_ev);
 	if (s->ino >= 0)
 		close(s->ino);
 	for (size_t i = 0; i < s->nf; i++) {
 		discovery_free_targets(s->f[i].t, s->f[i].n);
+		nidx_free(&s->f[i].idx);
 		free(s->f[i].path);
 	}
 	free(s->f);
@@ -783,6 +1131,7 @@ int discovery_start(struct daemon *d)
 		s->d = d;
 		s->cfg = &d->cfg.disc[i];
 		s->ino = -1;
+		s->efd = -1;
 		s->settle_ev = evtimer_new(d->base, on_settle, s);
 		s->refresh_ev = event_new(d->base, -1, EV_PERSIST, on_refresh, s);
 		if (!s->settle_ev || !s->refresh_ev)
@@ -801,6 +1150,12 @@ int discovery_start(struct daemon *d)
 			    !(s->f->path = strdup(s->cfg->url)))
 				return -1;
 			s->nf = 1;
+			s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (s->efd < 0 ||
+			    !(s->job_ev = event_new(d->base, s->efd, EV_READ | EV_PERSIST, on_job_done, s)) ||
+			    event_add(s->job_ev, NULL) < 0 ||
+			    !(s->apply_ev = evtimer_new(d->base, on_apply, s)))
+				return -1;
 			http_fetch(s);
 			continue;
 		}

@@ -8,8 +8,8 @@
 #     (its target still probed, on schedule) and show in `ctl status`
 #  c. 10,000 targets: a refresh that changes 1% of them adds and removes
 #     exactly those, leaves the other 9,900 untouched (same objects); its
-#     loop time (parse + apply) is printed, and with DISCOVERY_BENCH=1 (make
-#     bench) must be <= 100 ms
+#     loop time is printed (make bench judges it and the probes' timing:
+#     tests/bench/discovery_scale.sh)
 # Prints PASS/FAIL/SKIP lines. The daemon runs in the lab's client namespace.
 # checks: 12
 set -u
@@ -20,8 +20,6 @@ source tests/lab/lab.sh
 source tests/lab/daemon_lib.sh
 dl_init discovery-http
 
-SDD=$DL_T/www
-mkdir -p "$SDD"
 SPORT=7500
 O4="$LAB_S4:$LAB_PORT_OPEN" C4="$LAB_S4:$LAB_PORT_CLOSED" Y4="$LAB_S4:$LAB_PORT_BANNER"
 
@@ -29,9 +27,7 @@ put() { printf '%s\n' "$2" >"$SDD/.tmp" && mv "$SDD/.tmp" "$SDD/$1"; }
 # more NAME N: NAME's probe count exceeds N
 more() { [ "$(probes "$1")" -gt "$2" ]; }
 
-lab_sbg "$DL_PY" tests/lab/sd_server.py "$LAB_S4" "$SPORT" "$SDD"
-DL_PIDS+=("$LAB_BG_PID")
-wait_until 5 lab_cexec curl -s -o /dev/null "http://$LAB_S4:$SPORT/" || { fail server "sd_server did not start"; exit 1; }
+dl_sd_server "$SPORT" || { fail server "sd_server did not start"; exit 1; }
 
 printf 's3cret-token\n' >"$DL_T/token"
 printf 'pw:with colon\n' >"$DL_T/pass"
@@ -102,15 +98,7 @@ dl_stop
 if [ "$DL_RC" = 0 ]; then pass stop; else fail stop "exit $DL_RC"; fi
 
 # ---- c. 10,000 targets, 1% changed ---------------------------------------------------
-gen() { # FIRST: 10,000 AnyIP targets from index FIRST
-	"$DL_PY" - "$1" <<'EOF'
-import json, sys
-first = int(sys.argv[1])
-t = ["198.19.%d.%d:%d" % (i // 250, i % 250 + 1, 9000 + i % 1000) for i in range(first, first + 10000)]
-print(json.dumps([{"targets": t[:5000], "labels": {"team": "a"}},
-                  {"targets": t[5000:], "labels": {"team": "b"}}]))
-EOF
-}
+gen() { "$DL_PY" tests/lab/sd_server.py gen "$1"; } # FIRST: 10,000 AnyIP targets
 gen 0 >"$SDD/big.json"
 {
 	dl_conf_daemon source_ports=23000-23999 log_level=debug
@@ -140,13 +128,9 @@ if wait_until 20 count 10000; then
 		line=$(grep -A1 'discovery: 100 targets added, 100 removed, 10000 targets' \
 			"$DL_T/daemon.log" | grep -o 'refresh [0-9.]* ms of loop time' | head -1)
 		ms=$(echo "$line" | awk '{print $2}')
-		note "10,000 targets from http_sd, 1% changed: that refresh took ${ms:-?} ms of loop time (parse + apply)"
+		note "10,000 targets from http_sd, 1% changed: that refresh took ${ms:-?} ms of loop time (apply; the parse runs off the loop)"
 		if [ "$gone" = 100 ] && [ "$new" = 100 ] && [ -n "$ms" ]; then pass scale-1pct-refresh
 		else fail scale-1pct-refresh "gone $gone new $new refresh ${ms:-?} ms"; fi
-		if [ "${DISCOVERY_BENCH:-0}" = 1 ]; then
-			if awk -v a="$ms" 'BEGIN { exit !(a <= 100) }'; then pass scale-1pct-refresh-time
-			else fail scale-1pct-refresh-time "${ms} ms > 100 ms"; fi
-		fi
 		# An unchanged target is the same object: paused before the
 		# change, still paused after it (a new object would not be).
 		st=$(ctl --json show "198.19.20.1:9000" | jpy 'd["target"]["state"], d["target"]["labels"]')

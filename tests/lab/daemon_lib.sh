@@ -17,6 +17,9 @@
 #   dctl ARGS...            tests/lab/dctl.py on the daemon's socket
 #   dl_bg CMD...            start CMD in the background (not in a namespace),
 #                           killed by PID at exit; PID in $DL_BG
+#   dl_sd_server PORT       tests/lab/sd_server.py on $LAB_S4:PORT in the
+#                           server ns, serving $SDD (= $DL_T/www); waits
+#                           until it answers
 #
 # Every process is started here and stopped by PID; the lab removes both
 # namespaces (and with them the daemon's nftables table) at exit.
@@ -94,6 +97,14 @@ dl_bg() {
 	"$@" &
 	DL_BG=$!
 	DL_PIDS+=("$DL_BG")
+}
+
+dl_sd_server() { # PORT
+	SDD=$DL_T/www
+	mkdir -p "$SDD"
+	lab_sbg "$DL_PY" "$DL_ROOT/tests/lab/sd_server.py" "$LAB_S4" "$1" "$SDD"
+	DL_PIDS+=("$LAB_BG_PID")
+	wait_until 5 lab_cexec curl -s -o /dev/null "http://$LAB_S4:$1/"
 }
 
 dl_conf_daemon() { # KEY=VALUE...: overrides (or additions), one per argument
