@@ -1,6 +1,7 @@
 #include "wheel.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 static inline uint64_t tick_of(uint64_t ns) { return ns / WHEEL_TICK_NS; }
 /* An entry lives in the slot of the first tick at or after its deadline, so
@@ -59,9 +60,16 @@ void wheel_arm(struct wheel *w, struct wheel_entry *e, uint64_t deadline)
 void wheel_expire(struct wheel *w, uint64_t now, void (*cb)(void *arg, struct wheel_entry *e),
 		  void *arg)
 {
+	wheel_expire_some(w, now, SIZE_MAX, cb, arg);
+}
+
+bool wheel_expire_some(struct wheel *w, uint64_t now, size_t budget,
+		       void (*cb)(void *arg, struct wheel_entry *e), void *arg)
+{
 	uint64_t end = tick_of(now);
 	if (end <= w->now_tick)
-		return;
+		return false;
+	size_t done = 0;
 	/* After a long stall, one lap covers every slot. */
 	uint64_t start = w->now_tick + 1;
 	if (end - start >= WHEEL_SLOTS)
@@ -96,10 +104,15 @@ void wheel_expire(struct wheel *w, uint64_t now, void (*cb)(void *arg, struct wh
 			e->next = e->prev = NULL;
 			e->deadline = 0;
 			w->count--;
+			done++;
 			cb(arg, e);
 		}
+		/* Whole ticks only: the rest waits for the next call. */
+		if (done >= budget && t < end)
+			return true;
 	}
 	w->now_tick = end;
+	return false;
 }
 
 uint64_t wheel_next(const struct wheel *w)

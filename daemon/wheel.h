@@ -3,6 +3,8 @@
 #ifndef TCPPROBE_WHEEL_H
 #define TCPPROBE_WHEEL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WHEEL_SLOTS 4096           /* power of two */
@@ -30,5 +32,10 @@ void wheel_expire(struct wheel *w, uint64_t now, void (*cb)(void *arg, struct wh
 		  void *arg);
 /* Time of the next non-empty tick (ns), or 0 when empty. */
 uint64_t wheel_next(const struct wheel *w);
+/* wheel_expire in bounded steps: whole ticks, stopping after the tick in
+ * which the budget-th entry expired. Returns true when due ticks remain
+ * (call again soon: the next pass of the loop). */
+bool wheel_expire_some(struct wheel *w, uint64_t now, size_t budget,
+		       void (*cb)(void *arg, struct wheel_entry *e), void *arg);
 
 #endif
