@@ -21,6 +21,9 @@ struct event_base;
  * control priority would hold the probing back until the scraper had
  * read it all. */
 enum { DAEMON_PRIO_CONTROL = 0, DAEMON_PRIO_DEFAULT = 1, DAEMON_PRIOS = 2 };
+/* Bytes a control or /metrics connection may write per loop pass (the
+ * socket takes what fits in its buffer; libevent's default is 16 KiB). */
+#define DAEMON_MAX_WRITE (1 << 20)
 
 struct daemon_status {
 	const char *version;

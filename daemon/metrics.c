@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -298,6 +299,16 @@ static int listen_socket(const char *where, char *err, size_t errlen)
 	return fd;
 }
 
+/* Each scrape's connection: a body leaves in bounded writes per loop pass,
+ * but not libevent's default 16 KiB each. */
+static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev)
+		bufferevent_set_max_single_write(bev, DAEMON_MAX_WRITE);
+	return bev;
+}
+
 struct metrics_server *metrics_server_new(struct daemon *d, const char *where, char *err,
 					  size_t errlen)
 {
@@ -332,6 +343,7 @@ struct metrics_server *metrics_server_new(struct daemon *d, const char *where, c
 	evhttp_set_max_body_size(m->http, 64 * 1024);
 	/* Long enough for a slow scraper to read a large uncompressed body. */
 	evhttp_set_timeout(m->http, 60);
+	evhttp_set_bevcb(m->http, new_conn_bev, NULL);
 	evhttp_set_gencb(m->http, handle, m);
 	log_info("metrics: listening on http://%s/metrics", where);
 	return m;

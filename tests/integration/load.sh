@@ -57,6 +57,8 @@ for i in range(extra):
     print("[target x%d]\nhost = 198.19.200.%d\nport = 9999\nkind = syn\ninterval = 1s\n" % (i, i + 1))
 EOF
 }
+# LOAD_ONLY_CP=1 (while working on it): the control-plane part only.
+if [ "${LOAD_ONLY_CP:-0}" != 1 ]; then
 gen 0 >"$CONF"
 
 # Only our ports (and nothing of the flood) in the capture.
@@ -201,6 +203,7 @@ else fail memory-bounded "RSS $rss0 -> $rss1 KiB, peak $hwm KiB"; fi
 dl_stop TERM
 if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ]; then pass stop
 else fail stop "exit $DL_RC after $DL_STOP_MS ms"; fi
+fi # LOAD_ONLY_CP
 
 # ---- the control plane under overload (issue 11 point 2) ----------------------
 # Measured while it happens, for CP_SECONDS each: `status` every 100 ms,
@@ -215,20 +218,25 @@ else fail stop "exit $DL_RC after $DL_STOP_MS ms"; fi
 #   overload    a schedule at 3x the caps: 300 syn targets every 100 ms
 #               (6,000 pkt/s) with pps = 2000: slots must be skipped
 CP_SECONDS=${LOAD_CP_SECONDS:-8}
-cp_conf() { # sport-range pps targets
+cp_conf() { # sport-range pps targets one|many (destinations)
 	dl_conf_daemon history=1 metrics_listen=127.0.0.1:$MPORT source_ports="$1" pps="$2"
 	printf '[defaults]\ninterval = 100ms\ntimeout = 1s\nretries = 1\ntime_wait = 1s\nkind = syn\n\n'
-	for i in $(seq 1 "$3"); do
-		if [ "$1" = 20000-20099 ]; then printf '[target c%d]\nhost = %s\nport = 8080\n\n' "$i" "$LAB_ANY4"
-		else printf '[target c%d]\nhost = 198.19.%d.%d\nport = 9000\n\n' "$i" $((i / 250 + 100)) $((i % 250 + 1)); fi
-	done
+	"$DL_PY" - "$3" "$4" "$LAB_ANY4" <<'PYEND'
+import sys
+n, one, any4 = int(sys.argv[1]), sys.argv[2] == "one", sys.argv[3]
+for i in range(1, n + 1):
+    if one:
+        print("[target c%d]\nhost = %s\nport = 8080\n" % (i, any4))
+    else:
+        print("[target c%d]\nhost = 198.19.%d.%d\nport = 9000\n" % (i, i // 250 + 100, i % 250 + 1))
+PYEND
 }
-cp_measure() { # name sport-range pps targets counter
-	local name=$1 c0 c1 st sm sh p1 p2 p3
-	cp_conf "$2" "$3" "$4" >"$DL_T/cp-$name.conf"
+cp_measure() { # name sport-range pps targets one|many counter
+	local name=$1 range=$2 pps=$3 nt=$4 ctr=$6 c0 c1 st sm sh p1 p2 p3
+	cp_conf "$range" "$pps" "$nt" "$5" >"$DL_T/cp-$name.conf"
 	if ! dl_start "$DL_T/cp-$name.conf" "$DL_T/cp-$name.log"; then fail "control-$name" "daemon did not start"; return; fi
 	sleep 2 # the overload builds up
-	c0=$(ctl --json status | jpy "d[\"$5\"]")
+	c0=$(ctl --json status | jpy "d[\"$ctr\"]")
 	dctl latency "$CP_SECONDS" status 100 >"$DL_T/cp-$name.status" 2>&1 &
 	p1=$!
 	dctl latency "$CP_SECONDS" metrics 500 >"$DL_T/cp-$name.metrics" 2>&1 &
@@ -252,10 +260,10 @@ print("n=%d failed=%d median_ms=%.0f max_ms=%.0f" % (len(lat), bad, lat[len(lat)
 PYEND
 	p3=$!
 	wait "$p1" "$p2" "$p3"
-	c1=$(ctl --json status | jpy "d[\"$5\"]")
+	c1=$(ctl --json status | jpy "d[\"$ctr\"]")
 	dl_stop TERM
 	st=$(cat "$DL_T/cp-$name.status") sm=$(cat "$DL_T/cp-$name.metrics") sh=$(cat "$DL_T/cp-$name.http")
-	note "$name ($4 targets, source_ports $2, pps $3; $5 +$((c1 - c0)) while measured): status $st; metrics $sm; GET /metrics $sh"
+	note "$name ($nt targets, source_ports $range, pps $pps; $ctr +$((c1 - c0)) while measured): status $st; metrics $sm; GET /metrics $sh"
 	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" "${SANITIZE:-0}" >"$DL_T/cp-$name.verdict" <<'PYEND'
 import re, sys
 def parse(s):
@@ -275,6 +283,6 @@ PYEND
 	if grep -qx ok "$DL_T/cp-$name.verdict"; then pass "control-$name"
 	else fail "control-$name" "$(cat "$DL_T/cp-$name.verdict")"; fi
 }
-cp_measure exhaustion 20000-20099 10000 600 port_exhausted
-cp_measure overload 20000-29999 2000 300 sched_skipped
+cp_measure exhaustion 20000-20099 10000 600 one port_exhausted
+cp_measure overload 20000-29999 2000 300 many sched_skipped
 [ "$DL_FAILS" = 0 ]
