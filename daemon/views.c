@@ -151,10 +151,10 @@ static void put_sv_dbl(struct jbuf *j, const struct view_field *f, const struct 
 	jb_double(j, *(const double *)((const char *)x->sv + f->off));
 }
 
-#define S_STR(k, lab, txt, fld) { k, NULL, lab, txt, VF_STR, put_sv_str, SV(fld) }
-#define S_U64(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_u64, SV(fld) }
-#define S_DBL(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_dbl, SV(fld) }
-#define S_MEM(k, lab, txt, fld) { k, "memory", lab, txt, VF_BYTES, put_sv_u64, SV(fld) }
+#define S_STR(k, lab, txt, fld) { k, NULL, lab, txt, VF_STR, put_sv_str, SV(fld), NULL, 0 }
+#define S_U64(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_u64, SV(fld), NULL, 0 }
+#define S_DBL(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_dbl, SV(fld), NULL, 0 }
+#define S_MEM(k, lab, txt, fld) { k, "memory", lab, txt, VF_BYTES, put_sv_u64, SV(fld), NULL, 0 }
 
 /* In the order of the text; the JSON follows it. */
 const struct view_field view_status_fields[] = {
@@ -293,22 +293,22 @@ static void put_labels(struct jbuf *j, const struct view_field *f, const struct 
 
 /* The row `targets` lists for each target; labelled rows are its columns. */
 const struct view_field view_target_fields[] = {
-	{ "name", NULL, "NAME", "%s", VF_STR, put_name, 0 },
-	{ "host", NULL, NULL, NULL, VF_STR, put_host, 0 },
-	{ "address", NULL, "ADDRESS", "%s", VF_DEST, put_address, 0 },
-	{ "port", NULL, NULL, NULL, VF_COUNT, put_port, 0 },
-	{ "kind", NULL, "KIND", "%s", VF_STR, put_kind, 0 },
-	{ "state", NULL, "STATE", "%s", VF_STR, put_state, 0 },
-	{ "last_result", NULL, "LAST", "%s", VF_STR, put_last_result, 0 },
-	{ "last_rtt_us", NULL, "RTT", "%s", VF_US, put_last_rtt, 0 },
-	{ "p50_rtt_us", NULL, "P50", "%s", VF_US, put_p50_rtt, 0 },
-	{ "p99_rtt_us", NULL, "P99", "%s", VF_US, put_p99_rtt, 0 },
-	{ "p99_connect_us", NULL, NULL, NULL, VF_US, put_p99_connect, 0 },
-	{ "rtt_ambiguous", NULL, NULL, NULL, VF_COUNT, put_ambiguous, 0 },
-	{ "loss_pct", NULL, "LOSS", "%s", VF_PCT, put_loss, 0 },
-	{ "failed_pct", NULL, "FAILED", "%s", VF_PCT, put_failed, 0 },
-	{ "probes", NULL, NULL, NULL, VF_COUNT, put_probes, 0 },
-	{ "labels", NULL, "LABELS", "%s", VF_LABELS, put_labels, 0 },
+	{ "name", NULL, "NAME", "%s", VF_STR, put_name, 0, NULL, 0 },
+	{ "host", NULL, NULL, NULL, VF_STR, put_host, 0, NULL, 0 },
+	{ "address", NULL, "ADDRESS", "%s", VF_DEST, put_address, 0, NULL, 0 },
+	{ "port", NULL, NULL, NULL, VF_COUNT, put_port, 0, NULL, 0 },
+	{ "kind", NULL, "KIND", "%s", VF_STR, put_kind, 0, NULL, 0 },
+	{ "state", NULL, "STATE", "%s", VF_STR, put_state, 0, NULL, 0 },
+	{ "last_result", NULL, "LAST", "%s", VF_STR, put_last_result, 0, NULL, 0 },
+	{ "last_rtt_us", NULL, "RTT", "%s", VF_US, put_last_rtt, 0, NULL, 0 },
+	{ "p50_rtt_us", NULL, "P50", "%s", VF_US, put_p50_rtt, 0, NULL, 0 },
+	{ "p99_rtt_us", NULL, "P99", "%s", VF_US, put_p99_rtt, 0, NULL, 0 },
+	{ "p99_connect_us", NULL, NULL, NULL, VF_US, put_p99_connect, 0, NULL, 0 },
+	{ "rtt_ambiguous", NULL, NULL, NULL, VF_COUNT, put_ambiguous, 0, NULL, 0 },
+	{ "loss_pct", NULL, "LOSS", "%s", VF_PCT, put_loss, 0, NULL, 0 },
+	{ "failed_pct", NULL, "FAILED", "%s", VF_PCT, put_failed, 0, NULL, 0 },
+	{ "probes", NULL, NULL, NULL, VF_COUNT, put_probes, 0, NULL, 0 },
+	{ "labels", NULL, "LABELS", "%s", VF_LABELS, put_labels, 0, NULL, 0 },
 };
 const size_t view_target_nfields = sizeof(view_target_fields) / sizeof(view_target_fields[0]);
 
@@ -460,75 +460,91 @@ static void j_results(struct jbuf *j, const struct target *t, unsigned n)
 	jb_arr_end(j);
 }
 
-void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
+/* show: a target's uint64_t at f->off. */
+#define TG(field) offsetof(struct target, field)
+
+static void put_t_u64(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	const struct daemon_cfg *dc = &daemon_config(d)->d;
-	const struct target_stats *s = &t->st;
-	const struct view_ctx x = { .t = t, .dc = dc };
-	jb_key(j, "target");
-	jb_obj(j);
-	jb_key(j, "name");
-	jb_str(j, t->cfg.name);
-	jb_key(j, "host");
-	jb_str(j, t->cfg.host);
-	j_labels(j, t);
-	j_addr(j, "address", &t->addr);
-	/* A name's last answer and the last lookup's error (null: it worked). */
-	j_ns_or_null(j, "resolved_at", t->resolved_at, 1e9);
-	j_str_or_null(j, "resolve_error", t->resolve_error);
-	j_addr(j, "source", &t->src);
-	jb_key(j, "port");
-	jb_uint(j, t->cfg.opts.port);
-	jb_key(j, "kind");
-	jb_str(j, probe_kind_str(t->cfg.opts.kind));
-	jb_key(j, "state");
-	jb_str(j, target_state(t));
-	j_str_or_null(j, "error", t->error);
-	jb_key(j, "config_line"); /* 0: added at run time */
-	jb_uint(j, t->cfg.line > 0 ? (uint64_t)t->cfg.line : 0);
-	jb_key(j, "config");
-	j_opts(j, &t->cfg.opts);
-	jb_key(j, "probes");
-	jb_uint(j, s->probes);
-	jb_key(j, "expected");
-	jb_uint(j, t->expected);
-	jb_key(j, "inflight");
-	jb_uint(j, t->inflight);
-	put_last_result(j, &(struct view_field){ .key = "last_result" }, &x);
-	j_ns_or_null(j, "last_rtt_us", s->last_rtt_ns, 1e3);
-	j_ns_or_null(j, "last_probe_time", s->last_probe_ns, 1e9);
-	j_ns_or_null(j, "last_ok_time", s->last_ok_ns, 1e9);
-	j_loss(j, "loss_pct", t, false);
-	j_loss(j, "failed_pct", t, true);
-	jb_key(j, "results");
+	jb_key(j, f->key);
+	jb_uint(j, *(const uint64_t *)((const char *)x->t + f->off));
+}
+
+/* A string at f->off ("" is null). */
+static void put_t_str(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_str_or_null(j, f->key, (const char *)x->t + f->off);
+}
+
+/* A CLOCK_REALTIME ns at f->off, in seconds (0 is null). */
+static void put_t_time(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_ns_or_null(j, f->key, *(const uint64_t *)((const char *)x->t + f->off), 1e9);
+}
+
+static void put_source(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_addr(j, f->key, &x->t->src);
+}
+
+static void put_config_line(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, x->t->cfg.line > 0 ? (uint64_t)x->t->cfg.line : 0);
+}
+
+static void put_opts(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	j_opts(j, &x->t->cfg.opts);
+}
+
+static void put_inflight(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	jb_uint(j, x->t->inflight);
+}
+
+static void put_by_result(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
 	jb_obj(j);
 	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
 		jb_key(j, probe_result_str((enum probe_result)r));
-		jb_uint(j, s->by_result[r]);
+		jb_uint(j, x->t->st.by_result[r]);
 	}
 	jb_obj_end(j);
-	jb_key(j, "close_results");
+}
+
+static void put_by_close(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
 	jb_obj(j);
 	for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++) {
 		jb_key(j, close_result_str((enum close_result)r));
-		jb_uint(j, s->by_close[r]);
+		jb_uint(j, x->t->st.by_close[r]);
 	}
 	jb_obj_end(j);
-	const struct jb_kv_u64 counts[] = {
-		{ "syn_retransmits", s->syn_retransmits },
-		{ "synack_retransmits", s->synack_retransmits },
-		{ "rtt_ambiguous", s->rtt_ambiguous },
-		{ "duplicates", s->duplicates },
-		{ "fin_retransmits", s->fin_retransmits },
-		{ "peer_fin_retransmits", s->peer_fin_retransmits },
-		{ "time_wait_duplicates", t->prof ? t->prof->tw.duplicates : 0 },
-		{ "time_wait_peer_fin_retransmits", t->prof ? t->prof->tw.peer_fin_retransmits : 0 },
-		{ "time_wait_rsts", t->prof ? t->prof->tw.rsts : 0 },
-	};
-	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
+}
+
+/* Counted in TIME_WAIT, after the probe was reported: on the profile. */
+static void put_tw(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct engine_profile *p = x->t->prof;
+	jb_key(j, f->key);
+	jb_uint(j, p ? *(const uint64_t *)((const char *)&p->tw + f->off) : 0);
+}
+
+static void put_peer(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct target_stats *s = &x->t->st;
 	report_peer_json(j, s->have_peer, s->peer_mss, s->peer_wscale, s->peer_sack, s->peer_ts,
 			 s->peer_ttl);
-	jb_key(j, "histograms");
+}
+
+static void put_histograms(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct daemon_cfg *dc = x->dc;
+	jb_key(j, f->key);
 	jb_obj(j);
 	jb_key(j, "buckets_s");
 	jb_arr(j);
@@ -537,11 +553,81 @@ void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
 	jb_arr_end(j);
 	for (unsigned p = 0; p < PHASE_COUNT; p++) {
 		jb_key(j, phase_str((enum phase)p));
-		j_hist(j, &s->phase[p], dc);
+		j_hist(j, &x->t->st.phase[p], dc);
 	}
 	jb_obj_end(j);
-	jb_key(j, "recent");
-	j_results(j, t, VIEW_SHOW_RECENT);
+}
+
+static void put_recent(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	j_results(j, x->t, VIEW_SHOW_RECENT);
+}
+
+#define TW(field) offsetof(struct engine_tw_counts, field)
+
+/* Everything about one target, in the order of the text; histograms and
+ * recent results have text of their own (views_text.c). */
+const struct view_field view_show_fields[] = {
+	{ "name", NULL, NULL, NULL, VF_STR, put_name, 0, NULL, 0 },
+	{ "host", NULL, "  host:", "%s", VF_STR, put_host, 0, NULL, 0 },
+	{ "labels", NULL, "  labels:", "%s", VF_LABELS, put_labels, 0, NULL, 0 },
+	{ "address", NULL, "  address:", "%s", VF_DEST, put_address, 0, NULL, 0 },
+	{ "source", NULL, NULL, " from %s", VF_STR, put_source, 0, NULL, VF_OPT },
+	/* A name's last answer and the last lookup's error (null: it worked). */
+	{ "resolved_at", NULL, "  resolved:", "%s", VF_TIME, put_t_time, TG(resolved_at), NULL,
+	  VF_OPT },
+	{ "resolve_error", NULL, NULL, ", last lookup: %s", VF_STR, put_t_str, TG(resolve_error),
+	  NULL, VF_OPT },
+	{ "port", NULL, NULL, NULL, VF_COUNT, put_port, 0, NULL, 0 },
+	{ "kind", NULL, "  kind:", "%s", VF_STR, put_kind, 0, NULL, 0 },
+	{ "state", NULL, "  state:", "%s", VF_STR, put_state, 0, NULL, 0 },
+	{ "error", NULL, "  error:", "%s", VF_STR, put_t_str, TG(error), NULL, VF_OPT },
+	/* 0: added at run time */
+	{ "config_line", NULL, "  config line:", "%s", VF_COUNT, put_config_line, 0,
+	  "none (added at run time)", 0 },
+	{ "config", NULL, "  options:", "%s", VF_MEMBERS, put_opts, 0, NULL, 0 },
+	{ "probes", NULL, "  probes:", "%s", VF_COUNT, put_t_u64, TG(st.probes), NULL, 0 },
+	{ "expected", NULL, NULL, " (%s expected", VF_COUNT, put_t_u64, TG(expected), NULL, 0 },
+	{ "inflight", NULL, NULL, ", %s in flight)", VF_COUNT, put_inflight, 0, NULL, 0 },
+	{ "last_result", NULL, "  last result:", "%s", VF_STR, put_last_result, 0, "none", 0 },
+	{ "last_rtt_us", NULL, NULL, ", rtt %s", VF_US, put_last_rtt, 0, NULL, 0 },
+	{ "last_probe_time", NULL, NULL, ", at %s", VF_TIME, put_t_time, TG(st.last_probe_ns), NULL,
+	  0 },
+	{ "last_ok_time", NULL, "  last ok:", "%s", VF_TIME, put_t_time, TG(st.last_ok_ns), NULL, 0 },
+	{ "loss_pct", NULL, "  loss:", "%s unanswered", VF_PCT, put_loss, 0, NULL, 0 },
+	{ "failed_pct", NULL, NULL, ", %s failed", VF_PCT, put_failed, 0, NULL, 0 },
+	{ "results", NULL, "  results:", "%s", VF_MEMBERS, put_by_result, 0, NULL, 0 },
+	{ "close_results", NULL, "  close results:", "%s", VF_MEMBERS, put_by_close, 0, NULL, 0 },
+	{ "syn_retransmits", NULL, "  retransmits:", "syn %s", VF_COUNT, put_t_u64,
+	  TG(st.syn_retransmits), NULL, 0 },
+	{ "synack_retransmits", NULL, NULL, ", syn/ack %s", VF_COUNT, put_t_u64,
+	  TG(st.synack_retransmits), NULL, 0 },
+	{ "fin_retransmits", NULL, "  fin retransmits:", "ours %s", VF_COUNT, put_t_u64,
+	  TG(st.fin_retransmits), NULL, 0 },
+	{ "peer_fin_retransmits", NULL, NULL, ", the peer's %s", VF_COUNT, put_t_u64,
+	  TG(st.peer_fin_retransmits), NULL, 0 },
+	{ "duplicates", NULL, NULL, "; duplicates (syn/ack, fin) %s", VF_COUNT, put_t_u64,
+	  TG(st.duplicates), NULL, 0 },
+	{ "rtt_ambiguous", NULL, "  rtt ambiguous:",
+	  "%s probes (SYN retransmitted: no RTT sample, connect only)", VF_COUNT, put_t_u64,
+	  TG(st.rtt_ambiguous), NULL, 0 },
+	{ "time_wait_duplicates", NULL, NULL, NULL, VF_COUNT, put_tw, TW(duplicates), NULL, 0 },
+	{ "time_wait_peer_fin_retransmits", NULL, NULL, NULL, VF_COUNT, put_tw,
+	  TW(peer_fin_retransmits), NULL, 0 },
+	{ "time_wait_rsts", NULL, NULL, NULL, VF_COUNT, put_tw, TW(rsts), NULL, 0 },
+	{ "peer", NULL, "  peer:", "%s", VF_PEER, put_peer, 0, "not seen", 0 },
+	{ "histograms", NULL, NULL, NULL, VF_COUNT, put_histograms, 0, NULL, 0 },
+	{ "recent", NULL, NULL, NULL, VF_COUNT, put_recent, 0, NULL, 0 },
+};
+const size_t view_show_nfields = sizeof(view_show_fields) / sizeof(view_show_fields[0]);
+
+void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
+{
+	const struct view_ctx x = { .t = t, .dc = &daemon_config(d)->d };
+	jb_key(j, "target");
+	jb_obj(j);
+	put_fields(j, view_show_fields, view_show_nfields, &x);
 	jb_obj_end(j);
 }
 

@@ -33,7 +33,13 @@ enum view_fmt {
 	VF_DEST,   /* the row's "address" (or "host") and "port": "[addr]:port" */
 	VF_LABELS, /* a labels object: "k=v,k=v"; "-" when empty */
 	VF_TIME,   /* seconds since the epoch, local time; "never" when null */
+	VF_MEMBERS, /* an object: "k=v k=v" (numbers as integers, yes/no) */
+	VF_PEER,   /* the peer object: "mss M, wscale W, sack yes, timestamps no, ttl T" */
 };
+
+/* view_field.flags */
+#define VF_OPT 1u /* printed only when set (not null, not missing); a line whose
+		   * rows are all optional and unset is not printed */
 
 struct view_ctx; /* what a row's value comes from (views.c) */
 
@@ -47,12 +53,16 @@ struct view_field {
 	enum view_fmt fmt;
 	void (*put)(struct jbuf *j, const struct view_field *f, const struct view_ctx *x);
 	size_t off;        /* for put: where the value is in the view's source */
+	const char *none;  /* text for null (or 0 in VF_COUNT); NULL: the format's own */
+	unsigned flags;    /* VF_OPT */
 };
 
 extern const struct view_field view_status_fields[];
 extern const size_t view_status_nfields;
 extern const struct view_field view_target_fields[];
 extern const size_t view_target_nfields;
+extern const struct view_field view_show_fields[];
+extern const size_t view_show_nfields;
 
 /* status: the daemon's counters; clients: control connections open. */
 void view_status(struct jbuf *j, struct daemon *d, unsigned clients);

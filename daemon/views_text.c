@@ -125,10 +125,60 @@ static const char *fmt_pct(double v, char *b, size_t n)
 	return b;
 }
 
+/* " k=v" for each member of an object (numbers as integers, yes/no). */
+static const char *fmt_members(const json_t *o, char *b, size_t len)
+{
+	const char *k;
+	const json_t *v;
+	size_t n = 0;
+	b[0] = 0;
+	json_object_foreach((json_t *)o, k, v) {
+		int r = -1;
+		const char *sep = n ? " " : "";
+		if (json_is_string(v))
+			r = snprintf(b + n, len - n, "%s%s=%s", sep, k, json_string_value(v));
+		else if (json_is_number(v))
+			r = snprintf(b + n, len - n, "%s%s=%.0f", sep, k, json_number_value(v));
+		else if (json_is_boolean(v))
+			r = snprintf(b + n, len - n, "%s%s=%s", sep, k, json_is_true(v) ? "yes" : "no");
+		if (r < 0)
+			continue;
+		if ((size_t)r >= len - n)
+			break;
+		n += (size_t)r;
+	}
+	return b;
+}
+
+static const char *yes_no(const json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key)) ? "yes" : "no";
+}
+
+static const char *fmt_peer(const json_t *p, char *b, size_t len)
+{
+	char m[32], w[32], t[32];
+	snprintf(b, len, "mss %s, wscale %s, sack %s, timestamps %s, ttl %s",
+		 fmt_n(p, "mss", m, sizeof(m)), fmt_n(p, "wscale", w, sizeof(w)), yes_no(p, "sack"),
+		 yes_no(p, "timestamps"), fmt_n(p, "ttl", t, sizeof(t)));
+	return b;
+}
+
+/* Set: present and not null. */
+static bool is_set(const json_t *row, const struct view_field *f)
+{
+	const json_t *o = f->group ? json_object_get(row, f->group) : row;
+	const json_t *v = json_object_get(o, f->key);
+	return v && !json_is_null(v);
+}
+
 /* Field f of row as text. */
 static const char *fmt_field(const json_t *row, const struct view_field *f, char *b, size_t len)
 {
 	const json_t *o = f->group ? json_object_get(row, f->group) : row;
+	const json_t *v = json_object_get(o, f->key);
+	if (f->none && (!v || json_is_null(v) || (f->fmt == VF_COUNT && json_number_value(v) == 0)))
+		return f->none;
 	switch (f->fmt) {
 	case VF_COUNT: return fmt_n(o, f->key, b, len);
 	case VF_STR: snprintf(b, len, "%s", str_or(o, f->key, "-")); return b;
@@ -140,8 +190,10 @@ static const char *fmt_field(const json_t *row, const struct view_field *f, char
 	case VF_UPTIME: return fmt_uptime(num(o, f->key), b, len);
 	case VF_PCT: return fmt_pct(num(o, f->key), b, len);
 	case VF_DEST: return fmt_dest(o, b, len);
-	case VF_LABELS: return fmt_labels(json_object_get(o, f->key), b, len);
+	case VF_LABELS: return fmt_labels(v, b, len);
 	case VF_TIME: return fmt_time(num(o, f->key), b, len);
+	case VF_MEMBERS: return fmt_members(v, b, len);
+	case VF_PEER: return fmt_peer(v, b, len);
 	}
 	return "?";
 }
@@ -159,28 +211,34 @@ static void kv_line(FILE *out, const char *k, const char *fmt, ...)
 }
 
 /* A table's rows as "label   value, value" lines: a labelled row starts a
- * line, an unlabelled one continues it, a row without text is JSON only. */
+ * line, an unlabelled one continues it, a row without text is JSON only.
+ * An optional row (VF_OPT) that is not set is left out, and so is a line
+ * with only such rows. */
 static void print_fields(FILE *out, const json_t *o, const struct view_field *fs, size_t n)
 {
-	bool open = false;
 	for (size_t i = 0; i < n; i++) {
-		const struct view_field *f = &fs[i];
-		char b[512];
-		if (!f->text)
+		if (!fs[i].text || !fs[i].label)
 			continue;
-		if (f->label) {
-			if (open)
-				fputc('\n', out);
-			fprintf(out, "%-*s ", LABEL_W, f->label);
-			open = true;
-		}
+		size_t end = i + 1;
+		bool show = !(fs[i].flags & VF_OPT) || is_set(o, &fs[i]);
+		for (; end < n && !(fs[end].text && fs[end].label); end++)
+			if (fs[end].text && is_set(o, &fs[end]))
+				show = true;
+		if (!show)
+			continue;
+		fprintf(out, "%-*s ", LABEL_W, fs[i].label);
+		for (size_t k = i; k < end; k++) {
+			const struct view_field *f = &fs[k];
+			char b[1024];
+			if (!f->text || (k > i && (f->flags & VF_OPT) && !is_set(o, f)))
+				continue;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		fprintf(out, f->text, fmt_field(o, f, b, sizeof(b)));
+			fprintf(out, f->text, fmt_field(o, f, b, sizeof(b)));
 #pragma GCC diagnostic pop
-	}
-	if (open)
+		}
 		fputc('\n', out);
+	}
 }
 
 /* ---- results ------------------------------------------------------------------ */
@@ -318,74 +376,11 @@ static void print_hist(FILE *out, const char *phase, const json_t *hs)
 	}
 }
 
-/* " k=v" for each member of an object (numbers as integers, yes/no). */
-static void print_members(FILE *out, const char *label, const json_t *o)
-{
-	const char *k;
-	const json_t *v;
-	fprintf(out, "%-*s", LABEL_W, label);
-	json_object_foreach((json_t *)o, k, v) {
-		if (json_is_string(v))
-			fprintf(out, " %s=%s", k, json_string_value(v));
-		else if (json_is_number(v))
-			fprintf(out, " %s=%.0f", k, json_number_value(v));
-		else if (json_is_boolean(v))
-			fprintf(out, " %s=%s", k, json_is_true(v) ? "yes" : "no");
-	}
-	fputc('\n', out);
-}
-
 void view_text_show(FILE *out, const json_t *r)
 {
 	const json_t *t = json_object_get(r, "target");
-	char b[512], c[64], d[64];
 	fprintf(out, "target %s\n", str_or(t, "name", "?"));
-	kv_line(out, "  host:", "%s", str_or(t, "host", "?"));
-	kv_line(out, "  labels:", "%s", fmt_labels(json_object_get(t, "labels"), b, sizeof(b)));
-	kv_line(out, "  address:", "%s%s%s", fmt_dest(t, b, sizeof(b)),
-		json_string_value(json_object_get(t, "source")) ? " from " : "",
-		str_or(t, "source", ""));
-	const char *rerr = json_string_value(json_object_get(t, "resolve_error"));
-	if (num(t, "resolved_at") > 0 || rerr)
-		kv_line(out, "  resolved:", "%s%s%s", fmt_time(num(t, "resolved_at"), c, sizeof(c)),
-			rerr ? ", last lookup: " : "", rerr ? rerr : "");
-	kv_line(out, "  kind:", "%s", str_or(t, "kind", "?"));
-	kv_line(out, "  state:", "%s", str_or(t, "state", "?"));
-	const char *err = json_string_value(json_object_get(t, "error"));
-	if (err)
-		kv_line(out, "  error:", "%s", err);
-	double line = num(t, "config_line");
-	if (line > 0)
-		kv_line(out, "  config line:", "%.0f", line);
-	else
-		kv_line(out, "  config line:", "none (added at run time)");
-	print_members(out, "  options:", json_object_get(t, "config"));
-	kv_line(out, "  probes:", "%s (%s expected, %s in flight)", fmt_n(t, "probes", b, sizeof(b)),
-		fmt_n(t, "expected", c, sizeof(c)), fmt_n(t, "inflight", d, sizeof(d)));
-	kv_line(out, "  last result:", "%s, rtt %s, at %s", str_or(t, "last_result", "none"),
-		fmt_us(num(t, "last_rtt_us"), c, sizeof(c)),
-		fmt_time(num(t, "last_probe_time"), b, sizeof(b)));
-	kv_line(out, "  last ok:", "%s", fmt_time(num(t, "last_ok_time"), b, sizeof(b)));
-	kv_line(out, "  loss:", "%s unanswered, %s failed", fmt_pct(num(t, "loss_pct"), b, sizeof(b)),
-		fmt_pct(num(t, "failed_pct"), c, sizeof(c)));
-	print_members(out, "  results:", json_object_get(t, "results"));
-	print_members(out, "  close results:", json_object_get(t, "close_results"));
-	kv_line(out, "  retransmits:", "syn %s, syn/ack %s", fmt_n(t, "syn_retransmits", b, sizeof(b)),
-		fmt_n(t, "synack_retransmits", c, sizeof(c)));
-	kv_line(out, "  fin retransmits:", "ours %s, the peer's %s; duplicates (syn/ack, fin) %s",
-		fmt_n(t, "fin_retransmits", b, sizeof(b)), fmt_n(t, "peer_fin_retransmits", c, sizeof(c)),
-		fmt_n(t, "duplicates", d, sizeof(d)));
-	kv_line(out, "  rtt ambiguous:", "%s probes (SYN retransmitted: no RTT sample, connect only)",
-		fmt_n(t, "rtt_ambiguous", b, sizeof(b)));
-	const json_t *p = json_object_get(t, "peer");
-	if (json_is_object(p))
-		kv_line(out, "  peer:", "mss %s, wscale %s, sack %s, timestamps %s, ttl %s",
-			fmt_n(p, "mss", b, sizeof(b)), fmt_n(p, "wscale", c, sizeof(c)),
-			json_is_true(json_object_get(p, "sack")) ? "yes" : "no",
-			json_is_true(json_object_get(p, "timestamps")) ? "yes" : "no",
-			fmt_n(p, "ttl", d, sizeof(d)));
-	else
-		kv_line(out, "  peer:", "not seen");
+	print_fields(out, t, view_show_fields, view_show_nfields);
 	print_hist(out, "handshake", json_object_get(t, "histograms"));
 	print_hist(out, "connect", json_object_get(t, "histograms"));
 	const json_t *recent = json_object_get(t, "recent");

@@ -192,6 +192,63 @@ static void t_status_text(void)
 	CHECK(strstr(buf, "\nlog level:           log_level\n"));
 }
 
+/* buf has the line "label value" as kv lines are laid out. */
+static bool has_line(const char *buf, const char *label, const char *value)
+{
+	char l[256];
+	snprintf(l, sizeof(l), "\n%-20s %s\n", label, value);
+	return strstr(buf, l) != NULL;
+}
+
+/* show: optional rows and lines, and what null reads as. */
+static void t_show_text(void)
+{
+	char buf[8192];
+	json_t *o = json_loads(
+		"{\"ok\":true,\"target\":{\"name\":\"n\",\"host\":\"h.example\","
+		"\"labels\":{\"team\":\"net\"},\"address\":null,\"source\":null,"
+		"\"resolved_at\":null,\"resolve_error\":\"no answer\",\"port\":80,"
+		"\"kind\":\"syn\",\"state\":\"ok\",\"error\":null,\"config_line\":0,"
+		"\"config\":{\"kind\":\"syn\",\"port\":80,\"sack\":true},\"probes\":0,"
+		"\"expected\":1,\"inflight\":0,\"last_result\":null,\"last_rtt_us\":null,"
+		"\"last_probe_time\":null,\"last_ok_time\":null,\"loss_pct\":null,"
+		"\"failed_pct\":null,\"results\":{\"ok\":0,\"refused\":2},\"peer\":null,"
+		"\"recent\":[]}}", 0, NULL);
+	CHECK(o);
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+	view_text_show(fp, o);
+	fclose(fp);
+	json_decref(o);
+	CHECK(strncmp(buf, "target n\n", 9) == 0 && has_line(buf, "  host:", "h.example"));
+	CHECK(has_line(buf, "  labels:", "team=net"));
+	CHECK(has_line(buf, "  address:", "h.example:80"));
+	CHECK(has_line(buf, "  resolved:", "never, last lookup: no answer"));
+	CHECK(!strstr(buf, "error:"));
+	CHECK(has_line(buf, "  config line:", "none (added at run time)"));
+	CHECK(has_line(buf, "  options:", "kind=syn port=80 sack=yes"));
+	CHECK(has_line(buf, "  probes:", "0 (1 expected, 0 in flight)"));
+	CHECK(has_line(buf, "  last result:", "none, rtt -, at never"));
+	CHECK(has_line(buf, "  results:", "ok=0 refused=2"));
+	CHECK(has_line(buf, "  peer:", "not seen"));
+	CHECK(!strstr(buf, "recent results"));
+	/* Set, the optional rows come back. */
+	o = json_loads("{\"target\":{\"name\":\"n\",\"address\":\"192.0.2.1\",\"port\":80,"
+		       "\"source\":\"192.0.2.9\",\"resolved_at\":null,\"resolve_error\":null,"
+		       "\"error\":\"no route\",\"config_line\":7,"
+		       "\"peer\":{\"mss\":1460,\"wscale\":null,\"sack\":true,\"ttl\":64}}}",
+		       0, NULL);
+	CHECK(o);
+	fp = fmemopen(buf, sizeof(buf), "w");
+	view_text_show(fp, o);
+	fclose(fp);
+	json_decref(o);
+	CHECK(has_line(buf, "  address:", "192.0.2.1:80 from 192.0.2.9"));
+	CHECK(!strstr(buf, "resolved:"));
+	CHECK(has_line(buf, "  error:", "no route"));
+	CHECK(has_line(buf, "  config line:", "7"));
+	CHECK(has_line(buf, "  peer:", "mss 1460, wscale -, sack yes, timestamps no, ttl 64"));
+}
+
 /* Bytes that are not UTF-8 (a file name, a label) still make JSON a strict
  * reader takes: each becomes U+FFFD. */
 static void t_json_utf8(void)
@@ -222,6 +279,7 @@ int main(void)
 	RUN(t_seq_only_from_probe);
 	RUN(t_result_bad);
 	RUN(t_status_text);
+	RUN(t_show_text);
 	RUN(t_json_utf8);
 	return CHECK_EXIT();
 }
