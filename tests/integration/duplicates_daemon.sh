@@ -27,22 +27,11 @@ CONF=$DL_T/tcpprobe.conf
 cap=$DL_T/d.pcap
 lab_capture_start "$cap" "tcp port $LAB_PORT_OPEN" || { fail capture "tcpdump did not start"; exit 1; }
 dl_start "$CONF" || { fail start "daemon did not start"; exit 1; }
-n=0
-for _ in $(seq 1 300); do
-	n=$(ctl --json show d | jpy 'd["target"]["probes"]' 2>/dev/null || echo 0)
-	[ "$n" -ge 15 ] && break
-	sleep 0.1
-done
-ctl pause --all >/dev/null
-# Until nothing is in flight or in TIME_WAIT (bounded: 10 s).
-busy=1
-for _ in $(seq 1 100); do
-	busy=$(ctl --json status | jpy 'd["inflight"] + d["time_wait"]' 2>/dev/null || echo 1)
-	[ "$busy" = 0 ] && break
-	sleep 0.1
-done
+# 15 results, then nothing in flight or in TIME_WAIT.
+dl_drain d 15 30
+drained=$?
 lab_capture_stop "$cap"
-if [ "$n" -lt 15 ] || [ "$busy" != 0 ]; then fail run "probes $n, busy $busy"; exit 1; fi
+[ "$drained" = 0 ] || { fail run "$DL_WHY"; exit 1; }
 if ! why=$(lab_capture_ok "$cap" 30 ' S\. '); then fail capture "$why"; exit 1; fi
 ctl --json show d >"$DL_T/show.json"
 ctl --json status >"$DL_T/status.json"

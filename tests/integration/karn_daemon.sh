@@ -27,26 +27,12 @@ CONF=$DL_T/tcpprobe.conf
 cap=$DL_T/k.pcap
 lab_capture_start "$cap" "tcp port $LAB_PORT_OPEN" || { fail capture "tcpdump did not start"; exit 1; }
 dl_start "$CONF" || { fail start "daemon did not start"; exit 1; }
-# At least 80 results (bounded: 40 s), then stop scheduling and wait for the
-# probes in flight to finish.
-n=0
-for _ in $(seq 1 400); do
-	n=$(ctl --json show k | jpy 'd["target"]["probes"]' 2>/dev/null || echo 0)
-	[ "$n" -ge 80 ] && break
-	sleep 0.1
-done
-ctl pause --all >/dev/null
-inflight=1
-for _ in $(seq 1 150); do
-	inflight=$(ctl --json show k | jpy 'd["target"]["inflight"]' 2>/dev/null || echo 1)
-	[ "$inflight" = 0 ] && break
-	sleep 0.1
-done
+# At least 80 results (bounded: 40 s), then stop scheduling and let the
+# probes in flight finish.
+dl_drain k 80 40
+drained=$?
 lab_capture_stop "$cap"
-if [ "$n" -lt 80 ] || [ "$inflight" != 0 ]; then
-	fail run "probes $n (want >= 80), in flight $inflight"
-	exit 1
-fi
+[ "$drained" = 0 ] || { fail run "$DL_WHY"; exit 1; }
 if ! why=$(lab_capture_ok "$cap" 80 ' S '); then fail capture "$why"; exit 1; fi
 
 ctl --json show k >"$DL_T/show.json"

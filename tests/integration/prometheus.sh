@@ -9,51 +9,23 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
-B=${B:-build}
-BIN=${TCPPROBE:-$root/$B/tcpprobe}
-PY=/usr/bin/python3
-
-pass() { echo "PASS prometheus-$1"; }
-fail() { echo "FAIL prometheus-$1: $2"; }
-skip() { echo "SKIP prometheus-$1: $2"; }
-
-if ! command -v prometheus >/dev/null 2>&1; then
-	fail server "prometheus not installed (Debian package prometheus; make deps installs it)"
-	exit 1
-fi
-if ! [ -x "$BIN" ] || ! "$BIN" daemon -h >/dev/null 2>&1; then
-	fail lab "$BIN daemon does not run"
-	exit 1
-fi
-if [ "$(id -u)" != 0 ]; then
-	skip lab "needs root for the namespace lab"
-	exit 0
-fi
-
-tmp=$(mktemp -d /tmp/tcpprobe-prometheus.XXXXXX)
-LAB_UP=0
-PROM_PID=
-cleanup() {
-	[ -n "$PROM_PID" ] && lab_kill_pids "$PROM_PID"
-	[ "$LAB_UP" = 1 ] && lab_down
-	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
-if ! lab_up; then
-	fail lab "lab_up failed"
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+
+if ! command -v prometheus >/dev/null 2>&1; then
+	echo "FAIL prometheus-server: prometheus not installed (Debian package prometheus; make deps installs it)"
 	exit 1
 fi
+dl_init prometheus
+tmp=$DL_T
 
 MPORT=9110 PPORT=9090 # free: the namespace is ours
 INTERVAL_S=0.5
-cat >"$tmp/tcpprobe.conf" <<EOF
-[daemon]
-control_socket = $tmp/control.sock
-metrics_listen = 127.0.0.1:$MPORT
-source_ports = 20000-20999
-
+{
+	dl_conf_daemon metrics_listen=127.0.0.1:$MPORT source_ports=20000-20999
+	cat <<EOF
 [defaults]
 interval = 500ms
 timeout = 200ms
@@ -75,10 +47,9 @@ port = $LAB_PORT_DROPPED
 kind = syn
 timeout = 100ms
 EOF
-LAB_TCPPROBE=$BIN lab_tcpprobe_bg daemon -c "$tmp/tcpprobe.conf" >"$tmp/daemon.log" 2>&1
-DPID=$LAB_BG_PID
+} >"$tmp/tcpprobe.conf"
+dl_start "$tmp/tcpprobe.conf" || { fail daemon "did not start"; exit 1; }
 
-mkdir -p "$tmp/data"
 cat >"$tmp/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -90,31 +61,9 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$MPORT"]
 EOF
-lab_cbg prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
-	--web.listen-address="127.0.0.1:$PPORT" --log.level=warn >"$tmp/prometheus.log" 2>&1
-PROM_PID=$LAB_BG_PID
-
-c() { lab_cexec curl --noproxy '*' -sS --max-time 10 "$@"; }
-# q EXPR [PYTHON]: the query's JSON result list, or PYTHON evaluated on it (as r)
-q() {
-	c -G --data-urlencode "query=$1" "http://127.0.0.1:$PPORT/api/v1/query" >"$tmp/q.json" || return 1
-	"$PY" - "$tmp/q.json" "${2:-r}" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-if d.get('status') != 'success':
-    sys.exit('query failed: %s' % d)
-r = d['data']['result']
-print(eval(sys.argv[2], {'r': r}))
-EOF
-}
-
-ready=0
-for _ in $(seq 1 150); do
-	kill -0 "$PROM_PID" 2>/dev/null || break
-	c -o /dev/null -f "http://127.0.0.1:$PPORT/-/ready" 2>/dev/null && { ready=1; break; }
-	sleep 0.2
-done
-if [ "$ready" != 1 ]; then
+c() { dl_http "$@"; }
+q() { dl_prom_q "$@"; }
+if ! dl_prom_start "$PPORT"; then
 	fail server "prometheus not ready after 30 s: $(tail -n 5 "$tmp/prometheus.log" | tr '\n' ' ')"
 	exit 1
 fi
@@ -155,7 +104,7 @@ else fail counter-matches "prometheus $pval, daemon $dv (at most $max)"; fi
 # each within the same bound
 q 'tcpprobe_probes_total' >/dev/null && cp "$tmp/q.json" "$tmp/all.json"
 scrape "$tmp/now.prom"
-if "$PY" - "$tmp/all.json" "$tmp/now.prom" "$(date +%s.%N)" "$INTERVAL_S" >"$tmp/cmp.out" 2>&1 <<'EOF'; then pass counters-all; else fail counters-all "$(tail -n 3 "$tmp/cmp.out" | tr '\n' ' ')"; fi
+if "$DL_PY" - "$tmp/all.json" "$tmp/now.prom" "$(date +%s.%N)" "$INTERVAL_S" >"$tmp/cmp.out" 2>&1 <<'EOF'; then pass counters-all; else fail counters-all "$(tail -n 3 "$tmp/cmp.out" | tr '\n' ' ')"; fi
 import json, re, sys
 now, interval = float(sys.argv[3]), float(sys.argv[4])
 prom = {}
@@ -188,7 +137,7 @@ hq=$(q 'histogram_quantile(0.99, rate(tcpprobe_handshake_duration_seconds_bucket
 q 'increase(tcpprobe_handshake_duration_seconds_bucket{target="open4"}[10s])' \
 	'[(x["metric"]["le"], x["value"][1]) for x in r]' >"$tmp/inc.txt"
 scrape "$tmp/now.prom"
-if "$PY" - "$hq" "$tmp/inc.txt" "$tmp/now.prom" >"$tmp/hq.out" 2>&1 <<'EOF'; then pass histogram-quantile; else fail histogram-quantile "$(tail -n 3 "$tmp/hq.out" | tr '\n' ' ')"; fi
+if "$DL_PY" - "$hq" "$tmp/inc.txt" "$tmp/now.prom" >"$tmp/hq.out" 2>&1 <<'EOF'; then pass histogram-quantile; else fail histogram-quantile "$(tail -n 3 "$tmp/hq.out" | tr '\n' ' ')"; fi
 import ast, re, sys
 hq = float(sys.argv[1])
 inc = sorted((float(le), float(v)) for le, v in ast.literal_eval(open(sys.argv[2]).read()))
@@ -227,7 +176,7 @@ else fail series-count "prometheus scraped $ss samples, the daemon has $lines"; 
 # ---- the shipped rules, evaluated on live data ----
 c "http://127.0.0.1:$PPORT/api/v1/rules" >"$tmp/rules.json"
 c "http://127.0.0.1:$PPORT/api/v1/alerts" >"$tmp/alerts.json"
-if "$PY" - "$tmp/rules.json" "$tmp/alerts.json" >"$tmp/rules.out" 2>&1 <<'EOF'; then pass rules-live; else fail rules-live "$(tail -n 3 "$tmp/rules.out" | tr '\n' ' ')"; fi
+if "$DL_PY" - "$tmp/rules.json" "$tmp/alerts.json" >"$tmp/rules.out" 2>&1 <<'EOF'; then pass rules-live; else fail rules-live "$(tail -n 3 "$tmp/rules.out" | tr '\n' ' ')"; fi
 import json, sys
 rules = [r for g in json.load(open(sys.argv[1]))['data']['groups'] for r in g['rules']]
 assert len(rules) >= 6, 'only %d rules loaded' % len(rules)
@@ -247,16 +196,7 @@ EOF
 # ---- stop Prometheus by PID, then its data goes with $tmp ----
 # SIGTERM, and Prometheus must exit by itself, with status 0, within 10 s
 # (lab_kill_pids would SIGKILL it: that proves nothing about stopping).
-kill -TERM "$PROM_PID"
-for _ in $(seq 1 100); do
-	case $(awk '{print $3}' "/proc/$PROM_PID/stat" 2>/dev/null) in "" | Z) break ;; esac
-	sleep 0.1
-done
-case $(awk '{print $3}' "/proc/$PROM_PID/stat" 2>/dev/null) in
-"" | Z) wait "$PROM_PID"; rc=$?
-	if [ "$rc" = 0 ]; then pass stop; else fail stop "prometheus exited $rc after SIGTERM"; fi
-	PROM_PID= ;;
-*) fail stop "prometheus $PROM_PID still running 10 s after SIGTERM" ;;
-esac
-kill -0 "$DPID" 2>/dev/null || fail daemon "the daemon died: $(tail -n 3 "$tmp/daemon.log" | tr '\n' ' ')"
-exit 0
+if dl_prom_stop; then
+	if [ "$DL_PROM_RC" = 0 ]; then pass stop; else fail stop "prometheus exited $DL_PROM_RC after SIGTERM"; fi
+else fail stop "prometheus $DL_PROM_PID still running 10 s after SIGTERM"; fi
+[ "$DL_FAILS" = 0 ]

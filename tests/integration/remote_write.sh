@@ -26,38 +26,9 @@ fi
 dl_init remote-write
 
 PPORT=9092
-PROM_PID=
-c() { lab_cexec curl --noproxy '*' -sS --max-time 10 "$@"; }
-prom_start() {
-	lab_cbg prometheus --config.file="$DL_T/prometheus.yml" --storage.tsdb.path="$DL_T/data" \
-		--web.listen-address="127.0.0.1:$PPORT" --web.enable-remote-write-receiver \
-		--log.level=warn >>"$DL_T/prometheus.log" 2>&1
-	PROM_PID=$LAB_BG_PID
-	DL_PIDS+=("$PROM_PID")
-	for _ in $(seq 1 150); do
-		kill -0 "$PROM_PID" 2>/dev/null || return 1
-		c -o /dev/null -f "http://127.0.0.1:$PPORT/-/ready" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	return 1
-}
-prom_stop() {
-	kill -TERM "$PROM_PID" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$PROM_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$PROM_PID" 2>/dev/null
-}
-# q EXPR PYTHON: PYTHON evaluated on the query's result list r
-q() {
-	c -G --data-urlencode "query=$1" "http://127.0.0.1:$PPORT/api/v1/query" >"$DL_T/q.json" || return 1
-	"$DL_PY" - "$DL_T/q.json" "$2" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-if d.get('status') != 'success':
-    sys.exit('query failed: %s' % d)
-r = d['data']['result']
-print(eval(sys.argv[2], {'r': r}))
-EOF
-}
+# The receiver on, no scrape job (prometheus.yml below).
+prom_start() { dl_prom_start "$PPORT" --web.enable-remote-write-receiver; }
+q() { dl_prom_q "$@"; }
 rw() { ctl --json status | jpy "d['remote_write'][0]['$1']"; }
 drained() { [ "$(rw queued_samples)" = 0 ]; }
 
@@ -101,7 +72,7 @@ else fail histogram-classic-series "$(q '{__name__=~"tcpprobe_handshake.*",targe
 
 # ---- b. 30 s outage, large queue -------------------------------------------------------
 sleep 3
-prom_stop
+dl_prom_stop
 t_stop=$(date +%s)
 sleep 30
 q0=$(rw queued_samples)
@@ -122,12 +93,12 @@ dl_stop
 # ---- c. a too-small queue --------------------------------------------------------------
 # 5 collections' worth: a 15 s outage at 1 s loses about 10 of them.
 qmax=$((5 * ${per:-100}))
-prom_stop; rm -rf "$DL_T/data"; prom_start || { fail restart2 "prometheus not ready"; exit 1; }
+dl_prom_stop; rm -rf "$DL_T/data"; prom_start || { fail restart2 "prometheus not ready"; exit 1; }
 conf "$qmax" >"$DL_T/d2.conf"
 dl_start "$DL_T/d2.conf" || { fail start2 "daemon did not start"; exit 1; }
 wait_until 15 q 'tcpprobe_targets{prober="host1"}' 'r[0] if r else exit(1)'
 sleep 1
-prom_stop
+dl_prom_stop
 sleep 15
 prom_start || { fail restart3 "prometheus not ready again"; exit 1; }
 wait_until 30 drained
@@ -154,5 +125,5 @@ if ctl metrics | grep -q '^tcpprobe_remote_write_dropped_samples_total{remote="p
 	pass dropped-metric
 else fail dropped-metric "$(ctl metrics | grep remote_write | head -3)"; fi
 dl_stop
-prom_stop
+dl_prom_stop
 [ "$DL_FAILS" = 0 ]

@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # variables set here are read by the tests
 # Helpers shared by the daemon's lab tests (tests/integration/daemon.sh,
-# load.sh, faults.sh, guard.sh). Source after tests/lab/lab.sh:
+# load.sh, faults.sh, guard.sh, karn_daemon.sh, prometheus.sh, ...). Source
+# after tests/lab/lab.sh:
 #
 #   dl_init NAME            temp dir $DL_T, PASS/FAIL prefix NAME-, EXIT trap
 #                           (daemons, tools, the lab, the temp dir); private
@@ -20,6 +21,19 @@
 #   dl_sd_server PORT       tests/lab/sd_server.py on $LAB_S4:PORT in the
 #                           server ns, serving $SDD (= $DL_T/www); waits
 #                           until it answers
+#   wait_until SECONDS CMD...   poll CMD every 0.1 s until it succeeds
+#   dl_drain TARGET N SECONDS   wait (<= SECONDS) until TARGET has N results,
+#                           pause every target, wait (<= 15 s) until nothing is
+#                           in flight or in TIME_WAIT; DL_N results, else
+#                           false with the reason in DL_WHY
+#   dl_http ARGS...         curl in the client namespace (no proxy, 10 s)
+#   dl_prom_start PORT [ARGS...]   Prometheus in the client namespace on
+#                           127.0.0.1:PORT ($DL_T/prometheus.yml, data and log
+#                           in $DL_T); waits <= 30 s until it is ready; PID in
+#                           $DL_PROM_PID, stopped at exit
+#   dl_prom_stop            SIGTERM, wait <= 10 s for it to exit: its exit
+#                           status in DL_PROM_RC (false if still running)
+#   dl_prom_q EXPR [PYTHON] PYTHON (default r) on the query's result list r
 #
 # Every process is started here and stopped by PID; the lab removes both
 # namespaces (and with them the daemon's nftables table) at exit.
@@ -92,6 +106,69 @@ print(next((t["probes"] for t in d["targets"] if t["name"] == os.environ["NAME"]
 probed() { [ "$(probes "$1")" -ge 1 ]; }
 absent() { [ "$(probes "$1")" = -1 ]; }
 status_has() { ctl --json status | grep -qF -- "$1"; }
+
+# ---- start, wait for N results, pause, drain ----
+dl_results() { ctl --json show "$1" | jpy 'd["target"]["probes"]' 2>/dev/null || echo 0; }
+dl_has_results() { [ "$(dl_results "$1")" -ge "$2" ]; }
+dl_idle() { [ "$(ctl --json status | jpy 'd["inflight"] + d["time_wait"]' 2>/dev/null)" = 0 ]; }
+dl_drain() { # TARGET N SECONDS
+	DL_WHY=
+	wait_until "$3" dl_has_results "$1" "$2" || DL_WHY="fewer than $2 results for $1 after $3 s; "
+	ctl pause --all >/dev/null || DL_WHY="${DL_WHY}pause failed; "
+	wait_until 15 dl_idle || DL_WHY="${DL_WHY}probes in flight or in TIME_WAIT 15 s after pausing; "
+	DL_N=$(dl_results "$1")
+	[ -z "$DL_WHY" ] && return 0
+	DL_WHY="${DL_WHY}results: $DL_N"
+	return 1
+}
+
+# ---- Prometheus ----
+DL_PROM_PID='' DL_PROM_PORT='' DL_PROM_RC=''
+dl_http() { lab_cexec curl --noproxy '*' -sS --max-time 10 "$@"; }
+dl_prom_start() { # PORT [ARGS...]
+	DL_PROM_PORT=$1
+	shift
+	mkdir -p "$DL_T/data"
+	lab_cbg prometheus --config.file="$DL_T/prometheus.yml" --storage.tsdb.path="$DL_T/data" \
+		--web.listen-address="127.0.0.1:$DL_PROM_PORT" --log.level=warn "$@" \
+		>>"$DL_T/prometheus.log" 2>&1 || return 1
+	DL_PROM_PID=$LAB_BG_PID
+	DL_PIDS+=("$DL_PROM_PID")
+	for _ in $(seq 1 150); do
+		kill -0 "$DL_PROM_PID" 2>/dev/null || return 1
+		dl_http -o /dev/null -f "http://127.0.0.1:$DL_PROM_PORT/-/ready" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+dl_prom_stop() {
+	DL_PROM_RC=
+	kill -TERM "$DL_PROM_PID" 2>/dev/null
+	# Our child: once it exits it is a zombie until waited for.
+	for _ in $(seq 1 100); do
+		case $(awk '{print $3}' "/proc/$DL_PROM_PID/stat" 2>/dev/null) in
+		"" | Z)
+			wait "$DL_PROM_PID" 2>/dev/null
+			DL_PROM_RC=$?
+			return 0
+			;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
+dl_prom_q() { # EXPR [PYTHON]
+	dl_http -G --data-urlencode "query=$1" "http://127.0.0.1:$DL_PROM_PORT/api/v1/query" \
+		>"$DL_T/q.json" || return 1
+	"$DL_PY" - "$DL_T/q.json" "${2:-r}" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if d.get('status') != 'success':
+    sys.exit('query failed: %s' % d)
+r = d['data']['result']
+print(eval(sys.argv[2], {'r': r}))
+EOF
+}
 
 dl_bg() {
 	"$@" &
