@@ -12,15 +12,12 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
-LAB_TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-PY=/usr/bin/python3
-tmp=$(mktemp -d /tmp/tcpprobe-dups.XXXXXX)
-trap 'lab_down; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+export LAB_MIDDLE=1
+dl_init duplicates
+tmp=$DL_T PY=$DL_PY
 
-pass() { echo "PASS duplicates-$1"; }
-fail() { echo "FAIL duplicates-$1: $2"; }
-
-if ! LAB_MIDDLE=1 lab_up; then fail lab "LAB_MIDDLE=1 lab_up failed"; exit 1; fi
 lab_impair --seed 5 --dir b2a --dup 100 || { fail lab "lab_impair failed"; exit 1; }
 
 # NAME PORT: 10 handshake probes, JSON, with a capture; judged per source port.
@@ -101,3 +98,4 @@ case_ active "$LAB_PORT_OPEN"
 # The server closes at once: its FIN crosses ours (CLOSING) and its copy
 # arrives before the ACK of ours, so it is in the report too.
 case_ crossing "$LAB_PORT_CLOSEFIRST"
+[ "$DL_FAILS" = 0 ]

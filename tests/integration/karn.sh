@@ -10,18 +10,12 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
-LAB_TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-PY=/usr/bin/python3
-tmp=$(mktemp -d /tmp/tcpprobe-karn.XXXXXX)
-trap 'lab_down; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+export LAB_MIDDLE=1
+dl_init karn
+tmp=$DL_T PY=$DL_PY
 
-pass() { echo "PASS karn-$1"; }
-fail() { echo "FAIL karn-$1: $2"; }
-
-if ! LAB_MIDDLE=1 lab_up; then
-	fail lab "LAB_MIDDLE=1 lab_up failed"
-	exit 1
-fi
 lab_impair --seed 11 --delay 5 --loss 10 || { fail lab "lab_impair failed"; exit 1; }
 
 RTO=0.3
@@ -133,3 +127,4 @@ if run text 40 "${probe_args[@]}"; then
 else
 	fail summary "capture: $(cat "$tmp/text.capwhy")"
 fi
+[ "$DL_FAILS" = 0 ]

@@ -12,15 +12,11 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
-LAB_TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-PY=/usr/bin/python3
-tmp=$(mktemp -d /tmp/tcpprobe-timeline.XXXXXX)
-trap 'lab_down; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_init timeline
+tmp=$DL_T PY=$DL_PY
 
-pass() { echo "PASS timeline-$1"; }
-fail() { echo "FAIL timeline-$1: $2"; }
-
-lab_up || { fail lab "lab_up failed"; exit 1; }
 
 # --- seq= is launch order, sport= the probe's source port -------------------
 # The second probe (source port 21001) loses its first SYN: 60 bytes fit
@@ -118,3 +114,4 @@ fi
 # --- the text trace says the same -------------------------------------------
 out=$(lab_tcpprobe probe --trace "$LAB_S4:$LAB_PORT_UNREACH" 2>&1)
 if echo "$out" | grep -q "<-- ICMP type 3   code 3 "; then pass trace-icmp; else fail trace-icmp "$out"; fi
+[ "$DL_FAILS" = 0 ]
