@@ -4,7 +4,9 @@
 #     file are probed (on the wire) within 5 s of start; a file written later
 #     is probed within 5 s without a reload; removing it removes its targets;
 #     a YAML file works the same; a malformed file or a bad group keeps the
-#     last good list, the error (file, group index) shows in `ctl status`;
+#     last good list (still probed), the error (file, group index) shows in
+#     `ctl status` (probing judged on the wire: the first SYN, SYNs after a
+#     malformed write, none after a removal);
 #     an unchanged target keeps its counters across refreshes
 #  b. labels: the group's labels (and a static target's `labels =`) on every
 #     per-target series of /metrics, escaped; promtool accepts the page;
@@ -13,7 +15,7 @@
 #  c. shard = 0/3, 1/3, 2/3: three daemons over one file of 3,000 targets
 #     keep disjoint sets that together cover the file
 # Prints PASS/FAIL/SKIP lines. Every daemon runs in the lab's client namespace.
-# checks: 19
+# checks: 20
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -38,12 +40,8 @@ put a.json "[{\"targets\": [\"$O4\", \"$O6\"],
               \"__tcpprobe_kind\": \"syn\"}}]"
 {
 	dl_conf_daemon metrics_listen=127.0.0.1:$MPORT source_ports=21000-21999
+	dl_conf_defaults
 	cat <<EOF
-[defaults]
-interval = 500ms
-timeout = 200ms
-retries = 0
-time_wait = 200ms
 
 [discovery lab]
 files = $SD/*.json $SD/*.yml
@@ -71,6 +69,8 @@ EOF
 }
 # within5 T0 HOST PORT: its first SYN came within 5 s of T0 (judged on the wire)
 within5() { local m; m=$(syn_ms "$@"); [ -n "$m" ] && [ "$m" -le 5000 ]; }
+# syn_after T0 HOST PORT: a SYN to HOST:PORT after T0 is in the capture
+syn_after() { [ -n "$(syn_ms "$@")" ]; }
 lab_capture_start "$DL_T/a.pcap" "tcp" || { fail capture "tcpdump did not start"; exit 1; }
 t0=$(date +%s%N)
 dl_start "$DL_T/d.conf" || { fail start "daemon did not start"; exit 1; }
@@ -93,7 +93,13 @@ else fail second-file-probed "first SYN ${m:-none} ms after the write (want <= 5
 
 before=$(probes "$O4")
 rm -f "$SD/b.json"
-if wait_until 5 absent "$C4"; then pass file-removed-targets-removed
+# Removed: gone from the registry, and no SYN to it after that (the wire).
+if wait_until 5 absent "$C4"; then
+	t_gone=$(date +%s%N)
+	sleep 1.5 # three of its 500 ms intervals
+	if syn_after "$t_gone" "$LAB_S4" "$LAB_PORT_CLOSED"; then
+		fail file-removed-targets-removed "still probed on the wire after its file was removed"
+	else pass file-removed-targets-removed; fi
 else fail file-removed-targets-removed "$(tj | head -c 600)"; fi
 after=$(probes "$O4")
 if [ "$after" -ge "$before" ] && [ "$before" -ge 1 ]; then pass unchanged-target-kept
@@ -102,12 +108,17 @@ else fail unchanged-target-kept "probes of $O4 went $before -> $after"; fi
 put c.yml "- targets: ['$Y4']
   labels:
     team: yaml"
-if wait_until 5 probed "$Y4"; then pass yaml-file-probed
-else fail yaml-file-probed "$(tj | head -c 600)"; fi
+t_yaml=$(date +%s%N)
+wait_until 8 probed "$Y4"
+if within5 "$t_yaml" "$LAB_S4" "$LAB_PORT_BANNER"; then pass yaml-file-probed
+else fail yaml-file-probed "first SYN $(syn_ms "$t_yaml" "$LAB_S4" "$LAB_PORT_BANNER") ms after the write (want <= 5000): $(tj | head -c 400)"; fi
 
 # A malformed file: its last good list stays, the error is shown.
 printf '[{"targets": ["%s"' "$O4" >"$SD/.tmp.$$" && mv "$SD/.tmp.$$" "$SD/a.json"
-if wait_until 5 status_has "a.json: line" && probed "$O4" && probed "$O6" && probed "$Y4"; then
+# Still probed after the error shows: SYNs on the wire after it.
+if wait_until 5 status_has "a.json: line" && t_bad=$(date +%s%N) &&
+	wait_until 3 syn_after "$t_bad" "$LAB_S4" "$LAB_PORT_OPEN" &&
+	wait_until 3 syn_after "$t_bad" "$LAB_S6" "$LAB_PORT_OPEN" && probed "$Y4"; then
 	pass malformed-keeps-last-good
 else fail malformed-keeps-last-good "$(ctl status | tail -n 4; tj | head -c 400)"; fi
 # A bad group (index 1): the same, with the group's index.
@@ -126,6 +137,15 @@ put c.yml "- targets: ['$Y4']
 if wait_until 5 eval '! ctl --json status | grep -q "\"files_failing\":[1-9]"'; then
 	pass errors-clear
 else fail errors-clear "$(ctl status | tail -n 4)"; fi
+# A YAML file removed: the same as a JSON one.
+rm -f "$SD/c.yml"
+if wait_until 5 absent "$Y4"; then
+	t_gone=$(date +%s%N)
+	sleep 1.5
+	if syn_after "$t_gone" "$LAB_S4" "$LAB_PORT_BANNER"; then
+		fail yaml-file-removed "still probed on the wire after its file was removed"
+	else pass yaml-file-removed; fi
+else fail yaml-file-removed "$(tj | head -c 400)"; fi
 
 # ---- b. labels ----------------------------------------------------------------------
 lab_cexec curl --noproxy '*' -sS --max-time 10 -o "$DL_T/metrics" "http://127.0.0.1:$MPORT/metrics"

@@ -37,12 +37,8 @@ put sd "[{\"targets\": [\"$O4\"], \"labels\": {\"team\": \"http\"}}]"
 put basic "[{\"targets\": [\"$Y4\"]}]"
 {
 	dl_conf_daemon source_ports=23000-23999
+	dl_conf_defaults
 	cat <<EOF
-[defaults]
-interval = 500ms
-timeout = 200ms
-retries = 0
-time_wait = 200ms
 kind = syn
 
 [discovery web]

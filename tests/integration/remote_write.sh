@@ -38,12 +38,8 @@ pass server
 
 conf() { # QUEUE_MAX
 	dl_conf_daemon source_ports=24000-24999
+	dl_conf_defaults
 	cat <<EOF
-[defaults]
-interval = 500ms
-timeout = 200ms
-retries = 0
-time_wait = 200ms
 
 [target web]
 host = $LAB_S4

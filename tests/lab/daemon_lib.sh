@@ -18,6 +18,8 @@
 #   dctl ARGS...            tests/lab/dctl.py on the daemon's socket
 #   dl_bg CMD...            start CMD in the background (not in a namespace),
 #                           killed by PID at exit; PID in $DL_BG
+#   dl_conf_defaults        a [defaults] section for quick lab probes: 500 ms
+#                           interval, 200 ms timeout and time_wait, no retries
 #   dl_sd_server PORT       tests/lab/sd_server.py on $LAB_S4:PORT in the
 #                           server ns, serving $SDD (= $DL_T/www); waits
 #                           until it answers
@@ -174,6 +176,10 @@ dl_bg() {
 	"$@" &
 	DL_BG=$!
 	DL_PIDS+=("$DL_BG")
+}
+
+dl_conf_defaults() {
+	printf '[defaults]\ninterval = 500ms\ntimeout = 200ms\nretries = 0\ntime_wait = 200ms\n'
 }
 
 dl_sd_server() { # PORT
