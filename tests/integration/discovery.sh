@@ -48,8 +48,9 @@ files = $SD/*.json $SD/*.yml
 refresh = 1m
 
 [target static-1]
+; a port of its own: the wire checks tell targets apart by address and port
 host = $LAB_S4
-port = $LAB_PORT_OPEN
+port = 9001
 labels = team=core, site=lab
 EOF
 } >"$DL_T/d.conf"
@@ -178,7 +179,7 @@ else fail watch-json-labels "$(head -c 400 "$DL_T/watch")"; fi
 lab_capture_stop "$DL_T/a.pcap"
 if ! why=$(lab_capture_ok "$DL_T/a.pcap" 3 " S "); then fail capture "$why"; fi
 # __tcpprobe_kind = syn: the discovered target's conversations are S, S., R.
-# (the static one on the same port does handshakes: tell them by address).
+# (only the discovered targets use this port; told apart by address).
 flags=$("$DL_PY" tests/lab/wire.py flags "$DL_T/a.pcap" --port "$LAB_PORT_OPEN" --tuple 2>/dev/null |
 	grep -F ">$LAB_S6.$LAB_PORT_OPEN: " | sed 's/^.*: //' | sort | uniq -c | sort -rn | head -3)
 # At least 3 conversations, every one S S. R.
