@@ -449,7 +449,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_warnx("reload: out of memory starting discovery");
 	if (buckets_changed)
 		for (size_t i = 0; i < d->nt; i++)
-			memset(d->t[i]->st.phase, 0, sizeof(d->t[i]->st.phase));
+			target_clear_phases(&d->t[i]->st);
 	log_set_level(d->cfg.d.log_level);
 	config_free(&old);
 	d->reloads++;

@@ -328,13 +328,13 @@ static const char *const close_phase_label[PHASE_COUNT] = {
 
 static bool has_handshake_hist(const struct target *t)
 {
-	return t->cfg.opts.kind != PROBE_FIN || t->st.phase[PHASE_HANDSHAKE].n;
+	return t->cfg.opts.kind != PROBE_FIN || target_phase(&t->st, PHASE_HANDSHAKE)->n;
 }
 
 static bool has_close_hist(const struct target *t)
 {
-	return t->cfg.opts.kind == PROBE_HANDSHAKE || t->st.phase[PHASE_FIN_ACK].n ||
-	       t->st.phase[PHASE_FIN_WAIT_2].n || t->st.phase[PHASE_CLOSE].n;
+	return t->cfg.opts.kind == PROBE_HANDSHAKE || target_phase(&t->st, PHASE_FIN_ACK)->n ||
+	       target_phase(&t->st, PHASE_FIN_WAIT_2)->n || target_phase(&t->st, PHASE_CLOSE)->n;
 }
 
 /* target="NAME" and the target's own labels (labels = ..., discovery). */
@@ -434,7 +434,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			target_labels(&lbl, 0, t);
 			if (lbl.oom)
 				continue;
-			metrics_put_hist(b, open_hists[h].name, lbl.p, &t->st.phase[open_hists[h].p],
+			metrics_put_hist(b, open_hists[h].name, lbl.p, target_phase(&t->st, open_hists[h].p),
 					 &mb);
 		}
 	}
@@ -454,7 +454,7 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			if (lbl.oom)
 				continue;
 			metrics_put_hist(b, "tcpprobe_close_duration_seconds", lbl.p,
-					 &t->st.phase[p], &mb);
+					 target_phase(&t->st, (enum phase)p), &mb);
 		}
 	}
 	jb_free(&lbl);

@@ -58,6 +58,7 @@ void target_destroy(struct target *t)
 	if (t->owner)
 		resolve_target_stop(t->owner, t);
 	target_free_history(t);
+	target_clear_phases(&t->st);
 	engine_profile_unref(t->prof);
 	free(t->cfg.labels);
 	free(t);

@@ -58,9 +58,21 @@ static void entry_clear(struct hist_entry *e)
 	e->r.error = NULL;
 }
 
+const struct hist *target_phase(const struct target_stats *s, enum phase p)
+{
+	static const struct hist empty;
+	return s->phase ? &s->phase[p] : &empty;
+}
+
+void target_clear_phases(struct target_stats *s)
+{
+	free(s->phase);
+	s->phase = NULL;
+}
+
 void target_free_history(struct target *t)
 {
-	for (unsigned i = 0; i < t->ring_cap; i++)
+	for (unsigned i = 0; t->ring && i < t->ring_cap; i++)
 		entry_clear(&t->ring[i]);
 	free(t->ring);
 	t->ring = NULL;
@@ -71,6 +83,10 @@ int target_set_history(struct target *t, unsigned cap)
 {
 	if (cap == t->ring_cap)
 		return 0;
+	if (!t->ring) { /* nothing recorded yet: allocated at the first result */
+		t->ring_cap = cap;
+		return 0;
+	}
 	struct hist_entry *ring = cap ? calloc(cap, sizeof(*ring)) : NULL;
 	if (cap && !ring)
 		return -1;
@@ -101,6 +117,8 @@ static void record_history(struct target *t, const struct probe_report *r)
 {
 	if (!t->ring_cap)
 		return;
+	if (!t->ring && !(t->ring = calloc(t->ring_cap, sizeof(*t->ring))))
+		return; /* out of memory: this result is not kept */
 	struct hist_entry *e = &t->ring[t->ring_head];
 	entry_clear(e);
 	e->r = *r;
@@ -141,9 +159,14 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 		s->last_ok_ns = r->t_start;
 	const uint64_t ph[PHASE_COUNT] = { r->ph.handshake, r->ph.fin_ack, r->ph.fin_wait_2,
 					   r->ph.close, r->ph.connect };
-	for (unsigned i = 0; i < PHASE_COUNT; i++)
-		if (ph[i])
-			hist_add(&s->phase[i], bounds, nbuckets, ph[i] / 1e9);
+	for (unsigned i = 0; i < PHASE_COUNT; i++) {
+		if (!ph[i])
+			continue;
+		/* Out of memory: the samples are lost, the counters above kept. */
+		if (!s->phase && !(s->phase = calloc(PHASE_COUNT, sizeof(*s->phase))))
+			break;
+		hist_add(&s->phase[i], bounds, nbuckets, ph[i] / 1e9);
+	}
 	if (r->have_peer) {
 		s->have_peer = true;
 		s->peer_mss = r->peer_mss;

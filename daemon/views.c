@@ -251,17 +251,17 @@ static void put_last_rtt(struct jbuf *j, const struct view_field *f, const struc
 
 static void put_p50_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_HANDSHAKE], x->dc, 0.5);
+	j_quantile_us(j, f->key, target_phase(&x->t->st, PHASE_HANDSHAKE), x->dc, 0.5);
 }
 
 static void put_p99_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_HANDSHAKE], x->dc, 0.99);
+	j_quantile_us(j, f->key, target_phase(&x->t->st, PHASE_HANDSHAKE), x->dc, 0.99);
 }
 
 static void put_p99_connect(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_quantile_us(j, f->key, &x->t->st.phase[PHASE_CONNECT], x->dc, 0.99);
+	j_quantile_us(j, f->key, target_phase(&x->t->st, PHASE_CONNECT), x->dc, 0.99);
 }
 
 static void put_ambiguous(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
@@ -553,7 +553,7 @@ static void put_histograms(struct jbuf *j, const struct view_field *f, const str
 	jb_arr_end(j);
 	for (unsigned p = 0; p < PHASE_COUNT; p++) {
 		jb_key(j, phase_str((enum phase)p));
-		j_hist(j, &x->t->st.phase[p], dc);
+		j_hist(j, target_phase(&x->t->st, (enum phase)p), dc);
 	}
 	jb_obj_end(j);
 }

@@ -192,6 +192,14 @@ struct tset {
 	size_t n;
 };
 static struct target *tset_at(void *arg, size_t i) { return &((struct tset *)arg)->t[i]; }
+static void tset_free(struct tset *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		target_clear_phases(&s->t[i].st);
+		target_free_history(&s->t[i]);
+	}
+	free(s->t);
+}
 
 static void target_init(struct target *t, const char *name, const char *host,
 			enum probe_kind kind, uint16_t port)
@@ -269,7 +277,7 @@ static void render_sample(struct jbuf *b)
 	struct tset s;
 	sample_targets(&s);
 	metrics_render_targets(b, tset_at, &s, s.n, default_bounds, NDEF);
-	free(s.t);
+	tset_free(&s);
 }
 
 static bool has_line(const char *text, const char *line)
@@ -572,7 +580,7 @@ static void render_10k_targets(void)
 		printf("exposition: %s\n", why);
 	CHECK(why == NULL);
 	jb_free(&b);
-	free(s.t);
+	tset_free(&s);
 }
 
 int main(void)
