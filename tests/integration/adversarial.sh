@@ -13,6 +13,9 @@
 # checks: 30
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 LAB_TCPPROBE=$BIN
@@ -47,9 +50,6 @@ if [ -n "$(ip netns exec "$LAB_SNS" ss -Hltn "sport >= :$PORT_LO and sport <= :$
 	echo "FAIL adv-setup: something listens on $PORT_LO-$PORT_HI in the server ns"; exit 1
 fi
 
-nfail=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
 
 # run NAME FAMILY PORT: one scenario, files in $tmp/NAME-vF/
 run() {
@@ -111,4 +111,4 @@ while read -r name fam; do
 	run "$name" "$fam" "$port"
 done < <("$PY" "$ADV" list)
 echo "adversarial: $(($(date +%s) - start)) s"
-[ "$nfail" = 0 ]
+dl_done

@@ -19,6 +19,9 @@ if [ ! -x "$TCPPROBE" ]; then echo "FAIL ctl: $TCPPROBE not built"; exit 1; fi
 
 # shellcheck source=../lab/lab.sh
 source tests/lab/lab.sh
+# shellcheck source=../lab/daemon_lib.sh
+source tests/lab/daemon_lib.sh
+dl_checks ""
 
 # Names of this run's own (several runs of this test may overlap): a plain
 # user, an admin_group member, and the group.
@@ -26,7 +29,7 @@ MARK_PREFIX="tcpprobe ctl.sh test"
 GRP=tcpprobe-g$$ USR=tcpprobe-u$$ ADM=tcpprobe-a$$
 T=$(mktemp -d /tmp/tcpprobe-ctl.XXXXXX)
 SOCK=$T/ctl.sock CONF=$T/tcpprobe.conf DLOG=$T/daemon.log
-DPID= MYPIDS=() MADE_USERS=() MADE_GROUP=0 FAILS=0
+DPID= MYPIDS=() MADE_USERS=() MADE_GROUP=0
 
 cleanup() {
 	local p
@@ -37,10 +40,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
-skip() { echo "SKIP $1: $2"; }
 
 ctl() { timeout 30 "$TCPPROBE" ctl -s "$SOCK" "$@"; }
 # Evaluate a Python expression on the first JSON line of stdin (as d).
@@ -627,8 +626,5 @@ else
 	echo "SKIP ctl-daemon-sanitizer-clean: not a sanitizer build (make check SANITIZE=1 runs it)"
 fi
 
-if [ "$FAILS" -gt 0 ]; then
-	echo "daemon log (last 30 lines):"; tail -n 30 "$DLOG" | sed 's/^/    /'
-	exit 1
-fi
-exit 0
+dl_done || { echo "daemon log (last 30 lines):"; tail -n 30 "$DLOG" | sed 's/^/    /'; }
+dl_done

@@ -6,15 +6,14 @@
 # checks: 13
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 root=$PWD
 B=${B:-build}
 
 tmp=$(mktemp -d /tmp/tcpprobe-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-skip() { echo "SKIP $1: $2"; }
 
 # The sample config is etc/tcpprobe.conf; until it exists, a placeholder.
 sample=$root/etc/tcpprobe.conf
@@ -153,4 +152,4 @@ if mk "$d" /usr/local install; then
 else
 	fail install_local_tree "make install PREFIX=/usr/local failed: $(tail -3 "$tmp/make.log" | tr '\n' '|')"
 fi
-exit $failed
+dl_done

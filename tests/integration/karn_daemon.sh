@@ -25,15 +25,9 @@ CONF=$DL_T/tcpprobe.conf
 } >"$CONF"
 
 cap=$DL_T/k.pcap
-lab_capture_start "$cap" "tcp port $LAB_PORT_OPEN" || { fail capture "tcpdump did not start"; exit 1; }
-dl_start "$CONF" || { fail start "daemon did not start"; exit 1; }
 # At least 80 results (bounded: 40 s), then stop scheduling and let the
-# probes in flight finish.
-dl_drain k 80 40
-drained=$?
-lab_capture_stop "$cap"
-[ "$drained" = 0 ] || { fail run "$DL_WHY"; exit 1; }
-if ! why=$(lab_capture_ok "$cap" 80 ' S '); then fail capture "$why"; exit 1; fi
+# probes in flight finish; the capture holds at least 80 SYNs.
+dl_capture_drain "$cap" "tcp port $LAB_PORT_OPEN" "$CONF" k 80 40 80 ' S ' || exit 1
 
 ctl --json show k >"$DL_T/show.json"
 ctl show k >"$DL_T/show.txt"

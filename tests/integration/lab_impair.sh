@@ -6,6 +6,9 @@
 # checks: 9
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks lab-impair
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
 PY=/usr/bin/python3
@@ -14,8 +17,6 @@ spid=
 cleanup() { [ -n "$spid" ] && lab_kill_pids "$spid"; lab_down; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-pass() { echo "PASS lab-impair-$1"; }
-fail() { echo "FAIL lab-impair-$1: $2"; }
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name" "$why"; fi; }
 kc() { lab_cexec "$LAB_PY" "$LAB_LIB/kclient.py" "$@"; }
 field() { local kv; for kv in $2; do [ "${kv%%=*}" = "$1" ] && { echo "${kv#*=}"; return; }; done; echo "?"; }
@@ -169,3 +170,4 @@ check nft-loss-30 awk -v s="$nsyn" -v a="$nsa" 'BEGIN { r = a / s; exit !(s == 2
 out=$(kc connect "$LAB_S4" "$LAB_PORT_OPEN" --timeout 3)
 why="after lab_loss_clear: $out"
 check nft-loss-clear [ "$(field outcome "$out")" = open ]
+dl_done

@@ -6,12 +6,13 @@
 # checks: 54
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks lab
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
 trap lab_down EXIT
 
-pass() { echo "PASS lab-$1"; }
-fail() { echo "FAIL lab-$1: $2"; }
 check() { # name condition-command... ; message from $why
 	local name=$1; shift
 	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
@@ -231,3 +232,4 @@ down_ok() {
 	lab_down || { why="second lab_down failed"; return 1; }
 }
 check down down_ok
+dl_done

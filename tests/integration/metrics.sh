@@ -11,15 +11,15 @@
 # checks: 20
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks metrics
 root=$PWD
 B=${B:-build}
 BIN=${TCPPROBE:-$root/$B/tcpprobe}
 PY=/usr/bin/python3
 PROM=$root/etc/prometheus
 
-pass() { echo "PASS metrics-$1"; }
-fail() { echo "FAIL metrics-$1: $2"; }
-skip() { echo "SKIP metrics-$1: $2"; }
 
 tmp=$(mktemp -d /tmp/tcpprobe-metrics.XXXXXX)
 LAB_UP=0
@@ -458,4 +458,4 @@ if bad:
 EOF
 ctl resume --all >/dev/null 2>&1 || why="$why resume --all failed;"
 if [ -n "$why" ]; then fail ctl-agrees "$why"; else pass ctl-agrees; fi
-exit 0
+dl_done

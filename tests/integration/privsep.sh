@@ -6,6 +6,9 @@
 # checks: 6
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 LAB_TCPPROBE=$BIN
@@ -20,8 +23,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 useradd -M -r -s /usr/sbin/nologin "$user" || { fail privsep-user "useradd failed"; exit 1; }
 lab_up || { fail privsep-lab "lab did not come up"; exit 1; }
@@ -100,3 +101,4 @@ else fail privsep-no-kernel-rst "$why"; fi
 lab_tcpprobe guard remove -c "$tmp/tcpprobe.conf" &&
 	! ip netns exec "$LAB_CNS" nft list tables | grep -q tcpprobe_guard &&
 	pass privsep-guard-remove || fail privsep-guard-remove "table still there"
+dl_done

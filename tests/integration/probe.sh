@@ -6,6 +6,9 @@
 # checks: 33
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 LAB_TCPPROBE=$BIN
@@ -14,8 +17,6 @@ tmp=$(mktemp -d /tmp/tcpprobe-probe.XXXXXX)
 trap 'lab_down; rm -rf "$tmp"' EXIT
 lab_up || { echo "FAIL probe-lab: lab did not come up"; exit 1; }
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 # probe NAME ARGS...: runs tcpprobe probe --json in the client ns with a capture;
 # leaves $tmp/NAME.json (stdout), NAME.err, NAME.pcap, NAME.rc
@@ -245,3 +246,4 @@ echo "rtt agreement with the wire: $res"
 if [ -n "$capwhy" ]; then fail probe-rtt-matches-wire "$capwhy"
 elif [ $rc = 0 ]; then pass "probe-rtt-matches-wire ($res)"
 else fail probe-rtt-matches-wire "$res"; fi
+dl_done

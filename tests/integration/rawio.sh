@@ -14,6 +14,9 @@
 # checks: 37
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 B=${B:-build}
 TOOL=$PWD/$B/tests/rawio_tool
 PY=/usr/bin/python3
@@ -43,9 +46,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-nfail=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
 inc() { ip netns exec "$C" "$@"; }
 ins() { ip netns exec "$S" "$@"; }
 # Background processes are started with ip netns exec directly, not through
@@ -500,4 +500,4 @@ check_icmp icmp6_unreachable 64 fd00:18::1 fd00:19::1 40802 icmp6:1
 check_icmp icmp6_time_exceeded 1 fd00:18::1 fd00:1a::1 40803 icmp6:3
 
 echo "note: |rawio - tcpdump| timestamps: ${TSDIFFS[*]:-none}"
-[ "$nfail" -eq 0 ]
+dl_done

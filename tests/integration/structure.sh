@@ -6,10 +6,10 @@
 # checks: 4
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 B=${B:-build}
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
 
 # make -n prints the recipes it would run (recursive makes included) and runs none.
 for goal in check demo fuzz; do
@@ -22,4 +22,4 @@ out=$(make --no-print-directory B="$B" DEB_TEST=tcpprobe-no-such-package deps-pr
 if [ $? -ne 0 ] && grep -q 'not installed: tcpprobe-no-such-package (make deps installs them)' <<<"$out"; then
 	pass make-check-names-missing-package
 else fail make-check-names-missing-package "deps-present did not stop naming it: $out"; fi
-exit $failed
+dl_done

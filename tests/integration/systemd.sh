@@ -5,6 +5,9 @@
 # checks: 8
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 root=$PWD
 B=${B:-build}
 TCPPROBE=${TCPPROBE:-$root/$B/tcpprobe}
@@ -19,9 +22,6 @@ SECURITY_MAX=${SECURITY_MAX:-1.5}
 
 tmp=$(mktemp -d /tmp/tcpprobe-systemd.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-pass() { echo "PASS $1"; }
-failed=0
-fail() { echo "FAIL $1: $2"; failed=1; }
 
 if ! command -v systemd-analyze >/dev/null; then
 	fail systemd-analyze "not installed (apt-get install systemd)"
@@ -115,4 +115,4 @@ if out=$(systemd-tmpfiles --create --root="$tmp/root" 2>&1) &&
 else
 	fail tmpfiles "$out; /run/tcpprobe is $(stat -c '%a %u %g' "$tmp/root/run/tcpprobe" 2>&1), want 750 $uid $uid"
 fi
-exit $failed
+dl_done

@@ -19,6 +19,9 @@
 # checks: 22
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 root=$PWD
 source tests/lab/lab.sh
 B=${B:-build}
@@ -31,9 +34,6 @@ PKGS=systemd,dbus,nftables,libnet1,libevent-2.1-7,libinih1,libcap2,zlib1g,libjan
 STAMP="$SUITE minbase $PKGS v1"
 CONF=/etc/tcpprobe/tcpprobe.conf
 
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
 t_start=$SECONDS
 
 tmp=$(mktemp -d /tmp/tcpprobe-boot.XXXXXX)
@@ -374,4 +374,4 @@ fi
 out=$(err_logged) && pass boot-start-error-priority || fail boot-start-error-priority "no err line naming source_ports from tcpprobe; ${out:-none at all}"
 
 echo "systemd_boot: $((SECONDS - t_start)) s"
-exit $failed
+dl_done

@@ -6,6 +6,9 @@
 # checks: 2
 set -u
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks ""
 source tests/lab/lab.sh
 BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 LAB_TCPPROBE=$BIN
@@ -17,8 +20,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
 
 if [ "${SANITIZE:-0}" = 1 ]; then
 	# Skips, not passes: tests/run.sh allows them under SANITIZE=1 only.
@@ -61,3 +62,4 @@ else
 	grep -E "^==[0-9]+== " "$tmp/vg.log" | head -40
 fi
 [ "$kinds" -ge 14 ] && pass valgrind-daemon-probed || fail valgrind-daemon-probed "$(cat "$tmp/targets.txt")"
+dl_done

@@ -8,14 +8,15 @@
 # checks: 4
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_checks window
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
 LAB_TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
 tmp=$(mktemp -d /tmp/tcpprobe-window.XXXXXX)
 trap 'lab_down; rm -rf "$tmp"' EXIT
 
-pass() { echo "PASS window-$1"; }
-fail() { echo "FAIL window-$1: $2"; }
 
 lab_up || { fail lab "lab_up failed"; exit 1; }
 
@@ -57,3 +58,4 @@ case_ scaled-default 64240 7 "$LAB_S4:$LAB_PORT_OPEN"
 case_ scaled-v6 64240 7 "[$LAB_S6]:$LAB_PORT_OPEN"
 case_ scaled-2 1000 2 "$LAB_S4:$LAB_PORT_OPEN"
 case_ unscaled 64240 off "$LAB_S4:$LAB_PORT_OPEN"
+dl_done

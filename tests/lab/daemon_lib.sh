@@ -3,7 +3,11 @@
 # load.sh, faults.sh, guard.sh, karn_daemon.sh, prometheus.sh, ...). Source
 # after tests/lab/lab.sh:
 #
-#   dl_init NAME            temp dir $DL_T, PASS/FAIL prefix NAME-, EXIT trap
+#   pass/fail/skip NAME [WHY]   PASS/FAIL/SKIP lines, failures counted in
+#                           DL_FAILS; dl_done (last line) is the script's status
+#   dl_checks NAME          just the counting, for a script without the lab:
+#                           check names prefixed NAME- ("": as given)
+#   dl_init NAME [PREFIX]   temp dir $DL_T, PASS/FAIL prefix NAME-, EXIT trap
 #                           (daemons, tools, the lab, the temp dir); private
 #                           copies of tcpprobe ($DL_BIN) and flood ($DL_FLOOD)
 #   dl_conf_daemon [KEY=VALUE...]   a [daemon] section for the lab: control
@@ -28,6 +32,9 @@
 #                           pause every target, wait (<= 15 s) until nothing is
 #                           in flight or in TIME_WAIT; DL_N results, else
 #                           false with the reason in DL_WHY
+#   dl_capture_drain CAP FILTER CONF TARGET N SECONDS MIN PATTERN
+#                           capture, dl_start CONF, dl_drain, stop the capture,
+#                           lab_capture_ok CAP MIN PATTERN; fail and 1 if not
 #   dl_http ARGS...         curl in the client namespace (no proxy, 10 s)
 #   dl_prom_start PORT [ARGS...]   Prometheus in the client namespace on
 #                           127.0.0.1:PORT ($DL_T/prometheus.yml, data and log
@@ -49,10 +56,18 @@ DL_PIDS=()
 DL_FAILS=0
 DL_NAME='test'
 
-pass() { echo "PASS $DL_NAME-$1"; }
-fail() { echo "FAIL $DL_NAME-$1: $2"; DL_FAILS=$((DL_FAILS + 1)); }
-skip() { echo "SKIP $DL_NAME-$1: $2"; }
+DL_PREFIX='test-'
+
+# PASS/FAIL/SKIP lines, counted: a script ends with `dl_done` (its status).
+pass() { echo "PASS $DL_PREFIX$1"; }
+fail() { echo "FAIL $DL_PREFIX$1: $2"; DL_FAILS=$((DL_FAILS + 1)); }
+skip() { echo "SKIP $DL_PREFIX$1: $2"; }
 note() { echo "  $DL_NAME: $*"; }
+dl_checks() { # NAME: check names get the prefix NAME- ("": none, names are whole)
+	DL_NAME=${1:-test}
+	DL_PREFIX=${1:+$1-}
+}
+dl_done() { [ "$DL_FAILS" = 0 ]; }
 
 dl_cleanup() {
 	local p
@@ -67,8 +82,9 @@ dl_cleanup() {
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept $DL_T"; else rm -rf "$DL_T"; fi
 }
 
-dl_init() { # NAME
-	DL_NAME=$1
+dl_init() { # NAME [PREFIX]: PREFIX of check names, NAME- unless given ("" for none)
+	dl_checks "$1"
+	[ $# -ge 2 ] && DL_PREFIX=${2:+$2-}
 	if [ "$(id -u)" != 0 ]; then echo "SKIP $DL_NAME: needs root (network namespaces)"; exit 0; fi
 	if [ ! -x "$DL_BIN" ]; then echo "FAIL $DL_NAME-build: $DL_BIN not built"; exit 1; fi
 	DL_T=$(mktemp -d "/tmp/tcpprobe-$DL_NAME.XXXXXX")
@@ -122,6 +138,22 @@ dl_drain() { # TARGET N SECONDS
 	[ -z "$DL_WHY" ] && return 0
 	DL_WHY="${DL_WHY}results: $DL_N"
 	return 1
+}
+
+# CAP FILTER CONF TARGET N SECONDS MIN PATTERN: the whole run of a capture
+# test: capture CAP (tcpdump FILTER), start the daemon on CONF, dl_drain
+# TARGET N SECONDS, stop the capture and check it holds MIN packets
+# matching PATTERN (lab_capture_ok). A failure is reported (capture, start,
+# run) and returns 1.
+dl_capture_drain() {
+	local cap=$1 filter=$2 conf=$3 why rc
+	lab_capture_start "$cap" "$filter" || { fail capture "tcpdump did not start"; return 1; }
+	dl_start "$conf" || { lab_capture_stop "$cap"; fail start "daemon did not start"; return 1; }
+	dl_drain "$4" "$5" "$6"
+	rc=$?
+	lab_capture_stop "$cap"
+	[ "$rc" = 0 ] || { fail run "$DL_WHY"; return 1; }
+	why=$(lab_capture_ok "$cap" "$7" "$8") || { fail capture "$why"; return 1; }
 }
 
 # ---- Prometheus ----
