@@ -64,6 +64,8 @@
  * round trip, where RFC 9293's 2*MSL (4 min) would hold 1,000x the state.
  */
 #define DEF_METRICS_LISTEN "127.0.0.1:9110"
+/* Status-page history: 288 buckets of 5 minutes hold a day (series.h). */
+#define DEF_STATUS_BUCKET_NS 300000000000ULL
 #define DEF_SPORT_LO 20000
 #define DEF_SPORT_HI 29999
 
@@ -754,6 +756,8 @@ void config_defaults(struct config *c)
 	d->log_level = LOG_LVL_INFO;
 	d->history = 20;
 	d->resolve_interval_ns = 300000000000ULL;
+	d->status_page = true;
+	d->status_bucket_ns = DEF_STATUS_BUCKET_NS;
 	d->n_buckets = N_DEFAULT_BUCKETS;
 	for (size_t i = 0; i < N_DEFAULT_BUCKETS; i++)
 		d->buckets[i] = (double)default_buckets_ns[i] / 1e9;
@@ -787,7 +791,7 @@ enum dkey {
 	DK_CONTROL_SOCKET, DK_CONTROL_MODE, DK_CONTROL_GROUP, DK_ADMIN_GROUP, DK_METRICS_LISTEN,
 	DK_SOURCE_PORTS, DK_USER, DK_MAX_INFLIGHT, DK_PPS, DK_RST_GUARD, DK_LOG_LEVEL,
 	DK_HISTORY, DK_RESOLVE_INTERVAL, DK_ALLOW_LOOPBACK, DK_ALLOW_LINK_LOCAL, DK_ALLOW, DK_DENY, DK_BUCKETS,
-	DK_SHARD, DK_COUNT
+	DK_SHARD, DK_STATUS_PAGE, DK_STATUS_BUCKET, DK_COUNT
 };
 
 static const char *const daemon_keys[DK_COUNT] = {
@@ -801,6 +805,7 @@ static const char *const daemon_keys[DK_COUNT] = {
 	[DK_ALLOW_LOOPBACK] = "allow_loopback", [DK_ALLOW_LINK_LOCAL] = "allow_link_local",
 	[DK_ALLOW] = "allow",                   [DK_DENY] = "deny",
 	[DK_BUCKETS] = "buckets",               [DK_SHARD] = "shard",
+	[DK_STATUS_PAGE] = "status_page",       [DK_STATUS_BUCKET] = "status_bucket",
 };
 
 /* Keys that may repeat, each occurrence adding to a list. */
@@ -1100,6 +1105,19 @@ static int daemon_key_set(struct daemon_cfg *d, int k, const char *v, bool first
 		}
 		d->shard_i = si;
 		d->shard_n = sn;
+		return 0;
+	}
+	case DK_STATUS_PAGE:
+		return parse_bool(v, &d->status_page, err, errlen);
+	case DK_STATUS_BUCKET: {
+		uint64_t ns;
+		if (config_parse_duration(v, &ns, err, errlen) < 0)
+			return -1;
+		if (ns < 1000000000ULL || ns > 3600000000000ULL) {
+			seterr(err, errlen, "'%s' is out of range (1s..1h)", v);
+			return -1;
+		}
+		d->status_bucket_ns = ns;
 		return 0;
 	}
 	case DK_COUNT:
@@ -1932,6 +1950,12 @@ void config_print(const struct config *c, FILE *f)
 	}
 	if (d->shard_n > 1)
 		fprintf(f, "\nshard = %u/%u", d->shard_i, d->shard_n);
+	/* Like shard, printed only when set: the default needs no line. */
+	if (!d->status_page)
+		fprintf(f, "\nstatus_page = no");
+	if (d->status_bucket_ns != DEF_STATUS_BUCKET_NS)
+		fprintf(f, "\nstatus_bucket = %s",
+			config_duration_str(d->status_bucket_ns, buf, sizeof(buf)));
 	fprintf(f, "\n\n[defaults]\n");
 	print_probe_opts(f, &c->defaults);
 	for (size_t i = 0; i < c->ndisc; i++) {

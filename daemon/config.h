@@ -115,6 +115,8 @@ struct daemon_cfg {
 	unsigned n_buckets;               /* histogram bucket upper bounds, seconds */
 	double buckets[CFG_BUCKETS_MAX];
 	unsigned shard_i, shard_n;        /* shard = I/N: keep the targets hashed to I; N 1 = all */
+	bool status_page;                 /* serve the status page on metrics_listen */
+	uint64_t status_bucket_ns;        /* width of a status-page history bucket */
 };
 
 struct config {

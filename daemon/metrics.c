@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics_fmt.h"
 #include "remote_write.h"
+#include "statuspage.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -221,21 +222,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (!strcmp(path, "/metrics")) {
 		if (get_or_head(req))
 			serve_metrics(m, req);
-	} else if (!strcmp(path, "/")) {
-		if (!get_or_head(req))
-			return;
-		struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-		evhttp_add_header(oh, "Content-Type", "text/html; charset=utf-8");
-		struct evbuffer *b = evbuffer_new();
-		if (b && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-			evbuffer_add_printf(b,
-				"<!DOCTYPE html>\n<html><head><title>tcpprobe</title></head>\n"
-				"<body><h1>tcpprobe %s</h1>\n"
-				"<p><a href=\"/metrics\">Metrics</a></p></body></html>\n",
-				TCPPROBE_VERSION);
-		evhttp_send_reply(req, 200, "OK", b);
-		if (b)
-			evbuffer_free(b);
+	} else if (statuspage_serve(m->d, req, path)) {
+		/* `/`, `/target/NAME`, `/api/...` (statuspage.c) */
 	} else {
 		reply_text(req, 404, "Not Found", "404 not found: try /metrics\n");
 	}

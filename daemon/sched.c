@@ -59,6 +59,7 @@ void target_destroy(struct target *t)
 		resolve_target_stop(t->owner, t);
 	target_free_history(t);
 	target_clear_phases(&t->st);
+	series_free(&t->series);
 	engine_profile_unref(t->prof);
 	free(t->cfg.labels);
 	free(t);
@@ -82,6 +83,15 @@ void sched_deliver(struct daemon *d, const char *name, const struct probe_report
 			d->w[i].cb(d->w[i].arg, name, r);
 }
 
+/* Into the target's counters, history and status-page buckets. */
+static void record(struct daemon *d, struct target *t, const struct probe_report *r)
+{
+	const struct daemon_cfg *c = &d->cfg.d;
+	target_record(t, r, c->buckets, c->n_buckets);
+	if (series_record(&t->series, r, c->status_bucket_ns, c->buckets, c->n_buckets) < 0)
+		log_warnx("target %s: out of memory for the status page's history", t->cfg.name);
+}
+
 static void record_error(struct daemon *d, struct target *t, uint64_t now)
 {
 	struct probe_report r;
@@ -92,7 +102,7 @@ static void record_error(struct daemon *d, struct target *t, uint64_t now)
 	r.result = RESULT_ERROR;
 	r.peer_wscale = -1;
 	r.t_start = now;
-	target_record(t, &r, d->cfg.d.buckets, d->cfg.d.n_buckets);
+	record(d, t, &r);
 	sched_deliver(d, t->cfg.name, &r);
 }
 
@@ -122,7 +132,7 @@ static void on_target_report(void *arg, const struct probe_report *r)
 		t->logged_errno = r->send_errno;
 		snprintf(t->error, sizeof(t->error), "%s", why);
 	}
-	target_record(t, r, d->cfg.d.buckets, d->cfg.d.n_buckets);
+	record(d, t, r);
 	/* No answer from the peer: maybe the route went away (a raw send
 	 * without one fails, and the probe just times out). Look the route up
 	 * again before the next probe, so that one reports "no route". */

@@ -70,6 +70,15 @@ void target_clear_phases(struct target_stats *s)
 	s->phase = NULL;
 }
 
+const char *target_state(const struct target *t)
+{
+	if (t->paused)
+		return "paused";
+	if (t->error[0])
+		return "error";
+	return "ok";
+}
+
 void target_free_history(struct target *t)
 {
 	for (unsigned i = 0; t->ring && i < t->ring_cap; i++)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "series.h"
 #include "wheel.h"
 
 /* PHASE_HANDSHAKE holds RTT samples only (Karn: none after a retransmitted
@@ -87,12 +88,15 @@ struct target {
 	struct target_stats st;
 	struct hist_entry *ring;          /* last `history` results; allocated at the first */
 	unsigned ring_cap, ring_head, ring_n;
+	struct series series;             /* per-bucket summaries (status page) */
 };
 
 /* Histogram p of s: its own, or an empty one before the first sample. */
 const struct hist *target_phase(const struct target_stats *s, enum phase p);
 /* Forget every histogram (the bucket bounds changed; the target goes). */
 void target_clear_phases(struct target_stats *s);
+/* "ok", "paused" or "error" (t->error says why): ctl's and the page's state. */
+const char *target_state(const struct target *t);
 
 /* Record a finished probe. */
 void target_record(struct target *t, const struct probe_report *r, const double *bounds,

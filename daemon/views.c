@@ -23,6 +23,7 @@ struct status_vals {
 	uint64_t rx_kernel_drops, probes_started, probes_waited, port_exhausted;
 	uint64_t tw_peer_fin_retransmits, tw_duplicates, tw_rsts, sched_skipped;
 	uint64_t rss_bytes, conn_bytes, target_bytes, per_conn_bytes, per_target_bytes;
+	uint64_t per_target_status_history_bytes;
 	uint64_t reloads, reload_errors, control_clients;
 };
 
@@ -68,15 +69,6 @@ static void j_dur(struct jbuf *j, const char *key, uint64_t ns)
 	char b[32];
 	jb_key(j, key);
 	jb_str(j, config_duration_str(ns, b, sizeof(b)));
-}
-
-static const char *target_state(const struct target *t)
-{
-	if (t->paused)
-		return "paused";
-	if (t->error[0])
-		return "error";
-	return "ok";
 }
 
 static const char *family_str(uint8_t f)
@@ -193,6 +185,9 @@ const struct view_field view_status_fields[] = {
 	/* One connection (TIME_WAIT ones are only this). */
 	S_MEM("per_conn_bytes", "per connection:", "%s", per_conn_bytes),
 	S_MEM("per_target_bytes", NULL, " (per target %s, history excluded)", per_target_bytes),
+	/* The status page's bucket ring, allocated at a target's first result. */
+	S_MEM("per_target_status_history_bytes", NULL, ", status page history %s",
+	      per_target_status_history_bytes),
 	S_U64("reloads", "reloads:", "%s", VF_COUNT, reloads),
 	S_U64("reload_errors", NULL, " (%s failed)", VF_COUNT, reload_errors),
 	S_U64("control_clients", "control clients:", "%s", VF_COUNT, control_clients),
@@ -371,6 +366,7 @@ void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 		.target_bytes = (uint64_t)s.targets * s.target_bytes,
 		.per_conn_bytes = s.eng.conn_bytes,
 		.per_target_bytes = s.target_bytes,
+		.per_target_status_history_bytes = SERIES_BYTES,
 		.reloads = s.reloads,
 		.reload_errors = s.reload_errors,
 		.control_clients = clients,

@@ -51,4 +51,10 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,discovery,* ]]; then
 	DISCOVERY_SCALE_JSON=$PWD/$B/discovery_scale.json B=$B TCPPROBE=$BIN \
 		bash tests/bench/discovery_scale.sh || rc=1
 fi
+# The status page's `/` for 10,000 targets (issue "status page"): render
+# time and size, <= 200 ms of loop time; its own lab.
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,statuspage,* ]]; then
+	lab_down
+	B=$B TCPPROBE=$BIN bash tests/bench/statuspage.sh || rc=1
+fi
 exit $rc
