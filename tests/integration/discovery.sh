@@ -54,20 +54,7 @@ port = 9001
 labels = team=core, site=lab
 EOF
 } >"$DL_T/d.conf"
-# syn_ms T0 HOST PORT: ms from T0 (ns) to the first SYN to HOST:PORT in the
-# capture so far (tcpdump -U writes as it goes), or nothing.
-syn_ms() {
-	"$DL_PY" - "$DL_T/a.pcap" "$@" <<'EOF'
-import sys
-sys.path.insert(0, "tests/lab")
-import wire
-cap, t0, host, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-for s in wire.segments(cap):
-    if s.flags & 0x12 == 0x02 and s.dst == host and s.dport == port and s.t >= t0:
-        print((s.t - t0) // 1000000)
-        break
-EOF
-}
+syn_ms() { dl_syn_ms "$DL_T/a.pcap" "$@"; } # T0 HOST PORT
 # within5 T0 HOST PORT: its first SYN came within 5 s of T0 (judged on the wire)
 within5() { local m; m=$(syn_ms "$@"); [ -n "$m" ] && [ "$m" -le 5000 ]; }
 # syn_after T0 HOST PORT: a SYN to HOST:PORT after T0 is in the capture

@@ -22,6 +22,9 @@
 #   dctl ARGS...            tests/lab/dctl.py on the daemon's socket
 #   dl_bg CMD...            start CMD in the background (not in a namespace),
 #                           killed by PID at exit; PID in $DL_BG
+#   dl_syn_ms PCAP T0 HOST PORT   ms from T0 (ns) to the first SYN to
+#                           HOST:PORT in the capture so far (tcpdump -U
+#                           writes as it goes), or nothing
 #   dl_conf_defaults        a [defaults] section for quick lab probes: 500 ms
 #                           interval, 200 ms timeout and time_wait, no retries
 #   dl_sd_server PORT       tests/lab/sd_server.py on $LAB_S4:PORT in the
@@ -208,6 +211,19 @@ dl_bg() {
 	"$@" &
 	DL_BG=$!
 	DL_PIDS+=("$DL_BG")
+}
+
+dl_syn_ms() { # PCAP T0 HOST PORT
+	"$DL_PY" - "$DL_ROOT/tests/lab" "$@" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import wire
+cap, t0, host, port = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+for s in wire.segments(cap):
+    if s.flags & 0x12 == 0x02 and s.dst == host and s.dport == port and s.t >= t0:
+        print((s.t - t0) // 1000000)
+        break
+EOF
 }
 
 dl_conf_defaults() {
