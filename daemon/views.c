@@ -500,26 +500,30 @@ static void put_inflight(struct jbuf *j, const struct view_field *f, const struc
 	jb_uint(j, x->t->inflight);
 }
 
-static void put_by_result(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+static const char *result_name(unsigned r) { return probe_result_str((enum probe_result)r); }
+static const char *close_name(unsigned r) { return close_result_str((enum close_result)r); }
+
+/* {name: count} for the enum values from..to-1. */
+static void j_by(struct jbuf *j, const char *key, const uint64_t *n, unsigned from, unsigned to,
+		 const char *(*name)(unsigned))
 {
-	jb_key(j, f->key);
+	jb_key(j, key);
 	jb_obj(j);
-	for (unsigned r = RESULT_OK; r < RESULT_COUNT; r++) {
-		jb_key(j, probe_result_str((enum probe_result)r));
-		jb_uint(j, x->t->st.by_result[r]);
+	for (unsigned i = from; i < to; i++) {
+		jb_key(j, name(i));
+		jb_uint(j, n[i]);
 	}
 	jb_obj_end(j);
 }
 
+static void put_by_result(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	j_by(j, f->key, x->t->st.by_result, RESULT_OK, RESULT_COUNT, result_name);
+}
+
 static void put_by_close(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	jb_key(j, f->key);
-	jb_obj(j);
-	for (unsigned r = CLOSE_OK; r < CLOSE_COUNT; r++) {
-		jb_key(j, close_result_str((enum close_result)r));
-		jb_uint(j, x->t->st.by_close[r]);
-	}
-	jb_obj_end(j);
+	j_by(j, f->key, x->t->st.by_close, CLOSE_OK, CLOSE_COUNT, close_name);
 }
 
 /* Counted in TIME_WAIT, after the probe was reported: on the profile. */
