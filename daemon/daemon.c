@@ -182,14 +182,15 @@ static int load_config(const char *path, struct config *out, char *err, size_t e
 	return 0;
 }
 
-struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc)
+static struct target *target_new_in(struct daemon *d, const struct target_cfg *tc,
+				    struct target_slab *slab)
 {
-	struct target *t = calloc(1, sizeof(*t));
+	struct target *t = target_alloc(slab);
 	if (!t)
 		return NULL;
 	t->cfg = *tc;
 	if (labels_dup(tc->labels, &t->cfg.labels) < 0) {
-		free(t);
+		target_dealloc(t);
 		return NULL;
 	}
 	t->owner = d;
@@ -204,6 +205,11 @@ struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc)
 	if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
 		log_warnx("target %s: %s", t->cfg.name, err);
 	return t;
+}
+
+struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc)
+{
+	return target_new_in(d, tc, NULL);
 }
 
 static bool same_target(const struct target_cfg *a, const struct target_cfg *b)
@@ -302,6 +308,9 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	d->t = NULL;
 	d->nt = d->t_cap = 0;
 	uint64_t skipped = 0;
+	/* The first load of a big config: its targets in one block (targets.h). */
+	struct target_slab *slab = initial && cfg->ntargets >= TARGET_SLAB_MIN
+					   ? target_slab_new(cfg->ntargets) : NULL;
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct target_cfg *tc = &cfg->targets[i];
 		struct target *t = NULL;
@@ -327,7 +336,7 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 			if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
 				log_warnx("target %s: %s", t->cfg.name, err);
 		} else {
-			t = daemon_target_new(d, tc);
+			t = target_new_in(d, tc, slab);
 			if (!t)
 				goto oom;
 			fresh[nfresh++] = t;
@@ -368,6 +377,7 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	uint64_t now = engine_now();
 	for (size_t i = 0; i < nfresh; i++)
 		sched_add(d, fresh[i], now);
+	target_slab_done(slab);
 	free(old);
 	free(keep);
 	free(fresh);
@@ -377,6 +387,7 @@ oom:
 	log_warnx("out of memory applying targets");
 	for (size_t i = 0; i < nfresh; i++)
 		target_destroy(fresh[i]);
+	target_slab_done(slab);
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
 	free(d->t);

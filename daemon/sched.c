@@ -62,7 +62,7 @@ void target_destroy(struct target *t)
 	series_free(&t->series);
 	engine_profile_unref(t->prof);
 	free(t->cfg.labels);
-	free(t);
+	target_dealloc(t);
 }
 
 static void drop_zombie(struct daemon *d, struct target *t)

@@ -3,8 +3,65 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "outcome.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+struct target_slab {
+	size_t bytes, cap, used;
+	size_t refs; /* targets taken and not yet freed, plus one until done */
+	struct target t[];
+};
+
+struct target_slab *target_slab_new(size_t n)
+{
+	if (!n || n > (SIZE_MAX - sizeof(struct target_slab)) / sizeof(struct target))
+		return NULL;
+	size_t bytes = sizeof(struct target_slab) + n * sizeof(struct target);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Both are hints: an older kernel, or one without THP, faults the
+	 * pages in one at a time as before. */
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	(void)madvise(p, bytes, MADV_POPULATE_WRITE);
+	struct target_slab *s = p;
+	s->bytes = bytes;
+	s->cap = n;
+	s->used = 0;
+	s->refs = 1;
+	return s;
+}
+
+static void slab_put(struct target_slab *s)
+{
+	if (s && !--s->refs)
+		munmap(s, s->bytes);
+}
+
+struct target *target_alloc(struct target_slab *s)
+{
+	if (!s || s->used == s->cap)
+		return calloc(1, sizeof(struct target));
+	struct target *t = &s->t[s->used++];
+	t->slab = s;
+	s->refs++;
+	return t;
+}
+
+void target_slab_done(struct target_slab *s) { slab_put(s); }
+
+void target_dealloc(struct target *t)
+{
+	if (t && t->slab)
+		slab_put(t->slab);
+	else
+		free(t);
+}
 
 const char *phase_str(enum phase p)
 {

@@ -89,7 +89,22 @@ struct target {
 	struct hist_entry *ring;          /* last `history` results; allocated at the first */
 	unsigned ring_cap, ring_head, ring_n;
 	struct series series;             /* per-bucket summaries (status page) */
+	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
 };
+
+/* Targets of a bulk load in one mapping whose pages the kernel fills at once
+ * (huge pages where it can): 100,000 targets one calloc each spent most of
+ * the start-up in page faults. NULL when the mapping fails; target_alloc then
+ * falls back to calloc. */
+struct target_slab;
+#define TARGET_SLAB_MIN 1024 /* smaller loads: calloc per target */
+struct target_slab *target_slab_new(size_t n);
+/* A zeroed target: the slab's next one while it has room, else calloc'd. */
+struct target *target_alloc(struct target_slab *s);
+/* The slab's creator is done taking targets from it: it goes with its last target. */
+void target_slab_done(struct target_slab *s);
+/* Free t's memory (its slab's mapping, if it was the last one there). */
+void target_dealloc(struct target *t);
 
 /* Histogram p of s: its own, or an empty one before the first sample. */
 const struct hist *target_phase(const struct target_stats *s, enum phase p);
