@@ -17,7 +17,9 @@
 #     its t_us on the linear scale (within 0.5 px of one line), strictly
 #     ordered on the compressed scale; FIN_WAIT_2 bracketed between the
 #     arrows that entered and left it, its duration within 1 us of the JSON.
-#  4. /target/closed: SYN then RST.
+#  4. /target/closed: SYN then RST; /target/unreach: SYN then an ICMP
+#     port-unreachable arrow; /target/dropped: SYN then the SYN again,
+#     marked as a retransmission.
 #  5. A hostile label value is escaped: the raw HTML has no tag from it, the
 #     DOM shows it as text and holds no script; so is a hostile query string
 #     the filter form shows back.
@@ -29,7 +31,7 @@
 #  8. The SmokePing-style graph of a target whose path delay steps up by
 #     2 x 20 ms (tests/tools/impair between client and server) shows the
 #     step in the bucket where it happened (3 s buckets, 100 ms interval).
-# checks: 17
+# checks: 19
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -168,6 +170,18 @@ else fail ladder-compressed "$out"; fi
 dom "$DL_T/closed.html" "$URL/target/closed"
 if out=$($CHECK refused "$DL_T/closed.html"); then pass ladder-refused; note "$out"
 else fail ladder-refused "$out"; fi
+
+# ICMP errors and retransmissions are marked: the port-unreachable target's
+# SYN is answered by an ICMP arrow; the dropped target's SYN is sent again
+# (retries = 1) and that arrow says so.
+dom "$DL_T/unreach.html" "$URL/target/unreach"
+if out=$($CHECK sequence "$DL_T/unreach.html" "out:S seq=0" "icmp:ICMP port-unreachable"); then
+	pass ladder-icmp; note "$out"
+else fail ladder-icmp "$out"; fi
+dom "$DL_T/dropped.html" "$URL/target/dropped"
+if out=$($CHECK sequence "$DL_T/dropped.html" "out:S seq=0" "retx:S seq=0 ack=0 retransmit"); then
+	pass ladder-retransmit; note "$out"
+else fail ladder-retransmit "$out"; fi
 
 # Screenshots: artefacts for a person to look at.
 bad=""

@@ -6,6 +6,7 @@
   pagecheck.py ladder DOM SHOW_JSON SCALE     the newest probe's ladder vs its
                                               timeline (SCALE linear|compressed)
   pagecheck.py refused DOM                    the newest ladder: SYN then RST
+  pagecheck.py sequence DOM CLASS:LABEL...    the newest ladder's arrows in order
   pagecheck.py hostile DOM VALUE              the label shows VALUE as text,
                                               the DOM holds no script
   pagecheck.py step DOM T_A T_B               the graph's median steps up in the
@@ -190,6 +191,21 @@ def refused(dom):
     print(f"ok refused ladder: {list(zip(kinds, labels))}")
 
 
+def sequence(dom, *want):
+    """The newest ladder's arrows, each "CLASS:LABEL-PREFIX" in order, e.g.
+    out:S in:ICMP or out:S retx:S."""
+    svgs = ladders(dom)
+    if not svgs:
+        fail("no ladder diagram")
+    segs = svgs[0].find(lambda n: n.tag == "g" and "seg" in n.cls())
+    got = [(s.cls(), s.all_text().strip()) for s in segs]
+    ok = len(got) == len(want) and all(
+        w.split(":", 1)[0] in c and t.startswith(w.split(":", 1)[1]) for (c, t), w in zip(got, want))
+    if not ok:
+        fail(f"ladder arrows {[(' '.join(c), t) for c, t in got]}, want {list(want)}")
+    print(f"ok ladder arrows {[t for _, t in got]}")
+
+
 def hostile(dom, value):
     root = parse(dom)
     if root.find(lambda n: n.tag == "script"):
@@ -228,8 +244,11 @@ def step(dom, t_a, t_b):
         fail(f"too few buckets around the step: {len(before)} before, {len(after)} after")
     hi_before = max(v for _, v in before)
     lo_after = min(v for _, v in after)
-    # A clean lab link answers in well under 10 ms; the delay adds 40 ms.
-    if not (hi_before < 10000 and lo_after > 30000):
+    # The delay adds 40 ms. A clean lab link answers in well under a
+    # millisecond, but the forwarder is a user-space process: on a loaded
+    # machine a bucket's median reached 10 ms. Half the step apart is the
+    # criterion.
+    if not (hi_before + 20000 < lo_after and lo_after > 30000):
         fail(f"medians before the step up to {hi_before:.0f} us, after from {lo_after:.0f} us")
     # The test switches the delay on early in a bucket (t_a), and the
     # forwarder is back (t_b) a moment later: the first bucket whose median
@@ -237,7 +256,8 @@ def step(dom, t_a, t_b):
     # That is the bucket holding the switch when it ended before the
     # bucket's middle (as it should on a quiet machine), the next one when
     # it began after it; when the switch straddles the middle, either.
-    first_high = next(s for s, v in rows if v > 20000)
+    mid = (hi_before + lo_after) / 2
+    first_high = next(s for s, v in rows if v > mid)
     step_bucket = (t_a // width) * width
     if t_b - step_bucket <= 0.45 * width:
         ok = [step_bucket]
@@ -262,6 +282,8 @@ def main():
         ladder(*args)
     elif cmd == "refused":
         refused(*args)
+    elif cmd == "sequence":
+        sequence(*args)
     elif cmd == "hostile":
         hostile(*args)
     elif cmd == "step":
