@@ -43,7 +43,7 @@ DEB_BUILD  := build-essential pkg-config libnet1-dev libevent-dev libinih-dev li
               libjansson-dev libyaml-dev libprotobuf-c-dev libsnappy-dev protobuf-c-compiler
 DEB_TEST   := nftables iproute2 ethtool tcpdump tshark python3 python3-scapy procps socat curl \
               valgrind clang libclang-rt-14-dev prometheus systemd mandoc man-db passwd \
-              debootstrap systemd-container chromium
+              debootstrap systemd-container chromium fonts-liberation
 DEB_BENCH  := zmap hping3 nmap wrk prometheus-blackbox-exporter linux-perf
 
 .PHONY: all deps deps-bench check test unit bench demo fuzz clean install uninstall proto
