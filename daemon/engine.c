@@ -33,6 +33,7 @@ struct pctx {
 	bool want_tl;
 	uint8_t send_errno;     /* the first send that failed, for the report */
 	struct engine_profile *prof;
+	struct find_obs obs;    /* what probes/findings judges at the report */
 	struct fsm_timeline tl;
 };
 
@@ -443,6 +444,14 @@ static void send_segment(struct engine *e, struct conn *c, const struct fsm_segm
 		.syn_opts = s->syn_opts ? &so : NULL,
 		.ts = s->ts, .tsval = s->tsval, .tsecr = s->tsecr,
 	};
+	/* Our ACK of the SYN/ACK, decided when the SYN/ACK arrived. After a
+	 * zero-window SYN/ACK (a SYN proxy) its wire time starts the backend
+	 * connect time: mark it so the capture socket times it (IPv4). */
+	struct find_obs *obs = c->ctx ? &c->ctx->obs : NULL;
+	if (obs && s->flags == PKT_ACK && obs->have_synack && !obs->t_ack) {
+		find_observe_ack(obs, obs->t_synack, false);
+		o.stamp = obs->synack_win == 0;
+	}
 	uint8_t buf[PKT_MAX_LEN];
 	/* pkt_write, not libnet's pkt_build: same bytes (test_pktwrite), no
 	 * allocation per segment. */
@@ -493,6 +502,11 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	r->irs = f->irs;
 	r->t_start = f->t_open;
 	fsm_phases(f, &r->ph);
+	if (c->ctx) {
+		const struct engine_profile *prof = c->ctx->prof;
+		struct find_input in = { .offered = prof->fp.syn, .expect_mss = prof->expect_mss };
+		find_eval(&c->ctx->obs, &in, &r->find);
+	}
 	r->tl = f->tl;
 }
 
@@ -657,6 +671,7 @@ static void launch(struct engine *e, struct pctx *x)
 	c->lidx = (uint16_t)li;
 	engine_profile_ref(x->prof); /* the connection's, released in conn_free */
 	c->ctx = x;
+	memset(&x->obs, 0, sizeof(x->obs));
 	fsm_init(&c->f, &x->prof->fp, x->want_tl ? &x->tl : NULL);
 	tab_insert(e, c);
 	e->inflight++;
@@ -826,6 +841,8 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 		c = tab_find(e, &pi.dst, pi.dport, pi.sport);
 		if (c)
 			fsm_tx_stamp(&c->f, pi.flags, pi.seq, f->ts_ns);
+		if (c && c->ctx && pi.flags == PKT_ACK)
+			find_observe_ack(&c->ctx->obs, f->ts_ns, true);
 		return;
 	}
 	e->st.rx_packets++;
@@ -844,6 +861,8 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 		e->st.rx_unmatched++;
 		return;
 	}
+	if (c->ctx)
+		find_observe_in(&c->ctx->obs, &pi, f->ts_ns);
 	struct fsm_event ev = { .type = EV_SEGMENT, .pkt = &pi };
 	conn_step(e, c, &ev, f->ts_ns);
 }

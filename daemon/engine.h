@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "findings.h"
 #include "fsm.h"
 #include "packet.h"
 
@@ -28,6 +29,7 @@ struct engine_cfg {
 struct engine_profile {
 	struct fsm_params fp;
 	uint8_t ttl, tos;
+	uint16_t expect_mss;    /* probes/findings' mss-clamped threshold; 0: by family */
 	unsigned refs;
 	/* What its connections met in TIME_WAIT after their probe was reported
 	 * (so in no report): its owner's share of engine_stats' tw_ counters. */
@@ -58,6 +60,7 @@ struct probe_report {
 	uint32_t iss, irs;
 	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */
 	struct fsm_phases ph;
+	struct find_result find;      /* middlebox findings and the peer's fingerprint */
 	const struct fsm_timeline *tl; /* valid during the callback only */
 	const char *error;      /* result error with nothing sent: why (valid during the
 				 * callback only), else NULL */

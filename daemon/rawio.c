@@ -134,7 +134,10 @@ static void set_err(char *err, size_t errlen, const char *what, int e, const cha
  *        next header TCP (no extension headers in the quote either),
  *        A = quoted sport -> RANGE
  *   TCP: outgoing -> OUT; incoming (PACKET_HOST) -> A = dport -> RANGE
- *   OUT: SYN or FIN set, A = sport -> RANGE
+ *   OUT: SYN or FIN set, or a pure ACK whose IPv4 ID is PKT_IPID_STAMP (the
+ *        ACK after a zero-window SYN/ACK, timed for probes/findings; at
+ *        that offset IPv6 has its payload length, never that large for a
+ *        pure ACK), A = sport -> RANGE
  *   RANGE: lo <= A <= hi -> accept whole frame, else drop
  *
  * A load past the end of the frame ends the program with 0 (drop), so a
@@ -144,11 +147,11 @@ static void set_err(char *err, size_t errlen, const char *what, int e, const cha
  */
 enum bpf_label {
 	L_NEXT = 0, /* fall through */
-	L_V4, L_V6, L_ICMP4, L_Q4, L_TCP, L_OUT, L_RANGE, L_Q6, L_ACCEPT, L_DROP,
+	L_V4, L_V6, L_ICMP4, L_Q4, L_TCP, L_OUT, L_SPORT, L_RANGE, L_Q6, L_ACCEPT, L_DROP,
 	L_COUNT
 };
 
-#define BPF_MAX_INSNS 64 /* the program below has 54 */
+#define BPF_MAX_INSNS 64 /* the program below has 57 */
 
 struct bpf_asm {
 	struct sock_filter prog[BPF_MAX_INSNS];
@@ -251,7 +254,11 @@ static int bpf_build(struct bpf_asm *a, uint16_t lo, uint16_t hi)
 
 	bpf_label(a, L_OUT);
 	OP(BPF_LD | BPF_B | BPF_IND, 13);                    /* TCP flags */
-	JMP(BPF_JMP | BPF_JSET | BPF_K, PKT_SYN | PKT_FIN, L_NEXT, L_DROP);
+	JMP(BPF_JMP | BPF_JSET | BPF_K, PKT_SYN | PKT_FIN, L_SPORT, L_NEXT);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_ACK, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_H | BPF_ABS, 4);                     /* IPv4 ID */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_IPID_STAMP, L_NEXT, L_DROP);
+	bpf_label(a, L_SPORT);
 	OP(BPF_LD | BPF_H | BPF_IND, 0);                     /* source port */
 
 	bpf_label(a, L_RANGE);

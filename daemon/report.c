@@ -139,6 +139,69 @@ void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bo
 	jb_obj_end(j);
 }
 
+static void findings_json(struct jbuf *j, const struct find_result *f)
+{
+	char ev[256];
+	jb_arr(j);
+	for (int i = 0; i < FIND_COUNT; i++) {
+		enum find_name n = (enum find_name)i;
+		if (!find_has(f, n))
+			continue;
+		jb_obj(j);
+		jb_key(j, "name");
+		jb_str(j, find_name_str(n));
+		jb_key(j, "evidence");
+		jb_str(j, find_evidence(f, n, ev, sizeof(ev)));
+		switch (n) {
+		case FIND_SYN_PROXY:
+			jb_key(j, "backend_connect_us");
+			if (f->backend_ns && !f->backend_refused)
+				jb_double(j, us(f->backend_ns));
+			else
+				jb_null(j);
+			jb_key(j, "backend_refused");
+			jb_bool(j, f->backend_refused);
+			jb_key(j, "backend_us");
+			if (f->backend_ns)
+				jb_double(j, us(f->backend_ns));
+			else
+				jb_null(j);
+			jb_key(j, "ack_stamped");
+			jb_bool(j, f->ack_stamped);
+			break;
+		case FIND_OPTIONS_STRIPPED:
+			jb_key(j, "options");
+			jb_arr(j);
+			for (uint8_t b = 1; b && b <= FIND_OPT_TS; b = (uint8_t)(b << 1))
+				if (f->stripped & b)
+					jb_str(j, find_opt_str(b));
+			jb_arr_end(j);
+			break;
+		case FIND_MSS_CLAMPED:
+			jb_key(j, "mss");
+			jb_uint(j, f->mss);
+			jb_key(j, "expected");
+			jb_uint(j, f->mss_expected);
+			break;
+		}
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+}
+
+void report_find_json(struct jbuf *j, const struct find_result *f)
+{
+	jb_key(j, "fingerprint");
+	if (f->have_fp) {
+		char fp[FIND_FP_STRLEN];
+		jb_str(j, find_fp_str(&f->fp, fp, sizeof(fp)));
+	} else {
+		jb_null(j);
+	}
+	jb_key(j, "findings");
+	findings_json(j, f);
+}
+
 void report_json(struct jbuf *j, const char *target, const struct probe_report *r)
 {
 	char a[64];
@@ -206,6 +269,7 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
 	report_peer_json(j, r->have_peer, r->peer_mss, r->peer_wscale, r->peer_sack, r->peer_ts,
 			 r->peer_ttl);
+	report_find_json(j, &r->find);
 	if (r->have_icmp) {
 		jb_key(j, "icmp");
 		jb_obj(j);
@@ -256,6 +320,9 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 	}
 	if (r->have_peer)
 		fprintf(f, " ttl=%u", r->peer_ttl);
+	for (int i = 0, n = 0; i < FIND_COUNT; i++)
+		if (find_has(&r->find, (enum find_name)i))
+			fprintf(f, "%s%s", n++ ? "," : " findings=", find_name_str((enum find_name)i));
 	fputc('\n', f);
 }
 
@@ -303,6 +370,17 @@ void report_trace(FILE *f, const struct probe_report *r)
 	}
 	if (tl->dropped)
 		fprintf(f, "  (%u more events not recorded)\n", tl->dropped);
+	if (r->find.have_fp) {
+		char fp[FIND_FP_STRLEN];
+		fprintf(f, "  fingerprint: %s\n", find_fp_str(&r->find.fp, fp, sizeof(fp)));
+	}
+	for (int i = 0; i < FIND_COUNT; i++) {
+		enum find_name fn = (enum find_name)i;
+		char ev[256];
+		if (find_has(&r->find, fn))
+			fprintf(f, "  finding %s: %s\n", find_name_str(fn),
+				find_evidence(&r->find, fn, ev, sizeof(ev)));
+	}
 }
 
 const char *report_time_str(uint64_t ns, char *buf, size_t len)

@@ -77,6 +77,7 @@ static enum pkt_err parse_ip4(const uint8_t *b, size_t len, bool quoted, struct 
 		return PKT_EFRAG;
 
 	out->family = AF_INET;
+	out->df = (rd16(b + 6) & 0x4000) != 0;
 	out->tos = b[1];
 	out->ttl = b[8];
 	memcpy(out->src.a, b + 12, 4);
@@ -182,11 +183,17 @@ static enum pkt_err parse_ip(const uint8_t *b, size_t len, bool quoted, struct p
 static enum pkt_err parse_opts(const uint8_t *o, size_t n, struct pkt_tcp_opts *t)
 {
 	size_t i = 0;
+	t->len = (uint8_t)n; /* n <= 40 */
 	while (i < n) {
 		uint8_t kind = o[i];
-		if (kind == OPT_EOL)
+		if (kind == OPT_EOL) {
+			t->len = (uint8_t)i;
 			break;
+		}
+		if (t->nkinds < PKT_OPT_KINDS)
+			t->kinds[t->nkinds++] = kind;
 		if (kind == OPT_NOP) {
+			t->nops++;
 			i++;
 			continue;
 		}
@@ -530,7 +537,7 @@ ssize_t pkt_build(struct pkt_builder *b, const struct pkt_out *o, uint8_t *buf, 
 		memcpy(&d, o->dst.a, 4);
 		/* DF as Linux sets it (PMTU discovery); the ID only needs to
 		 * vary, and the ISN already does. */
-		uint16_t id = (uint16_t)(o->seq ^ o->seq >> 16);
+		uint16_t id = o->stamp ? PKT_IPID_STAMP : (uint16_t)(o->seq ^ o->seq >> 16);
 		if (libnet_build_ipv4((uint16_t)iplen, o->tos, id, IP_DF, ttl, IPPROTO_TCP, 0, s, d,
 				      NULL, 0, l, 0) == -1)
 			return build_fail(b, "libnet_build_ipv4");
@@ -634,7 +641,7 @@ ssize_t pkt_write(const struct pkt_out *o, uint8_t *buf, size_t cap)
 		buf[0] = 0x45;
 		buf[1] = o->tos;
 		wr16(buf + 2, (uint16_t)iplen);
-		wr16(buf + 4, (uint16_t)(o->seq ^ o->seq >> 16)); /* as pkt_build */
+		wr16(buf + 4, o->stamp ? PKT_IPID_STAMP : (uint16_t)(o->seq ^ o->seq >> 16)); /* as pkt_build */
 		wr16(buf + 6, 0x4000);                            /* DF */
 		buf[8] = ttl;
 		buf[9] = IPPROTO_TCP;

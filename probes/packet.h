@@ -21,6 +21,11 @@
 #define PKT_ECE 0x40
 #define PKT_CWR 0x80
 
+/* The IPv4 ID that marks a pure ACK of ours whose wire time we want
+ * (daemon/rawio.c's filter passes outgoing pure ACKs carrying it). With DF
+ * set the ID identifies nothing (RFC 6864), so a constant is harmless. */
+#define PKT_IPID_STAMP 0x7470
+
 #define PKT_MAX_LEN 2048 /* largest segment we build or parse into buffers */
 
 /* An IPv4 or IPv6 address; IPv4 lives in the first 4 bytes of a. */
@@ -30,10 +35,15 @@ struct pkt_addr {
 };
 
 /* TCP options we understand. has_* say whether the option was present. */
+#define PKT_OPT_KINDS 12 /* option kinds recorded in order (NOPs included) */
 struct pkt_tcp_opts {
 	bool has_mss, has_wscale, has_ts, sack_ok;
 	uint8_t wscale;
 	uint8_t bad;     /* known options with a wrong length, skipped */
+	uint8_t len;     /* bytes of option space before EOL (or the header's end) */
+	uint8_t nops;    /* NOP bytes among them */
+	uint8_t nkinds;  /* kinds[] entries: every option's kind in order, NOPs too */
+	uint8_t kinds[PKT_OPT_KINDS];
 	uint16_t mss;
 	uint32_t tsval, tsecr;
 };
@@ -46,6 +56,7 @@ struct pkt_info {
 	uint8_t ttl;      /* TTL / hop limit of the received IP header */
 	uint8_t tos;      /* TOS / traffic class */
 	uint8_t flags;    /* TCP flags */
+	bool df;          /* IPv4: don't fragment set (IPv6: false) */
 	bool is_icmp;
 	uint8_t icmp_type, icmp_code;
 	uint16_t sport, dport;
@@ -100,6 +111,9 @@ struct pkt_out {
 	const struct pkt_syn_opts *syn_opts;
 	bool ts;
 	uint32_t tsval, tsecr;
+	/* IPv4: carry PKT_IPID_STAMP as the IP ID, so the capture socket's
+	 * filter passes this (pure ACK) segment back to be timestamped. */
+	bool stamp;
 	const uint8_t *payload;
 	uint16_t payload_len;
 };

@@ -703,6 +703,35 @@ static void test_tcp_options_malformed(void)
 	CHECK_EQ(pi.payload_len, 2);
 }
 
+/* The option layout as it came: kinds in order (NOPs included), NOP bytes,
+ * the length before EOL; what probes/findings reads for stripped options. */
+static void test_tcp_options_layout(void)
+{
+	struct pkt_info pi;
+
+	/* Linux's SYN/ACK with SACK-permitted and timestamps NOPed by nftables */
+	CHECK_EQ(parse_opts_hex("020405b4 0101 01010101010101010101 01 030307", &pi), PKT_OK);
+	CHECK_EQ(pi.opts.len, 20);
+	CHECK_EQ(pi.opts.nops, 13);
+	CHECK_EQ(pi.opts.nkinds, PKT_OPT_KINDS); /* 15 kinds, the first 12 kept */
+	CHECK_EQ(pi.opts.kinds[0], 2);
+	CHECK_EQ(pi.opts.kinds[1], 1);
+	CHECK(pi.opts.has_mss && pi.opts.has_wscale && !pi.opts.sack_ok && !pi.opts.has_ts);
+	/* Linux's own layout: MSS, SACK-permitted, TS, NOP, wscale */
+	CHECK_EQ(parse_opts_hex("020405b4 0402" TS_HEX " 01030307", &pi), PKT_OK);
+	CHECK_EQ(pi.opts.nkinds, 5);
+	CHECK(pi.opts.kinds[0] == 2 && pi.opts.kinds[1] == 4 && pi.opts.kinds[2] == 8 &&
+	      pi.opts.kinds[3] == 1 && pi.opts.kinds[4] == 3);
+	CHECK_EQ(pi.opts.nops, 1);
+	CHECK_EQ(pi.opts.len, 20);
+	/* EOL ends the option space; the padding after it is not NOPs */
+	CHECK_EQ(parse_opts_hex("020405b4 00010101", &pi), PKT_OK);
+	CHECK_EQ(pi.opts.len, 4);
+	CHECK_EQ(pi.opts.nops, 0);
+	CHECK_EQ(pi.opts.nkinds, 1);
+	CHECK(pi.df); /* put_ip4 sets DF, as Linux does */
+}
+
 static void test_tcp_options_bad_lengths(void)
 {
 	struct pkt_info pi;
@@ -1174,5 +1203,6 @@ int main(void)
 	RUN(test_flags_str);
 	RUN(test_addr_str_eq);
 	RUN(test_err_str);
+	RUN(test_tcp_options_layout);
 	return CHECK_EXIT();
 }

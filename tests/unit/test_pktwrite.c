@@ -62,6 +62,7 @@ static void test_random_segments_identical(void)
 			.ttl = rnd() % 4 ? (uint8_t)rnd() : 0, .tos = (uint8_t)rnd(),
 			.syn_opts = rnd() % 4 ? &so : NULL,
 			.ts = rnd() & 1, .tsval = rnd(), .tsecr = rnd(),
+			.stamp = rnd() % 8 == 0,
 		};
 		if (iter % 2)
 			o.flags |= PKT_SYN;

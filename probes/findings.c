@@ -1,0 +1,289 @@
+/* findings.c: middlebox findings and the peer's fingerprint. See findings.h;
+ * the rules are documented in README's "Findings". */
+#include "findings.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+const char *find_name_str(enum find_name f)
+{
+	switch (f) {
+	case FIND_SYN_PROXY: return "syn-proxy";
+	case FIND_OPTIONS_STRIPPED: return "options-stripped";
+	case FIND_MSS_CLAMPED: return "mss-clamped";
+	}
+	return "?";
+}
+
+static uint8_t ttl_class(uint8_t ttl)
+{
+	/* The initial TTLs stacks use: 32 (old Windows), 64 (Linux, BSDs),
+	 * 128 (Windows), 255 (network gear). */
+	if (ttl <= 32)
+		return 32;
+	if (ttl <= 64)
+		return 64;
+	if (ttl <= 128)
+		return 128;
+	return 255;
+}
+
+void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
+{
+	if (pi->is_icmp)
+		return;
+	if ((pi->flags & (PKT_SYN | PKT_ACK)) == (PKT_SYN | PKT_ACK)) {
+		if (o->have_synack)
+			return; /* a retransmitted or duplicated copy: the first one counts */
+		o->have_synack = true;
+		o->family = pi->family;
+		o->t_synack = t;
+		o->synack_win = pi->win;
+		o->synack_tos = pi->tos;
+		o->synack_opts = pi->opts;
+		struct find_fp *fp = &o->fp;
+		memcpy(fp->kinds, pi->opts.kinds, sizeof(fp->kinds));
+		fp->nkinds = pi->opts.nkinds;
+		fp->ttl_class = ttl_class(pi->ttl);
+		fp->df = pi->family == AF_INET ? pi->df : true; /* IPv6 never fragments on the way */
+		fp->ecn_flags = pi->flags & (PKT_ECE | PKT_CWR);
+		fp->win = pi->win;
+		fp->mss = pi->opts.has_mss ? pi->opts.mss : 0;
+		fp->wscale = pi->opts.has_wscale ? (int8_t)pi->opts.wscale : -1;
+		return;
+	}
+	if (!o->have_synack || (pi->flags & PKT_SYN))
+		return;
+	if ((pi->flags & PKT_RST) && !o->t_rst)
+		o->t_rst = t;
+	if (!(pi->flags & PKT_RST) && o->synack_win == 0 && pi->win > 0 && !o->t_wupd)
+		o->t_wupd = t;
+	if (pi->opts.has_ts)
+		o->later_ts = true;
+}
+
+void find_observe_ack(struct find_obs *o, uint64_t t, bool stamped)
+{
+	if (!o->have_synack || o->ack_stamped)
+		return;
+	if (stamped) {
+		o->t_ack = t;
+		o->ack_stamped = true;
+	} else if (!o->t_ack) {
+		o->t_ack = t;
+	}
+}
+
+static unsigned minpad(unsigned bytes) { return (4 - bytes % 4) % 4; }
+
+static const struct { uint8_t bit, len; const char *name; } opt_tab[] = {
+	{ FIND_OPT_MSS, 4, "mss" },
+	{ FIND_OPT_WSCALE, 3, "wscale" },
+	{ FIND_OPT_SACK, 2, "sack" },
+	{ FIND_OPT_TS, 10, "timestamps" },
+};
+#define NOPT (sizeof(opt_tab) / sizeof(opt_tab[0]))
+
+static unsigned opts_len(uint8_t bits)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < NOPT; i++)
+		if (bits & opt_tab[i].bit)
+			n += opt_tab[i].len;
+	return n;
+}
+
+/*
+ * A rule that removes an option in flight (nftables `reset tcp option`,
+ * many firewalls) overwrites its bytes with NOPs, so the SYN/ACK keeps
+ * its length. Stacks pad each option to 4 bytes with at most 3 NOPs in
+ * total (Linux: "NOP NOP TS", "NOP WS"), so NOP bytes beyond the minimum
+ * padding of the options present are space something emptied. Of the
+ * options we offered and the SYN/ACK lacks, the largest set whose bytes fit
+ * that space is named. A single stripped SACK-permitted in Linux's layout
+ * leaves exactly the "NOP NOP" a stack without SACK sends: not told apart.
+ */
+static void stripped_by_nops(const struct find_obs *o, uint8_t missing, struct find_result *r)
+{
+	const struct pkt_tcp_opts *so = &o->synack_opts;
+	unsigned nonnop = so->len - so->nops;
+	unsigned excess = so->nops - minpad(nonnop);
+	if (so->nops < minpad(nonnop) || excess < 2)
+		return;
+	uint8_t best = 0;
+	unsigned best_len = 0;
+	for (unsigned s = 1; s < 16; s++) {
+		if ((s & missing) != s)
+			continue;
+		unsigned l = opts_len((uint8_t)s);
+		if (l + minpad(nonnop + l) <= so->nops && l > best_len) {
+			best = (uint8_t)s;
+			best_len = l;
+		}
+	}
+	r->nop_excess = (uint8_t)excess;
+	r->stripped |= best;
+}
+
+void find_eval(const struct find_obs *o, const struct find_input *in, struct find_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!o->have_synack)
+		return;
+	r->have_fp = true;
+	r->fp = o->fp;
+
+	/* syn-proxy: Linux SYNPROXY (and the proxies built like it) answers
+	 * with window 0 and opens it once the backend has accepted. */
+	if (o->synack_win == 0) {
+		r->mask |= 1u << FIND_SYN_PROXY;
+		uint64_t t_end = o->t_wupd ? o->t_wupd : o->t_rst;
+		r->backend_refused = !o->t_wupd && o->t_rst;
+		if (t_end && o->t_ack && t_end >= o->t_ack) {
+			r->backend_ns = t_end - o->t_ack;
+			r->ack_stamped = o->ack_stamped;
+		}
+	}
+
+	/* options-stripped */
+	const struct pkt_tcp_opts *so = &o->synack_opts;
+	uint8_t offered = (in->offered.mss ? FIND_OPT_MSS : 0) |
+			  (in->offered.wscale >= 0 ? FIND_OPT_WSCALE : 0) |
+			  (in->offered.sack_ok ? FIND_OPT_SACK : 0) |
+			  (in->offered.timestamps ? FIND_OPT_TS : 0);
+	uint8_t present = (so->has_mss ? FIND_OPT_MSS : 0) | (so->has_wscale ? FIND_OPT_WSCALE : 0) |
+			  (so->sack_ok ? FIND_OPT_SACK : 0) | (so->has_ts ? FIND_OPT_TS : 0);
+	uint8_t missing = offered & (uint8_t)~present;
+	if (missing)
+		stripped_by_nops(o, missing, r);
+	/* The peer uses timestamps its SYN/ACK did not carry: it agreed to
+	 * them and something took them off the SYN/ACK (RFC 7323 3.2: no
+	 * timestamps unless both SYNs had them). */
+	if ((missing & FIND_OPT_TS) && o->later_ts) {
+		r->stripped |= FIND_OPT_TS;
+		r->stripped_later = true;
+	}
+	if (r->stripped)
+		r->mask |= 1u << FIND_OPTIONS_STRIPPED;
+
+	/* mss-clamped: below what the path allows, never judged against more
+	 * than we offered (some stacks answer min(theirs, ours)). */
+	uint16_t expect = in->expect_mss ? in->expect_mss : o->family == AF_INET6 ? 1440 : 1460;
+	if (in->offered.mss && in->offered.mss < expect)
+		expect = in->offered.mss;
+	if (so->has_mss && so->mss < expect) {
+		r->mask |= 1u << FIND_MSS_CLAMPED;
+		r->mss = so->mss;
+		r->mss_expected = expect;
+	}
+}
+
+bool find_has(const struct find_result *r, enum find_name f)
+{
+	return (r->mask >> f) & 1u;
+}
+
+static size_t opt_names(uint8_t bits, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NOPT; i++)
+		if (bits & opt_tab[i].bit) {
+			int k = snprintf(buf + n, len - n, "%s%s", n ? "," : "", opt_tab[i].name);
+			if (k < 0 || (size_t)k >= len - n)
+				break;
+			n += (size_t)k;
+		}
+	return n;
+}
+
+/* "sack,timestamps": the names of FIND_OPT_* bits, for JSON arrays too. */
+const char *find_opt_str(uint8_t bit)
+{
+	for (size_t i = 0; i < NOPT; i++)
+		if (opt_tab[i].bit == bit)
+			return opt_tab[i].name;
+	return "?";
+}
+
+const char *find_evidence(const struct find_result *r, enum find_name f, char *buf, size_t len)
+{
+	char names[64];
+	buf[0] = '\0';
+	if (!find_has(r, f))
+		return buf;
+	switch (f) {
+	case FIND_SYN_PROXY:
+		if (r->backend_refused && r->backend_ns)
+			snprintf(buf, len, "SYN/ACK window 0; RST %.3f us after our ACK: the backend "
+				 "refused behind the proxy", r->backend_ns / 1e3);
+		else if (r->backend_ns)
+			snprintf(buf, len, "SYN/ACK window 0; window opened %.3f us after our ACK "
+				 "(backend connect time)", r->backend_ns / 1e3);
+		else
+			snprintf(buf, len, "SYN/ACK window 0");
+		break;
+	case FIND_OPTIONS_STRIPPED:
+		opt_names(r->stripped, names, sizeof(names));
+		if (r->nop_excess && r->stripped_later)
+			snprintf(buf, len, "offered %s: the SYN/ACK lacks them and has %u NOP bytes no "
+				 "padding needs; timestamps used later", names, r->nop_excess);
+		else if (r->nop_excess)
+			snprintf(buf, len, "offered %s: the SYN/ACK lacks them and has %u NOP bytes no "
+				 "padding needs", names, r->nop_excess);
+		else
+			snprintf(buf, len, "offered %s: the SYN/ACK lacks them, later segments carry "
+				 "timestamps", names);
+		break;
+	case FIND_MSS_CLAMPED:
+		snprintf(buf, len, "mss %u < %u the path allows", r->mss, r->mss_expected);
+		break;
+	}
+	return buf;
+}
+
+static const char *kind_name(uint8_t k, char *buf, size_t len)
+{
+	switch (k) {
+	case 1: return "nop";
+	case 2: return "mss";
+	case 3: return "ws";
+	case 4: return "sok";
+	case 5: return "sack";
+	case 8: return "ts";
+	default:
+		snprintf(buf, len, "%u", k);
+		return buf;
+	}
+}
+
+const char *find_fp_str(const struct find_fp *fp, char *buf, size_t len)
+{
+	char opts[PKT_OPT_KINDS * 5 + 1] = "", k[8];
+	size_t n = 0;
+	for (unsigned i = 0; i < fp->nkinds && i < PKT_OPT_KINDS; i++) {
+		int w = snprintf(opts + n, sizeof(opts) - n, "%s%s", i ? "," : "",
+				 kind_name(fp->kinds[i], k, sizeof(k)));
+		if (w < 0 || (size_t)w >= sizeof(opts) - n)
+			break;
+		n += (size_t)w;
+	}
+	char mss[8] = "-", ws[8] = "-";
+	if (fp->mss)
+		snprintf(mss, sizeof(mss), "%u", fp->mss);
+	if (fp->wscale >= 0)
+		snprintf(ws, sizeof(ws), "%d", fp->wscale);
+	snprintf(buf, len, "win=%u ttl=%u%s opts=%s mss=%s ws=%s ecn=%s", fp->win, fp->ttl_class,
+		 fp->df ? " df" : "", n ? opts : "-", mss, ws,
+		 (fp->ecn_flags & (PKT_ECE | PKT_CWR)) == (PKT_ECE | PKT_CWR) ? "ece,cwr" :
+		 fp->ecn_flags & PKT_ECE ? "ece" : fp->ecn_flags & PKT_CWR ? "cwr" : "-");
+	return buf;
+}
+
+bool find_fp_eq(const struct find_fp *a, const struct find_fp *b)
+{
+	return a->nkinds == b->nkinds && !memcmp(a->kinds, b->kinds, a->nkinds) &&
+	       a->ttl_class == b->ttl_class && a->df == b->df && a->ecn_flags == b->ecn_flags &&
+	       a->win == b->win && a->mss == b->mss && a->wscale == b->wscale;
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Middlebox findings (issue 16), ground truth from Linux's own middleboxes in
+# the lab, judged against the capture:
+#  - nftables synproxy in front of a listener: syn-proxy, with the backend
+#    connect time (our ACK -> the window update) equal to the capture's
+#    within 1 us; in front of a closed port: result reset, the finding names
+#    the proxy and the backend's refusal;
+#  - a plain Linux listener, 1,000 probes over IPv4 and IPv6 with and
+#    without timestamps/SACK/wscale offered: zero findings;
+#  - nftables `reset tcp option` on the SYN/ACK: options-stripped naming
+#    exactly those options; `tcp option maxseg size set`: mss-clamped.
+# checks: 7
+set -u
+cd "$(dirname "$0")/../.."
+source tests/lab/lab.sh
+source tests/lab/daemon_lib.sh
+dl_init findings
+PY=$DL_PY
+T=$DL_T
+
+# probe NAME ARGS...: `tcpprobe probe ARGS` in the client ns under a capture;
+# leaves $T/NAME.out (stdout), .err, .rc, .pcap and .cap (why the capture is bad).
+probe() {
+	local name=$1; shift
+	lab_capture_start "$T/$name.pcap" "tcp" || return 1
+	LAB_WRAP="timeout 120" lab_tcpprobe probe "$@" >"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+	lab_capture_stop "$T/$name.pcap"
+	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
+}
+rc() { cat "$T/$1.rc"; }
+capok() { [ ! -s "$T/$1.cap" ]; }
+why() { echo "$(cat "$T/$1.cap") rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 600) err: $(head -c 300 "$T/$1.err")"; }
+dump() { "$PY" tests/lab/wire.py dump "$T/$1.pcap"; }
+
+S=$LAB_S4 S6=$LAB_S6
+P_PROXY=$((LAB_PORT_EXTRA_LO + 1))   # a listener behind the proxy
+P_REFUSED=8090                       # nothing listens behind the proxy
+P_PLAIN=$LAB_PORT_EXTRA_LO           # a plain listener
+P_STRIP=$((LAB_PORT_EXTRA_LO + 3))   # SACK-permitted and timestamps NOPed
+P_STRIPTS=$((LAB_PORT_EXTRA_LO + 4)) # timestamps NOPed
+P_CLAMP=$((LAB_PORT_EXTRA_LO + 5))   # MSS clamped to 1400
+
+# ---- no false alarms: a plain Linux listener ---------------------------------
+# 1,000 handshakes: IPv4 and IPv6, with every option, without SACK, without
+# timestamps, without wscale, with none of them (125 each).
+i=0 bad=""
+for fam in "$S" "[$S6]"; do
+	for opts in "" "--no-sack" "--no-timestamps" "--wscale off" "--no-sack --no-timestamps --wscale off"; do
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		probe plain$i --json -c 100 -i 0.002 --time-wait 0.1 $opts "$fam:$P_PLAIN"
+		capok plain$i || bad="$bad plain$i: $(why plain$i)"
+	done
+done
+# 10 runs x 100 = 1,000 probes; every one ok, a fingerprint, no finding.
+summary=$(cat "$T"/plain*.out | "$PY" -c '
+import json, sys
+n = ok = fp = found = 0
+for l in sys.stdin:
+    d = json.loads(l); n += 1
+    ok += d["result"] == "ok"; fp += d["fingerprint"] is not None; found += len(d["findings"])
+print(n, ok, fp, found)')
+if [ -z "$bad" ] && [ "$summary" = "1000 1000 1000 0" ]; then
+	pass no-false-alarms
+else fail no-false-alarms "probes ok fingerprints findings: $summary;$bad"; fi
+
+# ---- nftables rules that rewrite the SYN/ACK's options -------------------------
+if lab_sexec nft -f - <<NFT
+table inet findings_opts {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		tcp sport $P_STRIP tcp flags & (syn | ack) == syn | ack reset tcp option sack-perm reset tcp option timestamp
+		tcp sport $P_STRIPTS tcp flags & (syn | ack) == syn | ack reset tcp option timestamp
+		tcp sport $P_CLAMP tcp flags & (syn | ack) == syn | ack tcp option maxseg size set 1400
+	}
+}
+NFT
+then :; else fail options-lab "nftables option rules could not be loaded"; fi
+
+# options-stripped: the capture shows the SYN/ACK without the options and
+# with NOPs in their place; the finding names exactly those.
+probe strip --json -c 3 -i 0.01 --time-wait 0.1 "$S:$P_STRIP" "[$S6]:$P_STRIP"
+probe stripts --json -c 3 -i 0.01 --time-wait 0.1 "$S:$P_STRIPTS"
+# The SYN/ACKs on the wire: options as wire.py prints them, with counts.
+wire_strip=$(dump strip | awk -v p="$P_STRIP" '$7 == "S." && $4 == p { print $12 }' | sed 's/ws[0-9]*$/wsN/' | sort | uniq -c | tr '\n' ' ' | tr -s ' ')
+wire_stripts=$(dump stripts | awk -v p="$P_STRIPTS" '$7 == "S." && $4 == p { print $12 }' | sed 's/ws[0-9]*$/wsN/' | sort | uniq -c | tr '\n' ' ' | tr -s ' ')
+nop13=mss1460$(printf ',nop%.0s' $(seq 13)),wsN
+nop11=mss1460,sackOK$(printf ',nop%.0s' $(seq 11)),wsN
+v=$(cat "$T/strip.out" | "$PY" -c '
+import json, sys
+ok = 0
+for l in sys.stdin:
+    d = json.loads(l)
+    f = [x for x in d["findings"]]
+    ok += d["result"] == "ok" and len(f) == 1 and f[0]["name"] == "options-stripped" and f[0]["options"] == ["sack", "timestamps"] and not d["peer"]["sack"] and not d["peer"]["timestamps"]
+print(ok)')
+vts=$(cat "$T/stripts.out" | "$PY" -c '
+import json, sys
+ok = 0
+for l in sys.stdin:
+    d = json.loads(l)
+    f = d["findings"]
+    ok += d["result"] == "ok" and len(f) == 1 and f[0]["name"] == "options-stripped" and f[0]["options"] == ["timestamps"]
+print(ok)')
+# wire.py prints a SYN/ACK's options as a list; the stripped ones are nop runs
+if capok strip && capok stripts && [ "$v" = 6 ] && [ "$vts" = 3 ] &&
+   [ "$wire_strip" = " 3 ${nop13/1460/1440} 3 $nop13 " ] && [ "$wire_stripts" = " 3 $nop11 " ]; then
+	pass options-stripped
+else fail options-stripped "json ok $v/6 $vts/3; wire SYN/ACK options: $wire_strip / $wire_stripts; $(why strip) $(why stripts)"; fi
+
+probe clamp --json -c 3 -i 0.01 --time-wait 0.1 "$S:$P_CLAMP" "[$S6]:$P_CLAMP"
+wire_mss=$(dump clamp | awk -v p="$P_CLAMP" '$7 == "S." && $4 == p { print $12 }' | grep -o 'mss[ =:]*[0-9]*' | sort -u | tr '\n' ' ')
+v=$(cat "$T/clamp.out" | "$PY" -c '
+import json, sys
+ok = 0
+for l in sys.stdin:
+    d = json.loads(l)
+    f = d["findings"]
+    exp = 1440 if ":" in d["address"] else 1460
+    ok += d["result"] == "ok" and len(f) == 1 and f[0]["name"] == "mss-clamped" and f[0]["mss"] == 1400 and f[0]["expected"] == exp and d["peer"]["mss"] == 1400
+print(ok)')
+if capok clamp && [ "$v" = 6 ] && echo "$wire_mss" | grep -q '1400' && ! echo "$wire_mss" | grep -qE '14[46]0'; then
+	pass mss-clamped
+else fail mss-clamped "json ok $v/6; wire SYN/ACK mss: $wire_mss; $(why clamp "$P_CLAMP")"; fi
+
+# ---- nftables synproxy ----------------------------------------------------------
+synproxy_up() {
+	lab_sexec nft -f - <<NFT || return 1
+table inet findings_synproxy {
+	chain pre {
+		type filter hook prerouting priority raw; policy accept;
+		tcp dport { $P_PROXY, $P_REFUSED } tcp flags syn notrack
+	}
+	chain in {
+		type filter hook input priority filter; policy accept;
+		tcp dport { $P_PROXY, $P_REFUSED } ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
+		tcp dport { $P_PROXY, $P_REFUSED } ct state invalid drop
+	}
+}
+NFT
+	lab_sexec sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.ipv4.tcp_syncookies=1 \
+		net.ipv4.tcp_timestamps=1
+}
+if synproxy_up; then pass synproxy-lab
+else fail synproxy-lab "nftables synproxy could not be set up in $LAB_SNS"; fi
+
+# Behind the proxy a listener: the window update is the backend's accept.
+# The capture's our-ACK -> window-update is the backend connect time.
+probe proxy --json -c 10 -i 0.02 --time-wait 0.1 "$S:$P_PROXY"
+dump proxy >"$T/proxy.dump"
+cmp=$("$PY" - "$T/proxy.out" "$T/proxy.dump" "$P_PROXY" <<'EOF'
+import json, sys
+out, dumpf, port = sys.argv[1], sys.argv[2], sys.argv[3]
+# dump: t_ns dir src sport dst dport flags seq ack win plen opts csum
+wire = {}
+for l in open(dumpf):
+    f = l.split()
+    t, d, sport, dport, fl, win = int(f[0]), f[1], f[3], f[5], f[6], f[9]
+    cport = sport if d == ">" else dport
+    if port not in (sport, dport):
+        continue
+    c = wire.setdefault(cport, {})
+    if d == "<" and fl == "S." and "synack" not in c:
+        c["synack"], c["win0"] = t, win == "0"
+    elif d == ">" and fl == "." and "synack" in c and "ack" not in c:
+        c["ack"] = t
+    elif d == "<" and "ack" in c and "wupd" not in c and win not in ("0", "-") and "R" not in fl:
+        c["wupd"] = t
+n = good = 0
+worst = 0.0
+bad = []
+for l in open(out):
+    r = json.loads(l)
+    n += 1
+    c = wire.get(str(r["source_port"]), {})
+    f = [x for x in r["findings"] if x["name"] == "syn-proxy"]
+    if not (r["result"] == "ok" and len(r["findings"]) == 1 and f and c.get("win0") and "wupd" in c):
+        bad.append("sport %s result %s findings %s wire %s" % (r["source_port"], r["result"], r["findings"], c))
+        continue
+    wire_us = (c["wupd"] - c["ack"]) / 1000.0
+    err = abs(f[0]["backend_connect_us"] - wire_us)
+    worst = max(worst, err)
+    if err <= 1.0 and f[0]["ack_stamped"] and not f[0]["backend_refused"] and r["rtt_us"] > 0:
+        good += 1
+    else:
+        bad.append("sport %s backend %.3f wire %.3f" % (r["source_port"], f[0]["backend_connect_us"], wire_us))
+print("%d/%d worst=%.3f us %s" % (good, n, worst, "; ".join(bad[:3])))
+EOF
+)
+if capok proxy && [ "${cmp%%/*}" = 10 ] && [ "$(echo "$cmp" | cut -d' ' -f1)" = 10/10 ]; then
+	pass syn-proxy-backend-connect-time
+else fail syn-proxy-backend-connect-time "$cmp; $(why proxy)"; fi
+echo "  backend connect time vs capture: $cmp"
+
+# Behind the proxy nothing listens: the backend's refusal arrives as an RST
+# after the handshake: result reset (not ok), the finding names the proxy.
+probe refused --json -c 3 -i 0.02 --time-wait 0.1 -t 0.3 -r 0 "$S:$P_REFUSED"
+probe refused-text --trace -t 0.3 -r 0 "$S:$P_REFUSED"
+v=$(cat "$T/refused.out" | "$PY" -c '
+import json, sys
+ok = 0
+for l in sys.stdin:
+    d = json.loads(l)
+    f = d["findings"]
+    ok += d["result"] == "reset" and len(f) == 1 and f[0]["name"] == "syn-proxy" and f[0]["backend_refused"] and f[0]["backend_connect_us"] is None and f[0]["backend_us"] > 0 and "backend refused behind the proxy" in f[0]["evidence"]
+print(ok)')
+n_rst=$(dump refused | awk -v p="$P_REFUSED" '$4 == p && $7 ~ /^R/' | wc -l)
+if capok refused && [ "$v" = 3 ] && [ "$n_rst" = 3 ] && [ "$(rc refused)" = 1 ]; then
+	pass syn-proxy-backend-refused
+else fail syn-proxy-backend-refused "json ok $v/3 rsts on the wire $n_rst; $(why refused)"; fi
+if grep -q ' reset .*findings=syn-proxy' "$T/refused-text.out" &&
+   grep -q '^  finding syn-proxy: SYN/ACK window 0; RST .* us after our ACK: the backend refused behind the proxy$' "$T/refused-text.out" &&
+   grep -q '^  fingerprint: win=0 ' "$T/refused-text.out"; then
+	pass syn-proxy-trace-text
+else fail syn-proxy-trace-text "$(why refused-text)"; fi
+
+[ "$DL_FAILS" = 0 ]

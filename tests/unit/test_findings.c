@@ -1,0 +1,257 @@
+/* test_findings.c: probes/findings.c from synthetic timelines: the peer's
+ * segments as bytes on the wire (parsed by pkt_parse, as the engine does),
+ * with times, and the wire time of our ACK. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "findings.h"
+#include "packet.h"
+
+/* Linux SYN/ACK option layouts (what a 6.x kernel sends for each offer). */
+#define TS "080a0000aaaa00000001"
+#define L_FULL   "020405b4 0402" TS " 01030307"          /* mss,sok,ts,nop,ws */
+#define L_NOSACK "020405b4 0101" TS " 01030307"          /* mss,nop,nop,ts,nop,ws */
+#define L_NOTS   "020405b4 01010402 01030307"            /* mss,nop,nop,sok,nop,ws */
+#define L_NOWS   "020405b4 0402" TS                      /* mss,sok,ts */
+#define L_MSS    "020405b4"                              /* mss only */
+#define L_V6FULL "020405a0 0402" TS " 01030307"
+
+static size_t unhex(const char *h, uint8_t *out)
+{
+	size_t n = 0;
+	while (*h) {
+		if (*h == ' ') {
+			h++;
+			continue;
+		}
+		unsigned v;
+		if (sscanf(h, "%2x", &v) != 1)
+			abort();
+		out[n++] = (uint8_t)v;
+		h += 2;
+	}
+	return n;
+}
+
+/* One peer segment, parsed. */
+static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, const char *opts)
+{
+	uint8_t b[128], o[44];
+	size_t on = opts ? unhex(opts, o) : 0;
+	if (on % 4)
+		abort();
+	size_t hl = fam == AF_INET6 ? 40 : 20, tl = 20 + on;
+	memset(b, 0, sizeof(b));
+	if (fam == AF_INET6) {
+		b[0] = 0x60;
+		b[4] = (uint8_t)(tl >> 8);
+		b[5] = (uint8_t)tl;
+		b[6] = 6;
+		b[7] = ttl;
+	} else {
+		b[0] = 0x45;
+		b[2] = (uint8_t)((hl + tl) >> 8);
+		b[3] = (uint8_t)(hl + tl);
+		b[6] = 0x40; /* DF */
+		b[8] = ttl;
+		b[9] = 6;
+	}
+	uint8_t *t = b + hl;
+	t[0] = 0; t[1] = 80; t[2] = 0x4e; t[3] = 0x20;
+	t[12] = (uint8_t)((tl / 4) << 4);
+	t[13] = flags;
+	t[14] = (uint8_t)(win >> 8);
+	t[15] = (uint8_t)win;
+	memcpy(t + 20, o, on);
+	struct pkt_info pi;
+	if (pkt_parse(b, hl + tl, &pi) != PKT_OK)
+		abort();
+	return pi;
+}
+
+static const struct pkt_syn_opts ALL = { .mss = 1460, .wscale = 7, .sack_ok = true, .timestamps = true };
+
+/* SYN/ACK at t0, our ACK at t0 + ack_dt, then the given later segments. */
+struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; };
+
+static void run(int fam, uint16_t synack_win, const char *synack_opts, const struct later *l,
+		size_t nl, const struct pkt_syn_opts *offered, uint16_t expect,
+		struct find_result *r)
+{
+	struct find_obs o;
+	memset(&o, 0, sizeof(o));
+	uint64_t t0 = 1000000000ull;
+	struct pkt_info sa = seg(fam, PKT_SYN | PKT_ACK, synack_win, 64, synack_opts);
+	find_observe_in(&o, &sa, t0);
+	find_observe_ack(&o, t0, false);         /* the send decision */
+	find_observe_ack(&o, t0 + 20000, true);  /* the kernel's wire time */
+	for (size_t i = 0; i < nl; i++) {
+		struct pkt_info p = seg(fam, l[i].flags, l[i].win, 64, l[i].opts);
+		find_observe_in(&o, &p, t0 + l[i].dt);
+	}
+	struct find_input in = { .offered = *offered, .expect_mss = expect };
+	find_eval(&o, &in, r);
+}
+
+/* Linux SYNPROXY: window 0, then the window update once the backend
+ * accepted; the backend connect time runs from our ACK's wire time. */
+static void t_synproxy_window_update(void)
+{
+	struct find_result r;
+	const struct later l[] = { { 180000, PKT_ACK, 502, "0101" TS } };
+	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
+	CHECK(find_has(&r, FIND_SYN_PROXY));
+	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
+	CHECK(!r.backend_refused);
+	CHECK(r.ack_stamped);
+	CHECK_EQ(r.backend_ns, 160000);
+	char ev[160];
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK window 0; window opened 160.000 us after our ACK (backend connect time)");
+}
+
+static void t_synproxy_backend_refused(void)
+{
+	struct find_result r;
+	const struct later l[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL } };
+	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
+	CHECK(find_has(&r, FIND_SYN_PROXY));
+	CHECK(r.backend_refused);
+	CHECK_EQ(r.backend_ns, 70000);
+	char ev[160];
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK window 0; RST 70.000 us after our ACK: the backend refused behind the proxy");
+	/* an RST after the window opened is no refusal */
+	const struct later l2[] = { { 90000, PKT_ACK, 502, NULL }, { 95000, PKT_RST, 0, NULL } };
+	run(AF_INET, 0, L_FULL, l2, 2, &ALL, 0, &r);
+	CHECK(!r.backend_refused);
+	CHECK_EQ(r.backend_ns, 70000);
+}
+
+/* A plain Linux listener, whatever we offer, over both families: nothing. */
+static void t_plain_linux_no_findings(void)
+{
+	struct { struct pkt_syn_opts off; const char *layout, *layout6; } c[] = {
+		{ { 1460, 7, true, true }, L_FULL, L_V6FULL },
+		{ { 1460, 7, false, true }, L_NOSACK, NULL },
+		{ { 1460, 7, true, false }, L_NOTS, NULL },
+		{ { 1460, -1, true, true }, L_NOWS, NULL },
+		{ { 0, -1, false, false }, L_MSS, NULL },
+		{ { 1460, -1, false, false }, L_MSS, NULL },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct find_result r;
+		const struct later l[] = { { 50000, PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL },
+					   { 250000, PKT_FIN | PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL } };
+		run(AF_INET, 65160, c[i].layout, l, 2, &c[i].off, 0, &r);
+		CHECK_EQ(r.mask, 0);
+		CHECK(r.have_fp);
+		if (c[i].layout6) {
+			run(AF_INET6, 64800, c[i].layout6, l, 2, &c[i].off, 0, &r);
+			CHECK_EQ(r.mask, 0);
+		}
+	}
+	/* a server with SACK or timestamps switched off is no middlebox either */
+	struct find_result r;
+	run(AF_INET, 65160, L_NOSACK, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	run(AF_INET, 65160, L_NOTS, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	run(AF_INET, 65160, L_MSS, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+}
+
+/* nftables `reset tcp option sack-perm` and `... timestamp`: NOPs in place. */
+static void t_options_stripped_nops(void)
+{
+	struct find_result r;
+	char ev[200];
+	run(AF_INET, 65160, "020405b4 0101 01010101010101010101 01030307", NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_OPTIONS_STRIPPED);
+	CHECK_EQ(r.stripped, FIND_OPT_SACK | FIND_OPT_TS);
+	CHECK_EQ(r.nop_excess, 12);
+	CHECK_STR(find_evidence(&r, FIND_OPTIONS_STRIPPED, ev, sizeof(ev)),
+		  "offered sack,timestamps: the SYN/ACK lacks them and has 12 NOP bytes no padding needs");
+	/* timestamps only */
+	run(AF_INET, 65160, "020405b4 0402 0101010101010101 0101 01030307", NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.stripped, FIND_OPT_TS);
+	/* wscale only: "nop nop nop nop" where "nop ws" was */
+	run(AF_INET, 65160, "020405b4 0402" TS " 01010101", NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.stripped, FIND_OPT_WSCALE);
+	/* NOPed space is only stripping when we offered what is missing */
+	struct pkt_syn_opts nots = ALL;
+	nots.timestamps = false;
+	nots.sack_ok = false;
+	run(AF_INET, 65160, "020405b4 0101 01010101010101010101 01030307", NULL, 0, &nots, 0, &r);
+	CHECK_EQ(r.mask, 0);
+}
+
+/* Timestamps on later segments although the SYN/ACK had none. */
+static void t_options_stripped_later(void)
+{
+	struct find_result r;
+	const struct later l[] = { { 250000, PKT_FIN | PKT_ACK, 502, "0101" TS } };
+	run(AF_INET, 65160, L_NOTS, l, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_OPTIONS_STRIPPED);
+	CHECK_EQ(r.stripped, FIND_OPT_TS);
+	CHECK(r.stripped_later);
+}
+
+static void t_mss_clamped(void)
+{
+	struct find_result r;
+	char ev[100];
+	run(AF_INET, 65160, "02040578 0402" TS " 01030307", NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_MSS_CLAMPED);
+	CHECK_EQ(r.mss, 1400);
+	CHECK_EQ(r.mss_expected, 1460);
+	CHECK_STR(find_evidence(&r, FIND_MSS_CLAMPED, ev, sizeof(ev)), "mss 1400 < 1460 the path allows");
+	/* IPv6's 1440 is what an Ethernet MTU allows there */
+	run(AF_INET6, 65160, L_V6FULL, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	/* the expected value is configurable, and never above our own offer */
+	run(AF_INET, 65160, "02040578 0402" TS " 01030307", NULL, 0, &ALL, 1400, &r);
+	CHECK_EQ(r.mask, 0);
+	struct pkt_syn_opts small = ALL;
+	small.mss = 1200;
+	run(AF_INET, 65160, "020404b0 0402" TS " 01030307", NULL, 0, &small, 0, &r);
+	CHECK_EQ(r.mask, 0);
+}
+
+static void t_fingerprint(void)
+{
+	struct find_result a, b;
+	char s[FIND_FP_STRLEN];
+	run(AF_INET, 65160, L_FULL, NULL, 0, &ALL, 0, &a);
+	CHECK_STR(find_fp_str(&a.fp, s, sizeof(s)),
+		  "win=65160 ttl=64 df opts=mss,sok,ts,nop,ws mss=1460 ws=7 ecn=-");
+	run(AF_INET, 65160, L_FULL, NULL, 0, &ALL, 0, &b);
+	CHECK(find_fp_eq(&a.fp, &b.fp));
+	run(AF_INET, 65160, L_NOTS, NULL, 0, &ALL, 0, &b);
+	CHECK(!find_fp_eq(&a.fp, &b.fp));
+	CHECK_STR(find_fp_str(&b.fp, s, sizeof(s)),
+		  "win=65160 ttl=64 df opts=mss,nop,nop,sok,nop,ws mss=1460 ws=7 ecn=-");
+	run(AF_INET, 65535, L_FULL, NULL, 0, &ALL, 0, &b);
+	CHECK(!find_fp_eq(&a.fp, &b.fp));
+	/* no SYN/ACK: no fingerprint, no finding */
+	struct find_obs o;
+	memset(&o, 0, sizeof(o));
+	struct find_input in = { .offered = ALL };
+	find_eval(&o, &in, &b);
+	CHECK(!b.have_fp);
+	CHECK_EQ(b.mask, 0);
+}
+
+int main(void)
+{
+	RUN(t_synproxy_window_update);
+	RUN(t_synproxy_backend_refused);
+	RUN(t_plain_linux_no_findings);
+	RUN(t_options_stripped_nops);
+	RUN(t_options_stripped_later);
+	RUN(t_mss_clamped);
+	RUN(t_fingerprint);
+	return CHECK_EXIT();
+}
