@@ -61,6 +61,8 @@ struct probe_report {
 	uint64_t t_start;       /* CLOCK_REALTIME ns of the first SYN/FIN */
 	struct fsm_phases ph;
 	struct find_result find;      /* middlebox findings and the peer's fingerprint */
+	const struct find_text *find_text; /* set: a report read back from JSON, whose
+				       * findings are this text (find is empty) */
 	const struct fsm_timeline *tl; /* valid during the callback only */
 	const char *error;      /* result error with nothing sent: why (valid during the
 				 * callback only), else NULL */

@@ -19,7 +19,8 @@ bool labels_name_valid(const char *k)
 
 /* Every label name metrics_fmt.c puts on a per-target series. */
 static const char *const reserved[] = { "target", "host",  "port", "kind",   "address", "result",
-					"phase",  "le",    "mss",  "wscale", "sack",    "timestamps" };
+					"phase",  "le",    "mss",  "wscale", "sack",    "timestamps",
+					"finding" };
 
 bool labels_name_reserved(const char *k)
 {

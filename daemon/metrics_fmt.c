@@ -565,6 +565,28 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		metrics_put_label(b, ',', "timestamps", s->peer_ts ? "true" : "false");
 		metrics_put_u64(b, true, 1);
 	}
+	metrics_put_family(b, "tcpprobe_peer_finding", "gauge",
+			   "1 if the last probe that got a SYN/ACK found this middlebox "
+			   "(probes/findings), else 0. Present once a SYN/ACK was seen.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.find.have_fp)
+			continue;
+		for (int f = 0; f < FIND_COUNT; f++) {
+			target_label(b, "tcpprobe_peer_finding", t);
+			metrics_put_label(b, ',', "finding", find_name_str((enum find_name)f));
+			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f));
+		}
+	}
+	metrics_put_family(b, "tcpprobe_peer_fingerprint_changes_total", "counter",
+			   "Times the fingerprint of the peer's SYN/ACK differed from the "
+			   "one before (another stack answers: failover, load balancer).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		target_label(b, "tcpprobe_peer_fingerprint_changes_total", t);
+		metrics_put_u64(b, true, t->st.fp_changes);
+	}
+
 	metrics_put_family(b, "tcpprobe_peer_ttl", "gauge",
 			   "IP TTL (hop limit) of the peer's last SYN/ACK as received.");
 	for (size_t i = 0; i < n; i++) {

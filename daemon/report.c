@@ -189,7 +189,7 @@ static void findings_json(struct jbuf *j, const struct find_result *f)
 	jb_arr_end(j);
 }
 
-void report_find_json(struct jbuf *j, const struct find_result *f)
+void report_fp_json(struct jbuf *j, const struct find_result *f)
 {
 	jb_key(j, "fingerprint");
 	if (f->have_fp) {
@@ -198,6 +198,10 @@ void report_find_json(struct jbuf *j, const struct find_result *f)
 	} else {
 		jb_null(j);
 	}
+}
+
+void report_findings_json(struct jbuf *j, const struct find_result *f)
+{
 	jb_key(j, "findings");
 	findings_json(j, f);
 }
@@ -269,7 +273,8 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_uints(j, counts, sizeof(counts) / sizeof(counts[0]));
 	report_peer_json(j, r->have_peer, r->peer_mss, r->peer_wscale, r->peer_sack, r->peer_ts,
 			 r->peer_ttl);
-	report_find_json(j, &r->find);
+	report_fp_json(j, &r->find);
+	report_findings_json(j, &r->find);
 	if (r->have_icmp) {
 		jb_key(j, "icmp");
 		jb_obj(j);
@@ -286,6 +291,15 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_key(j, "timeline_dropped");
 	jb_uint(j, r->tl ? r->tl->dropped : 0);
 	jb_obj_end(j);
+}
+
+/* The findings' text: read back from JSON, or rendered from the result. */
+static const struct find_text *report_find_text(const struct probe_report *r, struct find_text *buf)
+{
+	if (r->find_text)
+		return r->find_text;
+	find_text(&r->find, buf);
+	return buf;
 }
 
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r)
@@ -320,9 +334,10 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 	}
 	if (r->have_peer)
 		fprintf(f, " ttl=%u", r->peer_ttl);
-	for (int i = 0, n = 0; i < FIND_COUNT; i++)
-		if (find_has(&r->find, (enum find_name)i))
-			fprintf(f, "%s%s", n++ ? "," : " findings=", find_name_str((enum find_name)i));
+	struct find_text ft;
+	const struct find_text *t = report_find_text(r, &ft);
+	for (unsigned i = 0; i < t->n; i++)
+		fprintf(f, "%s%s", i ? "," : " findings=", t->f[i].name);
 	fputc('\n', f);
 }
 
@@ -370,17 +385,12 @@ void report_trace(FILE *f, const struct probe_report *r)
 	}
 	if (tl->dropped)
 		fprintf(f, "  (%u more events not recorded)\n", tl->dropped);
-	if (r->find.have_fp) {
-		char fp[FIND_FP_STRLEN];
-		fprintf(f, "  fingerprint: %s\n", find_fp_str(&r->find.fp, fp, sizeof(fp)));
-	}
-	for (int i = 0; i < FIND_COUNT; i++) {
-		enum find_name fn = (enum find_name)i;
-		char ev[256];
-		if (find_has(&r->find, fn))
-			fprintf(f, "  finding %s: %s\n", find_name_str(fn),
-				find_evidence(&r->find, fn, ev, sizeof(ev)));
-	}
+	struct find_text ft;
+	const struct find_text *t = report_find_text(r, &ft);
+	if (t->fp[0])
+		fprintf(f, "  fingerprint: %s\n", t->fp);
+	for (unsigned i = 0; i < t->n; i++)
+		fprintf(f, "  finding %s: %s\n", t->f[i].name, t->f[i].evidence);
 }
 
 const char *report_time_str(uint64_t ns, char *buf, size_t len)
@@ -545,5 +555,17 @@ int report_from_json(const json_t *o, struct report_decoded *out)
 	timeline_from(json_object_get(o, "timeline"), r->t_start, &out->tl);
 	out->tl.dropped = (uint8_t)(out->tl.dropped + j_u64(o, "timeline_dropped"));
 	r->tl = &out->tl;
+	struct find_text *ft = &out->find;
+	snprintf(ft->fp, sizeof(ft->fp), "%s", j_str(o, "fingerprint"));
+	size_t i;
+	const json_t *f;
+	json_array_foreach(json_object_get(o, "findings"), i, f) {
+		if (ft->n == FIND_COUNT)
+			break;
+		snprintf(ft->f[ft->n].name, sizeof(ft->f[ft->n].name), "%s", j_str(f, "name"));
+		snprintf(ft->f[ft->n].evidence, sizeof(ft->f[ft->n].evidence), "%s", j_str(f, "evidence"));
+		ft->n++;
+	}
+	r->find_text = ft;
 	return 0;
 }

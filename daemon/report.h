@@ -16,8 +16,10 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
  * mss 0 and wscale -1 are null. */
 void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bool sack, bool ts,
 		      uint8_t ttl);
-/* "fingerprint" and "findings": [{name, evidence, ...}] (probes/findings) */
-void report_find_json(struct jbuf *j, const struct find_result *f);
+/* "fingerprint": the peer's (null: none), and "findings": [{name, evidence,
+ * ...}] (probes/findings) */
+void report_fp_json(struct jbuf *j, const struct find_result *f);
+void report_findings_json(struct jbuf *j, const struct find_result *f);
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0);
 /* The one-liner every command prints for a result (probe, ctl probe, show,
  * history, watch); seq 0: none (the daemon's results have no sequence). */
@@ -37,6 +39,7 @@ const char *report_time_str(uint64_t ns, char *buf, size_t len);
 struct report_decoded {
 	struct probe_report r; /* r.tl and r.error point into this struct */
 	struct fsm_timeline tl;
+	struct find_text find;  /* r.find_text points here */
 	char target[320];
 	char error[256];
 };

@@ -132,7 +132,16 @@ static void on_target_report(void *arg, const struct probe_report *r)
 		t->logged_errno = r->send_errno;
 		snprintf(t->error, sizeof(t->error), "%s", why);
 	}
+	struct find_fp fp_was = t->st.find.fp;
+	uint64_t fp_changes = t->st.fp_changes;
 	record(d, t, r);
+	if (t->st.fp_changes != fp_changes) {
+		/* Another stack answers: a failover, a new load balancer. */
+		char was[FIND_FP_STRLEN], now_fp[FIND_FP_STRLEN];
+		log_info("target %s: fingerprint changed: %s -> %s", t->cfg.name,
+			 find_fp_str(&fp_was, was, sizeof(was)),
+			 find_fp_str(&t->st.find.fp, now_fp, sizeof(now_fp)));
+	}
 	/* No answer from the peer: maybe the route went away (a raw send
 	 * without one fails, and the probe just times out). Look the route up
 	 * again before the next probe, so that one reports "no route". */

@@ -241,5 +241,10 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 		s->peer_ts = r->peer_ts;
 		s->peer_ttl = r->peer_ttl;
 	}
+	if (r->find.have_fp) {
+		if (s->find.have_fp && !find_fp_eq(&s->find.fp, &r->find.fp))
+			s->fp_changes++;
+		s->find = r->find;
+	}
 	record_history(t, r);
 }

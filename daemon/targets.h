@@ -58,6 +58,10 @@ struct target_stats {
 	int8_t peer_wscale;
 	bool peer_sack, peer_ts;
 	uint8_t peer_ttl;
+	/* probes/findings of the last probe that got a SYN/ACK, its
+	 * fingerprint, and how often that changed between two such probes. */
+	struct find_result find;              /* find.have_fp: there was one */
+	uint64_t fp_changes;
 };
 
 struct target {

@@ -541,6 +541,19 @@ static void put_peer(struct jbuf *j, const struct view_field *f, const struct vi
 			 s->peer_ttl);
 }
 
+/* probes/findings of the last probe that got a SYN/ACK */
+static void put_fp(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	(void)f;
+	report_fp_json(j, &x->t->st.find);
+}
+
+static void put_findings(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	(void)f;
+	report_findings_json(j, &x->t->st.find);
+}
+
 static void put_histograms(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct daemon_cfg *dc = x->dc;
@@ -617,6 +630,10 @@ const struct view_field view_show_fields[] = {
 	  TW(peer_fin_retransmits), NULL, 0 },
 	{ "time_wait_rsts", NULL, NULL, NULL, VF_COUNT, put_tw, TW(rsts), NULL, 0 },
 	{ "peer", NULL, "  peer:", "%s", VF_PEER, put_peer, 0, "not seen", 0 },
+	{ "fingerprint", NULL, "  fingerprint:", "%s", VF_STR, put_fp, 0, "none", 0 },
+	{ "fingerprint_changes", NULL, NULL, " (changed %s times)", VF_COUNT, put_t_u64,
+	  TG(st.fp_changes), NULL, 0 },
+	{ "findings", NULL, "  findings:", "%s", VF_FINDINGS, put_findings, 0, NULL, 0 },
 	{ "histograms", NULL, NULL, NULL, VF_COUNT, put_histograms, 0, NULL, 0 },
 	{ "recent", NULL, NULL, NULL, VF_COUNT, put_recent, 0, NULL, 0 },
 };

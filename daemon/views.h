@@ -35,6 +35,7 @@ enum view_fmt {
 	VF_TIME,   /* seconds since the epoch, local time; "never" when null */
 	VF_MEMBERS, /* an object: "k=v k=v" (numbers as integers, yes/no) */
 	VF_PEER,   /* the peer object: "mss M, wscale W, sack yes, timestamps no, ttl T" */
+	VF_FINDINGS, /* a findings array: "NAME: evidence; NAME: evidence"; "none" when empty */
 };
 
 /* view_field.flags */

@@ -164,6 +164,21 @@ static const char *fmt_peer(const json_t *p, char *b, size_t len)
 	return b;
 }
 
+static const char *fmt_findings(const json_t *a, char *b, size_t len)
+{
+	size_t i, n = 0;
+	const json_t *f;
+	b[0] = '\0';
+	json_array_foreach(a, i, f) {
+		int k = snprintf(b + n, len - n, "%s%s: %s", n ? "; " : "", str_or(f, "name", "?"),
+				 str_or(f, "evidence", ""));
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
+	return n ? b : "none";
+}
+
 /* Set: present and not null. */
 static bool is_set(const json_t *row, const struct view_field *f)
 {
@@ -194,6 +209,7 @@ static const char *fmt_field(const json_t *row, const struct view_field *f, char
 	case VF_TIME: return fmt_time(num(o, f->key), b, len);
 	case VF_MEMBERS: return fmt_members(v, b, len);
 	case VF_PEER: return fmt_peer(v, b, len);
+	case VF_FINDINGS: return fmt_findings(v, b, len);
 	}
 	return "?";
 }

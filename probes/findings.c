@@ -287,3 +287,19 @@ bool find_fp_eq(const struct find_fp *a, const struct find_fp *b)
 	       a->ttl_class == b->ttl_class && a->df == b->df && a->ecn_flags == b->ecn_flags &&
 	       a->win == b->win && a->mss == b->mss && a->wscale == b->wscale;
 }
+
+void find_text(const struct find_result *r, struct find_text *out)
+{
+	out->fp[0] = '\0';
+	out->n = 0;
+	if (r->have_fp)
+		find_fp_str(&r->fp, out->fp, sizeof(out->fp));
+	for (int i = 0; i < FIND_COUNT; i++) {
+		enum find_name f = (enum find_name)i;
+		if (!find_has(r, f))
+			continue;
+		snprintf(out->f[out->n].name, sizeof(out->f[out->n].name), "%s", find_name_str(f));
+		find_evidence(r, f, out->f[out->n].evidence, sizeof(out->f[out->n].evidence));
+		out->n++;
+	}
+}

@@ -97,6 +97,16 @@ const char *find_evidence(const struct find_result *r, enum find_name f, char *b
  * while the answering stack stays the same. buf >= FIND_FP_STRLEN. */
 #define FIND_FP_STRLEN 128
 const char *find_fp_str(const struct find_fp *fp, char *buf, size_t len);
+
+/* The fingerprint and findings as words, as JSON carries them: what text
+ * output prints, whether the result is at hand or was read back from JSON. */
+#define FIND_EVIDENCE_MAX 256
+struct find_text {
+	char fp[FIND_FP_STRLEN]; /* "": none */
+	uint8_t n;
+	struct { char name[24]; char evidence[FIND_EVIDENCE_MAX]; } f[FIND_COUNT];
+};
+void find_text(const struct find_result *r, struct find_text *out);
 bool find_fp_eq(const struct find_fp *a, const struct find_fp *b);
 
 #endif
