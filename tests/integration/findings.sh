@@ -8,8 +8,11 @@
 #  - a plain Linux listener, 1,000 probes over IPv4 and IPv6 with and
 #    without timestamps/SACK/wscale offered: zero findings;
 #  - nftables `reset tcp option` on the SYN/ACK: options-stripped naming
-#    exactly those options; `tcp option maxseg size set`: mss-clamped.
-# checks: 7
+#    exactly those options; `tcp option maxseg size set`: mss-clamped;
+#  - the daemon: ctl show and /metrics carry the findings; switching the
+#    listener's stack (tcp_timestamps off in the server ns) counts one
+#    fingerprint change and logs it once.
+# checks: 10
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -214,5 +217,73 @@ if grep -q ' reset .*findings=syn-proxy' "$T/refused-text.out" &&
    grep -q '^  fingerprint: win=0 ' "$T/refused-text.out"; then
 	pass syn-proxy-trace-text
 else fail syn-proxy-trace-text "$(why refused-text)"; fi
+
+# ---- the daemon: ctl show, /metrics, fingerprint changes -----------------------
+{
+	dl_conf_daemon
+	cat <<CONF
+[defaults]
+interval = 100ms
+timeout = 300ms
+retries = 0
+time_wait = 100ms
+
+[target plain]
+host = $S
+port = $P_PLAIN
+
+[target proxy]
+host = $S
+port = $P_PROXY
+CONF
+} >"$T/d.conf"
+ge() { [ "$(probes "$1")" -ge "$2" ]; }
+lab_capture_start "$T/d.pcap" "tcp port $P_PLAIN" || fail daemon-capture "could not start"
+if dl_start "$T/d.conf" "$T/d.log" && wait_until 30 ge plain 5 && wait_until 30 ge proxy 5; then
+	ctl --json show proxy >"$T/show-proxy.json"
+	ctl show proxy >"$T/show-proxy.txt"
+	ctl --json show plain >"$T/show-plain1.json"
+	ctl metrics >"$T/metrics1.txt"
+	n0=$(probes plain)
+	# Another stack answers: the listener's host switches timestamps off.
+	lab_sexec sysctl -qw net.ipv4.tcp_timestamps=0
+	wait_until 30 ge plain $((n0 + 10)) || true
+	ctl pause --all >/dev/null
+	wait_until 10 eval '[ "$(ctl --json status | jpy "d[\"inflight\"] + d[\"queued\"] + d[\"time_wait\"]")" = 0 ]' || true
+	ctl --json show plain >"$T/show-plain2.json"
+	ctl metrics >"$T/metrics2.txt"
+	dl_stop
+fi
+lab_sexec sysctl -qw net.ipv4.tcp_timestamps=1
+lab_capture_stop "$T/d.pcap"
+v=$("$PY" -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["target"]
+f = p["findings"]
+print(len(f) == 1 and f[0]["name"] == "syn-proxy" and f[0]["backend_connect_us"] > 0 and p["fingerprint"].startswith("win=0 ") and p["recent"][0]["findings"][0]["name"] == "syn-proxy")' "$T/show-proxy.json" 2>&1)
+if [ "$v" = True ] && grep -q '^  finding: *syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt" &&
+   grep -q '^  fingerprint: *win=0 ttl=64 df opts=mss,sok,ts,nop,ws ' "$T/show-proxy.txt"; then
+	pass daemon-show-findings
+else fail daemon-show-findings "json: $v; text: $(grep -E 'finding|fingerprint' "$T/show-proxy.txt" | tr '\n' '|')"; fi
+m_proxy=$(grep -c '^tcpprobe_peer_finding{target="proxy",finding="syn-proxy"} 1$' "$T/metrics1.txt")
+m_plain=$(grep -c '^tcpprobe_peer_finding{target="plain",finding="[a-z-]*"} 0$' "$T/metrics1.txt")
+m_all=$(grep -c '^tcpprobe_peer_finding{' "$T/metrics1.txt")
+if [ "$m_proxy" = 1 ] && [ "$m_plain" = 3 ] && [ "$m_all" = 6 ] &&
+   grep -q '^tcpprobe_peer_fingerprint_changes_total{target="plain"} 0$' "$T/metrics1.txt"; then
+	pass daemon-metrics-findings
+else fail daemon-metrics-findings "proxy=$m_proxy plain zeros=$m_plain series=$m_all; $(grep -E 'peer_finding|fingerprint_changes' "$T/metrics1.txt" | tr '\n' '|')"; fi
+# The wire: the SYN/ACKs from the listener carry timestamps, then none; one switch.
+switches=$(dump d | awk -v p="$P_PLAIN" '$7 == "S." && $4 == p { print ($12 ~ /TS/) ? "ts" : "nots" }' | uniq | tr '\n' ' ')
+c1=$(jpy 'd["target"]["fingerprint_changes"]' <"$T/show-plain1.json" 2>&1)
+c2=$(jpy 'd["target"]["fingerprint_changes"]' <"$T/show-plain2.json" 2>&1)
+fp2=$(jpy 'd["target"]["fingerprint"]' <"$T/show-plain2.json" 2>&1)
+nlog=$(grep -c 'target plain: fingerprint changed: .* opts=mss,sok,ts,nop,ws .* -> .* opts=mss,nop,nop,sok,nop,ws ' "$T/d.log")
+nlog_all=$(grep -c 'fingerprint changed' "$T/d.log")
+if lab_capture_ok "$T/d.pcap" >/dev/null && [ "$switches" = "ts nots " ] && [ "$c1" = 0 ] && [ "$c2" = 1 ] &&
+   [ "$nlog" = 1 ] && [ "$nlog_all" = 1 ] &&
+   grep -q '^tcpprobe_peer_fingerprint_changes_total{target="plain"} 1$' "$T/metrics2.txt" &&
+   grep -q '^tcpprobe_peer_fingerprint_changes_total{target="proxy"} 0$' "$T/metrics2.txt"; then
+	pass fingerprint-change-once
+else fail fingerprint-change-once "wire: $switches changes $c1 -> $c2 ($fp2) log lines $nlog/$nlog_all: $(grep 'fingerprint' "$T/d.log" | head -3 | tr '\n' '|')"; fi
 
 [ "$DL_FAILS" = 0 ]
