@@ -525,6 +525,7 @@ static const struct probe_key {
 	PK("wscale", PT_WSCALE, syn.wscale, 0, 14),
 	PK("sack", PT_BOOL, syn.sack_ok, 0, 0),
 	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0),
+	PK("ecn", PT_BOOL, ecn, 0, 0),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
@@ -710,6 +711,7 @@ void config_fsm_params(const struct probe_opts *o, struct fsm_params *p)
 	memset(p, 0, sizeof(*p));
 	p->kind = o->kind;
 	p->syn = o->syn;
+	p->ecn = o->ecn;
 	p->window = o->window;
 	p->retries = o->retries;
 	p->rto_ns = o->timeout_ns;

@@ -32,6 +32,7 @@ struct probe_opts {
 	uint8_t retries;
 	uint16_t window;
 	struct pkt_syn_opts syn;  /* mss, wscale, sack, timestamps */
+	bool ecn;                 /* ECN-setup SYN (probes/findings: ecn-*) */
 	uint64_t interval_ns;
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;

@@ -504,7 +504,8 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	fsm_phases(f, &r->ph);
 	if (c->ctx) {
 		const struct engine_profile *prof = c->ctx->prof;
-		struct find_input in = { .offered = prof->fp.syn, .expect_mss = prof->expect_mss };
+		struct find_input in = { .offered = prof->fp.syn, .ecn = prof->fp.ecn,
+					 .expect_mss = prof->expect_mss };
 		find_eval(&c->ctx->obs, &in, &r->find);
 	}
 	r->tl = f->tl;

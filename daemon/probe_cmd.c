@@ -78,6 +78,7 @@ static void usage(FILE *f)
 		"      --tos N            TOS / traffic class\n"
 		"      --mss N|off | --wscale N|off | --no-sack | --no-timestamps | --window N\n"
 		"                         SYN options\n"
+		"      --ecn              an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused\n"
 		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
@@ -313,7 +314,7 @@ static void summary(const struct probe_state *ps)
 
 enum {
 	OPT_TIME_WAIT = 256, OPT_FIN_WAIT_2, OPT_HOLD, OPT_TTL, OPT_TOS, OPT_JSON, OPT_TRACE,
-	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_WINDOW,
+	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_WINDOW,
 };
 
 int probe_main(int argc, char **argv)
@@ -331,6 +332,7 @@ int probe_main(int argc, char **argv)
 		{ "mss", required_argument, 0, OPT_MSS },  { "wscale", required_argument, 0, OPT_WSCALE },
 		{ "window", required_argument, 0, OPT_WINDOW },
 		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
+		{ "ecn", no_argument, 0, OPT_ECN },
 		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
 		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
@@ -448,6 +450,9 @@ int probe_main(int argc, char **argv)
 			break;
 		case OPT_NO_TS:
 			po.syn.timestamps = false;
+			break;
+		case OPT_ECN:
+			po.ecn = true;
 			break;
 		case OPT_JSON:
 			ps.json = true;

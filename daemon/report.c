@@ -183,6 +183,18 @@ static void findings_json(struct jbuf *j, const struct find_result *f)
 			jb_key(j, "expected");
 			jb_uint(j, f->mss_expected);
 			break;
+		case FIND_ECN_NEGOTIATED:
+		case FIND_ECN_REFUSED:
+		case FIND_ECN_BLEACHED:
+			jb_key(j, "synack_dscp");
+			jb_uint(j, f->synack_tos >> 2);
+			jb_key(j, "synack_ecn");
+			jb_uint(j, f->synack_tos & 3);
+			jb_key(j, "data_segments");
+			jb_uint(j, f->data_segs);
+			jb_key(j, "data_not_ect");
+			jb_uint(j, f->data_not_ect);
+			break;
 		}
 		jb_obj_end(j);
 	}

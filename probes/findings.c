@@ -12,8 +12,37 @@ const char *find_name_str(enum find_name f)
 	case FIND_SYN_PROXY: return "syn-proxy";
 	case FIND_OPTIONS_STRIPPED: return "options-stripped";
 	case FIND_MSS_CLAMPED: return "mss-clamped";
+	case FIND_ECN_NEGOTIATED: return "ecn-negotiated";
+	case FIND_ECN_REFUSED: return "ecn-refused";
+	case FIND_ECN_BLEACHED: return "ecn-bleached";
 	}
 	return "?";
+}
+
+bool find_applies(enum find_name f, bool ecn)
+{
+	switch (f) {
+	case FIND_SYN_PROXY:
+	case FIND_OPTIONS_STRIPPED:
+	case FIND_MSS_CLAMPED:
+		return true;
+	case FIND_ECN_NEGOTIATED:
+	case FIND_ECN_REFUSED:
+	case FIND_ECN_BLEACHED:
+		return ecn;
+	}
+	return false;
+}
+
+/* RFC 3168 5: the IP ECN field's codepoints. */
+static const char *ecn_cp_str(uint8_t tos)
+{
+	switch (tos & 3) {
+	case 0: return "not-ect";
+	case 1: return "ect1";
+	case 2: return "ect0";
+	default: return "ce";
+	}
 }
 
 static uint8_t ttl_class(uint8_t ttl)
@@ -61,6 +90,10 @@ void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
 		o->t_wupd = t;
 	if (pi->opts.has_ts)
 		o->later_ts = true;
+	if (pi->payload_len && o->data_segs < UINT16_MAX) {
+		o->data_segs++;
+		o->data_not_ect += (pi->tos & 3) == 0;
+	}
 }
 
 void find_observe_ack(struct find_obs *o, uint64_t t, bool stamped)
@@ -177,6 +210,20 @@ void find_eval(const struct find_obs *o, const struct find_input *in, struct fin
 		r->mss = so->mss;
 		r->mss_expected = expect;
 	}
+
+	/* ECN (RFC 3168 6.1.1): an ECN-setup SYN/ACK has ECE and not CWR; a
+	 * SYN/ACK with both reflected our flags (a broken stack or box) and
+	 * negotiates nothing. Once negotiated, the peer's data must be ECT:
+	 * data arriving not-ECT had its ECN field cleared on the way. */
+	r->synack_tos = o->synack_tos;
+	if (in->ecn) {
+		bool ok = (o->fp.ecn_flags & (PKT_ECE | PKT_CWR)) == PKT_ECE;
+		r->mask |= 1u << (ok ? FIND_ECN_NEGOTIATED : FIND_ECN_REFUSED);
+		r->data_segs = o->data_segs;
+		r->data_not_ect = o->data_not_ect;
+		if (ok && o->data_segs && o->data_not_ect == o->data_segs)
+			r->mask |= 1u << FIND_ECN_BLEACHED;
+	}
 }
 
 bool find_has(const struct find_result *r, enum find_name f)
@@ -238,6 +285,21 @@ const char *find_evidence(const struct find_result *r, enum find_name f, char *b
 		break;
 	case FIND_MSS_CLAMPED:
 		snprintf(buf, len, "mss %u < %u the path allows", r->mss, r->mss_expected);
+		break;
+	case FIND_ECN_NEGOTIATED:
+		snprintf(buf, len, "SYN/ACK has ECE, not CWR; its IP dscp %u ecn %s; %u of %u data "
+			 "segments ECT", r->synack_tos >> 2, ecn_cp_str(r->synack_tos),
+			 r->data_segs - r->data_not_ect, r->data_segs);
+		break;
+	case FIND_ECN_REFUSED:
+		snprintf(buf, len, "SYN/ACK flags %s; its IP dscp %u ecn %s",
+			 (r->fp.ecn_flags & (PKT_ECE | PKT_CWR)) == (PKT_ECE | PKT_CWR) ?
+				 "ECE|CWR (reflected)" : r->fp.ecn_flags & PKT_CWR ? "CWR" : "without ECE",
+			 r->synack_tos >> 2, ecn_cp_str(r->synack_tos));
+		break;
+	case FIND_ECN_BLEACHED:
+		snprintf(buf, len, "ECN negotiated, yet %u of %u data segments arrived not-ECT: "
+			 "the ECN field was cleared on the way", r->data_not_ect, r->data_segs);
 		break;
 	}
 	return buf;

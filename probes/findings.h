@@ -19,8 +19,15 @@ enum find_name {
 	FIND_SYN_PROXY,        /* a SYN proxy answered the handshake */
 	FIND_OPTIONS_STRIPPED, /* options we offered removed on the way */
 	FIND_MSS_CLAMPED,      /* the peer's MSS below what the path allows */
+	/* Only with an ECN-setup SYN (find_input.ecn): */
+	FIND_ECN_NEGOTIATED,   /* the SYN/ACK has ECE without CWR (RFC 3168 6.1.1) */
+	FIND_ECN_REFUSED,      /* it has not */
+	FIND_ECN_BLEACHED,     /* negotiated, yet the peer's data arrives not-ECT */
 };
-#define FIND_COUNT (FIND_MSS_CLAMPED + 1)
+#define FIND_COUNT (FIND_ECN_BLEACHED + 1)
+/* Whether finding f can be found with (or, for the ECN ones, needs) an
+ * ECN-setup SYN: the names a target exports. */
+bool find_applies(enum find_name f, bool ecn);
 const char *find_name_str(enum find_name f);
 
 /* Option bits (options-stripped names them). */
@@ -55,6 +62,8 @@ struct find_obs {
 	uint64_t t_wupd;       /* first later peer segment opening a zero window */
 	uint64_t t_rst;        /* first RST after the SYN/ACK */
 	bool later_ts;         /* a later peer segment carried timestamps */
+	uint16_t data_segs;    /* later peer segments with payload */
+	uint16_t data_not_ect; /* ... whose IP ECN field was not-ECT */
 };
 
 void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t);
@@ -65,6 +74,7 @@ void find_observe_ack(struct find_obs *o, uint64_t t, bool stamped);
 /* What the probe offered and what to expect. */
 struct find_input {
 	struct pkt_syn_opts offered;
+	bool ecn;            /* our SYN was ECN-setup (ECE|CWR) */
 	uint16_t expect_mss; /* the MSS the path allows; 0: 1460 (IPv4) / 1440 (IPv6), an
 			      * Ethernet MTU. Never above what we offered. */
 };
@@ -85,6 +95,10 @@ struct find_result {
 	bool stripped_later;       /* timestamps seen later although the SYN/ACK had none */
 	/* mss-clamped */
 	uint16_t mss, mss_expected;
+	/* ecn-*: the SYN/ACK's TOS / traffic class (DSCP and ECN field) and
+	 * the peer's data segments (ecn-bleached) */
+	uint8_t synack_tos;
+	uint16_t data_segs, data_not_ect;
 };
 
 void find_eval(const struct find_obs *o, const struct find_input *in, struct find_result *out);

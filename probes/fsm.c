@@ -297,7 +297,7 @@ static void send_syn(struct step *s)
 	if (c->state == TCPS_SYN_RECEIVED)
 		send_seg(s, PKT_SYN | PKT_ACK, c->iss, c->rcv_nxt);
 	else
-		send_seg(s, PKT_SYN, c->iss, 0);
+		send_seg(s, PKT_SYN | (c->p->ecn ? PKT_ECE | PKT_CWR : 0), c->iss, 0);
 	c->t_syn = s->now;
 	if (c->t_syn1 == 0)
 		c->t_syn1 = s->now;

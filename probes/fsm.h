@@ -68,6 +68,7 @@ struct fsm_params {
 	enum probe_kind kind;
 	struct pkt_syn_opts syn;  /* options our SYN carries */
 	uint16_t window;          /* our advertised receive window */
+	bool ecn;                 /* our SYN asks for ECN: ECE|CWR (RFC 3168 6.1.1) */
 	uint8_t retries;          /* SYN (and FIN) retransmissions before giving up */
 	uint64_t rto_ns;          /* initial retransmission timeout; doubles per retry */
 	uint64_t fin_wait_2_ns;   /* how long FIN_WAIT_2 waits for the peer's FIN */

@@ -9,10 +9,13 @@
 #    without timestamps/SACK/wscale offered: zero findings;
 #  - nftables `reset tcp option` on the SYN/ACK: options-stripped naming
 #    exactly those options; `tcp option maxseg size set`: mss-clamped;
+#  - ECN (--ecn: an ECN-setup SYN): server tcp_ecn 1 -> ecn-negotiated, 0 ->
+#    ecn-refused; a rule that clears the ECN field of the peer's data ->
+#    ecn-bleached (the capture shows the data ECT(0), then not-ECT);
 #  - the daemon: ctl show and /metrics carry the findings; switching the
 #    listener's stack (tcp_timestamps off in the server ns) counts one
 #    fingerprint change and logs it once.
-# checks: 10
+# checks: 13
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -126,6 +129,63 @@ print(ok)')
 if capok clamp && [ "$v" = 6 ] && echo "$wire_mss" | grep -q '1400' && ! echo "$wire_mss" | grep -qE '14[46]0'; then
 	pass mss-clamped
 else fail mss-clamped "json ok $v/6; wire SYN/ACK mss: $wire_mss; $(why clamp "$P_CLAMP")"; fi
+
+# ---- ECN --------------------------------------------------------------------------
+# jfind NAME: per probe "result finding,finding,..." (sorted)
+jfind() { "$PY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    print(d["result"], ",".join(sorted(f["name"] for f in d["findings"])) or "-")' "$T/$1.out" | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
+# synacks NAME PORT: the flags of the SYNs and SYN/ACKs on the wire, with counts
+synflags() { dump "$1" | awk -v p="$2" '($4 == p || $6 == p) && $7 ~ /^S/ { print $2 $7 }' | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
+# dataecn NAME PORT: the IP ECN field of the peer's data segments, with counts
+dataecn() { tcpdump -nr "$T/$1.pcap" -v "src port $2" 2>/dev/null | "$PY" -c '
+import re, sys
+# tcpdump -v: the IP header (tos / class, absent when 0 for IPv6), then the
+# TCP part with "Flags [P.]" for data: on the next line (IPv4) or the same (IPv6).
+ecn = None
+for l in sys.stdin:
+    if re.match(r"\S+ IP6? ", l):
+        m = re.search(r"(?:tos|class) 0x([0-9a-f]+)", l)
+        ecn = int(m.group(1), 16) & 3 if m else 0
+    if "Flags [P" in l and ecn is not None:
+        print(ecn)' | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
+ecn_was=$(lab_sexec sysctl -n net.ipv4.tcp_ecn)
+lab_sexec sysctl -qw net.ipv4.tcp_ecn=1
+probe ecn1 --json --ecn -c 2 -i 0.01 --time-wait 0.1 "$S:$P_PLAIN" "[$S6]:$P_PLAIN"
+lab_sexec sysctl -qw net.ipv4.tcp_ecn=0
+probe ecn0 --json --ecn -c 2 -i 0.01 --time-wait 0.1 "$S:$P_PLAIN" "[$S6]:$P_PLAIN"
+if capok ecn1 && [ "$(jfind ecn1)" = " 4 ok ecn-negotiated;" ] &&
+   [ "$(synflags ecn1 "$P_PLAIN")" = " 4 <S.E; 4 >SEW;" ]; then
+	pass ecn-negotiated
+else fail ecn-negotiated "findings: $(jfind ecn1) wire: $(synflags ecn1 "$P_PLAIN") $(why ecn1)"; fi
+if capok ecn0 && [ "$(jfind ecn0)" = " 4 ok ecn-refused;" ] &&
+   [ "$(synflags ecn0 "$P_PLAIN")" = " 4 <S.; 4 >SEW;" ]; then
+	pass ecn-refused
+else fail ecn-refused "findings: $(jfind ecn0) wire: $(synflags ecn0 "$P_PLAIN") $(why ecn0)"; fi
+# The banner server sends data: ECT(0) as negotiated, then not-ECT once a
+# rule in the server's namespace clears the ECN field on the way out.
+B=$LAB_PORT_BANNER
+lab_sexec sysctl -qw net.ipv4.tcp_ecn=1
+probe ecnb --json --ecn -c 2 -i 0.01 --time-wait 0.1 "$S:$B" "[$S6]:$B"
+lab_sexec nft -f - <<NFT || fail ecn-bleached "the bleaching rule could not be loaded"
+table inet findings_bleach {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		tcp sport $B ip ecn set not-ect
+		tcp sport $B ip6 ecn set not-ect
+	}
+}
+NFT
+probe ecnx --json --ecn -c 2 -i 0.01 --time-wait 0.1 "$S:$B" "[$S6]:$B"
+lab_sexec nft delete table inet findings_bleach
+lab_sexec sysctl -qw net.ipv4.tcp_ecn="$ecn_was"
+if capok ecnb && capok ecnx && [ "$(jfind ecnb)" = " 4 ok ecn-negotiated;" ] &&
+   [ "$(jfind ecnx)" = " 4 ok ecn-bleached,ecn-negotiated;" ] &&
+   [ "$(dataecn ecnb "$B")" = " 4 2;" ] && [ "$(dataecn ecnx "$B")" = " 4 0;" ]; then
+	pass ecn-bleached
+else fail ecn-bleached "findings: $(jfind ecnb) / $(jfind ecnx) wire ECN of the data: $(dataecn ecnb "$B") / $(dataecn ecnx "$B") $(why ecnx)"; fi
 
 # ---- nftables synproxy ----------------------------------------------------------
 synproxy_up() {

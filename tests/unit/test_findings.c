@@ -35,6 +35,9 @@ static size_t unhex(const char *h, uint8_t *out)
 	return n;
 }
 
+static uint8_t seg_tos;    /* IP TOS / traffic class of the next seg() */
+static uint16_t seg_plen;  /* payload bytes of the next seg() */
+
 /* One peer segment, parsed. */
 static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, const char *opts)
 {
@@ -42,16 +45,18 @@ static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, co
 	size_t on = opts ? unhex(opts, o) : 0;
 	if (on % 4)
 		abort();
-	size_t hl = fam == AF_INET6 ? 40 : 20, tl = 20 + on;
+	size_t hl = fam == AF_INET6 ? 40 : 20, tl = 20 + on + seg_plen;
 	memset(b, 0, sizeof(b));
 	if (fam == AF_INET6) {
-		b[0] = 0x60;
+		b[0] = (uint8_t)(0x60 | seg_tos >> 4);
+		b[1] = (uint8_t)(seg_tos << 4);
 		b[4] = (uint8_t)(tl >> 8);
 		b[5] = (uint8_t)tl;
 		b[6] = 6;
 		b[7] = ttl;
 	} else {
 		b[0] = 0x45;
+		b[1] = seg_tos;
 		b[2] = (uint8_t)((hl + tl) >> 8);
 		b[3] = (uint8_t)(hl + tl);
 		b[6] = 0x40; /* DF */
@@ -60,7 +65,7 @@ static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, co
 	}
 	uint8_t *t = b + hl;
 	t[0] = 0; t[1] = 80; t[2] = 0x4e; t[3] = 0x20;
-	t[12] = (uint8_t)((tl / 4) << 4);
+	t[12] = (uint8_t)(((20 + on) / 4) << 4);
 	t[13] = flags;
 	t[14] = (uint8_t)(win >> 8);
 	t[15] = (uint8_t)win;
@@ -74,7 +79,10 @@ static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, co
 static const struct pkt_syn_opts ALL = { .mss = 1460, .wscale = 7, .sack_ok = true, .timestamps = true };
 
 /* SYN/ACK at t0, our ACK at t0 + ack_dt, then the given later segments. */
-struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; };
+struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; uint16_t plen; uint8_t tos; };
+
+static bool run_ecn;          /* the SYN was ECN-setup */
+static uint8_t synack_ecn;    /* ECE/CWR on the SYN/ACK */
 
 static void run(int fam, uint16_t synack_win, const char *synack_opts, const struct later *l,
 		size_t nl, const struct pkt_syn_opts *offered, uint16_t expect,
@@ -83,15 +91,19 @@ static void run(int fam, uint16_t synack_win, const char *synack_opts, const str
 	struct find_obs o;
 	memset(&o, 0, sizeof(o));
 	uint64_t t0 = 1000000000ull;
-	struct pkt_info sa = seg(fam, PKT_SYN | PKT_ACK, synack_win, 64, synack_opts);
+	struct pkt_info sa = seg(fam, PKT_SYN | PKT_ACK | synack_ecn, synack_win, 64, synack_opts);
 	find_observe_in(&o, &sa, t0);
 	find_observe_ack(&o, t0, false);         /* the send decision */
 	find_observe_ack(&o, t0 + 20000, true);  /* the kernel's wire time */
 	for (size_t i = 0; i < nl; i++) {
+		seg_tos = l[i].tos;
+		seg_plen = l[i].plen;
 		struct pkt_info p = seg(fam, l[i].flags, l[i].win, 64, l[i].opts);
+		seg_tos = 0;
+		seg_plen = 0;
 		find_observe_in(&o, &p, t0 + l[i].dt);
 	}
-	struct find_input in = { .offered = *offered, .expect_mss = expect };
+	struct find_input in = { .offered = *offered, .ecn = run_ecn, .expect_mss = expect };
 	find_eval(&o, &in, r);
 }
 
@@ -100,7 +112,7 @@ static void run(int fam, uint16_t synack_win, const char *synack_opts, const str
 static void t_synproxy_window_update(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 180000, PKT_ACK, 502, "0101" TS } };
+	const struct later l[] = { { 180000, PKT_ACK, 502, "0101" TS, 0, 0 } };
 	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
 	CHECK(find_has(&r, FIND_SYN_PROXY));
 	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
@@ -115,7 +127,7 @@ static void t_synproxy_window_update(void)
 static void t_synproxy_backend_refused(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL } };
+	const struct later l[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL, 0, 0 } };
 	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
 	CHECK(find_has(&r, FIND_SYN_PROXY));
 	CHECK(r.backend_refused);
@@ -124,7 +136,7 @@ static void t_synproxy_backend_refused(void)
 	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
 		  "SYN/ACK window 0; RST 70.000 us after our ACK: the backend refused behind the proxy");
 	/* an RST after the window opened is no refusal */
-	const struct later l2[] = { { 90000, PKT_ACK, 502, NULL }, { 95000, PKT_RST, 0, NULL } };
+	const struct later l2[] = { { 90000, PKT_ACK, 502, NULL, 0, 0 }, { 95000, PKT_RST, 0, NULL, 0, 0 } };
 	run(AF_INET, 0, L_FULL, l2, 2, &ALL, 0, &r);
 	CHECK(!r.backend_refused);
 	CHECK_EQ(r.backend_ns, 70000);
@@ -143,8 +155,8 @@ static void t_plain_linux_no_findings(void)
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct find_result r;
-		const struct later l[] = { { 50000, PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL },
-					   { 250000, PKT_FIN | PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL } };
+		const struct later l[] = { { 50000, PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0 },
+					   { 250000, PKT_FIN | PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0 } };
 		run(AF_INET, 65160, c[i].layout, l, 2, &c[i].off, 0, &r);
 		CHECK_EQ(r.mask, 0);
 		CHECK(r.have_fp);
@@ -192,7 +204,7 @@ static void t_options_stripped_nops(void)
 static void t_options_stripped_later(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 250000, PKT_FIN | PKT_ACK, 502, "0101" TS } };
+	const struct later l[] = { { 250000, PKT_FIN | PKT_ACK, 502, "0101" TS, 0, 0 } };
 	run(AF_INET, 65160, L_NOTS, l, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_OPTIONS_STRIPPED);
 	CHECK_EQ(r.stripped, FIND_OPT_TS);
@@ -244,6 +256,46 @@ static void t_fingerprint(void)
 	CHECK_EQ(b.mask, 0);
 }
 
+/* RFC 3168 6.1.1: ECE alone on the SYN/ACK negotiates; nothing, or both
+ * ECE and CWR reflected, refuses. Data that arrives not-ECT after that was
+ * bleached. Without an ECN-setup SYN there is no ECN finding. */
+static void t_ecn(void)
+{
+	struct find_result r;
+	char ev[200];
+	run_ecn = true;
+	synack_ecn = PKT_ECE;
+	const struct later banner[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x02 } };
+	run(AF_INET, 65160, L_FULL, banner, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
+	CHECK_STR(find_evidence(&r, FIND_ECN_NEGOTIATED, ev, sizeof(ev)),
+		  "SYN/ACK has ECE, not CWR; its IP dscp 0 ecn not-ect; 1 of 1 data segments ECT");
+	const struct later bleached[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x00 } };
+	run(AF_INET6, 65160, L_V6FULL, bleached, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED | 1u << FIND_ECN_BLEACHED);
+	CHECK_STR(find_evidence(&r, FIND_ECN_BLEACHED, ev, sizeof(ev)),
+		  "ECN negotiated, yet 1 of 1 data segments arrived not-ECT: the ECN field was cleared on the way");
+	/* pure ACKs are not-ECT by design (RFC 3168 6.1.4): no bleaching */
+	const struct later acks[] = { { 50000, PKT_ACK, 502, NULL, 0, 0 } };
+	run(AF_INET, 65160, L_FULL, acks, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
+	synack_ecn = 0;
+	run(AF_INET, 65160, L_FULL, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_ECN_REFUSED);
+	CHECK_STR(find_evidence(&r, FIND_ECN_REFUSED, ev, sizeof(ev)),
+		  "SYN/ACK flags without ECE; its IP dscp 0 ecn not-ect");
+	synack_ecn = PKT_ECE | PKT_CWR;
+	run(AF_INET, 65160, L_FULL, NULL, 0, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_ECN_REFUSED);
+	run_ecn = false;
+	synack_ecn = PKT_ECE;
+	run(AF_INET, 65160, L_FULL, bleached, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	synack_ecn = 0;
+	CHECK(find_applies(FIND_SYN_PROXY, false) && !find_applies(FIND_ECN_REFUSED, false) &&
+	      find_applies(FIND_ECN_REFUSED, true));
+}
+
 int main(void)
 {
 	RUN(t_synproxy_window_update);
@@ -253,5 +305,6 @@ int main(void)
 	RUN(t_options_stripped_later);
 	RUN(t_mss_clamped);
 	RUN(t_fingerprint);
+	RUN(t_ecn);
 	return CHECK_EXIT();
 }
