@@ -526,6 +526,7 @@ static const struct probe_key {
 	PK("sack", PT_BOOL, syn.sack_ok, 0, 0),
 	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0),
 	PK("ecn", PT_BOOL, ecn, 0, 0),
+	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
@@ -712,6 +713,7 @@ void config_fsm_params(const struct probe_opts *o, struct fsm_params *p)
 	p->kind = o->kind;
 	p->syn = o->syn;
 	p->ecn = o->ecn;
+	p->synack_wait_ns = o->check_synack_retransmit && o->kind == PROBE_SYN ? FSM_SYNACK_WAIT_NS : 0;
 	p->window = o->window;
 	p->retries = o->retries;
 	p->rto_ns = o->timeout_ns;

@@ -33,6 +33,7 @@ struct probe_opts {
 	uint16_t window;
 	struct pkt_syn_opts syn;  /* mss, wscale, sack, timestamps */
 	bool ecn;                 /* ECN-setup SYN (probes/findings: ecn-*) */
+	bool check_synack_retransmit; /* syn probes: see whether the SYN/ACK comes again */
 	uint64_t interval_ns;
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;

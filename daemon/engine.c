@@ -504,8 +504,16 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	fsm_phases(f, &r->ph);
 	if (c->ctx) {
 		const struct engine_profile *prof = c->ctx->prof;
-		struct find_input in = { .offered = prof->fp.syn, .ecn = prof->fp.ecn,
-					 .expect_mss = prof->expect_mss };
+		struct fsm_phases ph = r->ph;
+		struct find_input in = {
+			.offered = prof->fp.syn, .ecn = prof->fp.ecn,
+			.synack_check = prof->fp.synack_wait_ns != 0,
+			.synack_rtx = f->synack_seen > 1 ? (uint8_t)(f->synack_seen - 1) : 0,
+			/* as fsm.c armed it: the wait plus twice the RTT */
+			.synack_wait_ns = prof->fp.synack_wait_ns ?
+				prof->fp.synack_wait_ns + 2 * ph.handshake : 0,
+			.expect_mss = prof->expect_mss,
+		};
 		find_eval(&c->ctx->obs, &in, &r->find);
 	}
 	r->tl = f->tl;

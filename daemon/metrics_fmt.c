@@ -573,7 +573,8 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		if (!t->st.find.have_fp)
 			continue;
 		for (int f = 0; f < FIND_COUNT; f++) {
-			if (!find_applies((enum find_name)f, t->cfg.opts.ecn))
+			if (!find_applies((enum find_name)f, t->cfg.opts.ecn,
+					  t->cfg.opts.check_synack_retransmit))
 				continue;
 			target_label(b, "tcpprobe_peer_finding", t);
 			metrics_put_label(b, ',', "finding", find_name_str((enum find_name)f));

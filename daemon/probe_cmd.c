@@ -79,6 +79,8 @@ static void usage(FILE *f)
 		"      --mss N|off | --wscale N|off | --no-sack | --no-timestamps | --window N\n"
 		"                         SYN options\n"
 		"      --ecn              an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused\n"
+		"      --check-synack-retransmit   syn probes: withhold the RST 1.5 s; no SYN/ACK\n"
+		"                         retransmission: finding syn-cookies\n"
 		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
@@ -314,7 +316,7 @@ static void summary(const struct probe_state *ps)
 
 enum {
 	OPT_TIME_WAIT = 256, OPT_FIN_WAIT_2, OPT_HOLD, OPT_TTL, OPT_TOS, OPT_JSON, OPT_TRACE,
-	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_WINDOW,
+	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_SYNACK_CHECK, OPT_WINDOW,
 };
 
 int probe_main(int argc, char **argv)
@@ -333,6 +335,7 @@ int probe_main(int argc, char **argv)
 		{ "window", required_argument, 0, OPT_WINDOW },
 		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
 		{ "ecn", no_argument, 0, OPT_ECN },
+		{ "check-synack-retransmit", no_argument, 0, OPT_SYNACK_CHECK },
 		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
 		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
@@ -453,6 +456,9 @@ int probe_main(int argc, char **argv)
 			break;
 		case OPT_ECN:
 			po.ecn = true;
+			break;
+		case OPT_SYNACK_CHECK:
+			po.check_synack_retransmit = true;
 			break;
 		case OPT_JSON:
 			ps.json = true;

@@ -183,6 +183,10 @@ static void findings_json(struct jbuf *j, const struct find_result *f)
 			jb_key(j, "expected");
 			jb_uint(j, f->mss_expected);
 			break;
+		case FIND_SYN_COOKIES:
+			jb_key(j, "wait_ms");
+			jb_uint(j, f->synack_wait_ms);
+			break;
 		case FIND_ECN_NEGOTIATED:
 		case FIND_ECN_REFUSED:
 		case FIND_ECN_BLEACHED:

@@ -15,11 +15,12 @@ const char *find_name_str(enum find_name f)
 	case FIND_ECN_NEGOTIATED: return "ecn-negotiated";
 	case FIND_ECN_REFUSED: return "ecn-refused";
 	case FIND_ECN_BLEACHED: return "ecn-bleached";
+	case FIND_SYN_COOKIES: return "syn-cookies";
 	}
 	return "?";
 }
 
-bool find_applies(enum find_name f, bool ecn)
+bool find_applies(enum find_name f, bool ecn, bool synack_check)
 {
 	switch (f) {
 	case FIND_SYN_PROXY:
@@ -30,6 +31,8 @@ bool find_applies(enum find_name f, bool ecn)
 	case FIND_ECN_REFUSED:
 	case FIND_ECN_BLEACHED:
 		return ecn;
+	case FIND_SYN_COOKIES:
+		return synack_check;
 	}
 	return false;
 }
@@ -224,6 +227,15 @@ void find_eval(const struct find_obs *o, const struct find_input *in, struct fin
 		if (ok && o->data_segs && o->data_not_ect == o->data_segs)
 			r->mask |= 1u << FIND_ECN_BLEACHED;
 	}
+
+	/* syn-cookies: a listener with state (a request socket) retransmits
+	 * its SYN/ACK when no ACK comes; a SYN cookie (or a stateless proxy)
+	 * keeps nothing to retransmit. */
+	if (in->synack_check && in->synack_wait_ns) {
+		r->synack_wait_ms = (uint32_t)(in->synack_wait_ns / 1000000);
+		if (!in->synack_rtx)
+			r->mask |= 1u << FIND_SYN_COOKIES;
+	}
 }
 
 bool find_has(const struct find_result *r, enum find_name f)
@@ -296,6 +308,11 @@ const char *find_evidence(const struct find_result *r, enum find_name f, char *b
 			 (r->fp.ecn_flags & (PKT_ECE | PKT_CWR)) == (PKT_ECE | PKT_CWR) ?
 				 "ECE|CWR (reflected)" : r->fp.ecn_flags & PKT_CWR ? "CWR" : "without ECE",
 			 r->synack_tos >> 2, ecn_cp_str(r->synack_tos));
+		break;
+	case FIND_SYN_COOKIES:
+		snprintf(buf, len, "no SYN/ACK retransmission in %u ms without our ACK (a listener "
+			 "with state retransmits after its RTO): a SYN cookie or a stateless proxy",
+			 r->synack_wait_ms);
 		break;
 	case FIND_ECN_BLEACHED:
 		snprintf(buf, len, "ECN negotiated, yet %u of %u data segments arrived not-ECT: "

@@ -23,11 +23,14 @@ enum find_name {
 	FIND_ECN_NEGOTIATED,   /* the SYN/ACK has ECE without CWR (RFC 3168 6.1.1) */
 	FIND_ECN_REFUSED,      /* it has not */
 	FIND_ECN_BLEACHED,     /* negotiated, yet the peer's data arrives not-ECT */
+	/* Only with the SYN/ACK retransmission check (find_input.synack_check): */
+	FIND_SYN_COOKIES,      /* no SYN/ACK retransmission while we withheld our ACK */
 };
-#define FIND_COUNT (FIND_ECN_BLEACHED + 1)
-/* Whether finding f can be found with (or, for the ECN ones, needs) an
- * ECN-setup SYN: the names a target exports. */
-bool find_applies(enum find_name f, bool ecn);
+#define FIND_COUNT (FIND_SYN_COOKIES + 1)
+/* Whether finding f can be found given the probe's opt-in checks (an
+ * ECN-setup SYN, the SYN/ACK retransmission check): the names a target
+ * exports. */
+bool find_applies(enum find_name f, bool ecn, bool synack_check);
 const char *find_name_str(enum find_name f);
 
 /* Option bits (options-stripped names them). */
@@ -75,6 +78,9 @@ void find_observe_ack(struct find_obs *o, uint64_t t, bool stamped);
 struct find_input {
 	struct pkt_syn_opts offered;
 	bool ecn;            /* our SYN was ECN-setup (ECE|CWR) */
+	bool synack_check;   /* a syn probe withheld its answer to see the SYN/ACK again */
+	uint8_t synack_rtx;  /* SYN/ACKs the peer retransmitted (duplicates excluded) */
+	uint64_t synack_wait_ns; /* how long it waited */
 	uint16_t expect_mss; /* the MSS the path allows; 0: 1460 (IPv4) / 1440 (IPv6), an
 			      * Ethernet MTU. Never above what we offered. */
 };
@@ -99,6 +105,8 @@ struct find_result {
 	 * the peer's data segments (ecn-bleached) */
 	uint8_t synack_tos;
 	uint16_t data_segs, data_not_ect;
+	/* syn-cookies */
+	uint32_t synack_wait_ms;
 };
 
 void find_eval(const struct find_obs *o, const struct find_input *in, struct find_result *out);

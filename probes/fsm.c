@@ -382,6 +382,13 @@ static void established(struct step *s, bool ack_syn)
 
 	if (c->t_synack == 0)
 		c->t_synack = s->now;
+	if (c->p->kind == PROBE_SYN && c->p->synack_wait_ns && c->state == TCPS_SYN_SENT &&
+	    c->synack_seen == 1) {
+		/* The opt-in check: no RST yet, see whether the SYN/ACK comes
+		 * again (seg_syn_sent) before the timer (ev_timer). */
+		arm_in(s, c->p->synack_wait_ns + 2 * (c->t_synack - c->t_syn));
+		return;
+	}
 	if (c->p->kind == PROBE_SYN) {
 		send_seg(s, PKT_RST | PKT_ACK, c->snd_nxt, c->rcv_nxt);
 		set_result(s, RESULT_OK);
@@ -691,6 +698,11 @@ static void seg_syn_sent(struct step *s, const struct pkt_info *pkt)
 		return;
 	}
 	c->snd_una = pkt->ack;
+	if (c->synack_seen && copy_is_dup(&c->last_synack, pkt, s->now)) {
+		/* Only while the SYN/ACK retransmission check waits. */
+		count_dup(c);
+		return;
+	}
 	c->synack_seen++;
 	copy_note(&c->last_synack, pkt, s->now);
 	/* Data on a SYN/ACK is accepted and covered by our ACK; a FIN on it
@@ -858,6 +870,13 @@ static void ev_timer(struct step *s)
 		break;
 	case TCPS_SYN_SENT:
 	case TCPS_SYN_RECEIVED:
+		if (c->synack_seen && c->state == TCPS_SYN_SENT) {
+			/* The SYN/ACK retransmission check is over: none came. */
+			send_seg(s, PKT_RST | PKT_ACK, c->snd_nxt, c->rcv_nxt);
+			set_result(s, RESULT_OK);
+			finish(s);
+			break;
+		}
 		if (may_retransmit(c, c->syn_tx)) {
 			send_syn(s);
 			c->syn_tx++;

@@ -69,6 +69,9 @@ struct fsm_params {
 	struct pkt_syn_opts syn;  /* options our SYN carries */
 	uint16_t window;          /* our advertised receive window */
 	bool ecn;                 /* our SYN asks for ECN: ECE|CWR (RFC 3168 6.1.1) */
+	uint64_t synack_wait_ns;  /* syn probes: after the SYN/ACK, withhold our RST this
+				   * long (plus twice the RTT) and count its retransmissions
+				   * (probes/findings: syn-cookies); 0: RST at once */
 	uint8_t retries;          /* SYN (and FIN) retransmissions before giving up */
 	uint64_t rto_ns;          /* initial retransmission timeout; doubles per retry */
 	uint64_t fin_wait_2_ns;   /* how long FIN_WAIT_2 waits for the peer's FIN */
@@ -151,6 +154,11 @@ struct fsm_conn {
  * segment microseconds apart with the same TSval. Anything else is the
  * peer's retransmission. */
 #define FSM_DUP_GAP_NS 100000000ull
+
+/* How long the opt-in SYN/ACK retransmission check waits (plus twice the
+ * RTT): a stateful listener that gets no ACK retransmits its SYN/ACK after
+ * its RTO, 1 s in Linux (TCP_TIMEOUT_INIT) and RFC 6298. */
+#define FSM_SYNACK_WAIT_NS 1500000000ull
 
 enum fsm_event_type {
 	EV_OPEN,    /* user: start the probe */

@@ -12,10 +12,13 @@
 #  - ECN (--ecn: an ECN-setup SYN): server tcp_ecn 1 -> ecn-negotiated, 0 ->
 #    ecn-refused; a rule that clears the ECN field of the peer's data ->
 #    ecn-bleached (the capture shows the data ECT(0), then not-ECT);
+#  - the opt-in SYN/ACK retransmission check: tcp_syncookies = 2 on the
+#    server -> syn-cookies (one SYN/ACK on the wire); a normal listener
+#    retransmits its SYN/ACK (two on the wire) -> none;
 #  - the daemon: ctl show and /metrics carry the findings; switching the
 #    listener's stack (tcp_timestamps off in the server ns) counts one
 #    fingerprint change and logs it once.
-# checks: 13
+# checks: 15
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -186,6 +189,21 @@ if capok ecnb && capok ecnx && [ "$(jfind ecnb)" = " 4 ok ecn-negotiated;" ] &&
    [ "$(dataecn ecnb "$B")" = " 4 2;" ] && [ "$(dataecn ecnx "$B")" = " 4 0;" ]; then
 	pass ecn-bleached
 else fail ecn-bleached "findings: $(jfind ecnb) / $(jfind ecnx) wire ECN of the data: $(dataecn ecnb "$B") / $(dataecn ecnx "$B") $(why ecnx)"; fi
+
+# ---- syn-cookies: the opt-in SYN/ACK retransmission check -------------------------
+probe ck-normal --json -k syn --check-synack-retransmit -c 2 -i 0.01 "$S:$P_PLAIN" "[$S6]:$P_PLAIN"
+cookies_was=$(lab_sexec sysctl -n net.ipv4.tcp_syncookies)
+lab_sexec sysctl -qw net.ipv4.tcp_syncookies=2
+probe ck-cookie --json -k syn --check-synack-retransmit -c 2 -i 0.01 "$S:$P_PLAIN" "[$S6]:$P_PLAIN"
+lab_sexec sysctl -qw net.ipv4.tcp_syncookies="$cookies_was"
+if capok ck-normal && [ "$(jfind ck-normal)" = " 4 ok -;" ] &&
+   [ "$(synflags ck-normal "$P_PLAIN")" = " 8 <S.; 4 >S;" ]; then
+	pass synack-check-stateful
+else fail synack-check-stateful "findings: $(jfind ck-normal) wire: $(synflags ck-normal "$P_PLAIN") $(why ck-normal)"; fi
+if capok ck-cookie && [ "$(jfind ck-cookie)" = " 4 ok syn-cookies;" ] &&
+   [ "$(synflags ck-cookie "$P_PLAIN")" = " 4 <S.; 4 >S;" ]; then
+	pass syn-cookies
+else fail syn-cookies "findings: $(jfind ck-cookie) wire: $(synflags ck-cookie "$P_PLAIN") $(why ck-cookie)"; fi
 
 # ---- nftables synproxy ----------------------------------------------------------
 synproxy_up() {

@@ -16,6 +16,7 @@
  *   syn_opts none | [mss N] [sack] [ts] [wscale N]   [mss 1460 sack ts wscale 7]
  *   window N [64240]      iss N [1000000]      peer_isn N [3000000000]
  *   ts_offset N [0]       family 4|6 [4]
+ *   synack_wait DUR [0]   syn probes: the SYN/ACK retransmission check
  *   expect-fail TEXT      the script must FAIL with a message containing TEXT
  *                         (used to test the runner itself)
  * DUR is a number with an optional unit: ns, us, ms, s (bare: seconds).
@@ -616,6 +617,8 @@ static int header(struct run *r, char **tok, int n)
 		r->p.fin_wait_2_ns = v;
 	} else if (strcmp(k, "hold") == 0 && parse_dur(tok[1], &v) == 0) {
 		r->p.hold_ns = v;
+	} else if (strcmp(k, "synack_wait") == 0 && parse_dur(tok[1], &v) == 0) {
+		r->p.synack_wait_ns = v;
 	} else {
 		return fail(r, "bad header line '%s %s'", k, tok[1]);
 	}
@@ -625,7 +628,7 @@ static int header(struct run *r, char **tok, int n)
 static bool is_header(const char *k)
 {
 	static const char *const keys[] = { "kind", "retries", "rto", "time_wait", "fin_wait_2",
-		"hold", "syn_opts", "window", "iss", "peer_isn", "ts_offset", "family" };
+		"hold", "syn_opts", "window", "iss", "peer_isn", "ts_offset", "family", "synack_wait" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)

@@ -292,8 +292,33 @@ static void t_ecn(void)
 	run(AF_INET, 65160, L_FULL, bleached, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 0);
 	synack_ecn = 0;
-	CHECK(find_applies(FIND_SYN_PROXY, false) && !find_applies(FIND_ECN_REFUSED, false) &&
-	      find_applies(FIND_ECN_REFUSED, true));
+	CHECK(find_applies(FIND_SYN_PROXY, false, false) && !find_applies(FIND_ECN_REFUSED, false, true) &&
+	      find_applies(FIND_ECN_REFUSED, true, false) && !find_applies(FIND_SYN_COOKIES, true, false) &&
+	      find_applies(FIND_SYN_COOKIES, false, true));
+}
+
+/* The opt-in check: no SYN/ACK retransmission while our ACK was withheld. */
+static void t_syn_cookies(void)
+{
+	struct find_obs o;
+	struct find_result r;
+	char ev[200];
+	memset(&o, 0, sizeof(o));
+	struct pkt_info sa = seg(AF_INET, PKT_SYN | PKT_ACK, 65160, 64, L_FULL);
+	find_observe_in(&o, &sa, 1000);
+	struct find_input in = { .offered = ALL, .synack_check = true, .synack_wait_ns = 1500000000 };
+	find_eval(&o, &in, &r);
+	CHECK_EQ(r.mask, 1u << FIND_SYN_COOKIES);
+	CHECK_STR(find_evidence(&r, FIND_SYN_COOKIES, ev, sizeof(ev)),
+		  "no SYN/ACK retransmission in 1500 ms without our ACK (a listener with state "
+		  "retransmits after its RTO): a SYN cookie or a stateless proxy");
+	in.synack_rtx = 1; /* a stateful listener */
+	find_eval(&o, &in, &r);
+	CHECK_EQ(r.mask, 0);
+	in.synack_rtx = 0;
+	in.synack_check = false; /* not asked: no verdict */
+	find_eval(&o, &in, &r);
+	CHECK_EQ(r.mask, 0);
 }
 
 int main(void)
@@ -306,5 +331,6 @@ int main(void)
 	RUN(t_mss_clamped);
 	RUN(t_fingerprint);
 	RUN(t_ecn);
+	RUN(t_syn_cookies);
 	return CHECK_EXIT();
 }
