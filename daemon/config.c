@@ -527,6 +527,7 @@ static const struct probe_key {
 	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0),
 	PK("ecn", PT_BOOL, ecn, 0, 0),
 	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0),
+	PK("expect_mss", PT_UINT, expect_mss, 0, 65535),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))

@@ -34,6 +34,7 @@ struct probe_opts {
 	struct pkt_syn_opts syn;  /* mss, wscale, sack, timestamps */
 	bool ecn;                 /* ECN-setup SYN (probes/findings: ecn-*) */
 	bool check_synack_retransmit; /* syn probes: see whether the SYN/ACK comes again */
+	uint16_t expect_mss;      /* mss-clamped below this; 0: 1460 (IPv4) / 1440 (IPv6) */
 	uint64_t interval_ns;
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;

@@ -81,6 +81,7 @@ static void usage(FILE *f)
 		"      --ecn              an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused\n"
 		"      --check-synack-retransmit   syn probes: withhold the RST 1.5 s; no SYN/ACK\n"
 		"                         retransmission: finding syn-cookies\n"
+		"      --expect-mss N     finding mss-clamped below N (default 1460 IPv4, 1440 IPv6)\n"
 		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
@@ -316,7 +317,7 @@ static void summary(const struct probe_state *ps)
 
 enum {
 	OPT_TIME_WAIT = 256, OPT_FIN_WAIT_2, OPT_HOLD, OPT_TTL, OPT_TOS, OPT_JSON, OPT_TRACE,
-	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_SYNACK_CHECK, OPT_WINDOW,
+	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_SYNACK_CHECK, OPT_EXPECT_MSS, OPT_WINDOW,
 };
 
 int probe_main(int argc, char **argv)
@@ -336,6 +337,7 @@ int probe_main(int argc, char **argv)
 		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
 		{ "ecn", no_argument, 0, OPT_ECN },
 		{ "check-synack-retransmit", no_argument, 0, OPT_SYNACK_CHECK },
+		{ "expect-mss", required_argument, 0, OPT_EXPECT_MSS },
 		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
 		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
@@ -460,6 +462,10 @@ int probe_main(int argc, char **argv)
 		case OPT_SYNACK_CHECK:
 			po.check_synack_retransmit = true;
 			break;
+		case OPT_EXPECT_MSS:
+			if (opt_key(&po, "--expect-mss", "expect_mss", optarg, false) < 0)
+				return 2;
+			break;
 		case OPT_JSON:
 			ps.json = true;
 			break;
@@ -555,6 +561,8 @@ int probe_main(int argc, char **argv)
 	struct fsm_params fp;
 	config_fsm_params(&po, &fp);
 	ps.prof = engine_profile_new(&fp, po.ttl, po.tos);
+	if (ps.prof)
+		ps.prof->expect_mss = po.expect_mss;
 	ps.base = event_base_new();
 	if (!ps.prof || !ps.base) {
 		fprintf(stderr, "tcpprobe probe: out of memory\n");

@@ -44,6 +44,8 @@ int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 	config_fsm_params(&t->cfg.opts, &fp);
 	engine_profile_unref(t->prof);
 	t->prof = engine_profile_new(&fp, t->cfg.opts.ttl, t->cfg.opts.tos);
+	if (t->prof)
+		t->prof->expect_mss = t->cfg.opts.expect_mss;
 	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -409,6 +411,8 @@ static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, unsigned 
 	struct fsm_params fp;
 	config_fsm_params(&o->tc.opts, &fp);
 	struct engine_profile *prof = engine_profile_new(&fp, o->tc.opts.ttl, o->tc.opts.tos);
+	if (prof)
+		prof->expect_mss = o->tc.opts.expect_mss;
 	if (!prof) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -119,6 +119,8 @@ if capok strip && capok stripts && [ "$v" = 6 ] && [ "$vts" = 3 ] &&
 else fail options-stripped "json ok $v/6 $vts/3; wire SYN/ACK options: $wire_strip / $wire_stripts; $(why strip) $(why stripts)"; fi
 
 probe clamp --json -c 3 -i 0.01 --time-wait 0.1 "$S:$P_CLAMP" "[$S6]:$P_CLAMP"
+# The expected value is configurable (expect_mss): 1400 expected, no finding.
+probe clamp-exp --json --expect-mss 1400 -c 2 -i 0.01 --time-wait 0.1 "$S:$P_CLAMP"
 wire_mss=$(dump clamp | awk -v p="$P_CLAMP" '$7 == "S." && $4 == p { print $12 }' | grep -o 'mss[ =:]*[0-9]*' | sort -u | tr '\n' ' ')
 v=$(cat "$T/clamp.out" | "$PY" -c '
 import json, sys
@@ -129,9 +131,13 @@ for l in sys.stdin:
     exp = 1440 if ":" in d["address"] else 1460
     ok += d["result"] == "ok" and len(f) == 1 and f[0]["name"] == "mss-clamped" and f[0]["mss"] == 1400 and f[0]["expected"] == exp and d["peer"]["mss"] == 1400
 print(ok)')
-if capok clamp && [ "$v" = 6 ] && echo "$wire_mss" | grep -q '1400' && ! echo "$wire_mss" | grep -qE '14[46]0'; then
+v_exp=$("$PY" -c '
+import json, sys
+print(sum(json.loads(l)["result"] == "ok" and json.loads(l)["findings"] == [] and json.loads(l)["peer"]["mss"] == 1400 for l in open(sys.argv[1])))' "$T/clamp-exp.out")
+if capok clamp && [ "$v" = 6 ] && echo "$wire_mss" | grep -q '1400' && ! echo "$wire_mss" | grep -qE '14[46]0' &&
+   capok clamp-exp && [ "$v_exp" = 2 ]; then
 	pass mss-clamped
-else fail mss-clamped "json ok $v/6; wire SYN/ACK mss: $wire_mss; $(why clamp "$P_CLAMP")"; fi
+else fail mss-clamped "json ok $v/6, with expect_mss 1400 $v_exp/2 without a finding; wire SYN/ACK mss: $wire_mss; $(why clamp "$P_CLAMP")"; fi
 
 # ---- ECN --------------------------------------------------------------------------
 # jfind NAME: per probe "result finding,finding,..." (sorted)
@@ -339,8 +345,10 @@ import json, sys
 p = json.load(open(sys.argv[1]))["target"]
 f = p["findings"]
 print(len(f) == 1 and f[0]["name"] == "syn-proxy" and f[0]["backend_connect_us"] > 0 and p["fingerprint"].startswith("win=0 ") and p["recent"][0]["findings"][0]["name"] == "syn-proxy")' "$T/show-proxy.json" 2>&1)
-if [ "$v" = True ] && grep -q '^  finding: *syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt" &&
-   grep -q '^  fingerprint: *win=0 ttl=64 df opts=mss,sok,ts,nop,ws ' "$T/show-proxy.txt"; then
+# ctl show's text: the target's lines, and each recent result's as --trace prints them.
+if [ "$v" = True ] && grep -q '^  findings: *syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt" &&
+   grep -q '^  fingerprint: *win=0 ttl=64 df opts=mss,sok,ts,nop,ws .* (changed 0 times)$' "$T/show-proxy.txt" &&
+   [ "$(grep -c '^  finding syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt")" = 3 ]; then
 	pass daemon-show-findings
 else fail daemon-show-findings "json: $v; text: $(grep -E 'finding|fingerprint' "$T/show-proxy.txt" | tr '\n' '|')"; fi
 m_proxy=$(grep -c '^tcpprobe_peer_finding{target="proxy",finding="syn-proxy"} 1$' "$T/metrics1.txt")
