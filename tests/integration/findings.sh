@@ -372,4 +372,4 @@ if lab_capture_ok "$T/d.pcap" >/dev/null && [ "$switches" = "ts nots " ] && [ "$
 	pass fingerprint-change-once
 else fail fingerprint-change-once "wire: $switches changes $c1 -> $c2 ($fp2) log lines $nlog/$nlog_all: $(grep 'fingerprint' "$T/d.log" | head -3 | tr '\n' '|')"; fi
 
-[ "$DL_FAILS" = 0 ]
+dl_done
