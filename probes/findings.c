@@ -71,6 +71,7 @@ void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
 		o->have_synack = true;
 		o->family = pi->family;
 		o->t_synack = t;
+		o->synack_seq = pi->seq;
 		o->synack_win = pi->win;
 		o->synack_tos = pi->tos;
 		o->synack_opts = pi->opts;
@@ -87,9 +88,13 @@ void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
 	}
 	if (!o->have_synack || (pi->flags & PKT_SYN))
 		return;
-	if ((pi->flags & PKT_RST) && !o->t_rst)
+	/* The backend's answer is the peer's next segment: at ISN+1. An RST
+	 * with another sequence number (for an earlier connection on this
+	 * 4-tuple, RFC 5961's blind resets) tells nothing. */
+	bool next = pi->seq == o->synack_seq + 1;
+	if ((pi->flags & PKT_RST) && next && !o->t_rst)
 		o->t_rst = t;
-	if (!(pi->flags & PKT_RST) && o->synack_win == 0 && pi->win > 0 && !o->t_wupd)
+	if (!(pi->flags & PKT_RST) && next && o->synack_win == 0 && pi->win > 0 && !o->t_wupd)
 		o->t_wupd = t;
 	if (pi->opts.has_ts)
 		o->later_ts = true;

@@ -60,6 +60,7 @@ struct find_obs {
 	struct pkt_tcp_opts synack_opts;
 	struct find_fp fp;
 	uint64_t t_synack;     /* first SYN/ACK received */
+	uint32_t synack_seq;   /* its sequence number (the peer's ISN) */
 	uint64_t t_ack;        /* our ACK of it left (see ack_stamped) */
 	bool ack_stamped;      /* t_ack is the kernel's wire time, not the send decision */
 	uint64_t t_wupd;       /* first later peer segment opening a zero window */

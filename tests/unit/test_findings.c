@@ -37,6 +37,7 @@ static size_t unhex(const char *h, uint8_t *out)
 
 static uint8_t seg_tos;    /* IP TOS / traffic class of the next seg() */
 static uint16_t seg_plen;  /* payload bytes of the next seg() */
+static uint32_t seg_seq;   /* sequence number of the next seg() */
 
 /* One peer segment, parsed. */
 static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, const char *opts)
@@ -65,6 +66,8 @@ static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, co
 	}
 	uint8_t *t = b + hl;
 	t[0] = 0; t[1] = 80; t[2] = 0x4e; t[3] = 0x20;
+	t[4] = (uint8_t)(seg_seq >> 24); t[5] = (uint8_t)(seg_seq >> 16);
+	t[6] = (uint8_t)(seg_seq >> 8); t[7] = (uint8_t)seg_seq;
 	t[12] = (uint8_t)(((20 + on) / 4) << 4);
 	t[13] = flags;
 	t[14] = (uint8_t)(win >> 8);
@@ -79,7 +82,8 @@ static struct pkt_info seg(int fam, uint8_t flags, uint16_t win, uint8_t ttl, co
 static const struct pkt_syn_opts ALL = { .mss = 1460, .wscale = 7, .sack_ok = true, .timestamps = true };
 
 /* SYN/ACK at t0, our ACK at t0 + ack_dt, then the given later segments. */
-struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; uint16_t plen; uint8_t tos; };
+struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; uint16_t plen; uint8_t tos;
+	       bool stale; /* another sequence number: an earlier connection's */ };
 
 static bool run_ecn;          /* the SYN was ECN-setup */
 static uint8_t synack_ecn;    /* ECE/CWR on the SYN/ACK */
@@ -98,9 +102,11 @@ static void run(int fam, uint16_t synack_win, const char *synack_opts, const str
 	for (size_t i = 0; i < nl; i++) {
 		seg_tos = l[i].tos;
 		seg_plen = l[i].plen;
+		seg_seq = l[i].stale ? 12345 : 1; /* the SYN/ACK's is 0 */
 		struct pkt_info p = seg(fam, l[i].flags, l[i].win, 64, l[i].opts);
 		seg_tos = 0;
 		seg_plen = 0;
+		seg_seq = 0;
 		find_observe_in(&o, &p, t0 + l[i].dt);
 	}
 	struct find_input in = { .offered = *offered, .ecn = run_ecn, .expect_mss = expect };
@@ -112,7 +118,7 @@ static void run(int fam, uint16_t synack_win, const char *synack_opts, const str
 static void t_synproxy_window_update(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 180000, PKT_ACK, 502, "0101" TS, 0, 0 } };
+	const struct later l[] = { { 180000, PKT_ACK, 502, "0101" TS, 0, 0, false } };
 	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
 	CHECK(find_has(&r, FIND_SYN_PROXY));
 	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
@@ -127,7 +133,7 @@ static void t_synproxy_window_update(void)
 static void t_synproxy_backend_refused(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL, 0, 0 } };
+	const struct later l[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL, 0, 0, false } };
 	run(AF_INET, 0, L_FULL, l, 1, &ALL, 0, &r);
 	CHECK(find_has(&r, FIND_SYN_PROXY));
 	CHECK(r.backend_refused);
@@ -135,8 +141,16 @@ static void t_synproxy_backend_refused(void)
 	char ev[160];
 	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
 		  "SYN/ACK window 0; RST 70.000 us after our ACK: the backend refused behind the proxy");
+	/* an RST for an earlier connection on the 4-tuple (another sequence
+	 * number) is no refusal, nor a window update */
+	const struct later l3[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL, 0, 0, true },
+				    { 95000, PKT_ACK, 502, NULL, 0, 0, true } };
+	run(AF_INET, 0, L_FULL, l3, 2, &ALL, 0, &r);
+	CHECK(find_has(&r, FIND_SYN_PROXY));
+	CHECK(!r.backend_refused);
+	CHECK_EQ(r.backend_ns, 0);
 	/* an RST after the window opened is no refusal */
-	const struct later l2[] = { { 90000, PKT_ACK, 502, NULL, 0, 0 }, { 95000, PKT_RST, 0, NULL, 0, 0 } };
+	const struct later l2[] = { { 90000, PKT_ACK, 502, NULL, 0, 0, false }, { 95000, PKT_RST, 0, NULL, 0, 0, false } };
 	run(AF_INET, 0, L_FULL, l2, 2, &ALL, 0, &r);
 	CHECK(!r.backend_refused);
 	CHECK_EQ(r.backend_ns, 70000);
@@ -155,8 +169,8 @@ static void t_plain_linux_no_findings(void)
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct find_result r;
-		const struct later l[] = { { 50000, PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0 },
-					   { 250000, PKT_FIN | PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0 } };
+		const struct later l[] = { { 50000, PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0, false },
+					   { 250000, PKT_FIN | PKT_ACK, 502, c[i].off.timestamps ? "0101" TS : NULL, 0, 0, false } };
 		run(AF_INET, 65160, c[i].layout, l, 2, &c[i].off, 0, &r);
 		CHECK_EQ(r.mask, 0);
 		CHECK(r.have_fp);
@@ -204,7 +218,7 @@ static void t_options_stripped_nops(void)
 static void t_options_stripped_later(void)
 {
 	struct find_result r;
-	const struct later l[] = { { 250000, PKT_FIN | PKT_ACK, 502, "0101" TS, 0, 0 } };
+	const struct later l[] = { { 250000, PKT_FIN | PKT_ACK, 502, "0101" TS, 0, 0, false } };
 	run(AF_INET, 65160, L_NOTS, l, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_OPTIONS_STRIPPED);
 	CHECK_EQ(r.stripped, FIND_OPT_TS);
@@ -265,18 +279,18 @@ static void t_ecn(void)
 	char ev[200];
 	run_ecn = true;
 	synack_ecn = PKT_ECE;
-	const struct later banner[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x02 } };
+	const struct later banner[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x02, false } };
 	run(AF_INET, 65160, L_FULL, banner, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
 	CHECK_STR(find_evidence(&r, FIND_ECN_NEGOTIATED, ev, sizeof(ev)),
 		  "SYN/ACK has ECE, not CWR; its IP dscp 0 ecn not-ect; 1 of 1 data segments ECT");
-	const struct later bleached[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x00 } };
+	const struct later bleached[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x00, false } };
 	run(AF_INET6, 65160, L_V6FULL, bleached, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED | 1u << FIND_ECN_BLEACHED);
 	CHECK_STR(find_evidence(&r, FIND_ECN_BLEACHED, ev, sizeof(ev)),
 		  "ECN negotiated, yet 1 of 1 data segments arrived not-ECT: the ECN field was cleared on the way");
 	/* pure ACKs are not-ECT by design (RFC 3168 6.1.4): no bleaching */
-	const struct later acks[] = { { 50000, PKT_ACK, 502, NULL, 0, 0 } };
+	const struct later acks[] = { { 50000, PKT_ACK, 502, NULL, 0, 0, false } };
 	run(AF_INET, 65160, L_FULL, acks, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
 	synack_ecn = 0;
