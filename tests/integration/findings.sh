@@ -344,9 +344,13 @@ v=$("$PY" -c '
 import json, sys
 p = json.load(open(sys.argv[1]))["target"]
 f = p["findings"]
-print(len(f) == 1 and f[0]["name"] == "syn-proxy" and f[0]["backend_connect_us"] > 0 and p["fingerprint"].startswith("win=0 ") and p["recent"][0]["findings"][0]["name"] == "syn-proxy")' "$T/show-proxy.json" 2>&1)
+# The last probe decides the findings of the target; its backend connect time is
+# null if that one probe saw no window update (once in many runs the lab
+# synproxy did not open it), so the time is judged on any recent result.
+rec = [x for r in p["recent"] for x in r["findings"] if x["name"] == "syn-proxy" and (x["backend_connect_us"] or 0) > 0]
+print(len(f) == 1 and f[0]["name"] == "syn-proxy" and p["fingerprint"].startswith("win=0 ") and len(rec) >= 1)' "$T/show-proxy.json" 2>&1)
 # ctl show's text: the target's lines, and each recent result's as --trace prints them.
-if [ "$v" = True ] && grep -q '^  findings: *syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt" &&
+if [ "$v" = True ] && grep -q '^  findings: *syn-proxy: SYN/ACK window 0' "$T/show-proxy.txt" &&
    grep -q '^  fingerprint: *win=0 ttl=64 df opts=mss,sok,ts,nop,ws .* (changed 0 times)$' "$T/show-proxy.txt" &&
    grep -q '^  finding syn-proxy: SYN/ACK window 0; window opened .* us after our ACK (backend connect time)$' "$T/show-proxy.txt"; then
 	pass daemon-show-findings
