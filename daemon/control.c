@@ -25,10 +25,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "ctlproto.h"
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "views.h"
 
 #define CTL_CLIENTS_MAX 256
@@ -61,6 +63,7 @@ struct ctl_client {
 
 struct control {
 	struct daemon *d;
+	control_reload_fn reload;
 	struct event_base *base;
 	struct evconnlistener *lev;
 	struct event *accept_ev; /* turns accepting back on after EMFILE */
@@ -271,7 +274,7 @@ static void handle_resume(struct ctl_client *cl, const struct ctl_request *rq)
 static void handle_reload(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[512] = "";
-	if (daemon_reload(cl->c->d, err, sizeof(err)) < 0) {
+	if (cl->c->reload(cl->c->d, err, sizeof(err)) < 0) {
 		reply_error(cl, "reload failed, old configuration kept: %s", err[0] ? err : "?");
 		return;
 	}
@@ -864,8 +867,8 @@ static int make_socket_dir(const char *sock_path, const struct daemon_cfg *cfg, 
 	return 0;
 }
 
-struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char *err,
-			    size_t errlen)
+struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
+			    control_reload_fn reload, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	gid_t sock_gid = (gid_t)-1;
@@ -877,6 +880,7 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char
 		return NULL;
 	}
 	c->d = d;
+	c->reload = reload;
 	c->base = daemon_base(d);
 	TAILQ_INIT(&c->clients);
 	jb_init(&c->jb);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "ctlproto.h"
+#include "commands.h"
 #include "views_text.h"
 
 #define CTL_DEFAULT_SOCKET "/run/tcpprobe/control.sock"

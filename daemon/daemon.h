@@ -1,5 +1,7 @@
-/* daemon.h: the running daemon as the control socket and the metrics
- * endpoint see it. Implemented in daemon.c / sched.c. */
+/* daemon.h: the running daemon as the control socket, the metrics
+ * endpoint and discovery see it: the target registry and the scheduler
+ * (registry.c, sched.c). That module knows none of its users; the
+ * lifecycle (daemon.c) starts them all. */
 #ifndef TCPPROBE_DAEMON_H
 #define TCPPROBE_DAEMON_H
 
@@ -57,7 +59,6 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport,
 int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t errlen);
 /* name NULL: all targets. */
 int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen);
-int daemon_reload(struct daemon *d, char *err, size_t errlen);
 
 /* A one-shot probe run by the daemon: cb gets the report (with timeline)
  * once; kv are probe options (kind=syn ...). 0 or -1 with err. A host
@@ -72,26 +73,5 @@ int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg);
 void daemon_unwatch(struct daemon *d, void *arg);
 /* Forget every one-shot callback with this arg (its client went away). */
 void daemon_forget(struct daemon *d, void *arg);
-
-/* Prometheus text format 0.0.4 for everything (metrics.c). */
-struct jbuf;
-void metrics_render(struct daemon *d, struct jbuf *out);
-/* The /metrics HTTP listener (evhttp) on "ADDR:PORT" / "[V6]:PORT". */
-struct metrics_server;
-struct metrics_server *metrics_server_new(struct daemon *d, const char *listen, char *err,
-					  size_t errlen);
-void metrics_server_free(struct metrics_server *m);
-
-/* The control socket (control.c). Created before privileges are dropped. */
-struct control;
-struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg, char *err,
-			    size_t errlen);
-void control_free(struct control *c);
-/* `tcpprobe ctl` (ctl.c), the client. */
-int ctl_main(int argc, char **argv);
-/* `tcpprobe guard` (guard_cmd.c). */
-int guard_main(int argc, char **argv);
-/* `tcpprobe daemon` (daemon.c). */
-int daemon_main(int argc, char **argv);
 
 #endif

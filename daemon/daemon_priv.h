@@ -1,11 +1,17 @@
-/* daemon_priv.h: the daemon's state, shared by daemon.c (lifecycle,
- * registry, reload) and sched.c (schedule, results, one-shots, watchers). */
+/* daemon_priv.h: the daemon's state, shared by daemon.c (the lifecycle:
+ * start, reload, signals, tick, shutdown), registry.c (the targets) and
+ * sched.c (schedule, results, one-shots, watchers). */
 #ifndef TCPPROBE_DAEMON_PRIV_H
 #define TCPPROBE_DAEMON_PRIV_H
 
 #include "daemon.h"
 #include "resolve.h"
 #include "wheel.h"
+
+/* Slots run per loop pass, at most (whole timer ticks: a few more). 6,000
+ * targets every 100 ms behind a stalled pass made one callback of ~2 s,
+ * during which no control client was answered. */
+#define SCHED_PASS_MAX 512
 
 struct watcher {
 	daemon_result_cb cb;
@@ -63,10 +69,15 @@ struct daemon {
 	uint64_t shard_skipped;          /* config targets left to other shards */
 };
 
-/* daemon.c: replace the target set with cfg's (initial: the first load).
+/* daemon.c (the lifecycle): re-read the config file and apply it (SIGHUP,
+ * and `ctl reload` through control_new's hook). 0, or -1 with err and the
+ * running config kept. */
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
+
+/* registry.c: replace the target set with cfg's (initial: the first load).
  * 0, or -1 (out of memory) with the running set unchanged. */
 int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
-/* daemon.c: the registry, for discovery.c. */
+/* registry.c: the registry, for discovery.c. */
 int daemon_index_rebuild(struct daemon *d);
 int daemon_registry_append(struct daemon *d, struct target *t);
 void daemon_registry_remove(struct daemon *d, struct target *t);
@@ -79,9 +90,6 @@ void sched_free(struct daemon *d);
 void sched_add(struct daemon *d, struct target *t, uint64_t now);
 void sched_remove(struct daemon *d, struct target *t);
 void sched_kick(struct daemon *d);
-/* Expire w's due entries through cb, then arm ev for its next one. */
-void sched_wheel_run(struct wheel *w, struct event *ev, void (*cb)(void *, struct wheel_entry *),
-		     void *arg);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */

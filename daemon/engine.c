@@ -889,15 +889,7 @@ static void on_timer_entry(void *arg, struct wheel_entry *w)
 
 static void schedule_timers(struct engine *e)
 {
-	uint64_t next = wheel_next(e->wheel);
-	if (!next) {
-		evtimer_del(e->timer_ev);
-		return;
-	}
-	uint64_t now = engine_now();
-	uint64_t d = next > now ? next - now : 0;
-	struct timeval tv = { (time_t)(d / 1000000000ULL), (suseconds_t)((d % 1000000000ULL) / 1000) };
-	evtimer_add(e->timer_ev, &tv);
+	wheel_arm_timer(e->wheel, e->timer_ev, engine_now());
 }
 
 /*

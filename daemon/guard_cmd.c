@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "commands.h"
 #include "log.h"
 #include "rstguard.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "commands.h"
 #include "log.h"
 #include "probe_cmd.h"
 

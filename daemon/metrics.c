@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "metrics_fmt.h"
 #include "remote_write.h"
 #include "statuspage.h"

@@ -30,7 +30,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "daemon.h"
 #include "httpauth.h"
 #include "json.h"
 #include "labels.h"
@@ -49,6 +48,7 @@ struct rw_batch {
 
 struct rw {
 	struct daemon *d;
+	remote_write_collect_fn collect;
 	struct event_base *base;
 	struct remote_write_cfg cfg; /* a copy; external_labels owned */
 	struct evhttp_uri *uri;
@@ -436,7 +436,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct jbuf j;
 	jb_init(&j);
-	metrics_render(w->d, &j);
+	w->collect(w->d, &j);
 	struct rw_batch *b = calloc(1, sizeof(*b));
 	char err[200];
 	if (j.oom || !b ||
@@ -497,7 +497,8 @@ void remote_write_free(struct remote_writers *r)
 }
 
 struct remote_writers *remote_write_start(struct daemon *d, struct event_base *base,
-					  const struct config *cfg, char *err, size_t errlen)
+					  const struct config *cfg, remote_write_collect_fn collect,
+					  char *err, size_t errlen)
 {
 	if (!cfg->nrw)
 		return NULL;
@@ -510,6 +511,7 @@ struct remote_writers *remote_write_start(struct daemon *d, struct event_base *b
 	for (size_t i = 0; i < cfg->nrw; i++) {
 		struct rw *w = &r->w[r->n++];
 		w->d = d;
+		w->collect = collect;
 		w->base = base;
 		w->cfg = cfg->rw[i];
 		w->cfg.external_labels = NULL;

@@ -255,7 +255,7 @@ static void on_lookup_due(void *arg, struct wheel_entry *e)
 
 static void resolve_kick(struct daemon *d)
 {
-	sched_wheel_run(d->rwheel, d->resolve_ev, on_lookup_due, d);
+	wheel_run(d->rwheel, d->resolve_ev, engine_now, SCHED_PASS_MAX, on_lookup_due, d);
 }
 
 static void on_resolve_timer(evutil_socket_t fd, short what, void *arg)

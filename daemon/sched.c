@@ -15,11 +15,6 @@
 #include "log.h"
 #include "report.h"
 
-/* Slots run per loop pass, at most (whole timer ticks: a few more). 6,000
- * targets every 100 ms behind a stalled pass made one callback of ~2 s,
- * during which no control client was answered. */
-#define SCHED_PASS_MAX 512
-
 static uint64_t jitter_ns(uint64_t interval)
 {
 	uint64_t max = interval / 50;
@@ -262,30 +257,9 @@ static void on_due(void *arg, struct wheel_entry *e)
 	arm_next(d, t);
 }
 
-void sched_wheel_run(struct wheel *w, struct event *ev, void (*cb)(void *, struct wheel_entry *),
-		     void *arg)
-{
-	/* Bounded work per loop pass: when more is due, the timer fires again
-	 * at once, after the control clients' events of this pass (daemon.h). */
-	if (wheel_expire_some(w, engine_now(), SCHED_PASS_MAX, cb, arg)) {
-		struct timeval now = { 0, 0 };
-		evtimer_add(ev, &now);
-		return;
-	}
-	uint64_t next = wheel_next(w);
-	if (!next) {
-		evtimer_del(ev);
-		return;
-	}
-	uint64_t now = engine_now();
-	uint64_t dl = next > now ? next - now : 0;
-	struct timeval tv = { (time_t)(dl / 1000000000ULL), (suseconds_t)(dl % 1000000000ULL / 1000) };
-	evtimer_add(ev, &tv);
-}
-
 void sched_kick(struct daemon *d)
 {
-	sched_wheel_run(d->sched, d->sched_ev, on_due, d);
+	wheel_run(d->sched, d->sched_ev, engine_now, SCHED_PASS_MAX, on_due, d);
 }
 
 static void on_sched(evutil_socket_t fd, short what, void *arg)

@@ -1,5 +1,7 @@
 #include "wheel.h"
 
+#include <event2/event.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -139,4 +141,27 @@ uint64_t wheel_next(const struct wheel *w)
 	/* Entries more than a lap ahead sit in nearer slots; waking at that
 	 * slot's time is early, never late, which is all we need. */
 	return best;
+}
+
+void wheel_arm_timer(const struct wheel *w, struct event *ev, uint64_t now)
+{
+	uint64_t next = wheel_next(w);
+	if (!next) {
+		evtimer_del(ev);
+		return;
+	}
+	uint64_t dl = next > now ? next - now : 0;
+	struct timeval tv = { (time_t)(dl / 1000000000ULL), (suseconds_t)(dl % 1000000000ULL / 1000) };
+	evtimer_add(ev, &tv);
+}
+
+void wheel_run(struct wheel *w, struct event *ev, uint64_t (*now)(void), size_t budget,
+	       void (*cb)(void *arg, struct wheel_entry *e), void *arg)
+{
+	if (wheel_expire_some(w, now(), budget, cb, arg)) {
+		struct timeval at_once = { 0, 0 };
+		evtimer_add(ev, &at_once);
+		return;
+	}
+	wheel_arm_timer(w, ev, now());
 }

@@ -38,4 +38,14 @@ uint64_t wheel_next(const struct wheel *w);
 bool wheel_expire_some(struct wheel *w, uint64_t now, size_t budget,
 		       void (*cb)(void *arg, struct wheel_entry *e), void *arg);
 
+/* A wheel driven by one libevent timer ev: arm_timer sets ev to fire at
+ * the next deadline (or stops it when the wheel is empty); run expires the
+ * due entries through cb at now() (about budget of them: bounded work per
+ * loop pass; when more are due ev fires again at once, after the other
+ * events of this pass), then arms ev. */
+struct event;
+void wheel_arm_timer(const struct wheel *w, struct event *ev, uint64_t now);
+void wheel_run(struct wheel *w, struct event *ev, uint64_t (*now)(void), size_t budget,
+	       void (*cb)(void *arg, struct wheel_entry *e), void *arg);
+
 #endif
