@@ -1,4 +1,5 @@
 #include "addrpolicy.h"
+#include "timens.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -73,10 +74,8 @@ static uint64_t nets_at_ns;
 
 static void nets_refresh(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	if (nets_at_ns && now - nets_at_ns < 1000000000ULL)
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	if (nets_at_ns && now - nets_at_ns < NS_PER_S)
 		return;
 	nets_at_ns = now;
 	n_nets = 0;

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "labels.h"
 #include "log.h"
+#include "timens.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,9 +70,9 @@
 #define DEF_SPORT_LO 20000
 #define DEF_SPORT_HI 29999
 
-#define NS_US 1000ULL
-#define NS_MS 1000000ULL
-#define NS_S 1000000000ULL
+#define NS_US NS_PER_US
+#define NS_MS NS_PER_MS
+#define NS_S NS_PER_S
 #define NS_M (60 * NS_S)
 #define NS_H (3600 * NS_S)
 

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ctlproto.h"
 #include "commands.h"
+#include "timens.h"
 #include "views_text.h"
 
 #define CTL_DEFAULT_SOCKET "/run/tcpprobe/control.sock"
@@ -186,9 +187,7 @@ static int send_all(int fd, const char *p, size_t n)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_ns(CLOCK_MONOTONIC) / NS_PER_MS);
 }
 
 /* Next reply line (NUL-terminated, without "\n") into *line. deadline_ms

@@ -43,6 +43,7 @@
 #include "json.h"
 #include "labels.h"
 #include "log.h"
+#include "timens.h"
 
 #define DISC_FILE_MAX (64u << 20) /* bytes per file_sd file */
 #define DISC_SETTLE_MS 50
@@ -1136,8 +1137,7 @@ int discovery_start(struct daemon *d)
 		s->refresh_ev = event_new(d->base, -1, EV_PERSIST, on_refresh, s);
 		if (!s->settle_ev || !s->refresh_ev)
 			return -1;
-		struct timeval tv = { (time_t)(s->cfg->refresh_ns / 1000000000u),
-				      (suseconds_t)(s->cfg->refresh_ns % 1000000000u / 1000) };
+		struct timeval tv = ns_timeval(s->cfg->refresh_ns);
 		evtimer_add(s->refresh_ev, &tv);
 		if (s->cfg->url[0]) {
 			/* One entry, the URL; its first answer arrives on the loop. */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "rawio.h"
 #include "rstguard.h"
+#include "timens.h"
 #include "wheel.h"
 
 #define RX_BATCH 1024
@@ -117,9 +118,7 @@ struct engine {
 
 uint64_t engine_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_REALTIME);
 }
 
 /* ---- pools ---- */
@@ -658,7 +657,7 @@ static void launch(struct engine *e, struct pctx *x)
 			 pkt_addr_str(&x->dst, a, sizeof(a)), x->dport);
 		/* At most one line a second: this can fail at the probe rate. */
 		uint64_t t = engine_now();
-		if ((!e->st.port_exhausted++ || t - e->exhausted_log_ns >= 1000000000ULL) &&
+		if ((!e->st.port_exhausted++ || t - e->exhausted_log_ns >= NS_PER_S) &&
 		    !e->cfg.quiet) {
 			log_warnx("source port range %u-%u exhausted for %s port %u (%llu probes failed so far)",
 				  e->cfg.sport_lo, e->cfg.sport_hi, pkt_addr_str(&x->dst, a, sizeof(a)),

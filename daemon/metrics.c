@@ -27,6 +27,7 @@
 #include "metrics_fmt.h"
 #include "remote_write.h"
 #include "statuspage.h"
+#include "timens.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -142,9 +143,7 @@ static bool get_or_head(struct evhttp_request *req)
 
 static uint64_t mono_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void serve_metrics(struct metrics_server *m, struct evhttp_request *req)

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "timens.h"
 
 /* STATUS= lines longer than this are cut: systemctl shows one line anyway. */
 #define NOTIFY_STATUS_MAX 256
@@ -36,15 +37,9 @@ int notify_reloading(void)
 {
 	/* systemd 253 wants CLOCK_MONOTONIC at the time of the reload request
 	 * so it can tell this reload from an earlier one (sd_notify(3)). */
-	struct timespec ts;
 	char msg[64];
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) {
-		log_warn("%s: clock_gettime", __func__);
-		return notify_send("RELOADING=1");
-	}
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		 (unsigned long long)(clock_ns(CLOCK_MONOTONIC) / NS_PER_US));
 	return notify_send(msg);
 }
 

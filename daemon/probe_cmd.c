@@ -19,6 +19,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "report.h"
+#include "timens.h"
 
 struct ptarget;
 /* One launched probe: the report callback's argument, so a result line
@@ -245,8 +246,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (t->sent < t->ps->count)
 		launch_one(t);
 	if (t->sent < t->ps->count) {
-		struct timeval tv = { (time_t)(t->ps->interval_ns / 1000000000ULL),
-				      (suseconds_t)(t->ps->interval_ns % 1000000000ULL / 1000) };
+		struct timeval tv = ns_timeval(t->ps->interval_ns);
 		evtimer_add(t->tick, &tv);
 	}
 }

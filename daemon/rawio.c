@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timens.h"
 
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36 /* Linux >= 4.5; older glibc headers lack it */
@@ -613,7 +614,7 @@ static uint64_t frame_cmsgs(struct msghdr *h, uint32_t *tp_status)
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
 			struct timespec ts;
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+			ts_ns = timespec_ns(&ts);
 		} else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
 			   c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
 			struct tpacket_auxdata aux;
@@ -625,9 +626,7 @@ static uint64_t frame_cmsgs(struct msghdr *h, uint32_t *tp_status)
 		return ts_ns;
 	/* Not expected with SO_TIMESTAMPNS set; the read time is a poor but
 	 * same-clock substitute. */
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	return clock_ns(CLOCK_REALTIME);
 }
 
 /* RFC 1071 one's-complement sum of big-endian 16-bit words, unfolded. */

@@ -37,6 +37,7 @@
 #include "metrics_fmt.h"
 #include "remote.pb-c.h"
 #include "remote_write.h"
+#include "timens.h"
 
 #define RW_LABELS_MAX 64 /* per series, external labels included */
 
@@ -328,7 +329,7 @@ static void arm_retry(struct rw *w)
 	w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 1000;
 	if (w->backoff_ms > cap)
 		w->backoff_ms = cap;
-	struct timeval tv = { (time_t)(w->backoff_ms / 1000), (suseconds_t)(w->backoff_ms % 1000 * 1000) };
+	struct timeval tv = ns_timeval(w->backoff_ms * NS_PER_MS);
 	evtimer_add(w->retry, &tv);
 }
 
@@ -429,11 +430,8 @@ static void send_next(struct rw *w)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct rw *w = arg;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t ms = (int64_t)(clock_ns(CLOCK_REALTIME) / NS_PER_MS);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct jbuf j;
 	jb_init(&j);
 	w->collect(w->d, &j);
@@ -448,8 +446,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	jb_free(&j);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	w->last_encode_ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec));
+	w->last_encode_ns = clock_ns(CLOCK_MONOTONIC) - t0;
 	w->collected += b->samples;
 	w->collected_batches++;
 	w->last_samples = b->samples;
@@ -533,12 +530,10 @@ struct remote_writers *remote_write_start(struct daemon *d, struct event_base *b
 		w->retry = evtimer_new(base, on_retry, w);
 		if (!w->conn || !w->tick || !w->retry)
 			goto oom;
-		struct timeval to = { (time_t)(w->cfg.timeout_ns / 1000000000u),
-				      (suseconds_t)(w->cfg.timeout_ns % 1000000000u / 1000) };
+		struct timeval to = ns_timeval(w->cfg.timeout_ns);
 		evhttp_connection_set_timeout_tv(w->conn, &to);
 		evhttp_connection_set_retries(w->conn, 0);
-		struct timeval iv = { (time_t)(w->cfg.interval_ns / 1000000000u),
-				      (suseconds_t)(w->cfg.interval_ns % 1000000000u / 1000) };
+		struct timeval iv = ns_timeval(w->cfg.interval_ns);
 		evtimer_add(w->tick, &iv);
 		log_info("remote_write %s: %s every %.1f s, queue up to %" PRIu64 " samples",
 			 w->cfg.name, w->cfg.url, (double)w->cfg.interval_ns / 1e9, w->cfg.queue_max);

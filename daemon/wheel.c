@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timens.h"
+
 static inline uint64_t tick_of(uint64_t ns) { return ns / WHEEL_TICK_NS; }
 /* An entry lives in the slot of the first tick at or after its deadline, so
  * expiring a tick never fires an entry early. */
@@ -151,7 +153,7 @@ void wheel_arm_timer(const struct wheel *w, struct event *ev, uint64_t now)
 		return;
 	}
 	uint64_t dl = next > now ? next - now : 0;
-	struct timeval tv = { (time_t)(dl / 1000000000ULL), (suseconds_t)(dl % 1000000000ULL / 1000) };
+	struct timeval tv = ns_timeval(dl);
 	evtimer_add(ev, &tv);
 }
 
