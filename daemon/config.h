@@ -21,6 +21,9 @@
  * operator handles the kernel's RSTs; external: `tcpprobe guard install`
  * (e.g. a privileged ExecStartPre=) did, so the daemon needs no CAP_NET_ADMIN. */
 enum rst_guard_mode { RST_GUARD_NFT, RST_GUARD_NONE, RST_GUARD_EXTERNAL };
+/* The one place for its names (rst_guard, --rst-guard): -1 if s names none. */
+int config_rst_guard_from_str(const char *s);
+const char *config_rst_guard_str(enum rst_guard_mode m);
 enum addr_family_pref { FAMILY_ANY = 0, FAMILY_V4 = 4, FAMILY_V6 = 6 };
 
 /* What one probe of a target does: [defaults] and per-target overrides. */
@@ -133,6 +136,23 @@ struct config {
 	struct remote_write_cfg *rw;
 	size_t nrw;
 };
+
+/* The key table (config_keys.c), for what lists the keys: the man page
+ * check, `ctl show`, `tcpprobe probe`. */
+enum config_key_section { CONFIG_KEYS_DAEMON, CONFIG_KEYS_PROBE };
+struct config_key_info {
+	const char *name;
+	const char *def;          /* built-in default as a file writes it; NULL = empty */
+	bool restart;             /* a reload keeps the running value */
+};
+size_t config_keys(enum config_key_section s);
+void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out);
+/* Reload: next's restart-only [daemon] keys that differ from running's
+ * get running's values back; returns how many, names = their names. */
+size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,
+				  char *names, size_t len);
+/* The built-in probe options, as if from an empty [defaults]. */
+void config_probe_defaults(struct probe_opts *o);
 
 /* Load and validate path. On error returns -1 with err = "FILE:LINE: what". */
 int config_load(const char *path, struct config *out, char *err, size_t errlen);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "log.h"
 
 /* The command table: one row per command, in the order `help` lists them.
  * control.c has the matching handler table indexed by enum ctl_cmd. */
@@ -235,16 +236,6 @@ bool ctl_kv_valid(const char *s)
 	return true;
 }
 
-static bool level_valid(const char *s)
-{
-	static const char *const levels[] = { "error", "warning", "warn", "notice", "info",
-					      "debug" };
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (!strcasecmp(s, levels[i]))
-			return true;
-	return false;
-}
-
 static bool count_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -272,8 +263,8 @@ static const char *arg_check(enum ctl_arg t, const char *a)
 	case CTL_ARG_COUNT:
 		return count_valid(a) ? NULL : "is not a count (1-100000)";
 	case CTL_ARG_LEVEL:
-		return level_valid(a) ? NULL
-				      : "is not a log level (error, warning, notice, info, debug)";
+		return log_level_from_str(a) >= 0 ? NULL
+						  : "is not a log level (" LOG_LEVEL_NAMES ")";
 	}
 	return "bad argument";
 }

@@ -84,16 +84,14 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	}
 	if (d->guard_overridden)
 		nc.d.rst_guard = d->guard_override;
-	/* Settings fixed at start: say so rather than half-apply them. */
+	/* Settings used once at start (the key table says which) keep their
+	 * running values: say so rather than half-apply them. */
 	const struct daemon_cfg *o = &d->cfg.d, *n = &nc.d;
-	if (o->sport_lo != n->sport_lo || o->sport_hi != n->sport_hi || o->pps != n->pps ||
-	    o->max_inflight != n->max_inflight || o->rst_guard != n->rst_guard ||
-	    strcmp(o->control_socket, n->control_socket) || strcmp(o->metrics_listen, n->metrics_listen) ||
-	    strcmp(o->user, n->user) || o->control_mode != n->control_mode ||
-	    strcmp(o->control_group, n->control_group) || strcmp(o->admin_group, n->admin_group))
-		log_warnx("reload: [daemon] source_ports, pps, max_inflight, rst_guard, control_socket, "
-			  "metrics_listen, user, control_mode, control_group and admin_group take effect "
-			  "only at restart");
+	bool buckets_changed = o->n_buckets != n->n_buckets ||
+			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
+	char kept[512];
+	if (config_daemon_keep_restart(&nc.d, o, kept, sizeof(kept)))
+		log_warnx("reload: [daemon] %s: changes take effect only at restart", kept);
 	bool rw_changed = d->cfg.nrw != nc.nrw;
 	for (size_t i = 0; !rw_changed && i < nc.nrw; i++) {
 		struct remote_write_cfg a = d->cfg.rw[i], b = nc.rw[i];
@@ -104,20 +102,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	}
 	if (rw_changed)
 		log_warnx("reload: [remote_write] changes take effect only at restart");
-	bool buckets_changed = o->n_buckets != n->n_buckets ||
-			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
-	/* Swap in the new config, keeping the start-time settings. */
 	struct config old = d->cfg;
-	struct daemon_cfg keep = old.d;
 	d->cfg = nc;
-	d->cfg.d.sport_lo = keep.sport_lo;
-	d->cfg.d.sport_hi = keep.sport_hi;
-	d->cfg.d.pps = keep.pps;
-	d->cfg.d.max_inflight = keep.max_inflight;
-	d->cfg.d.rst_guard = keep.rst_guard;
-	memcpy(d->cfg.d.control_socket, keep.control_socket, sizeof(keep.control_socket));
-	memcpy(d->cfg.d.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
-	memcpy(d->cfg.d.user, keep.user, sizeof(keep.user));
 	if (daemon_apply_targets(d, &d->cfg, false) < 0) {
 		snprintf(err, errlen, "out of memory applying the new targets");
 		log_warnx("reload failed, keeping the running config: %s", err);
@@ -270,12 +256,9 @@ int daemon_main(int argc, char **argv)
 	if (guard_override) {
 		/* The unit passes --rst-guard=external: it installs the table itself. */
 		d->guard_overridden = true;
-		if (!strcmp(guard_override, "nft"))
-			d->guard_override = RST_GUARD_NFT;
-		else if (!strcmp(guard_override, "none"))
-			d->guard_override = RST_GUARD_NONE;
-		else if (!strcmp(guard_override, "external"))
-			d->guard_override = RST_GUARD_EXTERNAL;
+		int g = config_rst_guard_from_str(guard_override);
+		if (g >= 0)
+			d->guard_override = (enum rst_guard_mode)g;
 		else {
 			fprintf(stderr, "tcpprobe daemon: --rst-guard: '%s' is not nft, none or external\n",
 				guard_override);

@@ -41,19 +41,28 @@ void log_set_level(int level)
 		log_level = level;
 }
 
+int log_level_from_str(const char *s)
+{
+	for (int i = 0; i < 8; i++)
+		if (level_names[i] && strcasecmp(s, level_names[i]) == 0)
+			return i;
+	if (strcasecmp(s, "warn") == 0)
+		return LOG_LVL_WARN;
+	return -1;
+}
+
+const char *log_level_name(int level)
+{
+	return level >= 0 && level < 8 ? level_names[level] : NULL;
+}
+
 int log_set_level_str(const char *s)
 {
-	for (int i = 0; i < 8; i++) {
-		if (level_names[i] && strcasecmp(s, level_names[i]) == 0) {
-			log_level = i;
-			return 0;
-		}
-	}
-	if (strcasecmp(s, "warn") == 0) {
-		log_level = LOG_LVL_WARN;
-		return 0;
-	}
-	return -1;
+	int l = log_level_from_str(s);
+	if (l < 0)
+		return -1;
+	log_level = l;
+	return 0;
 }
 
 const char *log_level_str(void) { return level_names[log_level]; }

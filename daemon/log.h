@@ -11,6 +11,11 @@ enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_NOTICE = 5, LOG_LVL_
 void log_init(const char *progname, int level);
 void log_set_level(int level);
 int log_set_level_str(const char *s); /* 0, or -1 if s names no level */
+/* The level names, the one list: config's log_level, ctl log-level, status.
+ * from_str takes any case and "warn"; -1 if s names no level. */
+#define LOG_LEVEL_NAMES "error, warning, notice, info, debug"
+int log_level_from_str(const char *s);
+const char *log_level_name(int level); /* NULL if level has no name */
 const char *log_level_str(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Always printed, without the program name: command-line errors (a config

@@ -472,16 +472,18 @@ int probe_main(int argc, char **argv)
 		case OPT_TRACE:
 			ps.trace = true;
 			break;
-		case OPT_RST_GUARD:
-			if (!strcmp(optarg, "nft"))
-				guard = true;
-			else if (!strcmp(optarg, "none"))
-				guard = false;
+		case OPT_RST_GUARD: {
+			/* external is the daemon's (a unit's ExecStartPre=): a one-shot
+			 * run installs its own table or none. */
+			int g = config_rst_guard_from_str(optarg);
+			if (g == RST_GUARD_NFT || g == RST_GUARD_NONE)
+				guard = g == RST_GUARD_NFT;
 			else {
 				fprintf(stderr, "tcpprobe probe: --rst-guard: '%s' is not nft or none\n", optarg);
 				return 2;
 			}
 			break;
+		}
 		case '4':
 		case '6':
 			if (family && family != c - '0') {

@@ -571,6 +571,96 @@ static void test_100k_targets(void)
 	unlink(err);
 }
 
+/* The key lists of tcpprobe.conf(5) are the key table's: every [daemon] key
+ * and every probe key, in table order, and the list of keys a reload keeps
+ * (restart-only). A key added to the table and not documented fails here. */
+#define MAN_PATH "man/tcpprobe.conf.5" /* tests/run.sh runs from the top */
+#define MAN_KEYS_MAX 64
+
+/* The ".It Ic NAME" names of man section sh (".Sh sh"), skipping skip[]. */
+static size_t man_keys(const char *sh, const char *const *skip, size_t nskip,
+		       char names[][40])
+{
+	FILE *f = fopen(MAN_PATH, "r");
+	char line[512];
+	bool in = false;
+	size_t n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) && n < MAN_KEYS_MAX) {
+		if (!strncmp(line, ".Sh ", 4)) {
+			in = !strncmp(line + 4, sh, strlen(sh)) && line[4 + strlen(sh)] == '\n';
+			continue;
+		}
+		char name[40];
+		if (!in || sscanf(line, ".It Ic %39[a-z0-9_]", name) != 1)
+			continue;
+		bool skipped = false;
+		for (size_t i = 0; i < nskip; i++)
+			skipped |= !strcmp(name, skip[i]);
+		if (!skipped)
+			snprintf(names[n++], 40, "%s", name);
+	}
+	fclose(f);
+	return n;
+}
+
+static void check_man_list(enum config_key_section s, char names[][40], size_t n)
+{
+	CHECK_EQ(n, config_keys(s));
+	for (size_t i = 0; i < n; i++) {
+		struct config_key_info ki;
+		config_key_info(s, i, &ki);
+		CHECK_STR(names[i], ki.name);
+	}
+}
+
+static void test_man_keys(void)
+{
+	static char names[MAN_KEYS_MAX][40];
+	CHECK(access(MAN_PATH, R_OK) == 0);
+	size_t n = man_keys("THE DAEMON SECTION", NULL, 0, names);
+	check_man_list(CONFIG_KEYS_DAEMON, names, n);
+	if (check_cur_failed)
+		return;
+	static const char *const target_only[] = { "host", "labels" };
+	n = man_keys("THE DEFAULTS AND TARGET SECTIONS", target_only, 2, names);
+	check_man_list(CONFIG_KEYS_PROBE, names, n);
+	if (check_cur_failed)
+		return;
+
+	/* "On a reload ... keys\n.Ic a , b , c\nkeep the values ..." */
+	FILE *f = fopen(MAN_PATH, "r");
+	char line[512], list[512] = "";
+	bool reload = false;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "On a reload", 11))
+			reload = true;
+		else if (reload && !strncmp(line, ".Ic ", 4) && strstr(line, " , ")) {
+			snprintf(list, sizeof(list), "%s", line + 4);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	CHECK(list[0]);
+	size_t want = 0, got = 0;
+	for (size_t i = 0; i < config_keys(CONFIG_KEYS_DAEMON); i++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_DAEMON, i, &ki);
+		want += ki.restart;
+		char *p = strstr(list, ki.name);
+		bool listed = p && (p == list || p[-1] == ' ') &&
+			      (p[strlen(ki.name)] == ' ' || p[strlen(ki.name)] == '\n');
+		if (listed != ki.restart)
+			printf("INFO man page restart-only list: %s %s\n", ki.name,
+			       ki.restart ? "missing" : "listed but a reload applies it");
+		CHECK_EQ(listed, ki.restart);
+		got += listed;
+	}
+	CHECK_EQ(got, want);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -589,6 +679,7 @@ int main(void)
 	RUN(test_buckets_replace);
 	RUN(test_missing_file);
 	RUN(test_100k_targets);
+	RUN(test_man_keys);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -1,0 +1,794 @@
+/* config_keys.c: the one table of every config key. Each [daemon] key and
+ * each probe key (in [defaults], [target NAME] and [discovery NAME]; also
+ * `ctl add` and `ctl probe` key=value words and `tcpprobe probe`'s options)
+ * is one row: its name, the field it sets, its parser, its printer, its
+ * range, its default as written in a file, and whether a reload applies it
+ * or it takes effect only at a restart. config_defaults(), config_print(),
+ * the reload's restart-only check (daemon.c), `ctl show`'s options and the
+ * key lists of tcpprobe.conf(5) (checked by test_config) all come from here.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_priv.h"
+#include "fsm.h"
+#include "log.h"
+
+/*
+ * Defaults.
+ *
+ * metrics_listen, port 9110: Prometheus keeps a list of default exporter
+ * ports (github.com/prometheus/prometheus/wiki/Default-port-allocations);
+ * its 9100-9999 block has been fully handed out since 2023, so there is no
+ * never-used slot left in it. 9110 was reserved for the "blackbox prober",
+ * the blackbox_exporter's predecessor, and marked DEPRECATED on that list:
+ * no maintained exporter listens there, and a prober taking it over is
+ * fitting. Loopback only by default: the metrics carry target names.
+ *
+ * source_ports, 20000-29999: outside Linux's default ephemeral range
+ * (ip_local_port_range 32768-60999), so the kernel never picks these ports
+ * for its own connections (a shared 4-tuple would have two owners, and the
+ * RST guard would drop the kernel's legitimate RSTs); outside IANA's dynamic
+ * range 49152-65535 (other systems' ephemeral ports, and what hosts with a
+ * widened ip_local_port_range use); and below Kubernetes' NodePort range
+ * 30000-32767. 10,000 ports: one per in-flight probe at the default
+ * max_inflight; a port is reused for a different destination at once.
+ *
+ * time_wait, 2s: TIME_WAIT exists to re-ACK the peer's FIN if our last ACK
+ * was lost (RFC 9293 3.6.1). The peer retransmits after its RTO: about
+ * 200 ms + RTT on Linux, 1 s on an RFC 6298 stack; 2 s covers either plus a
+ * round trip, where RFC 9293's 2*MSL (4 min) would hold 1,000x the state.
+ */
+#define DEF_METRICS_LISTEN "127.0.0.1:9110"
+/* Status-page history: 288 buckets of 5 minutes hold a day (series.h). */
+#define DEF_STATUS_BUCKET "5m"
+#define DEF_SOURCE_PORTS "20000-29999"
+#define DEF_BUCKETS "50us, 100us, 250us, 500us, 1ms, 2.5ms, 5ms, 10ms, 25ms, 50ms, 100ms, 250ms, " \
+		    "500ms, 1s, 2.5s, 5s"
+
+
+static const char *const family_names[7] = {
+	[FAMILY_ANY] = "any", [FAMILY_V4] = "ipv4", [FAMILY_V6] = "ipv6",
+};
+
+static const char *const rst_guard_names[] = {
+	[RST_GUARD_NFT] = "nft", [RST_GUARD_NONE] = "none", [RST_GUARD_EXTERNAL] = "external",
+};
+
+int config_rst_guard_from_str(const char *s)
+{
+	for (int i = 0; i < (int)(sizeof(rst_guard_names) / sizeof(rst_guard_names[0])); i++)
+		if (!strcmp(s, rst_guard_names[i]))
+			return i;
+	return -1;
+}
+
+const char *config_rst_guard_str(enum rst_guard_mode m)
+{
+	switch (m) {
+	case RST_GUARD_NFT: return "nft";
+	case RST_GUARD_NONE: return "none";
+	case RST_GUARD_EXTERNAL: return "external";
+	}
+	return "?";
+}
+
+/* ---- probe options ------------------------------------------------------ */
+
+enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
+
+/* The probe keys, in print order. min/max are ns for durations; def is the
+ * built-in default, as a file would write it. */
+static const struct probe_key {
+	const char *name;
+	enum pk_type type;
+	size_t off, size;
+	unsigned long long min, max;
+	const char *def;
+} probe_keys[] = {
+#define PK(n, t, f, lo, hi, d) { n, t, offsetof(struct probe_opts, f), \
+				 sizeof(((struct probe_opts *)0)->f), lo, hi, d }
+	PK("kind", PT_KIND, kind, 0, 0, "handshake"),
+	PK("port", PT_PORT, port, 1, 65535, "80"),
+	PK("family", PT_FAMILY, family, 0, 0, "any"),
+	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s"),
+	/* RFC 6298 2.1: the initial RTO. */
+	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s"),
+	PK("retries", PT_UINT, retries, 0, 10, "2"),
+	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s"),
+	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s"),
+	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s"),
+	PK("ttl", PT_UINT, ttl, 1, 255, "64"),
+	PK("tos", PT_TOS, tos, 0, 255, "0"),
+	/* Linux's: 44 * 1460. */
+	PK("window", PT_UINT, window, 0, 65535, "64240"),
+	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460"),
+	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7"),
+	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes"),
+	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes"),
+	PK("ecn", PT_BOOL, ecn, 0, 0, "no"),
+	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no"),
+	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0"),
+#undef PK
+};
+#define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
+_Static_assert(N_PROBE_KEYS == CONFIG_N_PROBE_KEYS, "CONFIG_N_PROBE_KEYS");
+
+int config_probe_key_find(const char *name)
+{
+	for (size_t i = 0; i < N_PROBE_KEYS; i++)
+		if (!strcmp(name, probe_keys[i].name))
+			return (int)i;
+	return -1;
+}
+
+static void store_uint(void *field, size_t size, unsigned long long v)
+{
+	switch (size) {
+	case 1: *(uint8_t *)field = (uint8_t)v; break;
+	case 2: *(uint16_t *)field = (uint16_t)v; break;
+	case 4: *(uint32_t *)field = (uint32_t)v; break;
+	default: *(uint64_t *)field = v; break;
+	}
+}
+
+static unsigned long long load_uint(const void *field, size_t size)
+{
+	switch (size) {
+	case 1: return *(const uint8_t *)field;
+	case 2: return *(const uint16_t *)field;
+	case 4: return *(const uint32_t *)field;
+	default: return *(const uint64_t *)field;
+	}
+}
+
+
+/* Sets key k of o; err is what is wrong with value, without the key name. */
+static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const char *v,
+			 char *err, size_t errlen)
+{
+	void *field = (char *)o + k->off;
+	unsigned long long u;
+	uint64_t ns;
+	int w;
+	bool b;
+
+	switch (k->type) {
+	case PT_KIND:
+	{
+		/* The names are probes/' (probe_kind_str). */
+		const char *names[PROBE_KIND_COUNT];
+		for (int i = 0; i < PROBE_KIND_COUNT; i++)
+			names[i] = probe_kind_str((enum probe_kind)i);
+		if (config_parse_word(v, names, PROBE_KIND_COUNT, &w, err, errlen) < 0)
+			return -1;
+	}
+		o->kind = (enum probe_kind)w;
+		return 0;
+	case PT_FAMILY:
+		if (config_parse_word(v, family_names, 7, &w, err, errlen) < 0)
+			return -1;
+		o->family = (uint8_t)w;
+		return 0;
+	case PT_UINT:
+		if (config_parse_uint(v, k->min, k->max, &u, err, errlen) < 0)
+			return -1;
+		store_uint(field, k->size, u);
+		return 0;
+	case PT_PORT:
+		return config_parse_port(v, &o->port, err, errlen);
+	case PT_TOS:
+		if (config_parse_uint_hex(v, k->max, &u, err, errlen) < 0)
+			return -1;
+		store_uint(field, k->size, u);
+		return 0;
+	case PT_MSS:
+		if (!strcmp(v, "off")) {
+			o->syn.mss = 0;
+			return 0;
+		}
+		if (config_parse_uint(v, k->min, k->max, &u, NULL, 0) < 0) {
+			config_seterr(err, errlen, "'%s' is not 1..65535, or 0 or off to omit the option",
+			       v);
+			return -1;
+		}
+		o->syn.mss = (uint16_t)u;
+		return 0;
+	case PT_WSCALE:
+		if (!strcmp(v, "off") || !strcmp(v, "-1")) {
+			o->syn.wscale = -1;
+			return 0;
+		}
+		if (config_parse_uint(v, k->min, k->max, &u, NULL, 0) < 0) {
+			config_seterr(err, errlen, "'%s' is not 0..14, or -1 or off to omit the option", v);
+			return -1;
+		}
+		o->syn.wscale = (int8_t)u;
+		return 0;
+	case PT_DUR: {
+		char a[32], b2[32];
+		if (config_parse_duration(v, &ns, err, errlen) < 0)
+			return -1;
+		if (ns < k->min || ns > k->max) {
+			config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
+			       config_duration_str(k->min, a, sizeof(a)),
+			       config_duration_str(k->max, b2, sizeof(b2)));
+			return -1;
+		}
+		*(uint64_t *)field = ns;
+		return 0;
+	}
+	case PT_BOOL:
+		if (config_parse_bool(v, &b, err, errlen) < 0)
+			return -1;
+		*(bool *)field = b;
+		return 0;
+	}
+	return -1;
+}
+
+static void probe_key_print(const struct probe_opts *o, const struct probe_key *k, FILE *f)
+{
+	const void *field = (const char *)o + k->off;
+	char buf[32];
+
+	fprintf(f, "%s = ", k->name);
+	switch (k->type) {
+	case PT_KIND:
+		fprintf(f, "%s\n", probe_kind_str(o->kind));
+		break;
+	case PT_FAMILY:
+		fprintf(f, "%s\n", o->family < 7 && family_names[o->family]
+					   ? family_names[o->family] : "?");
+		break;
+	case PT_UINT:
+	case PT_PORT:
+		fprintf(f, "%llu\n", load_uint(field, k->size));
+		break;
+	case PT_TOS:
+		fprintf(f, "0x%02llx\n", load_uint(field, k->size));
+		break;
+	case PT_MSS:
+		if (o->syn.mss)
+			fprintf(f, "%u\n", o->syn.mss);
+		else
+			fprintf(f, "off\n");
+		break;
+	case PT_WSCALE:
+		if (o->syn.wscale >= 0)
+			fprintf(f, "%d\n", o->syn.wscale);
+		else
+			fprintf(f, "off\n");
+		break;
+	case PT_DUR:
+		fprintf(f, "%s\n", config_duration_str(*(const uint64_t *)field, buf, sizeof(buf)));
+		break;
+	case PT_BOOL:
+		fprintf(f, "%s\n", *(const bool *)field ? "yes" : "no");
+		break;
+	}
+}
+
+int config_probe_key_set(struct probe_opts *o, int k, const char *value, char *err,
+			 size_t errlen)
+{
+	return probe_key_set(o, &probe_keys[k], value, err, errlen);
+}
+
+void config_probe_key_copy(struct probe_opts *dst, const struct probe_opts *src, int k)
+{
+	memcpy((char *)dst + probe_keys[k].off, (const char *)src + probe_keys[k].off,
+	       probe_keys[k].size);
+}
+
+void config_print_probe_opts(FILE *f, const struct probe_opts *o)
+{
+	for (size_t k = 0; k < N_PROBE_KEYS; k++)
+		probe_key_print(o, &probe_keys[k], f);
+}
+
+int config_probe_opt_value(struct probe_opts *o, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	int i = config_probe_key_find(key);
+	if (i < 0) {
+		config_seterr(err, errlen, "unknown probe option '%s'", key);
+		return -1;
+	}
+	return probe_key_set(o, &probe_keys[i], value, err, errlen);
+}
+
+int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value, char *err,
+			 size_t errlen)
+{
+	char why[256];
+	int i = config_probe_key_find(key);
+	if (i < 0) {
+		config_seterr(err, errlen, "unknown probe option '%s'", key);
+		return -1;
+	}
+	if (probe_key_set(o, &probe_keys[i], value, why, sizeof(why)) < 0) {
+		config_seterr(err, errlen, "%s: %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+void config_fsm_params(const struct probe_opts *o, struct fsm_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->kind = o->kind;
+	p->syn = o->syn;
+	p->ecn = o->ecn;
+	p->synack_wait_ns = o->check_synack_retransmit && o->kind == PROBE_SYN ? FSM_SYNACK_WAIT_NS : 0;
+	p->window = o->window;
+	p->retries = o->retries;
+	p->rto_ns = o->timeout_ns;
+	p->fin_wait_2_ns = o->fin_wait_2_ns;
+	p->time_wait_ns = o->time_wait_ns;
+	p->hold_ns = o->hold_ns;
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+/* ---- [daemon] ---------------------------------------------------------- */
+
+struct daemon_key;
+typedef int (*dk_set_fn)(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+			 bool first, char *err, size_t errlen);
+typedef void (*dk_print_fn)(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k);
+
+/* One [daemon] key: field(s) off..off+size of struct daemon_cfg (and n_off,
+ * the count of a list); min/max for numbers (ns for durations); words for
+ * a closed set; def as a file would write it (NULL: empty); restart: a
+ * reload keeps the running value (it was used once, at start); quiet:
+ * printed only when it is not the default. */
+struct daemon_key {
+	const char *name;
+	dk_set_fn set;
+	dk_print_fn print;
+	size_t off, size, n_off;
+	unsigned long long min, max;
+	const char *const *words;
+	size_t nwords;
+	const char *def;
+	bool restart, appends, quiet;
+};
+
+#define FIELD(d, k) ((char *)(d) + (k)->off)
+#define CFIELD(d, k) ((const char *)(d) + (k)->off)
+
+static int set_path(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	if (v[0] != '/') {
+		config_seterr(err, errlen, "'%s' is not an absolute path", v);
+		return -1;
+	}
+	if (strlen(v) >= k->size) {
+		config_seterr(err, errlen, "'%s' is longer than %zu bytes (sun_path)", v, k->size - 1);
+		return -1;
+	}
+	memcpy(FIELD(d, k), v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_mode(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+	unsigned long long u = 0;
+	if (n == 0 || n > 4 || strspn(v, "01234567") != n || (u = strtoull(v, NULL, 8)) > 0777) {
+		config_seterr(err, errlen, "'%s' is not an octal mode 0000..0777 (e.g. 0660)", v);
+		return -1;
+	}
+	*(mode_t *)FIELD(d, k) = (mode_t)u;
+	return 0;
+}
+
+static int set_name(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	return config_parse_name(v, FIELD(d, k), k->size, err, errlen);
+}
+
+static int set_listen(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		      char *err, size_t errlen)
+{
+	return config_parse_listen(v, FIELD(d, k), k->size, err, errlen);
+}
+
+static int set_ports(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		     char *err, size_t errlen)
+{
+	return config_parse_port_range(v, &d->sport_lo, &d->sport_hi, err, errlen);
+}
+
+static int set_uint(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	unsigned long long u;
+	if (config_parse_uint(v, k->min, k->max, &u, err, errlen) < 0)
+		return -1;
+	*(unsigned *)FIELD(d, k) = (unsigned)u;
+	return 0;
+}
+
+static int set_word(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	int w;
+	if (config_parse_word(v, k->words, k->nwords, &w, err, errlen) < 0)
+		return -1;
+	*(int *)FIELD(d, k) = w;
+	return 0;
+}
+
+/* The names are log.c's. */
+static int set_level(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		     char *err, size_t errlen)
+{
+	int l = log_level_from_str(v);
+	if (l < 0) {
+		config_seterr(err, errlen, "'%s' is not one of " LOG_LEVEL_NAMES, v);
+		return -1;
+	}
+	d->log_level = l;
+	return 0;
+}
+
+static int set_duration(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+			bool first, char *err, size_t errlen)
+{
+	uint64_t ns;
+	char a[32], b[32];
+	if (config_parse_duration(v, &ns, err, errlen) < 0)
+		return -1;
+	if (ns < k->min || ns > k->max) {
+		config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
+			      config_duration_str(k->min, a, sizeof(a)),
+			      config_duration_str(k->max, b, sizeof(b)));
+		return -1;
+	}
+	*(uint64_t *)FIELD(d, k) = ns;
+	return 0;
+}
+
+static int set_bool(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		    char *err, size_t errlen)
+{
+	return config_parse_bool(v, (bool *)FIELD(d, k), err, errlen);
+}
+
+struct cidr_list {
+	struct cidr *v;
+	unsigned *n;
+};
+
+static int add_cidr(void *arg, const char *item, char *err, size_t errlen)
+{
+	struct cidr_list *l = arg;
+	struct cidr c;
+	if (config_parse_cidr(item, &c, err, errlen) < 0)
+		return -1;
+	if (*l->n >= CFG_CIDR_MAX) {
+		config_seterr(err, errlen, "more than %d prefixes", CFG_CIDR_MAX);
+		return -1;
+	}
+	l->v[(*l->n)++] = c;
+	return 0;
+}
+
+static int set_cidrs(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		     char *err, size_t errlen)
+{
+	struct cidr_list l = { (struct cidr *)FIELD(d, k), (unsigned *)((char *)d + k->n_off) };
+	if (!*v) /* "allow =" (as config_print writes an empty list) */
+		return 0;
+	return config_for_each_item(v, add_cidr, &l, err, errlen);
+}
+
+static int add_bucket(void *arg, const char *item, char *err, size_t errlen)
+{
+	struct daemon_cfg *d = arg;
+	uint64_t ns;
+	char a[32];
+	if (config_parse_duration(item, &ns, err, errlen) < 0)
+		return -1;
+	if (ns == 0) {
+		config_seterr(err, errlen, "'%s': a bound must be above 0", item);
+		return -1;
+	}
+	if (ns > NS_H) {
+		config_seterr(err, errlen, "'%s' is out of range (1ns..1h)", item);
+		return -1;
+	}
+	if (d->n_buckets && (double)ns / 1e9 <= d->buckets[d->n_buckets - 1]) {
+		config_seterr(err, errlen, "'%s' does not increase: it follows %s", item,
+			      config_duration_str((uint64_t)llround(d->buckets[d->n_buckets - 1] * 1e9),
+						  a, sizeof(a)));
+		return -1;
+	}
+	if (d->n_buckets >= CFG_BUCKETS_MAX) {
+		config_seterr(err, errlen, "more than %d buckets", CFG_BUCKETS_MAX);
+		return -1;
+	}
+	d->buckets[d->n_buckets++] = (double)ns / 1e9;
+	return 0;
+}
+
+static int set_buckets(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+		       bool first, char *err, size_t errlen)
+{
+	if (!*v) {
+		config_seterr(err, errlen, "empty list: give at least one bound");
+		return -1;
+	}
+	if (first) { /* unused slots zero: callers memcmp() the array */
+		d->n_buckets = 0;
+		memset(d->buckets, 0, sizeof(d->buckets));
+	}
+	return config_for_each_item(v, add_bucket, d, err, errlen);
+}
+
+static int set_shard(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+		     char *err, size_t errlen)
+{
+	unsigned si, sn;
+	int used = 0;
+	if (sscanf(v, "%u/%u%n", &si, &sn, &used) != 2 || (size_t)used != strlen(v) ||
+	    !config_is_digit(v[0]) || sn < 1 || sn > 1000 || si >= sn) {
+		config_seterr(err, errlen, "'%s' is not I/N with 0 <= I < N <= 1000", v);
+		return -1;
+	}
+	d->shard_i = si;
+	d->shard_n = sn;
+	return 0;
+}
+
+static void print_str(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	const char *v = CFIELD(d, k);
+	if (*v)
+		fprintf(f, "%s = %s\n", k->name, v);
+	else
+		fprintf(f, "%s =\n", k->name);
+}
+
+static void print_listen(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	const char *v = CFIELD(d, k);
+	fprintf(f, "%s = %s\n", k->name, *v ? v : "off");
+}
+
+static void print_mode(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	fprintf(f, "%s = %04o\n", k->name, (unsigned)*(const mode_t *)CFIELD(d, k));
+}
+
+static void print_ports(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	fprintf(f, "%s = %u-%u\n", k->name, d->sport_lo, d->sport_hi);
+}
+
+static void print_uint(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	fprintf(f, "%s = %u\n", k->name, *(const unsigned *)CFIELD(d, k));
+}
+
+static void print_word(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	int w = *(const int *)CFIELD(d, k);
+	fprintf(f, "%s = %s\n", k->name,
+		w >= 0 && (size_t)w < k->nwords && k->words[w] ? k->words[w] : "?");
+}
+
+static void print_level(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	const char *n = log_level_name(d->log_level);
+	fprintf(f, "%s = %s\n", k->name, n ? n : "?");
+}
+
+static void print_duration(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	char buf[32];
+	fprintf(f, "%s = %s\n", k->name,
+		config_duration_str(*(const uint64_t *)CFIELD(d, k), buf, sizeof(buf)));
+}
+
+static void print_bool(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	fprintf(f, "%s = %s\n", k->name, *(const bool *)CFIELD(d, k) ? "yes" : "no");
+}
+
+static void print_cidrs(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	const struct cidr *v = (const struct cidr *)CFIELD(d, k);
+	unsigned n = *(const unsigned *)((const char *)d + k->n_off);
+	if (n == 0)
+		fprintf(f, "%s =\n", k->name);
+	/* One line each: a list of 32 IPv6 prefixes would not fit in a line. */
+	for (unsigned i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(v[i].addr.family, v[i].addr.a, a, sizeof(a));
+		fprintf(f, "%s = %s/%u\n", k->name, a, v[i].prefix);
+	}
+}
+
+static void print_buckets(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	char buf[32];
+	/* Wrapped so that every line stays well inside inih's 197 characters. */
+	size_t col = 0;
+	for (unsigned i = 0; i < d->n_buckets; i++) {
+		config_duration_str((uint64_t)llround(d->buckets[i] * 1e9), buf, sizeof(buf));
+		if (col == 0 || col + strlen(buf) + 2 > 160)
+			col = (size_t)fprintf(f, "%s%s = %s", col ? "\n" : "", k->name, buf);
+		else
+			col += (size_t)fprintf(f, ", %s", buf);
+	}
+	if (col)
+		fputc('\n', f);
+}
+
+static void print_shard(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+{
+	if (d->shard_n > 1)
+		fprintf(f, "%s = %u/%u\n", k->name, d->shard_i, d->shard_n);
+}
+
+#define DF(f) offsetof(struct daemon_cfg, f), sizeof(((struct daemon_cfg *)0)->f), 0
+#define WORDS(a) a, sizeof(a) / sizeof(a[0])
+#define NOWORDS NULL, 0
+/* The [daemon] keys, in print order. */
+static const struct daemon_key daemon_keys[] = {
+	{ "control_socket", set_path, print_str, DF(control_socket), 0, 0, NOWORDS,
+	  "/run/tcpprobe/control.sock", true, false },
+	{ "control_mode", set_mode, print_mode, DF(control_mode), 0, 0, NOWORDS, "0660", true,
+	  false },
+	{ "control_group", set_name, print_str, DF(control_group), 0, 0, NOWORDS, NULL, true,
+	  false },
+	{ "admin_group", set_name, print_str, DF(admin_group), 0, 0, NOWORDS, NULL, true, false },
+	{ "metrics_listen", set_listen, print_listen, DF(metrics_listen), 0, 0, NOWORDS,
+	  DEF_METRICS_LISTEN, true, false },
+	{ "source_ports", set_ports, print_ports, offsetof(struct daemon_cfg, sport_lo),
+	  offsetof(struct daemon_cfg, sport_hi) + sizeof(uint16_t) -
+		  offsetof(struct daemon_cfg, sport_lo), 0,
+	  0, 0, NOWORDS, DEF_SOURCE_PORTS, true, false },
+	{ "user", set_name, print_str, DF(user), 0, 0, NOWORDS, NULL, true, false },
+	{ "max_inflight", set_uint, print_uint, DF(max_inflight), 1, 1000000, NOWORDS, "10000",
+	  true, false },
+	{ "pps", set_uint, print_uint, DF(pps), 1, 10000000, NOWORDS, "10000", true, false },
+	{ "rst_guard", set_word, print_word, DF(rst_guard), 0, 0, WORDS(rst_guard_names), "nft",
+	  true, false },
+	{ "log_level", set_level, print_level, DF(log_level), 0, 0, NOWORDS, "info",
+	  false, false },
+	{ "history", set_uint, print_uint, DF(history), 1, 1000, NOWORDS, "20", false, false },
+	{ "resolve_interval", set_duration, print_duration, DF(resolve_interval_ns), NS_S,
+	  24 * NS_H, NOWORDS, "5m", false, false },
+	{ "allow_loopback", set_bool, print_bool, DF(allow_loopback), 0, 0, NOWORDS, "no", false,
+	  false },
+	{ "allow_link_local", set_bool, print_bool, DF(allow_link_local), 0, 0, NOWORDS, "no",
+	  false, false },
+	{ "allow", set_cidrs, print_cidrs, offsetof(struct daemon_cfg, allow),
+	  sizeof(((struct daemon_cfg *)0)->allow), offsetof(struct daemon_cfg, n_allow), 0, 0,
+	  NOWORDS, NULL, false, true },
+	{ "deny", set_cidrs, print_cidrs, offsetof(struct daemon_cfg, deny),
+	  sizeof(((struct daemon_cfg *)0)->deny), offsetof(struct daemon_cfg, n_deny), 0, 0,
+	  NOWORDS, NULL, false, true },
+	{ "buckets", set_buckets, print_buckets, DF(buckets), 0, 0, NOWORDS, DEF_BUCKETS, false,
+	  true },
+	{ "shard", set_shard, print_shard, DF(shard_i), 0, 0, NOWORDS, NULL, false, false },
+	{ "status_page", set_bool, print_bool, DF(status_page), 0, 0, NOWORDS, "yes", false, false,
+	  true },
+	{ "status_bucket", set_duration, print_duration, DF(status_bucket_ns), NS_S, NS_H, NOWORDS,
+	  DEF_STATUS_BUCKET, false, false, true },
+};
+#undef DF
+#undef WORDS
+#undef NOWORDS
+#define N_DAEMON_KEYS (sizeof(daemon_keys) / sizeof(daemon_keys[0]))
+_Static_assert(N_DAEMON_KEYS == CONFIG_N_DAEMON_KEYS, "CONFIG_N_DAEMON_KEYS");
+
+int config_daemon_key_find(const char *name)
+{
+	for (size_t i = 0; i < N_DAEMON_KEYS; i++)
+		if (!strcmp(name, daemon_keys[i].name))
+			return (int)i;
+	return -1;
+}
+
+bool config_daemon_key_appends(int k) { return daemon_keys[k].appends; }
+
+int config_daemon_key_set(struct daemon_cfg *d, int k, const char *value, bool first, char *err,
+			  size_t errlen)
+{
+	return daemon_keys[k].set(d, &daemon_keys[k], value, first, err, errlen);
+}
+
+static bool key_differs(const struct daemon_cfg *a, const struct daemon_cfg *b,
+			const struct daemon_key *k);
+
+void config_print_daemon_keys(FILE *f, const struct daemon_cfg *d)
+{
+	struct config def;
+	config_defaults(&def);
+	for (size_t k = 0; k < N_DAEMON_KEYS; k++)
+		if (!daemon_keys[k].quiet || key_differs(d, &def.d, &daemon_keys[k]))
+			daemon_keys[k].print(f, d, &daemon_keys[k]);
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+static bool key_differs(const struct daemon_cfg *a, const struct daemon_cfg *b,
+			const struct daemon_key *k)
+{
+	return memcmp(CFIELD(a, k), CFIELD(b, k), k->size) != 0 ||
+	       (k->n_off && memcmp((const char *)a + k->n_off, (const char *)b + k->n_off,
+				   sizeof(unsigned)) != 0);
+}
+
+size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,
+				  char *names, size_t len)
+{
+	size_t n = 0, off = 0;
+	if (len)
+		names[0] = '\0';
+	for (size_t i = 0; i < N_DAEMON_KEYS; i++) {
+		const struct daemon_key *k = &daemon_keys[i];
+		if (!k->restart || !key_differs(next, running, k))
+			continue;
+		memcpy(FIELD(next, k), CFIELD(running, k), k->size);
+		if (k->n_off)
+			memcpy((char *)next + k->n_off, (const char *)running + k->n_off,
+			       sizeof(unsigned));
+		if (off < len)
+			off += (size_t)snprintf(names + off, len - off, "%s%s", n ? ", " : "", k->name);
+		n++;
+	}
+	return n;
+}
+
+/* ---- the table, for its readers ----------------------------------------- */
+
+size_t config_keys(enum config_key_section s) { return s == CONFIG_KEYS_DAEMON ? N_DAEMON_KEYS : N_PROBE_KEYS; }
+
+void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s == CONFIG_KEYS_DAEMON) {
+		out->name = daemon_keys[i].name;
+		out->def = daemon_keys[i].def;
+		out->restart = daemon_keys[i].restart;
+	} else {
+		out->name = probe_keys[i].name;
+		out->def = probe_keys[i].def;
+	}
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+void config_probe_defaults(struct probe_opts *o)
+{
+	char err[128];
+	memset(o, 0, sizeof(*o));
+	for (size_t k = 0; k < N_PROBE_KEYS; k++)
+		if (probe_key_set(o, &probe_keys[k], probe_keys[k].def, err, sizeof(err)) < 0)
+			log_bare(LOG_LVL_ERR, "built-in default %s: %s", probe_keys[k].name, err);
+}
+
+void config_defaults(struct config *c)
+{
+	char err[128];
+	memset(c, 0, sizeof(*c));
+	for (size_t k = 0; k < N_DAEMON_KEYS; k++) {
+		const struct daemon_key *dk = &daemon_keys[k];
+		if (dk->def && dk->set(&c->d, dk, dk->def, true, err, sizeof(err)) < 0)
+			log_bare(LOG_LVL_ERR, "built-in default %s: %s", dk->name, err);
+	}
+	config_probe_defaults(&c->defaults);
+}

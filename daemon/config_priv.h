@@ -1,0 +1,67 @@
+/* config_priv.h: what the config's files share among themselves:
+ * config_value.c (the value syntax), config_keys.c (the key tables),
+ * config.c (the INI parser) and config_print.c. Not for other modules. */
+#ifndef TCPPROBE_CONFIG_PRIV_H
+#define TCPPROBE_CONFIG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "timens.h"
+
+#define NS_US NS_PER_US
+#define NS_MS NS_PER_MS
+#define NS_S NS_PER_S
+#define NS_M (60 * NS_S)
+#define NS_H (3600 * NS_S)
+
+static inline bool config_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* config_value.c */
+void config_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Decimal, no sign, no blanks, within min..max. */
+int config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out, char *err, size_t errlen);
+/* Decimal, or hex with 0x, up to max. */
+int config_parse_uint_hex(const char *s, unsigned long long max, unsigned long long *out,
+			  char *err, size_t errlen);
+/* yes/true/on/1 or no/false/off/0, any case. */
+int config_parse_bool(const char *s, bool *out, char *err, size_t errlen);
+/* One word of a closed set: *out = its index; names[i] == NULL are skipped. */
+int config_parse_word(const char *s, const char *const *names, size_t n, int *out, char *err,
+		      size_t errlen);
+/* A user or group name as useradd takes it ("" = none), not resolved. */
+int config_parse_name(const char *v, char *out, size_t outlen, char *err, size_t errlen);
+/* "ADDR:PORT", "[V6]:PORT", or "off" / "" (out = ""). */
+int config_parse_listen(const char *v, char *out, size_t outlen, char *err, size_t errlen);
+/* Calls fn on each comma-separated item of v, blanks trimmed. */
+int config_for_each_item(const char *v, int (*fn)(void *arg, const char *item, char *err,
+						  size_t errlen),
+			 void *arg, char *err, size_t errlen);
+
+/* config_keys.c: the probe keys (in [defaults], [target NAME] and
+ * [discovery NAME]) and the [daemon] keys, by index into their tables. */
+#define CONFIG_N_PROBE_KEYS 16
+#define CONFIG_N_DAEMON_KEYS 19
+int config_probe_key_find(const char *name);
+/* Sets probe key k of o; err is what is wrong with value, without the key. */
+int config_probe_key_set(struct probe_opts *o, int k, const char *value, char *err,
+			 size_t errlen);
+/* dst's key k = src's. */
+void config_probe_key_copy(struct probe_opts *dst, const struct probe_opts *src, int k);
+int config_daemon_key_find(const char *name);
+/* Keys that may repeat, each occurrence adding to a list. */
+bool config_daemon_key_appends(int k);
+/* first: this is the key's first line in the file (a list replaces the
+ * built-in one on its first line; later ones append). */
+int config_daemon_key_set(struct daemon_cfg *d, int k, const char *value, bool first, char *err,
+			  size_t errlen);
+/* "key = value" lines, in table order. */
+void config_print_probe_opts(FILE *f, const struct probe_opts *o);
+void config_print_daemon_keys(FILE *f, const struct daemon_cfg *d);
+
+#endif
