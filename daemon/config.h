@@ -175,6 +175,12 @@ int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
 /* A port as operators type it: decimal 1..65535; 0, hex ("0x50"), a leading
  * zero ("08080") and out-of-range values are errors that say why. */
 int config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen);
+/* The one host:port parser: "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6
+ * address ("fd31::2:80" is refused as ambiguous). port is left unchanged
+ * when arg has none. 0, or -1 with err. Used by targets, `probe`, `ctl
+ * add/probe`, discovery, metrics_listen and the control protocol. */
+int config_parse_hostport(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
+			  size_t errlen);
 /* "LO-HI", each a port. */
 int config_parse_port_range(const char *v, uint16_t *lo, uint16_t *hi, char *err, size_t errlen);
 /* An address literal: 1 (out set; zone = the "%IFNAME" of a link-local IPv6

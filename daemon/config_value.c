@@ -18,6 +18,9 @@
 #include "config_priv.h"
 #include "timens.h"
 
+static int split_hostport(const char *arg, char *host, size_t hostlen, const char **ps, char *err,
+			  size_t errlen);
+
 #define DUR_HINT "(use e.g. 250ms, 10s, 1m)"
 
 void config_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -437,37 +440,15 @@ int config_parse_listen(const char *v, char *out, size_t outlen, char *err, size
 	char addr[INET6_ADDRSTRLEN + 1];
 	unsigned char tmp[16];
 	const char *port;
-	size_t alen;
-	int af;
 	unsigned long long p;
 
 	if (!*v || !strcmp(v, "off")) {
 		out[0] = '\0';
 		return 0;
 	}
-	if (v[0] == '[') {
-		const char *e = strchr(v, ']');
-		if (!e || e[1] != ':')
-			goto bad;
-		alen = (size_t)(e - v - 1);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, v + 1, alen);
-		port = e + 2;
-		af = AF_INET6;
-	} else {
-		const char *e = strrchr(v, ':');
-		if (!e)
-			goto bad;
-		alen = (size_t)(e - v);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, v, alen);
-		port = e + 1;
-		af = AF_INET;
-	}
-	addr[alen] = '\0';
-	if (inet_pton(af, addr, tmp) != 1)
+	/* An address and a port, IPv6 in brackets; the split is targets'. */
+	if (split_hostport(v, addr, sizeof(addr), &port, NULL, 0) < 0 || !port ||
+	    inet_pton(v[0] == '[' ? AF_INET6 : AF_INET, addr, tmp) != 1)
 		goto bad;
 	if (config_parse_uint(port, 1, 65535, &p, NULL, 0) < 0) {
 		config_seterr(err, errlen, "'%s': port must be 1..65535", v);
@@ -578,3 +559,66 @@ bool config_host_valid(const char *s)
 	return true;
 }
 
+/* "fd31::2:80" is the address fd31::2:80, but more likely fd31::2 port 80:
+ * a bare IPv6 address whose last group is a decimal number and whose head
+ * is an address by itself is refused instead of guessed. */
+static bool v6_ambiguous(const char *arg, char *head, size_t headlen, const char **port)
+{
+	unsigned char tmp[16];
+	const char *colon = strrchr(arg, ':');
+	size_t n = (size_t)(colon - arg);
+	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) || n >= headlen)
+		return false;
+	memcpy(head, arg, n);
+	head[n] = '\0';
+	*port = colon + 1;
+	return inet_pton(AF_INET6, head, tmp) == 1;
+}
+
+/* The host:port split itself: *ps = the port's text, NULL if none. */
+static int split_hostport(const char *arg, char *host, size_t hostlen, const char **ps, char *err,
+			  size_t errlen)
+{
+	const char *colon = strrchr(arg, ':');
+	int n;
+	*ps = NULL;
+	if (arg[0] == '[') {
+		const char *rb = strchr(arg, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			goto bad;
+		n = snprintf(host, hostlen, "%.*s", (int)(rb - arg - 1), arg + 1);
+		*ps = rb[1] == ':' ? rb + 2 : NULL;
+	} else if (colon && strchr(arg, ':') == colon) {
+		n = snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
+		*ps = colon + 1;
+	} else {
+		char head[INET6_ADDRSTRLEN + 1];
+		const char *p;
+		if (colon && v6_ambiguous(arg, head, sizeof(head), &p)) {
+			config_seterr(err, errlen, "'%s' is ambiguous: write [%s]:%s for port %s of %s, or "
+				 "[%s] for the address", arg, head, p, p, head, arg);
+			return -1;
+		}
+		n = snprintf(host, hostlen, "%s", arg);
+	}
+	if (!host[0] || n < 0 || (size_t)n >= hostlen)
+		goto bad;
+	return 0;
+bad:
+	config_seterr(err, errlen, "'%s' is not HOST[:PORT] (IPv6 as [ADDR]:PORT)", arg);
+	return -1;
+}
+
+int config_parse_hostport(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
+			  size_t errlen)
+{
+	const char *ps;
+	char why[160];
+	if (split_hostport(arg, host, hostlen, &ps, err, errlen) < 0)
+		return -1;
+	if (ps && config_parse_port(ps, port, why, sizeof(why)) < 0) {
+		config_seterr(err, errlen, "'%s': port %s", arg, why);
+		return -1;
+	}
+	return 0;
+}

@@ -177,47 +177,17 @@ static bool in_set(const char *s, const char *set)
 
 bool ctl_name_valid(const char *s) { return config_name_valid(s); }
 
-static bool port_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 5 || !in_set(s, "0123456789"))
-		return false;
-	unsigned long v = 0;
-	for (; *s; s++)
-		v = v * 10 + (unsigned long)(*s - '0');
-	return v >= 1 && v <= 65535;
-}
-
-/* Syntax only: the daemon resolves and checks the address policy. */
+/* Syntax only, split as everywhere else (config_parse_hostport): the
+ * daemon resolves and checks the address policy. */
 bool ctl_hostport_valid(const char *s)
 {
-	size_t n = strlen(s);
 	char host[CFG_HOST_MAX];
-	if (n == 0 || n >= CFG_HOST_MAX + 8 || s[0] == '-')
+	uint16_t port = 0;
+	if (s[0] == '-' || config_parse_hostport(s, host, sizeof(host), &port, NULL, 0) < 0)
 		return false;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb == s + 1 || (size_t)(rb - s - 1) >= sizeof(host))
-			return false;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = 0;
-		if (!strchr(host, ':') || !in_set(host, "0123456789abcdefABCDEF:.%" NAME_CHARS))
-			return false;
-		if (!rb[1])
-			return true;
-		return rb[1] == ':' && port_valid(rb + 2);
-	}
-	const char *colon = strchr(s, ':');
-	if (colon && strchr(colon + 1, ':')) /* a bare IPv6 address, no port */
-		return in_set(s, "0123456789abcdefABCDEF:.%" NAME_CHARS);
-	size_t hl = colon ? (size_t)(colon - s) : n;
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, s, hl);
-	host[hl] = 0;
-	if (!in_set(host, NAME_CHARS))
-		return false;
-	return !colon || port_valid(colon + 1);
+	if (strchr(host, ':')) /* IPv6, bracketed or bare */
+		return in_set(host, "0123456789abcdefABCDEF:.%" NAME_CHARS);
+	return s[0] != '[' && in_set(host, NAME_CHARS); /* brackets are for IPv6 */
 }
 
 bool ctl_kv_valid(const char *s)

@@ -280,7 +280,7 @@ static int group_targets(json_t *targets, const struct probe_opts *o, const char
 		memset(&tc, 0, sizeof(tc));
 		tc.opts = *o;
 		char why[256];
-		if (hostport_split(s, tc.host, sizeof(tc.host), &tc.opts.port, why, sizeof(why)) < 0 ||
+		if (config_parse_hostport(s, tc.host, sizeof(tc.host), &tc.opts.port, why, sizeof(why)) < 0 ||
 		    !config_host_valid(tc.host)) {
 			snprintf(err, errlen, "target '%s' is not HOST, HOST:PORT or [V6]:PORT", s);
 			return -1;

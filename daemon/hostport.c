@@ -10,62 +10,6 @@
 
 #include "config.h"
 
-/* "fd31::2:80" is the address fd31::2:80, but more likely fd31::2 port 80:
- * a bare IPv6 address whose last group is a decimal number and whose head
- * is an address by itself is refused instead of guessed. */
-static bool v6_ambiguous(const char *arg, char *head, size_t headlen, const char **port)
-{
-	unsigned char tmp[16];
-	const char *colon = strrchr(arg, ':');
-	size_t n = (size_t)(colon - arg);
-	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) || n >= headlen)
-		return false;
-	memcpy(head, arg, n);
-	head[n] = '\0';
-	*port = colon + 1;
-	return inet_pton(AF_INET6, head, tmp) == 1;
-}
-
-int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
-		   size_t errlen)
-{
-	const char *colon = strrchr(arg, ':');
-	const char *ps = NULL;
-	int n;
-	if (arg[0] == '[') {
-		const char *rb = strchr(arg, ']');
-		if (!rb || (rb[1] && rb[1] != ':'))
-			goto bad;
-		n = snprintf(host, hostlen, "%.*s", (int)(rb - arg - 1), arg + 1);
-		ps = rb[1] == ':' ? rb + 2 : NULL;
-	} else if (colon && strchr(arg, ':') == colon) {
-		n = snprintf(host, hostlen, "%.*s", (int)(colon - arg), arg);
-		ps = colon + 1;
-	} else {
-		char head[INET6_ADDRSTRLEN + 1];
-		const char *p;
-		if (colon && v6_ambiguous(arg, head, sizeof(head), &p)) {
-			snprintf(err, errlen, "'%s' is ambiguous: write [%s]:%s for port %s of %s, or "
-				 "[%s] for the address", arg, head, p, p, head, arg);
-			return -1;
-		}
-		n = snprintf(host, hostlen, "%s", arg);
-	}
-	if (!host[0] || n < 0 || (size_t)n >= hostlen)
-		goto bad;
-	if (ps) {
-		char why[160];
-		if (config_parse_port(ps, port, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "'%s': port %s", arg, why);
-			return -1;
-		}
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "'%s' is not HOST[:PORT] (IPv6 as [ADDR]:PORT)", arg);
-	return -1;
-}
-
 int hostport_literal(const char *host, struct pkt_addr *out, unsigned *ifindex, char *err,
 		     size_t errlen)
 {

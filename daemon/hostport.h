@@ -1,5 +1,6 @@
-/* hostport.h: "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 address, and
- * name resolution. Used by `probe`, `ctl add/probe` and the config targets. */
+/* hostport.h: a host as typed (split from its port by config_parse_hostport)
+ * to an address: literals and name resolution. Used by `probe`, `ctl
+ * add/probe` and the config targets. */
 #ifndef TCPPROBE_HOSTPORT_H
 #define TCPPROBE_HOSTPORT_H
 
@@ -8,9 +9,6 @@
 
 #include "packet.h"
 
-/* port is left unchanged when arg has none. 0, or -1 with err. */
-int hostport_split(const char *arg, char *host, size_t hostlen, uint16_t *port, char *err,
-		   size_t errlen);
 /* An address literal (full addresses only, see config_parse_address; the
  * zone of "fe80::1%IFNAME" as *ifindex, else 0): 1, 0 for a name, -1 with
  * err. No lookup. */

@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <zlib.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "json.h"
 #include "log.h"
@@ -229,40 +230,16 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 }
 
-/* "ADDR:PORT" or "[V6ADDR]:PORT", numeric only. */
-static int parse_listen(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon;
-	size_t hl;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		hl = (size_t)(rb - s - 1);
-		s++;
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -1;
-		hl = (size_t)(colon - s);
-	}
-	if (!hl || hl >= hostlen || !colon[1] || strlen(colon + 1) >= portlen ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = 0;
-	strcpy(port, colon + 1);
-	return 0;
-}
-
 static int listen_socket(const char *where, char *err, size_t errlen)
 {
+	/* The config checked it (config_parse_listen): split it the same way. */
 	char host[64], port[8];
-	if (parse_listen(where, host, sizeof(host), port, sizeof(port)) < 0) {
+	uint16_t p = 0;
+	if (config_parse_hostport(where, host, sizeof(host), &p, NULL, 0) < 0 || !p) {
 		snprintf(err, errlen, "metrics_listen %s: want ADDR:PORT or [IPV6]:PORT", where);
 		return -1;
 	}
+	snprintf(port, sizeof(port), "%u", p);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *ai = NULL;

@@ -525,7 +525,7 @@ int probe_main(int argc, char **argv)
 		char host[256], err[300];
 		t->ps = &ps;
 		t->port = po.port;
-		if (hostport_split(argv[optind + i], host, sizeof(host), &t->port, err, sizeof(err)) < 0) {
+		if (config_parse_hostport(argv[optind + i], host, sizeof(host), &t->port, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tcpprobe probe: %s\n", err);
 			free(ps.t);
 			return 2;

@@ -345,7 +345,7 @@ int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *ho
 			 char *const *kv, size_t nkv, char *err, size_t errlen)
 {
 	tc->opts = d->cfg.defaults;
-	if (hostport_split(hostport, tc->host, sizeof(tc->host), &tc->opts.port, err, errlen) < 0)
+	if (config_parse_hostport(hostport, tc->host, sizeof(tc->host), &tc->opts.port, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < nkv; i++) {
 		char key[64];
