@@ -144,6 +144,11 @@ struct config_key_info {
 	const char *name;
 	const char *def;          /* built-in default as a file writes it; NULL = empty */
 	bool restart;             /* a reload keeps the running value */
+	/* Probe keys that are `tcpprobe probe` options (help != NULL): --NAME
+	 * with '-' for '_', short_opt its letter (0: none), arg its argument. */
+	const char *help, *arg;
+	char short_opt;
+	bool duration;            /* a plain number is seconds on the command line */
 };
 size_t config_keys(enum config_key_section s);
 void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out);

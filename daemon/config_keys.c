@@ -82,37 +82,48 @@ const char *config_rst_guard_str(enum rst_guard_mode m)
 enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
 
 /* The probe keys, in print order. min/max are ns for durations; def is the
- * built-in default, as a file would write it. */
+ * built-in default, as a file would write it. A key with help is also an
+ * option of `tcpprobe probe` (--NAME, '_' as '-'; short: its letter, 0 for
+ * none; arg: its argument's name); kind, interval, family, sack and
+ * timestamps have options of their own there (-k, -i, -4/-6, --no-...). */
 static const struct probe_key {
 	const char *name;
 	enum pk_type type;
 	size_t off, size;
 	unsigned long long min, max;
 	const char *def;
+	char short_opt;
+	const char *arg, *help;
 } probe_keys[] = {
-#define PK(n, t, f, lo, hi, d) { n, t, offsetof(struct probe_opts, f), \
-				 sizeof(((struct probe_opts *)0)->f), lo, hi, d }
-	PK("kind", PT_KIND, kind, 0, 0, "handshake"),
-	PK("port", PT_PORT, port, 1, 65535, "80"),
-	PK("family", PT_FAMILY, family, 0, 0, "any"),
-	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s"),
+#define PK(n, t, f, lo, hi, d, so, a, h) { n, t, offsetof(struct probe_opts, f), \
+					   sizeof(((struct probe_opts *)0)->f), lo, hi, d, so, a, h }
+	PK("kind", PT_KIND, kind, 0, 0, "handshake", 0, NULL, NULL),
+	PK("port", PT_PORT, port, 1, 65535, "80", 'p', "P", "port for targets given without one"),
+	PK("family", PT_FAMILY, family, 0, 0, "any", 0, NULL, NULL),
+	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s", 0, NULL, NULL),
 	/* RFC 6298 2.1: the initial RTO. */
-	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s"),
-	PK("retries", PT_UINT, retries, 0, 10, "2"),
-	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s"),
-	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s"),
-	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s"),
-	PK("ttl", PT_UINT, ttl, 1, 255, "64"),
-	PK("tos", PT_TOS, tos, 0, 255, "0"),
+	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s", 't', "S",
+	   "wait for a reply before retransmitting, doubled per retry"),
+	PK("retries", PT_UINT, retries, 0, 10, "2", 'r', "N", "SYN/FIN retransmissions"),
+	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s", 0, "S", "TIME_WAIT duration"),
+	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s", 0, "S",
+	   "how long FIN_WAIT_2 waits for the peer's FIN"),
+	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s", 0, "S",
+	   "stay ESTABLISHED this long before closing"),
+	PK("ttl", PT_UINT, ttl, 1, 255, "64", 0, "N", "TTL / hop limit"),
+	PK("tos", PT_TOS, tos, 0, 255, "0", 0, "N", "TOS / traffic class"),
 	/* Linux's: 44 * 1460. */
-	PK("window", PT_UINT, window, 0, 65535, "64240"),
-	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460"),
-	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7"),
-	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes"),
-	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes"),
-	PK("ecn", PT_BOOL, ecn, 0, 0, "no"),
-	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no"),
-	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0"),
+	PK("window", PT_UINT, window, 0, 65535, "64240", 0, "N", "the SYN's window"),
+	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460", 0, "N|off", "the SYN's MSS option"),
+	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7", 0, "N|off",
+	   "the SYN's window scale option"),
+	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes", 0, NULL, NULL),
+	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes", 0, NULL, NULL),
+	/* Flags in `tcpprobe probe` (--ecn, --check-synack-retransmit). */
+	PK("ecn", PT_BOOL, ecn, 0, 0, "no", 0, NULL, NULL),
+	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no", 0, NULL, NULL),
+	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0", 0, "N",
+	   "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6"),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
@@ -767,6 +778,10 @@ void config_key_info(enum config_key_section s, size_t i, struct config_key_info
 	} else {
 		out->name = probe_keys[i].name;
 		out->def = probe_keys[i].def;
+		out->short_opt = probe_keys[i].short_opt;
+		out->arg = probe_keys[i].arg;
+		out->help = probe_keys[i].help;
+		out->duration = probe_keys[i].type == PT_DUR;
 	}
 }
 

@@ -59,6 +59,16 @@ struct probe_state {
 	struct jbuf jb;
 };
 
+/* A probe key's option name: "time_wait" is --time-wait. */
+static const char *key_opt_name(const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", key);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	return buf;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -66,23 +76,26 @@ static void usage(FILE *f)
 		"\n"
 		"  -k, --kind KIND        syn | handshake | fin (default handshake)\n"
 		"  -c, --count N          probes per target (default 1)\n"
-		"  -i, --interval S       time between probes of a target (default 1s)\n"
-		"  -t, --timeout S        wait for a reply before retransmitting, doubled per retry (default 1s)\n"
-		"  -r, --retries N        SYN/FIN retransmissions (default 2)\n"
-		"      --time-wait S      TIME_WAIT duration (default from [defaults])\n"
-		"      --fin-wait-2 S     how long FIN_WAIT_2 waits for the peer's FIN\n"
-		"      --hold S           stay ESTABLISHED this long before closing (default 0)\n"
-		"  -p, --port P           port for targets given without one (default 80)\n"
+		"  -i, --interval S       time between probes of a target (default 1s)\n");
+	/* The probe keys that are options: from the key table (config_keys.c). */
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		if (!ki.help)
+			continue;
+		char sh[8] = "", lo[40];
+		if (ki.short_opt)
+			snprintf(sh, sizeof(sh), "-%c, ", ki.short_opt);
+		snprintf(lo, sizeof(lo), "--%s %s", key_opt_name(ki.name, (char[32]){ 0 }, 32), ki.arg);
+		fprintf(f, "  %-4s%-19s%s (default %s)\n", sh, lo, ki.help, ki.def);
+	}
+	fprintf(f,
 		"  -s, --source-port P    use this source port (default: from the range)\n"
 		"      --source-ports L-H source port range\n"
-		"      --ttl N            TTL / hop limit (default 64)\n"
-		"      --tos N            TOS / traffic class\n"
-		"      --mss N|off | --wscale N|off | --no-sack | --no-timestamps | --window N\n"
-		"                         SYN options\n"
+		"      --no-sack, --no-timestamps  leave that SYN option out\n"
 		"      --ecn              an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused\n"
 		"      --check-synack-retransmit   syn probes: withhold the RST 1.5 s; no SYN/ACK\n"
 		"                         retransmission: finding syn-cookies\n"
-		"      --expect-mss N     finding mss-clamped below N (default 1460 IPv4, 1440 IPv6)\n"
 		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
@@ -315,29 +328,64 @@ static void summary(const struct probe_state *ps)
 	}
 }
 
+/* OPT_KEY + k: probe key k of the key table. */
 enum {
-	OPT_TIME_WAIT = 256, OPT_FIN_WAIT_2, OPT_HOLD, OPT_TTL, OPT_TOS, OPT_JSON, OPT_TRACE,
-	OPT_RST_GUARD, OPT_SPORTS, OPT_MSS, OPT_WSCALE, OPT_NO_SACK, OPT_NO_TS, OPT_ECN, OPT_SYNACK_CHECK, OPT_EXPECT_MSS, OPT_WINDOW,
+	OPT_JSON = 256, OPT_TRACE, OPT_RST_GUARD, OPT_SPORTS, OPT_NO_SACK, OPT_NO_TS, OPT_ECN,
+	OPT_SYNACK_CHECK, OPT_KEY = 512
 };
+#define KEY_OPTS_MAX 32
+
+/* The key table's options after fixed[]: opts (0-terminated), their names
+ * and the getopt short-option string. */
+struct key_opts {
+	struct option opts[KEY_OPTS_MAX + 24];
+	char names[KEY_OPTS_MAX][32];
+	char shorts[80];
+};
+
+static void key_opts_build(struct key_opts *ko, const struct option *fixed, const char *shorts)
+{
+	size_t n = 0;
+	for (; fixed[n].name; n++)
+		ko->opts[n] = fixed[n];
+	snprintf(ko->shorts, sizeof(ko->shorts), "%s", shorts);
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE) && k < KEY_OPTS_MAX; k++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		if (!ki.help)
+			continue;
+		ko->opts[n++] = (struct option){ key_opt_name(ki.name, ko->names[k], 32),
+						 required_argument, 0, OPT_KEY + (int)k };
+		if (ki.short_opt) {
+			size_t l = strlen(ko->shorts);
+			snprintf(ko->shorts + l, sizeof(ko->shorts) - l, "%c:", ki.short_opt);
+		}
+	}
+	ko->opts[n] = (struct option){ 0, 0, 0, 0 };
+}
+
+/* The probe key an option stands for (OPT_KEY + k, or k's short letter). */
+static int key_of_opt(int c)
+{
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		if (ki.help && (c == OPT_KEY + (int)k || (ki.short_opt && c == ki.short_opt)))
+			return (int)k;
+	}
+	return -1;
+}
 
 int probe_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
+	static const struct option fixed[] = {
 		{ "kind", required_argument, 0, 'k' },     { "count", required_argument, 0, 'c' },
-		{ "interval", required_argument, 0, 'i' }, { "timeout", required_argument, 0, 't' },
-		{ "retries", required_argument, 0, 'r' },  { "port", required_argument, 0, 'p' },
+		{ "interval", required_argument, 0, 'i' },
 		{ "source-port", required_argument, 0, 's' },
 		{ "source-ports", required_argument, 0, OPT_SPORTS },
-		{ "time-wait", required_argument, 0, OPT_TIME_WAIT },
-		{ "fin-wait-2", required_argument, 0, OPT_FIN_WAIT_2 },
-		{ "hold", required_argument, 0, OPT_HOLD },
-		{ "ttl", required_argument, 0, OPT_TTL },  { "tos", required_argument, 0, OPT_TOS },
-		{ "mss", required_argument, 0, OPT_MSS },  { "wscale", required_argument, 0, OPT_WSCALE },
-		{ "window", required_argument, 0, OPT_WINDOW },
 		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
 		{ "ecn", no_argument, 0, OPT_ECN },
 		{ "check-synack-retransmit", no_argument, 0, OPT_SYNACK_CHECK },
-		{ "expect-mss", required_argument, 0, OPT_EXPECT_MSS },
 		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
 		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
@@ -355,8 +403,28 @@ int probe_main(int argc, char **argv)
 	uint16_t sp_lo = cfg.d.sport_lo, sp_hi = cfg.d.sport_hi;
 	int c;
 
+	static struct key_opts ko;
+	key_opts_build(&ko, fixed, "k:c:i:s:46vh");
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:c:i:t:r:p:s:46vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ko.shorts, ko.opts, NULL)) != -1) {
+		int key = key_of_opt(c);
+		if (key >= 0) {
+			/* Checked by the key's own parser: `-t 2m` and `timeout = 2m`
+			 * are refused alike. */
+			struct config_key_info ki;
+			char label[48], nb[32];
+			config_key_info(CONFIG_KEYS_PROBE, (size_t)key, &ki);
+			key_opt_name(ki.name, nb, sizeof(nb));
+			if (ki.short_opt)
+				snprintf(label, sizeof(label), "-%c/--%s", ki.short_opt, nb);
+			else
+				snprintf(label, sizeof(label), "--%s", nb);
+			if (opt_key(&po, label, ki.name, optarg, ki.duration) < 0) {
+				config_free(&cfg);
+				return 2;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'k': {
 			int k = probe_kind_from_str(optarg);
@@ -388,18 +456,6 @@ int probe_main(int argc, char **argv)
 			}
 			break;
 		}
-		case 't':
-			if (opt_key(&po, "-t/--timeout", "timeout", optarg, true) < 0)
-				return 2;
-			break;
-		case 'r':
-			if (opt_key(&po, "-r/--retries", "retries", optarg, false) < 0)
-				return 2;
-			break;
-		case 'p':
-			if (opt_key(&po, "-p/--port", "port", optarg, false) < 0)
-				return 2;
-			break;
 		case 's': {
 			uint16_t p;
 			char why[160];
@@ -418,38 +474,6 @@ int probe_main(int argc, char **argv)
 			}
 			break;
 		}
-		case OPT_TIME_WAIT:
-			if (opt_key(&po, "--time-wait", "time_wait", optarg, true) < 0)
-				return 2;
-			break;
-		case OPT_FIN_WAIT_2:
-			if (opt_key(&po, "--fin-wait-2", "fin_wait_2", optarg, true) < 0)
-				return 2;
-			break;
-		case OPT_HOLD:
-			if (opt_key(&po, "--hold", "hold", optarg, true) < 0)
-				return 2;
-			break;
-		case OPT_TTL:
-			if (opt_key(&po, "--ttl", "ttl", optarg, false) < 0)
-				return 2;
-			break;
-		case OPT_TOS:
-			if (opt_key(&po, "--tos", "tos", optarg, false) < 0)
-				return 2;
-			break;
-		case OPT_MSS:
-			if (opt_key(&po, "--mss", "mss", optarg, false) < 0)
-				return 2;
-			break;
-		case OPT_WSCALE:
-			if (opt_key(&po, "--wscale", "wscale", optarg, false) < 0)
-				return 2;
-			break;
-		case OPT_WINDOW:
-			if (opt_key(&po, "--window", "window", optarg, false) < 0)
-				return 2;
-			break;
 		case OPT_NO_SACK:
 			po.syn.sack_ok = false;
 			break;
@@ -461,10 +485,6 @@ int probe_main(int argc, char **argv)
 			break;
 		case OPT_SYNACK_CHECK:
 			po.check_synack_retransmit = true;
-			break;
-		case OPT_EXPECT_MSS:
-			if (opt_key(&po, "--expect-mss", "expect_mss", optarg, false) < 0)
-				return 2;
 			break;
 		case OPT_JSON:
 			ps.json = true;
