@@ -152,6 +152,18 @@ struct config_key_info {
 };
 size_t config_keys(enum config_key_section s);
 void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out);
+/* Probe key k of o as a typed value (views: `ctl show`'s options), the
+ * words and durations spelled as a config file takes them (buf holds them). */
+enum config_value_type { CONFIG_VAL_STR, CONFIG_VAL_UINT, CONFIG_VAL_INT, CONFIG_VAL_BOOL };
+struct config_value {
+	enum config_value_type type;
+	const char *s;
+	unsigned long long u;
+	long long i;
+	bool b;
+};
+void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_value *v,
+			    char *buf, size_t len);
 /* Reload: next's restart-only [daemon] keys that differ from running's
  * get running's values back; returns how many, names = their names. */
 size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,

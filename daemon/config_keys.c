@@ -284,6 +284,40 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 	}
 }
 
+void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_value *v,
+			    char *buf, size_t len)
+{
+	const struct probe_key *pk = &probe_keys[k];
+	const void *field = (const char *)o + pk->off;
+	memset(v, 0, sizeof(*v));
+	switch (pk->type) {
+	case PT_KIND:
+		v->s = probe_kind_str(o->kind);
+		return;
+	case PT_FAMILY:
+		v->s = o->family < 7 && family_names[o->family] ? family_names[o->family] : "?";
+		return;
+	case PT_DUR:
+		v->s = config_duration_str(*(const uint64_t *)field, buf, len);
+		return;
+	case PT_BOOL:
+		v->type = CONFIG_VAL_BOOL;
+		v->b = *(const bool *)field;
+		return;
+	case PT_WSCALE:
+		v->type = CONFIG_VAL_INT;
+		v->i = o->syn.wscale;
+		return;
+	case PT_UINT:
+	case PT_PORT:
+	case PT_TOS:
+	case PT_MSS:
+		v->type = CONFIG_VAL_UINT;
+		v->u = load_uint(field, pk->size);
+		return;
+	}
+}
+
 int config_probe_key_set(struct probe_opts *o, int k, const char *value, char *err,
 			 size_t errlen)
 {

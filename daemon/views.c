@@ -64,23 +64,6 @@ static void j_str_or_null(struct jbuf *j, const char *key, const char *s)
 		jb_null(j);
 }
 
-static void j_dur(struct jbuf *j, const char *key, uint64_t ns)
-{
-	char b[32];
-	jb_key(j, key);
-	jb_str(j, config_duration_str(ns, b, sizeof(b)));
-}
-
-static const char *family_str(uint8_t f)
-{
-	switch ((enum addr_family_pref)f) {
-	case FAMILY_ANY: return "any";
-	case FAMILY_V4: return "4";
-	case FAMILY_V6: return "6";
-	}
-	return "?";
-}
-
 /* Quantile in microseconds (null when nothing was observed). */
 static void j_quantile_us(struct jbuf *j, const char *key, const struct hist *h,
 			  const struct daemon_cfg *dc, double q)
@@ -392,36 +375,25 @@ void view_targets(struct jbuf *j, struct daemon *d)
 	jb_arr_end(j);
 }
 
+/* Every probe key, from the key table: names and values as a config file
+ * writes them. */
 static void j_opts(struct jbuf *j, const struct probe_opts *o)
 {
 	jb_obj(j);
-	jb_key(j, "kind");
-	jb_str(j, probe_kind_str(o->kind));
-	jb_key(j, "port");
-	jb_uint(j, o->port);
-	jb_key(j, "family");
-	jb_str(j, family_str(o->family));
-	jb_key(j, "ttl");
-	jb_uint(j, o->ttl);
-	jb_key(j, "tos");
-	jb_uint(j, o->tos);
-	jb_key(j, "retries");
-	jb_uint(j, o->retries);
-	jb_key(j, "window");
-	jb_uint(j, o->window);
-	jb_key(j, "mss");
-	jb_uint(j, o->syn.mss);
-	jb_key(j, "wscale");
-	jb_int(j, o->syn.wscale);
-	jb_key(j, "sack");
-	jb_bool(j, o->syn.sack_ok);
-	jb_key(j, "timestamps");
-	jb_bool(j, o->syn.timestamps);
-	j_dur(j, "interval", o->interval_ns);
-	j_dur(j, "timeout", o->timeout_ns);
-	j_dur(j, "time_wait", o->time_wait_ns);
-	j_dur(j, "fin_wait_2", o->fin_wait_2_ns);
-	j_dur(j, "hold", o->hold_ns);
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
+		struct config_key_info ki;
+		struct config_value v;
+		char b[32];
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		config_probe_key_value(o, k, &v, b, sizeof(b));
+		jb_key(j, ki.name);
+		switch (v.type) {
+		case CONFIG_VAL_STR: jb_str(j, v.s); break;
+		case CONFIG_VAL_UINT: jb_uint(j, v.u); break;
+		case CONFIG_VAL_INT: jb_int(j, v.i); break;
+		case CONFIG_VAL_BOOL: jb_bool(j, v.b); break;
+		}
+	}
 	jb_obj_end(j);
 }
 
