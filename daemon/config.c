@@ -41,17 +41,16 @@
 
 enum section { SEC_NONE, SEC_DAEMON, SEC_DEFAULTS, SEC_TARGET, SEC_DISCOVERY, SEC_REMOTE_WRITE };
 
-#define KEY_HOST ((int)CONFIG_N_PROBE_KEYS) /* target key index after the probe keys */
-#define KEY_LABELS ((int)CONFIG_N_PROBE_KEYS + 1)
-#define KEY_FILES ((int)CONFIG_N_PROBE_KEYS + 2)
-#define KEY_REFRESH ((int)CONFIG_N_PROBE_KEYS + 3)
-#define KEY_URL ((int)CONFIG_N_PROBE_KEYS + 4)
-#define KEY_BEARER ((int)CONFIG_N_PROBE_KEYS + 5)
-#define KEY_BASIC_USER ((int)CONFIG_N_PROBE_KEYS + 6)
-#define KEY_BASIC_PASS ((int)CONFIG_N_PROBE_KEYS + 7)
-#define KEYS_MAX 32
-_Static_assert(CONFIG_N_PROBE_KEYS + 8 <= KEYS_MAX && CONFIG_N_DAEMON_KEYS <= KEYS_MAX, "KEYS_MAX");
-_Static_assert(CONFIG_N_PROBE_KEYS <= 32, "target key masks are 32 bits");
+#define KEY_HOST ((int)CONFIG_PROBE_KEYS_MAX) /* target key index after the probe keys */
+#define KEY_LABELS ((int)CONFIG_PROBE_KEYS_MAX + 1)
+#define KEY_FILES ((int)CONFIG_PROBE_KEYS_MAX + 2)
+#define KEY_REFRESH ((int)CONFIG_PROBE_KEYS_MAX + 3)
+#define KEY_URL ((int)CONFIG_PROBE_KEYS_MAX + 4)
+#define KEY_BEARER ((int)CONFIG_PROBE_KEYS_MAX + 5)
+#define KEY_BASIC_USER ((int)CONFIG_PROBE_KEYS_MAX + 6)
+#define KEY_BASIC_PASS ((int)CONFIG_PROBE_KEYS_MAX + 7)
+#define KEYS_MAX (CONFIG_PROBE_KEYS_MAX + 8) /* key_line[]: any section's keys */
+_Static_assert(CONFIG_DAEMON_KEYS_MAX <= KEYS_MAX, "KEYS_MAX");
 
 struct parser {
 	const char *path;
@@ -65,7 +64,7 @@ struct parser {
 	size_t cur;          /* target being read, in c->targets */
 	int key_line[KEYS_MAX]; /* where each key was set in this section, 0 = not */
 	int daemon_line, defaults_line; /* their header lines, 0 = not seen */
-	bool key_seen[CONFIG_N_DAEMON_KEYS]; /* [daemon] keys met so far in the file */
+	bool key_seen[CONFIG_DAEMON_KEYS_MAX]; /* [daemon] keys met so far in the file */
 
 	size_t tcap;         /* c->targets capacity */
 	uint32_t *tmask;     /* per target: probe keys it set itself */
@@ -710,13 +709,13 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 	/* [defaults] for whatever each target left unset. */
 	for (size_t i = 0; i < c.ntargets; i++) {
 		struct target_cfg *t = &c.targets[i];
-		for (size_t k = 0; k < CONFIG_N_PROBE_KEYS; k++)
+		for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++)
 			if (!(p.tmask[i] & (1u << k)))
 				config_probe_key_copy(&t->opts, &c.defaults, (int)k);
 	}
 	for (size_t i = 0; i < c.ndisc; i++) {
 		struct discovery_cfg *dc = &c.disc[i];
-		for (size_t k = 0; k < CONFIG_N_PROBE_KEYS; k++)
+		for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++)
 			if (!(dc->probe_mask & (1u << k)))
 				config_probe_key_copy(&dc->defaults, &c.defaults, (int)k);
 	}

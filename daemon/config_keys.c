@@ -127,7 +127,7 @@ static const struct probe_key {
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
-_Static_assert(N_PROBE_KEYS == CONFIG_N_PROBE_KEYS, "CONFIG_N_PROBE_KEYS");
+_Static_assert(N_PROBE_KEYS <= CONFIG_PROBE_KEYS_MAX, "CONFIG_PROBE_KEYS_MAX");
 
 int config_probe_key_find(const char *name)
 {
@@ -737,7 +737,7 @@ static const struct daemon_key daemon_keys[] = {
 #undef WORDS
 #undef NOWORDS
 #define N_DAEMON_KEYS (sizeof(daemon_keys) / sizeof(daemon_keys[0]))
-_Static_assert(N_DAEMON_KEYS == CONFIG_N_DAEMON_KEYS, "CONFIG_N_DAEMON_KEYS");
+_Static_assert(N_DAEMON_KEYS <= CONFIG_DAEMON_KEYS_MAX, "CONFIG_DAEMON_KEYS_MAX");
 
 int config_daemon_key_find(const char *name)
 {

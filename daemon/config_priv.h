@@ -45,8 +45,8 @@ int config_for_each_item(const char *v, int (*fn)(void *arg, const char *item, c
 
 /* config_keys.c: the probe keys (in [defaults], [target NAME] and
  * [discovery NAME]) and the [daemon] keys, by index into their tables. */
-#define CONFIG_N_PROBE_KEYS 16
-#define CONFIG_N_DAEMON_KEYS 19
+#define CONFIG_PROBE_KEYS_MAX 32 /* a target's set keys are a 32-bit mask */
+#define CONFIG_DAEMON_KEYS_MAX 32
 int config_probe_key_find(const char *name);
 /* Sets probe key k of o; err is what is wrong with value, without the key. */
 int config_probe_key_set(struct probe_opts *o, int k, const char *value, char *err,
