@@ -59,6 +59,7 @@ struct ctl_client {
 	bool watching;
 	bool closing;      /* answer sent, hang up once it is flushed */
 	bool eof;          /* the client shut its sending side */
+	bool read_paused;  /* output over the mark: not reading until it drains */
 };
 
 struct control {
@@ -551,8 +552,15 @@ static void client_process(struct ctl_client *cl)
 			evbuffer_drain(in, avail);
 			break;
 		}
-		if (out_len(cl) > CTL_OUT_HIGH)
-			break; /* write_cb comes back when it drained */
+		if (out_len(cl) > CTL_OUT_HIGH) {
+			/* Stop reading until write_cb says it drained: left
+			 * enabled, a client that never reads kept its unread
+			 * requests active at control priority every loop pass,
+			 * starving the listener and every other event. */
+			bufferevent_disable(cl->bev, EV_READ);
+			cl->read_paused = true;
+			break;
+		}
 		size_t n = avail < CTL_LINE_MAX ? avail : CTL_LINE_MAX;
 		const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
 		size_t line_len, used;
@@ -613,6 +621,10 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct ctl_client *cl = arg;
 	if (client_maybe_finish(cl))
 		return;
+	if (cl->read_paused && !cl->closing) {
+		cl->read_paused = false;
+		bufferevent_enable(bev, EV_READ);
+	}
 	if (evbuffer_get_length(bufferevent_get_input(bev)))
 		client_kick(cl);
 }
