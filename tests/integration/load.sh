@@ -20,7 +20,7 @@
 # 3 s of slack instead of 1 s, and one failed scrape is tolerated (a reset
 # was seen once under ASan with 1.8 s scrapes).
 # Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
-# checks: 11
+# checks: 13
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
