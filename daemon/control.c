@@ -59,7 +59,6 @@ struct ctl_client {
 	bool watching;
 	bool closing;      /* answer sent, hang up once it is flushed */
 	bool eof;          /* the client shut its sending side */
-	bool read_paused;  /* output over the mark: not reading until it drains */
 };
 
 struct control {
@@ -558,7 +557,6 @@ static void client_process(struct ctl_client *cl)
 			 * requests active at control priority every loop pass,
 			 * starving the listener and every other event. */
 			bufferevent_disable(cl->bev, EV_READ);
-			cl->read_paused = true;
 			break;
 		}
 		size_t n = avail < CTL_LINE_MAX ? avail : CTL_LINE_MAX;
@@ -621,10 +619,9 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct ctl_client *cl = arg;
 	if (client_maybe_finish(cl))
 		return;
-	if (cl->read_paused && !cl->closing) {
-		cl->read_paused = false;
+	/* Reading stopped for the mark (a closing client stays stopped). */
+	if (!cl->closing && !(bufferevent_get_enabled(bev) & EV_READ))
 		bufferevent_enable(bev, EV_READ);
-	}
 	if (evbuffer_get_length(bufferevent_get_input(bev)))
 		client_kick(cl);
 }
