@@ -621,6 +621,8 @@ static unsigned probe_cost(const struct engine_profile *p)
 		return 4;
 	case PROBE_FIN:
 		return 1;
+	case PROBE_TRACE:
+		return 1;
 	}
 	return 1;
 }

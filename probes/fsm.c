@@ -85,6 +85,7 @@ const char *probe_kind_str(enum probe_kind k)
 	case PROBE_SYN:       return "syn";
 	case PROBE_HANDSHAKE: return "handshake";
 	case PROBE_FIN:       return "fin";
+	case PROBE_TRACE:     return "trace";
 	}
 	return "?";
 }
@@ -849,6 +850,10 @@ static void ev_open(struct step *s, const struct fsm_event *ev)
 	case PROBE_FIN:
 		send_fin(s);
 		arm_backoff(s, c->fin_tx);
+		break;
+	case PROBE_TRACE: /* probes/trace.c runs traces, never this machine */
+		set_result(s, RESULT_ERROR);
+		finish(s);
 		break;
 	}
 }

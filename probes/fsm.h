@@ -32,8 +32,9 @@ enum probe_kind {
 	PROBE_SYN,       /* SYN, SYN/ACK, RST: half-open */
 	PROBE_HANDSHAKE, /* full open, then full close through TIME_WAIT */
 	PROBE_FIN,       /* a bare FIN: RST means closed, silence silent */
+	PROBE_TRACE,     /* SYNs with TTL 1..max_hops: the path (probes/trace.c runs it) */
 };
-#define PROBE_KIND_COUNT (PROBE_FIN + 1)
+#define PROBE_KIND_COUNT (PROBE_TRACE + 1)
 
 enum probe_result {
 	RESULT_PENDING,

@@ -265,7 +265,7 @@ static void test_set_probe_opt(void)
 	CHECK_EQ(config_set_probe_opt(&o, "timeout", "61s", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "time_wait", "241s", err, sizeof(err)), -1);
 	CHECK_EQ(config_set_probe_opt(&o, "kind", "SYN", err, sizeof(err)), -1);
-	CHECK_STR(err, "kind: 'SYN' is not one of syn, handshake, fin");
+	CHECK_STR(err, "kind: 'SYN' is not one of syn, handshake, fin, trace");
 	CHECK_EQ(config_set_probe_opt(&o, "sack", "y", err, sizeof(err)), -1);
 	CHECK_STR(err, "sack: 'y' is not a boolean (use yes or no)");
 	CHECK_EQ(config_set_probe_opt(&o, "host", "x", err, sizeof(err)), -1);

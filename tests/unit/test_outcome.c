@@ -11,6 +11,9 @@ static void t_up_per_kind(void)
 	CHECK(!probe_up(PROBE_FIN, RESULT_OK));
 	CHECK(!probe_up(PROBE_HANDSHAKE, RESULT_SILENT));
 	CHECK(!probe_up(PROBE_HANDSHAKE, RESULT_RESET));
+	CHECK(probe_up(PROBE_TRACE, RESULT_OK));        /* the target answered */
+	CHECK(!probe_up(PROBE_TRACE, RESULT_REFUSED));  /* reached, port closed */
+	CHECK_EQ(probe_outcome(PROBE_TRACE, RESULT_TIMEOUT), OUTCOME_UNANSWERED);
 }
 
 /* Loss is silence only; RSTs and ICMP errors are answers, local failures
@@ -41,7 +44,7 @@ static void t_total(void)
 			CHECK(o >= OUTCOME_UP && o < OUTCOME_COUNT);
 			up += o == OUTCOME_UP;
 		}
-	CHECK_EQ(up, 4); /* syn ok, handshake ok, fin closed, fin silent */
+	CHECK_EQ(up, 5); /* syn ok, handshake ok, fin closed, fin silent, trace ok */
 }
 
 int main(void)
