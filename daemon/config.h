@@ -138,16 +138,25 @@ struct config {
 };
 
 /* The key table (config_keys.c), for what lists the keys: the man page
- * check, `ctl show`, `tcpprobe probe`. */
+ * checks, `ctl show`, `tcpprobe probe`. */
 enum config_key_section { CONFIG_KEYS_DAEMON, CONFIG_KEYS_PROBE };
+/* A `tcpprobe probe` option that sets a probe key: -short_opt (0: none)
+ * and/or --name (NULL: none). arg names its argument; NULL makes it a flag
+ * that sets the key to the word set ("--no-sack": sack = no, "-6": family =
+ * ipv6). Two flags of one key that set it differently conflict. */
+struct config_key_opt {
+	char short_opt;
+	const char *name, *arg, *set, *help;
+};
+#define CONFIG_KEY_OPTS 2 /* per key at most (family: -4, -6) */
 struct config_key_info {
 	const char *name;
 	const char *def;          /* built-in default as a file writes it; NULL = empty */
 	bool restart;             /* a reload keeps the running value */
-	/* Probe keys that are `tcpprobe probe` options (help != NULL): --NAME
-	 * with '-' for '_', short_opt its letter (0: none), arg its argument. */
-	const char *help, *arg;
-	char short_opt;
+	/* Probe keys: their `tcpprobe probe` options (ended by help == NULL),
+	 * and the command line's own default where it is not def (NULL). */
+	struct config_key_opt opts[CONFIG_KEY_OPTS];
+	const char *opt_def;
 	bool duration;            /* a plain number is seconds on the command line */
 };
 size_t config_keys(enum config_key_section s);
@@ -170,6 +179,12 @@ size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_c
 				  char *names, size_t len);
 /* The built-in probe options, as if from an empty [defaults]. */
 void config_probe_defaults(struct probe_opts *o);
+/* `tcpprobe probe`'s: the same with each option's opt_def. */
+void config_probe_opt_defaults(struct probe_opts *o);
+/* Sets probe key k from one of its options' value: as a file's key=value,
+ * within the command line's range; err says what is wrong with value. */
+int config_probe_opt_set(struct probe_opts *o, size_t k, const char *value, char *err,
+			 size_t errlen);
 
 /* Load and validate path. On error returns -1 with err = "FILE:LINE: what". */
 int config_load(const char *path, struct config *out, char *err, size_t errlen);

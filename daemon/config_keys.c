@@ -3,9 +3,11 @@
  * `ctl add` and `ctl probe` key=value words and `tcpprobe probe`'s options)
  * is one row: its name, the field it sets, its parser, its printer, its
  * range, its default as written in a file, and whether a reload applies it
- * or it takes effect only at a restart. config_defaults(), config_print(),
- * the reload's restart-only check (daemon.c), `ctl show`'s options and the
- * key lists of tcpprobe.conf(5) (checked by test_config) all come from here.
+ * or it takes effect only at a restart; a probe key also has its options
+ * of `tcpprobe probe`. config_defaults(), config_print(), the reload's
+ * restart-only check (daemon.c), `ctl show`'s options, `tcpprobe probe`'s
+ * options and usage, and the key and option lists of tcpprobe.conf(5) and
+ * tcpprobe(8) with their defaults (checked by test_config) all come from here.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -82,48 +84,67 @@ const char *config_rst_guard_str(enum rst_guard_mode m)
 enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
 
 /* The probe keys, in print order. min/max are ns for durations; def is the
- * built-in default, as a file would write it. A key with help is also an
- * option of `tcpprobe probe` (--NAME, '_' as '-'; short: its letter, 0 for
- * none; arg: its argument's name); kind, interval, family, sack and
- * timestamps have options of their own there (-k, -i, -4/-6, --no-...). */
+ * built-in default, as a file would write it. opts: the key's options in
+ * `tcpprobe probe` (config.h, struct config_key_opt), with the command
+ * line's own default opt_def (NULL: def) and, with opt_min0, no lower bound
+ * there. Adding a probe option is one row here plus its use. */
 static const struct probe_key {
 	const char *name;
 	enum pk_type type;
 	size_t off, size;
 	unsigned long long min, max;
 	const char *def;
-	char short_opt;
-	const char *arg, *help;
+	struct config_key_opt opts[CONFIG_KEY_OPTS];
+	const char *opt_def;
+	bool opt_min0;
 } probe_keys[] = {
-#define PK(n, t, f, lo, hi, d, so, a, h) { n, t, offsetof(struct probe_opts, f), \
-					   sizeof(((struct probe_opts *)0)->f), lo, hi, d, so, a, h }
-	PK("kind", PT_KIND, kind, 0, 0, "handshake", 0, NULL, NULL),
-	PK("port", PT_PORT, port, 1, 65535, "80", 'p', "P", "port for targets given without one"),
-	PK("family", PT_FAMILY, family, 0, 0, "any", 0, NULL, NULL),
-	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s", 0, NULL, NULL),
+#define PK(n, t, f, lo, hi, d, ...) { .name = n, .type = t, .off = offsetof(struct probe_opts, f), \
+				      .size = sizeof(((struct probe_opts *)0)->f), .min = lo, \
+				      .max = hi, .def = d, .opts = __VA_ARGS__ }
+	PK("kind", PT_KIND, kind, 0, 0, "handshake",
+	   { { 'k', "kind", "KIND", NULL, "syn | handshake | fin" } }),
+	PK("port", PT_PORT, port, 1, 65535, "80",
+	   { { 'p', "port", "P", NULL, "port for targets given without one" } }),
+	PK("family", PT_FAMILY, family, 0, 0, "any",
+	   { { '4', NULL, NULL, "ipv4", "IPv4 only" }, { '6', NULL, NULL, "ipv6", "IPv6 only" } }),
+	/* A one-shot run may go faster than a daemon's target, no slower. */
+	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s",
+	   { { 'i', "interval", "S", NULL, "time between probes of a target" } },
+	   .opt_def = "1s", .opt_min0 = true),
 	/* RFC 6298 2.1: the initial RTO. */
-	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s", 't', "S",
-	   "wait for a reply before retransmitting, doubled per retry"),
-	PK("retries", PT_UINT, retries, 0, 10, "2", 'r', "N", "SYN/FIN retransmissions"),
-	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s", 0, "S", "TIME_WAIT duration"),
-	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s", 0, "S",
-	   "how long FIN_WAIT_2 waits for the peer's FIN"),
-	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s", 0, "S",
-	   "stay ESTABLISHED this long before closing"),
-	PK("ttl", PT_UINT, ttl, 1, 255, "64", 0, "N", "TTL / hop limit"),
-	PK("tos", PT_TOS, tos, 0, 255, "0", 0, "N", "TOS / traffic class"),
+	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s",
+	   { { 't', "timeout", "S", NULL,
+	       "wait for a reply before retransmitting, doubled per retry" } }),
+	PK("retries", PT_UINT, retries, 0, 10, "2",
+	   { { 'r', "retries", "N", NULL, "SYN/FIN retransmissions" } }),
+	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s",
+	   { { 0, "time-wait", "S", NULL, "TIME_WAIT duration" } }),
+	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s",
+	   { { 0, "fin-wait-2", "S", NULL, "how long FIN_WAIT_2 waits for the peer's FIN" } }),
+	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s",
+	   { { 0, "hold", "S", NULL, "stay ESTABLISHED this long before closing" } }),
+	PK("ttl", PT_UINT, ttl, 1, 255, "64", { { 0, "ttl", "N", NULL, "TTL / hop limit" } }),
+	PK("tos", PT_TOS, tos, 0, 255, "0", { { 0, "tos", "N", NULL, "TOS / traffic class" } }),
 	/* Linux's: 44 * 1460. */
-	PK("window", PT_UINT, window, 0, 65535, "64240", 0, "N", "the SYN's window"),
-	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460", 0, "N|off", "the SYN's MSS option"),
-	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7", 0, "N|off",
-	   "the SYN's window scale option"),
-	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes", 0, NULL, NULL),
-	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes", 0, NULL, NULL),
-	/* Flags in `tcpprobe probe` (--ecn, --check-synack-retransmit). */
-	PK("ecn", PT_BOOL, ecn, 0, 0, "no", 0, NULL, NULL),
-	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no", 0, NULL, NULL),
-	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0", 0, "N",
-	   "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6"),
+	PK("window", PT_UINT, window, 0, 65535, "64240",
+	   { { 0, "window", "N", NULL, "the SYN's window" } }),
+	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460",
+	   { { 0, "mss", "N|off", NULL, "the SYN's MSS option" } }),
+	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7",
+	   { { 0, "wscale", "N|off", NULL, "the SYN's window scale option" } }),
+	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes",
+	   { { 0, "no-sack", NULL, "no", "leave the SACK-permitted option out of the SYN" } }),
+	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes",
+	   { { 0, "no-timestamps", NULL, "no", "leave the timestamps option out of the SYN" } }),
+	PK("ecn", PT_BOOL, ecn, 0, 0, "no",
+	   { { 0, "ecn", NULL, "yes",
+	       "an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused/-bleached" } }),
+	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no",
+	   { { 0, "check-synack-retransmit", NULL, "yes",
+	       "syn probes: withhold the RST 1.5 s; no SYN/ACK retransmission: syn-cookies" } }),
+	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0",
+	   { { 0, "expect-mss", "N", NULL,
+	       "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6" } }),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
@@ -158,11 +179,13 @@ static unsigned long long load_uint(const void *field, size_t size)
 }
 
 
-/* Sets key k of o; err is what is wrong with value, without the key name. */
-static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const char *v,
-			 char *err, size_t errlen)
+/* Sets key k of o; err is what is wrong with value, without the key name.
+ * opt: from a command-line option (its range). */
+static int probe_key_set_as(struct probe_opts *o, const struct probe_key *k, const char *v,
+			    bool opt, char *err, size_t errlen)
 {
 	void *field = (char *)o + k->off;
+	unsigned long long min = opt && k->opt_min0 ? 0 : k->min;
 	unsigned long long u;
 	uint64_t ns;
 	int w;
@@ -186,7 +209,7 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 		o->family = (uint8_t)w;
 		return 0;
 	case PT_UINT:
-		if (config_parse_uint(v, k->min, k->max, &u, err, errlen) < 0)
+		if (config_parse_uint(v, min, k->max, &u, err, errlen) < 0)
 			return -1;
 		store_uint(field, k->size, u);
 		return 0;
@@ -202,7 +225,7 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 			o->syn.mss = 0;
 			return 0;
 		}
-		if (config_parse_uint(v, k->min, k->max, &u, NULL, 0) < 0) {
+		if (config_parse_uint(v, min, k->max, &u, NULL, 0) < 0) {
 			config_seterr(err, errlen, "'%s' is not 1..65535, or 0 or off to omit the option",
 			       v);
 			return -1;
@@ -214,7 +237,7 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 			o->syn.wscale = -1;
 			return 0;
 		}
-		if (config_parse_uint(v, k->min, k->max, &u, NULL, 0) < 0) {
+		if (config_parse_uint(v, min, k->max, &u, NULL, 0) < 0) {
 			config_seterr(err, errlen, "'%s' is not 0..14, or -1 or off to omit the option", v);
 			return -1;
 		}
@@ -224,9 +247,9 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 		char a[32], b2[32];
 		if (config_parse_duration(v, &ns, err, errlen) < 0)
 			return -1;
-		if (ns < k->min || ns > k->max) {
+		if (ns < min || ns > k->max) {
 			config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
-			       config_duration_str(k->min, a, sizeof(a)),
+			       config_duration_str(min, a, sizeof(a)),
 			       config_duration_str(k->max, b2, sizeof(b2)));
 			return -1;
 		}
@@ -240,6 +263,18 @@ static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const 
 		return 0;
 	}
 	return -1;
+}
+
+static int probe_key_set(struct probe_opts *o, const struct probe_key *k, const char *v,
+			 char *err, size_t errlen)
+{
+	return probe_key_set_as(o, k, v, false, err, errlen);
+}
+
+int config_probe_opt_set(struct probe_opts *o, size_t k, const char *value, char *err,
+			 size_t errlen)
+{
+	return probe_key_set_as(o, &probe_keys[k], value, true, err, errlen);
 }
 
 static void probe_key_print(const struct probe_opts *o, const struct probe_key *k, FILE *f)
@@ -812,9 +847,8 @@ void config_key_info(enum config_key_section s, size_t i, struct config_key_info
 	} else {
 		out->name = probe_keys[i].name;
 		out->def = probe_keys[i].def;
-		out->short_opt = probe_keys[i].short_opt;
-		out->arg = probe_keys[i].arg;
-		out->help = probe_keys[i].help;
+		memcpy(out->opts, probe_keys[i].opts, sizeof(out->opts));
+		out->opt_def = probe_keys[i].opt_def;
 		out->duration = probe_keys[i].type == PT_DUR;
 	}
 }
@@ -828,6 +862,18 @@ void config_probe_defaults(struct probe_opts *o)
 	for (size_t k = 0; k < N_PROBE_KEYS; k++)
 		if (probe_key_set(o, &probe_keys[k], probe_keys[k].def, err, sizeof(err)) < 0)
 			log_bare(LOG_LVL_ERR, "built-in default %s: %s", probe_keys[k].name, err);
+}
+
+void config_probe_opt_defaults(struct probe_opts *o)
+{
+	char err[128];
+	config_probe_defaults(o);
+	for (size_t k = 0; k < N_PROBE_KEYS; k++)
+		if (probe_keys[k].opt_def &&
+		    probe_key_set_as(o, &probe_keys[k], probe_keys[k].opt_def, true, err,
+				     sizeof(err)) < 0)
+			log_bare(LOG_LVL_ERR, "built-in option default %s: %s", probe_keys[k].name,
+				 err);
 }
 
 void config_defaults(struct config *c)

@@ -59,13 +59,15 @@ struct probe_state {
 	struct jbuf jb;
 };
 
-/* A probe key's option name: "time_wait" is --time-wait. */
-static const char *key_opt_name(const char *key, char *buf, size_t len)
+/* An option as messages name it: "-t/--timeout", "-4", "--no-sack". */
+static const char *opt_label(const struct config_key_opt *o, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s", key);
-	for (char *p = buf; *p; p++)
-		if (*p == '_')
-			*p = '-';
+	if (o->short_opt && o->name)
+		snprintf(buf, len, "-%c/--%s", o->short_opt, o->name);
+	else if (o->short_opt)
+		snprintf(buf, len, "-%c", o->short_opt);
+	else
+		snprintf(buf, len, "--%s", o->name);
 	return buf;
 }
 
@@ -74,29 +76,33 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tcpprobe probe [options] HOST[:PORT]...\n"
 		"\n"
-		"  -k, --kind KIND        syn | handshake | fin (default handshake)\n"
-		"  -c, --count N          probes per target (default 1)\n"
-		"  -i, --interval S       time between probes of a target (default 1s)\n");
-	/* The probe keys that are options: from the key table (config_keys.c). */
+		"  -c, --count N          probes per target (default 1)\n");
+	/* The probe keys' options: from the key table (config_keys.c). */
 	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
 		struct config_key_info ki;
 		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
-		if (!ki.help)
-			continue;
-		char sh[8] = "", lo[40];
-		if (ki.short_opt)
-			snprintf(sh, sizeof(sh), "-%c, ", ki.short_opt);
-		snprintf(lo, sizeof(lo), "--%s %s", key_opt_name(ki.name, (char[32]){ 0 }, 32), ki.arg);
-		fprintf(f, "  %-4s%-19s%s (default %s)\n", sh, lo, ki.help, ki.def);
+		for (size_t j = 0; j < CONFIG_KEY_OPTS && ki.opts[j].help; j++) {
+			const struct config_key_opt *o = &ki.opts[j];
+			char left[64];
+			size_t l = o->short_opt ? (size_t)snprintf(left, sizeof(left), "-%c%s",
+								     o->short_opt, o->name ? ", " : "")
+						: (size_t)snprintf(left, sizeof(left), "    ");
+			if (o->name)
+				l += (size_t)snprintf(left + l, sizeof(left) - l, "--%s", o->name);
+			if (o->arg)
+				snprintf(left + l, sizeof(left) - l, " %s", o->arg);
+			/* A long one gets a line of its own. */
+			fprintf(f, "  %-22s%s%s", left, strlen(left) > 22 ? "\n" : " ",
+				strlen(left) > 22 ? "                         " : "");
+			fputs(o->help, f);
+			if (o->arg)
+				fprintf(f, " (default %s)", ki.opt_def ? ki.opt_def : ki.def);
+			fputc('\n', f);
+		}
 	}
 	fprintf(f,
 		"  -s, --source-port P    use this source port (default: from the range)\n"
 		"      --source-ports L-H source port range\n"
-		"      --no-sack, --no-timestamps  leave that SYN option out\n"
-		"      --ecn              an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused\n"
-		"      --check-synack-retransmit   syn probes: withhold the RST 1.5 s; no SYN/ACK\n"
-		"                         retransmission: finding syn-cookies\n"
-		"  -4, -6                 use IPv4 / IPv6 only\n"
 		"      --json             one JSON object per probe per line\n"
 		"      --trace            draw each probe's timeline\n"
 		"      --rst-guard MODE   nft (default) | none (you drop the kernel's RSTs yourself)\n"
@@ -123,13 +129,13 @@ static int dur_arg(const char *s, char *buf, size_t len)
 	return 0;
 }
 
-static int opt_key(struct probe_opts *po, const char *opt, const char *key, const char *v,
+static int opt_key(struct probe_opts *po, const char *opt, size_t key, const char *v,
 		   bool duration)
 {
 	char why[256], buf[64];
 	if (duration)
 		dur_arg(v, buf, sizeof(buf));
-	if (config_probe_opt_value(po, key, duration ? buf : v, why, sizeof(why)) < 0) {
+	if (config_probe_opt_set(po, key, duration ? buf : v, why, sizeof(why)) < 0) {
 		/* Quote what was typed ("7200"), not what the parser saw ("7200s"). */
 		char q[80], *at;
 		snprintf(q, sizeof(q), "'%s'", buf);
@@ -328,50 +334,61 @@ static void summary(const struct probe_state *ps)
 	}
 }
 
-/* OPT_KEY + k: probe key k of the key table. */
-enum {
-	OPT_JSON = 256, OPT_TRACE, OPT_RST_GUARD, OPT_SPORTS, OPT_NO_SACK, OPT_NO_TS, OPT_ECN,
-	OPT_SYNACK_CHECK, OPT_KEY = 512
-};
-#define KEY_OPTS_MAX 32
+/* OPT_KEY + k * CONFIG_KEY_OPTS + j: option j of probe key k. */
+enum { OPT_JSON = 256, OPT_TRACE, OPT_RST_GUARD, OPT_SPORTS, OPT_KEY = 512 };
+#define KEY_OPTS_MAX 48
 
-/* The key table's options after fixed[]: opts (0-terminated), their names
- * and the getopt short-option string. */
+/* fixed[] and then the key table's options: opts (0-terminated) and the
+ * getopt short-option string. */
 struct key_opts {
-	struct option opts[KEY_OPTS_MAX + 24];
-	char names[KEY_OPTS_MAX][32];
-	char shorts[80];
+	struct option opts[KEY_OPTS_MAX + 16];
+	char shorts[96];
 };
 
-static void key_opts_build(struct key_opts *ko, const struct option *fixed, const char *shorts)
+static int key_opts_build(struct key_opts *ko, const struct option *fixed, const char *shorts)
 {
 	size_t n = 0;
 	for (; fixed[n].name; n++)
 		ko->opts[n] = fixed[n];
 	snprintf(ko->shorts, sizeof(ko->shorts), "%s", shorts);
-	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE) && k < KEY_OPTS_MAX; k++) {
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
 		struct config_key_info ki;
 		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
-		if (!ki.help)
-			continue;
-		ko->opts[n++] = (struct option){ key_opt_name(ki.name, ko->names[k], 32),
-						 required_argument, 0, OPT_KEY + (int)k };
-		if (ki.short_opt) {
-			size_t l = strlen(ko->shorts);
-			snprintf(ko->shorts + l, sizeof(ko->shorts) - l, "%c:", ki.short_opt);
+		for (size_t j = 0; j < CONFIG_KEY_OPTS && ki.opts[j].help; j++) {
+			const struct config_key_opt *o = &ki.opts[j];
+			int has = o->arg ? required_argument : no_argument;
+			if (n >= KEY_OPTS_MAX || (o->short_opt && strchr(ko->shorts, o->short_opt))) {
+				fprintf(stderr, "tcpprobe probe: option table: -%c twice, or over %d options\n",
+					o->short_opt, KEY_OPTS_MAX);
+				return -1;
+			}
+			if (o->name)
+				ko->opts[n++] = (struct option){ o->name, has, 0,
+								 OPT_KEY + (int)(k * CONFIG_KEY_OPTS + j) };
+			if (o->short_opt) {
+				size_t l = strlen(ko->shorts);
+				snprintf(ko->shorts + l, sizeof(ko->shorts) - l, "%c%s", o->short_opt,
+					 o->arg ? ":" : "");
+			}
 		}
 	}
 	ko->opts[n] = (struct option){ 0, 0, 0, 0 };
+	return 0;
 }
 
-/* The probe key an option stands for (OPT_KEY + k, or k's short letter). */
-static int key_of_opt(int c)
+/* The key option getopt returned as c (OPT_KEY + ..., or a short letter):
+ * its key and option index, or -1. */
+static int key_of_opt(int c, size_t *j)
 {
 	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
 		struct config_key_info ki;
 		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
-		if (ki.help && (c == OPT_KEY + (int)k || (ki.short_opt && c == ki.short_opt)))
-			return (int)k;
+		for (size_t i = 0; i < CONFIG_KEY_OPTS && ki.opts[i].help; i++)
+			if (c == OPT_KEY + (int)(k * CONFIG_KEY_OPTS + i) ||
+			    (ki.opts[i].short_opt && c == ki.opts[i].short_opt)) {
+				*j = i;
+				return (int)k;
+			}
 	}
 	return -1;
 }
@@ -379,13 +396,9 @@ static int key_of_opt(int c)
 int probe_main(int argc, char **argv)
 {
 	static const struct option fixed[] = {
-		{ "kind", required_argument, 0, 'k' },     { "count", required_argument, 0, 'c' },
-		{ "interval", required_argument, 0, 'i' },
+		{ "count", required_argument, 0, 'c' },
 		{ "source-port", required_argument, 0, 's' },
 		{ "source-ports", required_argument, 0, OPT_SPORTS },
-		{ "no-sack", no_argument, 0, OPT_NO_SACK }, { "no-timestamps", no_argument, 0, OPT_NO_TS },
-		{ "ecn", no_argument, 0, OPT_ECN },
-		{ "check-synack-retransmit", no_argument, 0, OPT_SYNACK_CHECK },
 		{ "json", no_argument, 0, OPT_JSON },      { "trace", no_argument, 0, OPT_TRACE },
 		{ "rst-guard", required_argument, 0, OPT_RST_GUARD },
 		{ "verbose", no_argument, 0, 'v' },        { "help", no_argument, 0, 'h' },
@@ -394,68 +407,54 @@ int probe_main(int argc, char **argv)
 	log_init("tcpprobe probe", LOG_LVL_INFO);
 	struct config cfg;
 	config_defaults(&cfg);
-	struct probe_opts po = cfg.defaults;
-	struct probe_state ps = { .count = 1, .interval_ns = 1000000000ULL };
-	int family = 0;
+	struct probe_opts po;
+	config_probe_opt_defaults(&po);
+	struct probe_state ps = { .count = 1 };
 	bool guard = cfg.d.rst_guard == RST_GUARD_NFT;
 	unsigned long v;
 	long sport = -1;
 	uint16_t sp_lo = cfg.d.sport_lo, sp_hi = cfg.d.sport_hi;
+	/* Per probe key, 1 + the flag that set it: two flags of one key that
+	 * set it differently (-4 -6) conflict. */
+	uint8_t flag_of[config_keys(CONFIG_KEYS_PROBE)];
 	int c;
 
 	static struct key_opts ko;
-	key_opts_build(&ko, fixed, "k:c:i:s:46vh");
+	config_free(&cfg);
+	memset(flag_of, 0, sizeof(flag_of));
+	if (key_opts_build(&ko, fixed, "c:s:vh") < 0)
+		return 2;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ko.shorts, ko.opts, NULL)) != -1) {
-		int key = key_of_opt(c);
+		size_t j;
+		int key = key_of_opt(c, &j);
 		if (key >= 0) {
 			/* Checked by the key's own parser: `-t 2m` and `timeout = 2m`
 			 * are refused alike. */
 			struct config_key_info ki;
-			char label[48], nb[32];
+			char label[48];
 			config_key_info(CONFIG_KEYS_PROBE, (size_t)key, &ki);
-			key_opt_name(ki.name, nb, sizeof(nb));
-			if (ki.short_opt)
-				snprintf(label, sizeof(label), "-%c/--%s", ki.short_opt, nb);
-			else
-				snprintf(label, sizeof(label), "--%s", nb);
-			if (opt_key(&po, label, ki.name, optarg, ki.duration) < 0) {
-				config_free(&cfg);
+			const struct config_key_opt *o = &ki.opts[j];
+			opt_label(o, label, sizeof(label));
+			if (o->set && flag_of[key] && flag_of[key] != j + 1 &&
+			    strcmp(ki.opts[flag_of[key] - 1].set, o->set)) {
+				char other[48];
+				fprintf(stderr, "tcpprobe probe: %s and %s conflict: give one of them\n",
+					opt_label(&ki.opts[flag_of[key] - 1], other, sizeof(other)), label);
 				return 2;
 			}
+			if (o->set)
+				flag_of[key] = (uint8_t)(j + 1);
+			if (opt_key(&po, label, (size_t)key, o->arg ? optarg : o->set, ki.duration) < 0)
+				return 2;
 			continue;
 		}
 		switch (c) {
-		case 'k': {
-			int k = probe_kind_from_str(optarg);
-			if (k < 0) {
-				fprintf(stderr, "tcpprobe probe: --kind: '%s' is not syn, handshake or fin\n", optarg);
-				return 2;
-			}
-			po.kind = (enum probe_kind)k;
-			break;
-		}
 		case 'c':
 			if (parse_uint("-c/--count", optarg, 1, 1000000, &v) < 0)
 				return 2;
 			ps.count = (unsigned)v;
 			break;
-		case 'i': {
-			/* Not the config's interval (100ms..24h): a one-shot run may
-			 * go faster, but no slower than a target could. */
-			char buf[64], why[256];
-			dur_arg(optarg, buf, sizeof(buf));
-			if (config_parse_duration(buf, &ps.interval_ns, why, sizeof(why)) < 0) {
-				fprintf(stderr, "tcpprobe probe: -i/--interval: %s\n", why);
-				return 2;
-			}
-			if (ps.interval_ns > 24 * 3600 * 1000000000ULL) {
-				fprintf(stderr, "tcpprobe probe: -i/--interval: '%s' is out of range (0s..24h)\n",
-					optarg);
-				return 2;
-			}
-			break;
-		}
 		case 's': {
 			uint16_t p;
 			char why[160];
@@ -474,18 +473,6 @@ int probe_main(int argc, char **argv)
 			}
 			break;
 		}
-		case OPT_NO_SACK:
-			po.syn.sack_ok = false;
-			break;
-		case OPT_NO_TS:
-			po.syn.timestamps = false;
-			break;
-		case OPT_ECN:
-			po.ecn = true;
-			break;
-		case OPT_SYNACK_CHECK:
-			po.check_synack_retransmit = true;
-			break;
 		case OPT_JSON:
 			ps.json = true;
 			break;
@@ -504,28 +491,17 @@ int probe_main(int argc, char **argv)
 			}
 			break;
 		}
-		case '4':
-		case '6':
-			if (family && family != c - '0') {
-				fprintf(stderr, "tcpprobe probe: -4 and -6 conflict: give one of them\n");
-				return 2;
-			}
-			family = c - '0';
-			break;
 		case 'v':
 			log_init("tcpprobe probe", LOG_LVL_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);
-			config_free(&cfg);
 			return 0;
 		default:
 			usage(stderr);
-			config_free(&cfg);
 			return 2;
 		}
 	}
-	config_free(&cfg);
 	if (optind >= argc) {
 		fprintf(stderr, "tcpprobe probe: no target given\n");
 		usage(stderr);
@@ -534,6 +510,7 @@ int probe_main(int argc, char **argv)
 	if (sport > 0) {
 		sp_lo = sp_hi = (uint16_t)sport;
 	}
+	ps.interval_ns = po.interval_ns;
 
 	int rc = 1;
 	ps.nt = (unsigned)(argc - optind);
@@ -554,7 +531,7 @@ int probe_main(int argc, char **argv)
 		/* What the operator typed is wrong (an address of the other
 		 * family, a forbidden one): 2; the world is (no such name, no
 		 * route): 1. */
-		int r = hostport_resolve_scoped(host, family, &t->addr, &t->ifindex, err, sizeof(err));
+		int r = hostport_resolve_scoped(host, po.family, &t->addr, &t->ifindex, err, sizeof(err));
 		if (r == HOSTPORT_BAD_ARG) {
 			fprintf(stderr, "tcpprobe probe: %s\n", err);
 			free(ps.t);

@@ -661,6 +661,162 @@ static void test_man_keys(void)
 	CHECK_EQ(got, want);
 }
 
+/* The items of man page path's section sh (".Sh sh"): each ".It" line
+ * (header) and its text, macros dropped and blanks collapsed, so that
+ * "Default\n.Cm handshake ." reads "Default handshake .". */
+#define MAN_ITEMS_MAX 80
+struct man_item {
+	char head[160];
+	char text[1536];
+};
+
+static size_t man_items(const char *path, const char *sh, struct man_item *it)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	bool in = false;
+	size_t n = 0;
+	struct man_item *cur = NULL;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, ".Sh ", 4)) {
+			in = !strcmp(line + 4, sh);
+			cur = NULL;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (!strncmp(line, ".It ", 4) && n < MAN_ITEMS_MAX) {
+			cur = &it[n++];
+			snprintf(cur->head, sizeof(cur->head), "%.150s ", line + 4);
+			cur->text[0] = '\0';
+			continue;
+		}
+		/* Lists, displays and paragraphs hold no words. */
+		if (!cur || !strncmp(line, ".Bl", 3) || !strncmp(line, ".El", 3) ||
+		    !strncmp(line, ".Bd", 3) || !strncmp(line, ".Ed", 3) || !strncmp(line, ".Pp", 3))
+			continue;
+		const char *w = line;
+		if (*w == '.')
+			w += strcspn(w, " ");
+		size_t l = strlen(cur->text);
+		for (; *w && l + 2 < sizeof(cur->text); w++) {
+			if (*w == ' ' || *w == '\t') {
+				if (l && cur->text[l - 1] != ' ')
+					cur->text[l++] = ' ';
+			} else {
+				cur->text[l++] = *w;
+			}
+		}
+		if (l && cur->text[l - 1] != ' ')
+			cur->text[l++] = ' ';
+		cur->text[l] = '\0';
+	}
+	fclose(f);
+	return n;
+}
+
+/* Does text say "default D" or "Default: D", D ending at a blank or at
+ * punctuation? */
+static bool man_says_default(const char *text, const char *d)
+{
+	for (const char *p = text; (p = strcasestr(p, "default")); p += 7) {
+		const char *v = p + 7;
+		if (*v == ':')
+			v++;
+		if (*v++ != ' ' || strncmp(v, d, strlen(d)))
+			continue;
+		char end = v[strlen(d)];
+		if (!end || strchr(" .,:;", end))
+			return true;
+	}
+	return false;
+}
+
+/* tcpprobe.conf(5) gives every key's default as the table has it. */
+static void test_man_defaults(void)
+{
+	static struct man_item it[MAN_ITEMS_MAX];
+	static const struct {
+		const char *sh;
+		enum config_key_section s;
+	} secs[] = { { "THE DAEMON SECTION", CONFIG_KEYS_DAEMON },
+		     { "THE DEFAULTS AND TARGET SECTIONS", CONFIG_KEYS_PROBE } };
+	for (size_t si = 0; si < sizeof(secs) / sizeof(secs[0]); si++) {
+		size_t n = man_items(MAN_PATH, secs[si].sh, it);
+		CHECK(n > 0);
+		for (size_t k = 0; k < config_keys(secs[si].s); k++) {
+			struct config_key_info ki;
+			char head[64];
+			config_key_info(secs[si].s, k, &ki);
+			if (!ki.def)
+				continue;
+			snprintf(head, sizeof(head), "Ic %s ", ki.name);
+			size_t i = 0;
+			while (i < n && strncmp(it[i].head, head, strlen(head)))
+				i++;
+			bool ok = i < n && man_says_default(it[i].text, ki.def);
+			if (!ok)
+				printf("INFO %s: %s: no \"Default %s\"\n", MAN_PATH, ki.name, ki.def);
+			CHECK(ok);
+		}
+	}
+}
+
+/* Does a tcpprobe(8) item's head (".It Fl k , Fl Fl kind Ar kind") name
+ * option o? */
+static bool man_head_names(const char *head, const struct config_key_opt *o)
+{
+	char want[64];
+	if (o->short_opt) {
+		snprintf(want, sizeof(want), "Fl %c ", o->short_opt);
+		if (!strstr(head, want))
+			return false;
+	}
+	if (o->name) {
+		snprintf(want, sizeof(want), "Fl Fl %s ", o->name);
+		if (!strstr(head, want))
+			return false;
+	}
+	return true;
+}
+
+/* tcpprobe(8)'s PROBE OPTIONS list every option of the key table, with
+ * its default (the command line's own where it has one). */
+#define MAN8_PATH "man/tcpprobe.8"
+static void test_man_options(void)
+{
+	static struct man_item it[MAN_ITEMS_MAX];
+	size_t n = man_items(MAN8_PATH, "PROBE OPTIONS", it), nopts = 0;
+	CHECK(n > 0);
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		for (size_t j = 0; j < CONFIG_KEY_OPTS && ki.opts[j].help; j++) {
+			const struct config_key_opt *o = &ki.opts[j];
+			const char *def = ki.opt_def ? ki.opt_def : ki.def;
+			size_t i = 0;
+			nopts++;
+			while (i < n && !man_head_names(it[i].head, o))
+				i++;
+			if (i == n)
+				printf("INFO %s: option -%c --%s (key %s) missing\n", MAN8_PATH,
+				       o->short_opt ? o->short_opt : '-', o->name ? o->name : "",
+				       ki.name);
+			CHECK(i < n);
+			/* A flag has no default: it sets its key when given. */
+			if (i == n || !o->arg)
+				continue;
+			if (!man_says_default(it[i].text, def))
+				printf("INFO %s: %s: no \"Default %s\"\n", MAN8_PATH, it[i].head, def);
+			CHECK(man_says_default(it[i].text, def));
+		}
+	}
+	CHECK(nopts >= config_keys(CONFIG_KEYS_PROBE)); /* every probe key has an option */
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -680,6 +836,8 @@ int main(void)
 	RUN(test_missing_file);
 	RUN(test_100k_targets);
 	RUN(test_man_keys);
+	RUN(test_man_defaults);
+	RUN(test_man_options);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
