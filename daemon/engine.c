@@ -445,7 +445,7 @@ static void send_segment(struct engine *e, struct conn *c, const struct fsm_segm
 	};
 	/* Our ACK of the SYN/ACK, decided when the SYN/ACK arrived. After a
 	 * zero-window SYN/ACK (a SYN proxy) its wire time starts the backend
-	 * connect time: mark it so the capture socket times it (IPv4). */
+	 * connect time: mark it so the capture socket times it. */
 	struct find_obs *obs = c->ctx ? &c->ctx->obs : NULL;
 	if (obs && s->flags == PKT_ACK && obs->have_synack && !obs->t_ack) {
 		find_observe_ack(obs, obs->t_synack, false);

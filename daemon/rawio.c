@@ -135,10 +135,11 @@ static void set_err(char *err, size_t errlen, const char *what, int e, const cha
  *        next header TCP (no extension headers in the quote either),
  *        A = quoted sport -> RANGE
  *   TCP: outgoing -> OUT; incoming (PACKET_HOST) -> A = dport -> RANGE
- *   OUT: SYN or FIN set, or a pure ACK whose IPv4 ID is PKT_IPID_STAMP (the
- *        ACK after a zero-window SYN/ACK, timed for probes/findings; at
- *        that offset IPv6 has its payload length, never that large for a
- *        pure ACK), A = sport -> RANGE
+ *   OUT: SYN or FIN set, or a pure ACK marked to be timed (the ACK after a
+ *        zero-window SYN/ACK, for probes/findings): over IPv4 its ID is
+ *        PKT_IPID_STAMP, over IPv6 its options start with PKT_OPT_STAMP
+ *        (a pure ACK without options ends before that word: dropped);
+ *        A = sport -> RANGE
  *   RANGE: lo <= A <= hi -> accept whole frame, else drop
  *
  * A load past the end of the frame ends the program with 0 (drop), so a
@@ -148,11 +149,11 @@ static void set_err(char *err, size_t errlen, const char *what, int e, const cha
  */
 enum bpf_label {
 	L_NEXT = 0, /* fall through */
-	L_V4, L_V6, L_ICMP4, L_Q4, L_TCP, L_OUT, L_SPORT, L_RANGE, L_Q6, L_ACCEPT, L_DROP,
+	L_V4, L_V6, L_ICMP4, L_Q4, L_TCP, L_OUT, L_OUT6, L_SPORT, L_RANGE, L_Q6, L_ACCEPT, L_DROP,
 	L_COUNT
 };
 
-#define BPF_MAX_INSNS 64 /* the program below has 57 */
+#define BPF_MAX_INSNS 64 /* the program below has 61 */
 
 struct bpf_asm {
 	struct sock_filter prog[BPF_MAX_INSNS];
@@ -257,8 +258,13 @@ static int bpf_build(struct bpf_asm *a, uint16_t lo, uint16_t hi)
 	OP(BPF_LD | BPF_B | BPF_IND, 13);                    /* TCP flags */
 	JMP(BPF_JMP | BPF_JSET | BPF_K, PKT_SYN | PKT_FIN, L_SPORT, L_NEXT);
 	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_ACK, L_NEXT, L_DROP);
+	OP(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, L_OUT6, L_NEXT);
 	OP(BPF_LD | BPF_H | BPF_ABS, 4);                     /* IPv4 ID */
-	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_IPID_STAMP, L_NEXT, L_DROP);
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_IPID_STAMP, L_SPORT, L_DROP);
+	bpf_label(a, L_OUT6);
+	OP(BPF_LD | BPF_W | BPF_IND, 20);                    /* first option word */
+	JMP(BPF_JMP | BPF_JEQ | BPF_K, PKT_OPT_STAMP, L_NEXT, L_DROP);
 	bpf_label(a, L_SPORT);
 	OP(BPF_LD | BPF_H | BPF_IND, 0);                     /* source port */
 

@@ -473,6 +473,20 @@ static size_t ts_opt_write(uint32_t tsval, uint32_t tsecr, uint8_t *o)
 	return syn_opts_write(&s, tsval, tsecr, o); /* NOP, NOP, TS */
 }
 
+/* The options of a segment that is not a SYN: an IPv6 stamped segment
+ * starts them with four NOPs (see pkt_out.stamp), then NOP NOP TS if ts. */
+static size_t other_opts_write(const struct pkt_out *o, uint8_t *opt)
+{
+	size_t n = 0;
+	if (o->stamp && o->src.family == AF_INET6) {
+		for (; n < 4; n++)
+			opt[n] = OPT_NOP; /* PKT_OPT_STAMP */
+	}
+	if (o->ts)
+		n += ts_opt_write(o->tsval, o->tsecr, opt + n);
+	return n;
+}
+
 static ssize_t build_fail(struct pkt_builder *b, const char *what)
 {
 	snprintf(b->err, sizeof(b->err), "%s: %s", what, libnet_geterror(b->l));
@@ -499,8 +513,8 @@ ssize_t pkt_build(struct pkt_builder *b, const struct pkt_out *o, uint8_t *buf, 
 	}
 	if ((o->flags & PKT_SYN) && o->syn_opts)
 		optlen = syn_opts_write(o->syn_opts, o->tsval, o->tsecr, opt);
-	else if (o->ts)
-		optlen = ts_opt_write(o->tsval, o->tsecr, opt);
+	else
+		optlen = other_opts_write(o, opt);
 
 	size_t tcplen = TCP_HLEN + optlen + o->payload_len;
 	size_t iplen = (v6 ? IP6_HLEN : IP4_HLEN) + tcplen;
@@ -618,8 +632,8 @@ ssize_t pkt_write(const struct pkt_out *o, uint8_t *buf, size_t cap)
 		return -1;
 	if ((o->flags & PKT_SYN) && o->syn_opts)
 		optlen = syn_opts_write(o->syn_opts, o->tsval, o->tsecr, t + TCP_HLEN);
-	else if (o->ts)
-		optlen = ts_opt_write(o->tsval, o->tsecr, t + TCP_HLEN);
+	else
+		optlen = other_opts_write(o, t + TCP_HLEN);
 	size_t tcplen = TCP_HLEN + optlen + o->payload_len;
 	size_t iplen = hl + tcplen;
 	if (iplen > cap || (v6 ? tcplen : iplen) > UINT16_MAX)

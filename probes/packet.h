@@ -25,6 +25,11 @@
  * (daemon/rawio.c's filter passes outgoing pure ACKs carrying it). With DF
  * set the ID identifies nothing (RFC 6864), so a constant is harmless. */
 #define PKT_IPID_STAMP 0x7470
+/* IPv6 has no ID: there the marked ACK's options start with four NOPs (the
+ * word below), which no segment of ours has otherwise (SYNs start with MSS,
+ * the rest with NOP NOP TS or nothing). NOPs change nothing for the peer or
+ * the path; a flow label or traffic class would (ECMP hashing, QoS). */
+#define PKT_OPT_STAMP 0x01010101u
 
 #define PKT_MAX_LEN 2048 /* largest segment we build or parse into buffers */
 
@@ -111,8 +116,9 @@ struct pkt_out {
 	const struct pkt_syn_opts *syn_opts;
 	bool ts;
 	uint32_t tsval, tsecr;
-	/* IPv4: carry PKT_IPID_STAMP as the IP ID, so the capture socket's
-	 * filter passes this (pure ACK) segment back to be timestamped. */
+	/* Mark this (pure ACK, not SYN) segment so the capture socket's filter
+	 * passes it back to be timestamped: IPv4 carries PKT_IPID_STAMP as
+	 * the IP ID, IPv6 starts the options with PKT_OPT_STAMP. */
 	bool stamp;
 	const uint8_t *payload;
 	uint16_t payload_len;

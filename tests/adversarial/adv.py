@@ -79,6 +79,7 @@ class Peer:
         self.smac, self.cmac = a.smac, a.cmac
         self.y = PEER_ISN
         self.ip_opts = None   # raw IPv4 options on everything we send
+        self.ttl = 64         # TTL / hop limit of what we send
         self.iss = None
         self.cport = None
         self.t0 = time.time()
@@ -172,11 +173,11 @@ class Peer:
         from scapy.all import Ether, IP, IPv6
         from scapy.all import IPOption
         if self.v6:
-            ip = IPv6(src=self.local, dst=self.client, hlim=64)
+            ip = IPv6(src=self.local, dst=self.client, hlim=self.ttl)
         elif self.ip_opts:
-            ip = IP(src=self.local, dst=self.client, ttl=64, options=[IPOption(self.ip_opts)])
+            ip = IP(src=self.local, dst=self.client, ttl=self.ttl, options=[IPOption(self.ip_opts)])
         else:
-            ip = IP(src=self.local, dst=self.client, ttl=64)
+            ip = IP(src=self.local, dst=self.client, ttl=self.ttl)
         return Ether(src=self.smac, dst=self.cmac) / ip
 
     def send(self, flags, seq, ack=None, win=WIN, opts=None, payload=b"", raw_opts=None,
@@ -220,6 +221,17 @@ class Peer:
         self.expect("S")
         self.syn_ack()
         self.expect(".", seq=1, ack=1)
+
+    def zero_window_opens(self, delay):
+        """S. with window 0, our ACK, then after delay s a window update:
+        our held FIN comes on it; the usual close."""
+        self.expect("S")
+        self.syn_ack(win=0)
+        self.expect(".", seq=1, ack=1)
+        time.sleep(delay)
+        self.send(".", 1, 1)
+        self.expect("F.", seq=1, ack=1, timeout=2)
+        self.finish_close()
 
     def finish_close(self):
         """Our FIN came (FIN_WAIT_1): ACK it, send ours, await the last ACK."""
@@ -676,13 +688,7 @@ class ZeroWindowOpens:
     once on the update, long before the RTO."""
     @staticmethod
     def peer(p):
-        p.expect("S")
-        p.syn_ack(win=0)
-        p.expect(".", seq=1, ack=1)
-        time.sleep(0.2)
-        p.send(".", 1, 1)
-        p.expect("F.", seq=1, ack=1, timeout=2)
-        p.finish_close()
+        p.zero_window_opens(0.2)
 
     @staticmethod
     def check(c):
@@ -855,10 +861,40 @@ class OptionsOverrun:
         c.need((c.rep.get("peer") or {}).get("mss") == 1300, "peer %s" % c.rep.get("peer"))
 
 
+@scenario("syn-proxy-timing", ["--time-wait", "0.2"], (4, 6))
+class SynProxyTiming:
+    """A SYN proxy's signature: the S. advertises window 0 and, 5 ms after
+    our ACK, a window update opens it (the backend accepted). The finding
+    syn-proxy's backend connect time is our ACK's wire time to the update's,
+    equal to the capture's within 1 us: our ACK is marked for the capture
+    socket (IPv4: its IP ID; IPv6: its options start with four NOPs)."""
+    @staticmethod
+    def peer(p):
+        p.zero_window_opens(0.005)
+
+    @staticmethod
+    def check(c):
+        c.wire("S . F. .")
+        c.report(result="ok", close="ok")
+        f = c.rep.get("findings") or []
+        c.need([x["name"] for x in f] == ["syn-proxy"], "findings %s" % f)
+        c.need(f[0]["ack_stamped"] is True, "our ACK not timed on the wire: %s" % f[0])
+        if c.fam == 6:
+            c.need(c.out[1].opts.startswith("nop,nop,nop,nop"), "our ACK's options %s" % c.out[1].opts)
+        upd = [s for s in c.inn if s.flags == "." and s.win > 0]
+        c.need(upd, "no window update in the capture")
+        wire_us = (upd[0].tns - c.out[1].tns) / 1e3
+        got = f[0]["backend_connect_us"]
+        c.need(got is not None and abs(got - wire_us) <= 1.0,
+               "backend connect time %s us, the capture's %.3f us" % (got, wire_us))
+        c.need(4000 <= wire_us <= 500000, "window update %.3f us after our ACK" % wire_us)
+
+
 # ---- checks ----------------------------------------------------------------
 
 class WSeg:
-    __slots__ = ("t", "dir", "flags", "seq", "ack", "win", "plen", "opts", "csum", "rseq", "rack")
+    __slots__ = ("t", "tns", "dir", "flags", "seq", "ack", "win", "plen", "opts", "csum", "rseq",
+                 "rack")
 
     def __str__(self):
         return "%s %s:%s" % (self.flags, self.rseq, self.rack if "." in self.flags else "-")
@@ -888,7 +924,7 @@ class Check:
             if a.port not in (int(f[3]), int(f[5])):
                 continue
             s = WSeg()
-            s.t, s.dir, s.flags = int(f[0]) / 1e9, f[1], f[6]
+            s.t, s.tns, s.dir, s.flags = int(f[0]) / 1e9, int(f[0]), f[1], f[6]
             s.seq, s.ack, s.win, s.plen, s.opts, s.csum = (int(f[7]), int(f[8]), int(f[9]),
                                                           int(f[10]), f[11], f[12])
             if s.dir == ">" and s.flags == "S" and iss is None:

@@ -352,6 +352,51 @@ static void roundtrip(bool v6)
 	pkt_builder_free(b);
 }
 
+/* A stamped pure ACK (the capture socket times it): IPv4 carries the mark
+ * in its IP ID, IPv6 as four NOPs opening the options, before NOP NOP TS. */
+static void test_stamped_ack(void)
+{
+	struct pkt_builder *b = builder();
+	uint8_t buf[PKT_MAX_LEN], want[40];
+	struct pkt_info pi;
+	for (int v6 = 0; v6 < 2; v6++) {
+		for (int ts = 0; ts < 2; ts++) {
+			size_t hl = v6 ? 40 : 20;
+			struct pkt_out o = syn_out(v6, NULL);
+			o.flags = PKT_ACK;
+			o.ack = 1;
+			o.ts = ts;
+			o.stamp = true;
+			ssize_t n = pkt_build(b, &o, buf, sizeof(buf));
+			CHECK(verify_built(buf, n, &o));
+			size_t optlen = (v6 ? 4 : 0) + (ts ? 12 : 0);
+			CHECK_EQ(n, hl + 20 + optlen);
+			CHECK_EQ(buf[hl + 12] >> 4, 5 + optlen / 4);
+			if (v6) {
+				CHECK_EQ(buf[hl + 20] << 24 | buf[hl + 21] << 16 | buf[hl + 22] << 8 | buf[hl + 23],
+					 PKT_OPT_STAMP);
+			} else {
+				CHECK_EQ(buf[4] << 8 | buf[5], PKT_IPID_STAMP);
+			}
+			size_t wn = unhex("0101" TS_HEX, want);
+			if (ts)
+				CHECK(memcmp(buf + hl + 20 + (v6 ? 4 : 0), want, wn) == 0);
+			CHECK_EQ(parse_exact(buf, (size_t)n, &pi), PKT_OK);
+			CHECK_EQ(pi.flags, PKT_ACK);
+			CHECK_EQ(pi.opts.has_ts, ts);
+			CHECK_EQ(pi.opts.bad, 0);
+			CHECK_EQ(pi.payload_len, 0);
+			/* Unstamped: no mark */
+			o.stamp = false;
+			n = pkt_build(b, &o, buf, sizeof(buf));
+			CHECK_EQ(n, hl + 20 + (ts ? 12 : 0));
+			if (!v6)
+				CHECK(!(buf[4] == 0x74 && buf[5] == 0x70));
+		}
+	}
+	pkt_builder_free(b);
+}
+
 static void test_roundtrip_v4(void) { roundtrip(false); }
 static void test_roundtrip_v6(void) { roundtrip(true); }
 
@@ -1181,6 +1226,7 @@ int main(void)
 	RUN(test_roundtrip_v4);
 	RUN(test_roundtrip_v6);
 	RUN(test_nonsyn_options);
+	RUN(test_stamped_ack);
 	RUN(test_ttl_tos);
 	RUN(test_builder_reuse);
 	RUN(test_builder_errors);
