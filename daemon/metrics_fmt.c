@@ -17,6 +17,7 @@
 #include "fsm.h"
 #include "outcome.h"
 #include "packet.h"
+#include "path.h"
 
 static void put(struct jbuf *b, const char *s) { jb_append(b, s, strlen(s)); }
 
@@ -598,6 +599,17 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			continue;
 		target_label(b, "tcpprobe_peer_ttl", t);
 		metrics_put_u64(b, true, t->st.peer_ttl);
+	}
+
+	metrics_put_family(b, "tcpprobe_peer_hops", "gauge",
+			   "Routers on the way back from the peer: the initial TTL guessed (the "
+			   "smallest of 64, 128, 255 not below it) minus the last SYN/ACK's TTL.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.have_peer)
+			continue;
+		target_label(b, "tcpprobe_peer_hops", t);
+		metrics_put_u64(b, true, path_hops_from_ttl(t->st.peer_ttl));
 	}
 
 	metrics_put_family(b, "tcpprobe_target_paused", "gauge",

@@ -9,6 +9,7 @@
 #include "discovery.h"
 #include "labels.h"
 #include "outcome.h"
+#include "path.h"
 #include "remote_write.h"
 #include "report.h"
 
@@ -526,6 +527,16 @@ static void put_findings(struct jbuf *j, const struct view_field *f, const struc
 	report_findings_json(j, &x->t->st.find);
 }
 
+/* probes/path: routers on the SYN/ACK's way back, from its TTL. */
+static void put_peer_hops(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	if (x->t->st.have_peer)
+		jb_uint(j, path_hops_from_ttl(x->t->st.peer_ttl));
+	else
+		jb_null(j);
+}
+
 static void put_histograms(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct daemon_cfg *dc = x->dc;
@@ -602,6 +613,7 @@ const struct view_field view_show_fields[] = {
 	  TW(peer_fin_retransmits), NULL, 0 },
 	{ "time_wait_rsts", NULL, NULL, NULL, VF_COUNT, put_tw, TW(rsts), NULL, 0 },
 	{ "peer", NULL, "  peer:", "%s", VF_PEER, put_peer, 0, "not seen", 0 },
+	{ "peer_hops", NULL, "  peer hops:", "%s", VF_COUNT, put_peer_hops, 0, NULL, 0 },
 	{ "fingerprint", NULL, "  fingerprint:", "%s", VF_STR, put_fp, 0, "none", 0 },
 	{ "fingerprint_changes", NULL, NULL, " (changed %s times)", VF_COUNT, put_t_u64,
 	  TG(st.fp_changes), NULL, 0 },

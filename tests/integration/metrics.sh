@@ -433,6 +433,8 @@ for t in ['open4', 'slow6', 'syn-any4', 'refused', 'dropped', 'unreach', 'fin-cl
     p = s.get('peer')
     if p:
         eq(t + ' peer_ttl', q('tcpprobe_peer_ttl,target=' + t), p['ttl'])
+        # on the lab's one link: no router on the way back
+        eq(t + ' peer_hops', (q('tcpprobe_peer_hops,target=' + t), s['peer_hops']), (0, 0))
         info = [l for n, l, v in m if n == 'tcpprobe_peer_info' and l['target'] == t]
         eq(t + ' peer_info', info, [{'target': t,
             'mss': 'none' if p['mss'] is None else str(p['mss']),
@@ -441,6 +443,7 @@ for t in ['open4', 'slow6', 'syn-any4', 'refused', 'dropped', 'unreach', 'fin-cl
             'timestamps': 'true' if p['timestamps'] else 'false'}])
     else:
         eq(t + ' peer_ttl', q('tcpprobe_peer_ttl,target=' + t), None)
+        eq(t + ' peer_hops', (q('tcpprobe_peer_hops,target=' + t), s['peer_hops']), (None, None))
     if s['kind'] != 'fin':
         h = s['histograms']['handshake']
         eq(t + ' handshake count', q('tcpprobe_handshake_duration_seconds_count,target=' + t), h['count'])

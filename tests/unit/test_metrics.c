@@ -254,6 +254,7 @@ static void sample_targets(struct tset *s)
 	record(&s->t[1], RESULT_OK, CLOSE_NONE, 150000, 1712345679000000000ULL, default_bounds,
 	       NDEF);
 	s->t[1].paused = true;
+	s->t[1].st.peer_ttl = 61; /* three routers back */
 	target_init(&s->t[2], "fw", "192.0.2.1", PROBE_FIN, 22);
 	record(&s->t[2], RESULT_SILENT, CLOSE_NONE, 0, 1712345680000000000ULL, default_bounds,
 	       NDEF);
@@ -337,7 +338,9 @@ static void families_rendered(void)
 		"tcpprobe_last_success_timestamp_seconds{target=\"fw\"} 1712345680",
 		"tcpprobe_peer_info{target=\"web\",mss=\"1460\",wscale=\"7\",sack=\"true\","
 		"timestamps=\"false\"} 1",
-		"tcpprobe_peer_ttl{target=\"dns-v6\"} 64",
+		"tcpprobe_peer_ttl{target=\"dns-v6\"} 61",
+		"tcpprobe_peer_hops{target=\"dns-v6\"} 3",
+		"tcpprobe_peer_hops{target=\"web\"} 0",
 		"tcpprobe_target_paused{target=\"dns-v6\"} 1",
 		"tcpprobe_target_paused{target=\"web\"} 0",
 	};
@@ -356,6 +359,7 @@ static void families_rendered(void)
 		"tcpprobe_handshake_duration_seconds_count{target=\"fw\"}",
 		"tcpprobe_peer_info{target=\"new\"",
 		"tcpprobe_peer_ttl{target=\"fw\"}",
+		"tcpprobe_peer_hops{target=\"fw\"}",
 		"tcpprobe_last_probe_timestamp_seconds{target=\"new\"}",
 		"tcpprobe_last_success_timestamp_seconds{target=\"new\"}",
 	};

@@ -230,12 +230,14 @@ static void t_show_text(void)
 	CHECK(has_line(buf, "  last result:", "none, rtt -, at never"));
 	CHECK(has_line(buf, "  results:", "ok=0 refused=2"));
 	CHECK(has_line(buf, "  peer:", "not seen"));
+	CHECK(has_line(buf, "  peer hops:", "-"));
 	CHECK(!strstr(buf, "recent results"));
 	/* Set, the optional rows come back. */
 	o = json_loads("{\"target\":{\"name\":\"n\",\"address\":\"192.0.2.1\",\"port\":80,"
 		       "\"source\":\"192.0.2.9\",\"resolved_at\":null,\"resolve_error\":null,"
 		       "\"error\":\"no route\",\"config_line\":7,"
-		       "\"peer\":{\"mss\":1460,\"wscale\":null,\"sack\":true,\"ttl\":64}}}",
+		       "\"peer\":{\"mss\":1460,\"wscale\":null,\"sack\":true,\"ttl\":64},"
+		       "\"peer_hops\":0}}",
 		       0, NULL);
 	CHECK(o);
 	fp = fmemopen(buf, sizeof(buf), "w");
@@ -247,6 +249,7 @@ static void t_show_text(void)
 	CHECK(has_line(buf, "  error:", "no route"));
 	CHECK(has_line(buf, "  config line:", "7"));
 	CHECK(has_line(buf, "  peer:", "mss 1460, wscale -, sack yes, timestamps no, ttl 64"));
+	CHECK(has_line(buf, "  peer hops:", "0"));
 }
 
 /* Bytes that are not UTF-8 (a file name, a label) still make JSON a strict
