@@ -168,6 +168,13 @@ static void findings_json(struct jbuf *j, const struct find_result *f)
 				jb_null(j);
 			jb_key(j, "ack_stamped");
 			jb_bool(j, f->ack_stamped);
+			jb_key(j, "other_stack");
+			jb_bool(j, f->other_stack);
+			jb_key(j, "later_ttl");
+			if (f->later_ttl)
+				jb_uint(j, f->later_ttl);
+			else
+				jb_null(j);
 			break;
 		case FIND_OPTIONS_STRIPPED:
 			jb_key(j, "options");

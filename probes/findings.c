@@ -74,6 +74,7 @@ void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
 		o->synack_seq = pi->seq;
 		o->synack_win = pi->win;
 		o->synack_tos = pi->tos;
+		o->synack_ttl = pi->ttl;
 		o->synack_opts = pi->opts;
 		struct find_fp *fp = &o->fp;
 		memcpy(fp->kinds, pi->opts.kinds, sizeof(fp->kinds));
@@ -98,6 +99,20 @@ void find_observe_in(struct find_obs *o, const struct pkt_info *pi, uint64_t t)
 		o->t_wupd = t;
 	if (pi->opts.has_ts)
 		o->later_ts = true;
+	/* Who sent it: one stack keeps its TTL and, once both SYNs had them,
+	 * sends timestamps on every segment but RSTs (RFC 7323 3.2). Only a
+	 * segment within what the peer sent since ISN+1 counts (one of an
+	 * earlier connection on the 4-tuple tells nothing). */
+	uint32_t rel = pi->seq - (o->synack_seq + 1);
+	bool ours = rel <= o->peer_sent;
+	if (ours && rel + pi->payload_len > o->peer_sent)
+		o->peer_sent = rel + pi->payload_len;
+	if (ours && !(pi->flags & PKT_RST)) {
+		if (pi->ttl != o->synack_ttl && !o->later_ttl)
+			o->later_ttl = pi->ttl ? pi->ttl : 1;
+		if (o->synack_opts.has_ts && !pi->opts.has_ts)
+			o->later_no_ts = true;
+	}
 	if (pi->payload_len && o->data_segs < UINT16_MAX) {
 		o->data_segs++;
 		o->data_not_ect += (pi->tos & 3) == 0;
@@ -176,7 +191,18 @@ void find_eval(const struct find_obs *o, const struct find_input *in, struct fin
 	r->fp = o->fp;
 
 	/* syn-proxy: Linux SYNPROXY (and the proxies built like it) answers
-	 * with window 0 and opens it once the backend has accepted. */
+	 * with window 0 and opens it once the backend has accepted. Or the
+	 * second rule: a SYN/ACK never retransmitted (a stateless answer)
+	 * while the later segments come from a stack with another TTL, or
+	 * without the timestamps the SYN/ACK agreed to: the proxy answered
+	 * the handshake, the backend the rest. */
+	r->synack_ttl = o->synack_ttl;
+	if (!in->synack_rtx && (o->later_ttl || o->later_no_ts)) {
+		r->mask |= 1u << FIND_SYN_PROXY;
+		r->other_stack = true;
+		r->later_ttl = o->later_ttl;
+		r->later_no_ts = o->later_no_ts;
+	}
 	if (o->synack_win == 0) {
 		r->mask |= 1u << FIND_SYN_PROXY;
 		uint64_t t_end = o->t_wupd ? o->t_wupd : o->t_rst;
@@ -271,6 +297,21 @@ const char *find_opt_str(uint8_t bit)
 	return "?";
 }
 
+/* The second syn-proxy rule's evidence: "SYN/ACK ttl 64, later segments
+ * ttl 60; SYN/ACK with timestamps, later segments without: ..." */
+static void other_stack_str(const struct find_result *r, char *buf, size_t len, bool more)
+{
+	char ttl[64] = "", ts[80] = "";
+	if (r->later_ttl)
+		snprintf(ttl, sizeof(ttl), "SYN/ACK ttl %u, later segments ttl %u", r->synack_ttl,
+			 r->later_ttl);
+	if (r->later_no_ts)
+		snprintf(ts, sizeof(ts), "%sSYN/ACK with timestamps, later segments without",
+			 ttl[0] ? "; " : "");
+	snprintf(buf, len, "%s%s%s: the SYN/ACK (not retransmitted) came from another stack than "
+		 "the later segments", more ? "; " : "", ttl, ts);
+}
+
 const char *find_evidence(const struct find_result *r, enum find_name f, char *buf, size_t len)
 {
 	char names[64];
@@ -278,16 +319,20 @@ const char *find_evidence(const struct find_result *r, enum find_name f, char *b
 	if (!find_has(r, f))
 		return buf;
 	switch (f) {
-	case FIND_SYN_PROXY:
+	case FIND_SYN_PROXY: {
+		int n = 0;
 		if (r->backend_refused && r->backend_ns)
-			snprintf(buf, len, "SYN/ACK window 0; RST %.3f us after our ACK: the backend "
-				 "refused behind the proxy", r->backend_ns / 1e3);
+			n = snprintf(buf, len, "SYN/ACK window 0; RST %.3f us after our ACK: the backend "
+				     "refused behind the proxy", r->backend_ns / 1e3);
 		else if (r->backend_ns)
-			snprintf(buf, len, "SYN/ACK window 0; window opened %.3f us after our ACK "
-				 "(backend connect time)", r->backend_ns / 1e3);
-		else
-			snprintf(buf, len, "SYN/ACK window 0");
+			n = snprintf(buf, len, "SYN/ACK window 0; window opened %.3f us after our ACK "
+				     "(backend connect time)", r->backend_ns / 1e3);
+		else if (r->fp.win == 0)
+			n = snprintf(buf, len, "SYN/ACK window 0");
+		if (r->other_stack && n >= 0 && (size_t)n < len)
+			other_stack_str(r, buf + n, len - (size_t)n, n > 0);
 		break;
+	}
 	case FIND_OPTIONS_STRIPPED:
 		opt_names(r->stripped, names, sizeof(names));
 		if (r->nop_excess && r->stripped_later)

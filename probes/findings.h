@@ -66,6 +66,12 @@ struct find_obs {
 	uint64_t t_wupd;       /* first later peer segment opening a zero window */
 	uint64_t t_rst;        /* first RST after the SYN/ACK */
 	bool later_ts;         /* a later peer segment carried timestamps */
+	/* syn-proxy's second rule: later segments (not RSTs) at or after the
+	 * peer's ISN+1 that another stack sent than the SYN/ACK's */
+	uint32_t peer_sent;    /* payload bytes the peer sent since ISN+1 (highest end) */
+	uint8_t synack_ttl;    /* the SYN/ACK's TTL / hop limit as received */
+	uint8_t later_ttl;     /* the first later segment's whose TTL differs; 0: none */
+	bool later_no_ts;      /* the SYN/ACK had timestamps, a later segment none */
 	uint16_t data_segs;    /* later peer segments with payload */
 	uint16_t data_not_ect; /* ... whose IP ECN field was not-ECT */
 };
@@ -96,6 +102,10 @@ struct find_result {
 	bool backend_refused;      /* an RST, no window update: the backend refused */
 	bool ack_stamped;
 	uint64_t backend_ns;       /* our ACK -> window update (or the RST) */
+	bool other_stack;          /* the second rule: the SYN/ACK, not retransmitted,
+				    * came from another stack than the later segments */
+	uint8_t synack_ttl, later_ttl; /* later_ttl 0: the TTL did not change */
+	bool later_no_ts;          /* the SYN/ACK had timestamps, later segments not */
 	/* options-stripped */
 	uint8_t stripped;          /* FIND_OPT_* */
 	uint8_t nop_excess;        /* NOP bytes beyond the alignment padding */

@@ -890,6 +890,34 @@ class SynProxyTiming:
         c.need(4000 <= wire_us <= 500000, "window update %.3f us after our ACK" % wire_us)
 
 
+@scenario("syn-proxy-other-stack", ["--time-wait", "0.2"], (4, 6))
+class SynProxyOtherStack:
+    """A proxy answers the handshake (S. with hop limit 64, not
+    retransmitted) and a backend further away the rest (hop limit 60, no
+    timestamps): the later segments come from another stack. The finding
+    syn-proxy names the TTL change and the timestamps that went missing."""
+    @staticmethod
+    def peer(p):
+        p.expect("S")
+        p.syn_ack(opts=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (7000, 0)),
+                        ("NOP", None), ("WScale", 7)])
+        p.expect(".", seq=1, ack=1)
+        p.ttl = 60
+        p.expect("F.", seq=1, ack=1)
+        p.finish_close()
+
+    @staticmethod
+    def check(c):
+        c.wire("S . F. .")
+        c.report(result="ok", close="ok", synack_retransmits=0)
+        f = c.rep.get("findings") or []
+        c.need([x["name"] for x in f] == ["syn-proxy"], "findings %s" % f)
+        ev = f[0]["evidence"]
+        c.need("ttl 64" in ev and "60" in ev and "timestamps" in ev, "evidence: %s" % ev)
+        c.need(f[0].get("backend_connect_us") is None, "a backend connect time without a zero window: %s" % f[0])
+        c.need(f[0].get("other_stack") is True and f[0].get("later_ttl") == 60, "finding %s" % f[0])
+
+
 # ---- checks ----------------------------------------------------------------
 
 class WSeg:

@@ -10,7 +10,7 @@
 # where nothing listens; an nft rule drops the server kernel's own RSTs from
 # those ports (the peer sends on a packet socket, which netfilter does not
 # see). ONLY=REGEX runs the matching scenarios; KEEP=1 keeps the files.
-# checks: 32
+# checks: 34
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/daemon_lib.sh

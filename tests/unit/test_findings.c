@@ -86,6 +86,8 @@ struct later { uint64_t dt; uint8_t flags; uint16_t win; const char *opts; uint1
 	       bool stale; /* another sequence number: an earlier connection's */ };
 
 static bool run_ecn;          /* the SYN was ECN-setup */
+static uint8_t later_ttl = 64; /* TTL of the later segments (the SYN/ACK's: 64) */
+static uint8_t run_synack_rtx; /* SYN/ACK retransmissions the fsm counted */
 static uint8_t synack_ecn;    /* ECE/CWR on the SYN/ACK */
 
 static void run(int fam, uint16_t synack_win, const char *synack_opts, const struct later *l,
@@ -103,13 +105,14 @@ static void run(int fam, uint16_t synack_win, const char *synack_opts, const str
 		seg_tos = l[i].tos;
 		seg_plen = l[i].plen;
 		seg_seq = l[i].stale ? 12345 : 1; /* the SYN/ACK's is 0 */
-		struct pkt_info p = seg(fam, l[i].flags, l[i].win, 64, l[i].opts);
+		struct pkt_info p = seg(fam, l[i].flags, l[i].win, later_ttl, l[i].opts);
 		seg_tos = 0;
 		seg_plen = 0;
 		seg_seq = 0;
 		find_observe_in(&o, &p, t0 + l[i].dt);
 	}
-	struct find_input in = { .offered = *offered, .ecn = run_ecn, .expect_mss = expect };
+	struct find_input in = { .offered = *offered, .ecn = run_ecn, .expect_mss = expect,
+				 .synack_rtx = run_synack_rtx };
 	find_eval(&o, &in, r);
 }
 
@@ -279,18 +282,19 @@ static void t_ecn(void)
 	char ev[200];
 	run_ecn = true;
 	synack_ecn = PKT_ECE;
-	const struct later banner[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x02, false } };
+	/* Linux's later segments carry the timestamps its SYN/ACK agreed to */
+	const struct later banner[] = { { 50000, PKT_PSH | PKT_ACK, 502, "0101" TS, 22, 0x02, false } };
 	run(AF_INET, 65160, L_FULL, banner, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
 	CHECK_STR(find_evidence(&r, FIND_ECN_NEGOTIATED, ev, sizeof(ev)),
 		  "SYN/ACK has ECE, not CWR; its IP dscp 0 ecn not-ect; 1 of 1 data segments ECT");
-	const struct later bleached[] = { { 50000, PKT_PSH | PKT_ACK, 502, NULL, 22, 0x00, false } };
+	const struct later bleached[] = { { 50000, PKT_PSH | PKT_ACK, 502, "0101" TS, 22, 0x00, false } };
 	run(AF_INET6, 65160, L_V6FULL, bleached, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED | 1u << FIND_ECN_BLEACHED);
 	CHECK_STR(find_evidence(&r, FIND_ECN_BLEACHED, ev, sizeof(ev)),
 		  "ECN negotiated, yet 1 of 1 data segments arrived not-ECT: the ECN field was cleared on the way");
 	/* pure ACKs are not-ECT by design (RFC 3168 6.1.4): no bleaching */
-	const struct later acks[] = { { 50000, PKT_ACK, 502, NULL, 0, 0, false } };
+	const struct later acks[] = { { 50000, PKT_ACK, 502, "0101" TS, 0, 0, false } };
 	run(AF_INET, 65160, L_FULL, acks, 1, &ALL, 0, &r);
 	CHECK_EQ(r.mask, 1u << FIND_ECN_NEGOTIATED);
 	synack_ecn = 0;
@@ -335,10 +339,73 @@ static void t_syn_cookies(void)
 	CHECK_EQ(r.mask, 0);
 }
 
+/* syn-proxy's second rule: the SYN/ACK from one stack (not retransmitted),
+ * the later segments from another: another TTL, or no timestamps though
+ * the SYN/ACK agreed to them. Not when the SYN/ACK was retransmitted (a
+ * stateful listener), not for RSTs (Linux sends them without timestamps),
+ * not for an earlier connection's segments. */
+static void t_synproxy_other_stack(void)
+{
+	struct find_result r;
+	char ev[FIND_EVIDENCE_MAX];
+	const struct later fin_ts[] = { { 90000, PKT_FIN | PKT_ACK, 502, "0101" TS, 0, 0, false } };
+	const struct later fin_nots[] = { { 90000, PKT_FIN | PKT_ACK, 502, NULL, 0, 0, false } };
+	/* the same stack: same TTL, timestamps on: nothing */
+	run(AF_INET, 65160, L_FULL, fin_ts, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	/* another TTL */
+	later_ttl = 60;
+	run(AF_INET, 65160, L_FULL, fin_ts, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
+	CHECK(r.other_stack && r.later_ttl == 60 && r.synack_ttl == 64 && !r.later_no_ts);
+	CHECK_EQ(r.backend_ns, 0);
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK ttl 64, later segments ttl 60: the SYN/ACK (not retransmitted) came from "
+		  "another stack than the later segments");
+	/* and no timestamps (IPv6) */
+	run(AF_INET6, 65160, L_V6FULL, fin_nots, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK ttl 64, later segments ttl 60; SYN/ACK with timestamps, later segments "
+		  "without: the SYN/ACK (not retransmitted) came from another stack than the later "
+		  "segments");
+	/* a retransmitted SYN/ACK: a listener with state answered it */
+	run_synack_rtx = 1;
+	run(AF_INET, 65160, L_FULL, fin_nots, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	run_synack_rtx = 0;
+	/* an earlier connection's segment: not this peer's */
+	const struct later stale[] = { { 90000, PKT_ACK, 502, NULL, 0, 0, true } };
+	run(AF_INET, 65160, L_FULL, stale, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	later_ttl = 64;
+	/* timestamps gone, same TTL; an RST without them is no evidence */
+	run(AF_INET, 65160, L_FULL, fin_nots, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
+	CHECK(r.later_no_ts && !r.later_ttl);
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK with timestamps, later segments without: the SYN/ACK (not retransmitted) "
+		  "came from another stack than the later segments");
+	const struct later rst[] = { { 90000, PKT_RST | PKT_ACK, 0, NULL, 0, 0, false } };
+	run(AF_INET, 65160, L_FULL, rst, 1, &ALL, 0, &r);
+	CHECK_EQ(r.mask, 0);
+	/* both rules: window 0 and the backend's other TTL */
+	later_ttl = 61;
+	const struct later upd[] = { { 180000, PKT_ACK, 502, "0101" TS, 0, 0, false } };
+	run(AF_INET, 0, L_FULL, upd, 1, &ALL, 0, &r);
+	later_ttl = 64;
+	CHECK_EQ(r.mask, 1u << FIND_SYN_PROXY);
+	CHECK_STR(find_evidence(&r, FIND_SYN_PROXY, ev, sizeof(ev)),
+		  "SYN/ACK window 0; window opened 160.000 us after our ACK (backend connect time); "
+		  "SYN/ACK ttl 64, later segments ttl 61: the SYN/ACK (not retransmitted) came from "
+		  "another stack than the later segments");
+}
+
 int main(void)
 {
 	RUN(t_synproxy_window_update);
 	RUN(t_synproxy_backend_refused);
+	RUN(t_synproxy_other_stack);
 	RUN(t_plain_linux_no_findings);
 	RUN(t_options_stripped_nops);
 	RUN(t_options_stripped_later);
