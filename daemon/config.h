@@ -38,6 +38,8 @@ struct probe_opts {
 	bool ecn;                 /* ECN-setup SYN (probes/findings: ecn-*) */
 	bool check_synack_retransmit; /* syn probes: see whether the SYN/ACK comes again */
 	uint16_t expect_mss;      /* mss-clamped below this; 0: 1460 (IPv4) / 1440 (IPv6) */
+	uint8_t flows;            /* probes per round, one per flow (probes/flows) */
+	bool flow_metrics;        /* per-flow series in /metrics */
 	uint64_t interval_ns;
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "config_priv.h"
+#include "flows.h"
 #include "fsm.h"
 #include "log.h"
 
@@ -145,6 +146,10 @@ static const struct probe_key {
 	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0",
 	   { { 0, "expect-mss", "N", NULL,
 	       "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6" } }),
+	/* probes/flows: N probes a round, each flow on its own source port. */
+	PK("flows", PT_UINT, flows, 1, FLOWS_MAX, "1",
+	   { { 0, "flows", "N", NULL, "probes per round, one per flow (its own source port)" } }),
+	PK("flow_metrics", PT_BOOL, flow_metrics, 0, 0, "no", { { 0 } }),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))

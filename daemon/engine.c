@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flows.h"
 #include "isn.h"
 #include "log.h"
 #include "rawio.h"
@@ -31,6 +32,8 @@ struct pctx {
 	struct pkt_addr dst;    /* queued probes: the request */
 	struct pkt_addr src;    /* family 0: look the route up at launch */
 	uint16_t dport;
+	uint16_t sport;         /* a flow's reserved port; 0: from the allocator */
+	uint8_t flow;
 	bool want_tl;
 	uint8_t send_errno;     /* the first send that failed, for the report */
 	struct engine_profile *prof;
@@ -85,7 +88,19 @@ struct dest {
 	uint32_t used;
 	uint16_t *ring;         /* NULL: few in use */
 	uint32_t rhead, rcount; /* ring of the range's size */
+	/* Ports reserved for flows (engine_ports_reserve): never handed out,
+	 * never in the ring, not counted in used. */
+	uint16_t *resv;
+	uint32_t nresv;
 };
+
+static bool dest_reserved(const struct dest *ds, uint16_t p)
+{
+	for (uint32_t i = 0; i < ds->nresv; i++)
+		if (ds->resv[i] == p)
+			return true;
+	return false;
+}
 
 struct engine {
 	struct event_base *base;
@@ -347,7 +362,7 @@ static int dest_ring(struct engine *e, struct dest *ds)
 	ds->rhead = ds->rcount = 0;
 	for (unsigned i = 0; i < span; i++) {
 		uint16_t p = rr_next(e);
-		if (!tab_find(e, &ds->remote, ds->rport, p))
+		if (!tab_find(e, &ds->remote, ds->rport, p) && !dest_reserved(ds, p))
 			ds->ring[ds->rcount++] = p;
 	}
 	return 0;
@@ -371,14 +386,14 @@ static int port_alloc(struct engine *e, const struct pkt_addr *remote, uint16_t 
 		/* At most `used` candidates are taken: one of used+1 is free. */
 		for (uint32_t i = 0; i <= ds->used && i < port_span(e); i++) {
 			uint16_t p = rr_next(e);
-			if (!tab_find(e, remote, rport, p)) {
+			if (!tab_find(e, remote, rport, p) && !dest_reserved(ds, p)) {
 				ds->used++;
 				return p;
 			}
 		}
 	}
 	if ((!ds->ring && dest_ring(e, ds) < 0) || !ds->rcount) {
-		if (!ds->used) { /* only just created (out of memory) */
+		if (!ds->used && !ds->nresv) { /* only just created (out of memory) */
 			*dest_slot(e, remote, rport) = ds->hnext;
 			e->ndests--;
 			free(ds->ring);
@@ -397,12 +412,13 @@ static void port_release(struct engine *e, const struct pkt_addr *remote, uint16
 			 uint16_t lport)
 {
 	struct dest **pp = dest_slot(e, remote, rport), *ds = *pp;
-	if (!ds)
+	if (!ds || dest_reserved(ds, lport))
 		return;
-	if (--ds->used == 0) {
+	if (--ds->used == 0 && !ds->nresv) {
 		*pp = ds->hnext;
 		e->ndests--;
 		free(ds->ring);
+		free(ds->resv);
 		free(ds);
 		return;
 	}
@@ -410,6 +426,64 @@ static void port_release(struct engine *e, const struct pkt_addr *remote, uint16
 		unsigned span = port_span(e);
 		ds->ring[(ds->rhead + ds->rcount) % span] = lport;
 		ds->rcount++;
+	}
+}
+
+int engine_ports_reserve(struct engine *e, const struct pkt_addr *dst, uint16_t dport, unsigned n,
+			 uint16_t *ports, char *err, size_t errlen)
+{
+	unsigned got = 0;
+	for (; got < n; got++) {
+		/* From the allocator (which skips reserved ports), then moved
+		 * from `used` to the reservation. */
+		int p = port_alloc(e, dst, dport);
+		struct dest *ds = *dest_slot(e, dst, dport);
+		uint16_t *r = ds && p >= 0 ? realloc(ds->resv, (ds->nresv + 1) * sizeof(*r)) : NULL;
+		if (!r) {
+			if (p >= 0)
+				port_release(e, dst, dport, (uint16_t)p);
+			break;
+		}
+		ds->resv = r;
+		ds->resv[ds->nresv++] = (uint16_t)p;
+		ds->used--;
+		ports[got] = (uint16_t)p;
+	}
+	if (got == n)
+		return 0;
+	char a[64];
+	snprintf(err, errlen, "cannot reserve %u source ports in %u-%u for [%s]:%u (%u free)", n,
+		 e->cfg.sport_lo, e->cfg.sport_hi, pkt_addr_str(dst, a, sizeof(a)), dport, got);
+	engine_ports_release(e, dst, dport, got, ports);
+	return -1;
+}
+
+void engine_ports_release(struct engine *e, const struct pkt_addr *dst, uint16_t dport,
+			  unsigned n, const uint16_t *ports)
+{
+	struct dest **pp = dest_slot(e, dst, dport), *ds = *pp;
+	if (!ds)
+		return;
+	for (unsigned k = 0; k < n; k++) {
+		for (uint32_t i = 0; i < ds->nresv; i++) {
+			if (ds->resv[i] != ports[k])
+				continue;
+			ds->resv[i] = ds->resv[--ds->nresv];
+			/* A connection still on it (TIME_WAIT) now holds it as an
+			 * ordinary port, released when it goes; else it is free. */
+			if (tab_find(e, dst, dport, ports[k]))
+				ds->used++;
+			else if (ds->ring)
+				ds->ring[(ds->rhead + ds->rcount++) % port_span(e)] = ports[k];
+			break;
+		}
+	}
+	if (!ds->used && !ds->nresv) {
+		*pp = ds->hnext;
+		e->ndests--;
+		free(ds->ring);
+		free(ds->resv);
+		free(ds);
 	}
 }
 
@@ -440,6 +514,7 @@ static void send_segment(struct engine *e, struct conn *c, const struct fsm_segm
 		.src = e->locals[c->lidx], .dst = c->remote, .sport = c->lport, .dport = c->rport,
 		.seq = s->seq, .ack = s->ack, .flags = s->flags, .win = s->win,
 		.ttl = prof->ttl, .tos = prof->tos,
+		.flowlabel = prof->flow_label ? flows_label(c->lport) : 0,
 		.syn_opts = s->syn_opts ? &so : NULL,
 		.ts = s->ts, .tsval = s->tsval, .tsecr = s->tsecr,
 	};
@@ -486,6 +561,7 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	r->icmp_code = f->icmp_code;
 	r->have_peer = f->synack_seen > 0;
 	r->peer_ttl = f->peer_ttl;
+	r->flow = c->ctx ? c->ctx->flow : 0;
 	r->peer_mss = f->peer_mss;
 	r->peer_wscale = f->peer_wscale_ok ? (int8_t)f->peer_wscale : -1;
 	r->peer_sack = f->peer_sack;
@@ -636,6 +712,23 @@ static bool caps_allow(struct engine *e, const struct engine_profile *p)
 	return true;
 }
 
+/* A flow's own (reserved) port, its 4-tuple taken over from the flow's
+ * previous connection if that one only waits out TIME_WAIT; -1 with err
+ * while that probe still runs. */
+static int flow_port(struct engine *e, struct pctx *x, char *err, size_t errlen)
+{
+	struct conn *old = tab_find(e, &x->dst, x->dport, x->sport);
+	if (old && !old->ctx && old->f.state == TCPS_TIME_WAIT) {
+		e->st.tw_taken_over++;
+		conn_free(e, old);
+	} else if (old) {
+		snprintf(err, errlen, "source port %u: the flow's previous probe is still running (%s)",
+			 x->sport, tcp_state_str((enum tcp_state)old->f.state));
+		return -1;
+	}
+	return x->sport;
+}
+
 static void launch(struct engine *e, struct pctx *x)
 {
 	char err[128];
@@ -651,7 +744,9 @@ static void launch(struct engine *e, struct pctx *x)
 		log_warnx("%s", err);
 		goto fail;
 	}
-	int port = port_alloc(e, &x->dst, x->dport);
+	int port = x->sport ? flow_port(e, x, err, sizeof(err)) : port_alloc(e, &x->dst, x->dport);
+	if (port < 0 && x->sport)
+		goto fail;
 	if (port < 0) {
 		char a[64];
 		snprintf(err, sizeof(err), "no free source port in %u-%u for [%s]:%u (each waits out "
@@ -704,6 +799,7 @@ fail:
 		r.dport = x->dport;
 		r.kind = x->prof->fp.kind;
 		r.result = RESULT_ERROR;
+		r.flow = x->flow;
 		r.error = err;
 		r.peer_wscale = -1;
 		r.t_start = engine_now();
@@ -812,6 +908,8 @@ int engine_start(struct engine *e, const struct engine_probe *p, char *err, size
 	x->dst = p->dst;
 	x->src = p->src;
 	x->dport = p->dport;
+	x->sport = p->sport;
+	x->flow = p->flow;
 	x->want_tl = p->timeline;
 	x->prof = p->profile;
 	engine_profile_ref(x->prof);
@@ -1049,6 +1147,7 @@ void engine_free(struct engine *e)
 		for (struct dest *ds = e->dtab[i], *next; ds; ds = next) {
 			next = ds->hnext;
 			free(ds->ring);
+			free(ds->resv);
 			free(ds);
 		}
 	}

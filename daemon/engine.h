@@ -30,6 +30,7 @@ struct engine_profile {
 	struct fsm_params fp;
 	uint8_t ttl, tos;
 	uint16_t expect_mss;    /* probes/findings' mss-clamped threshold; 0: by family */
+	bool flow_label;        /* IPv6: a flow label fixed per source port (probes/flows) */
 	unsigned refs;
 	/* What its connections met in TIME_WAIT after their probe was reported
 	 * (so in no report): its owner's share of engine_stats' tw_ counters. */
@@ -49,6 +50,7 @@ struct probe_report {
 	bool have_icmp, have_peer;
 	uint8_t icmp_type, icmp_code;
 	uint8_t peer_ttl;
+	uint8_t flow;           /* 1..64: the flow of a target probed over several; 0: one */
 	int8_t peer_wscale;     /* -1: none */
 	bool peer_sack, peer_ts;
 	uint16_t peer_mss;      /* 0: none */
@@ -75,6 +77,8 @@ struct engine_probe {
 	struct pkt_addr src;            /* family 0: route lookup per probe */
 	uint16_t dport;
 	unsigned ifindex;               /* zone of a link-local IPv6 dst ("%eth0"), else 0 */
+	uint16_t sport;                 /* a flow's port (engine_ports_reserve); 0: any free */
+	uint8_t flow;                   /* into the report (probe_report.flow) */
 	struct engine_profile *profile; /* engine takes a reference */
 	bool timeline;                  /* record the timeline */
 	engine_report_cb cb;            /* called once, when result (and close) are final */
@@ -87,6 +91,7 @@ struct engine_stats {
 	uint64_t conns, inflight, queued, time_wait;
 	uint64_t conn_bytes;    /* sizeof one connection */
 	uint64_t port_exhausted;
+	uint64_t tw_taken_over; /* a flow's next probe ended its previous one's TIME_WAIT */
 	/* Counted in TIME_WAIT after the probe was reported (so in no report):
 	 * duplicated and retransmitted peer FINs, RSTs received. */
 	uint64_t tw_duplicates, tw_peer_fin_retransmits, tw_rsts;
@@ -100,6 +105,16 @@ void engine_free(struct engine *e);
  * queue is FIFO and a probe starts at once only when it is empty (sched.c
  * relies on this to tell whether a target's last probe has started). */
 int engine_start(struct engine *e, const struct engine_probe *p, char *err, size_t errlen);
+/* Reserve n source ports toward (dst, dport) for a target's flows: the
+ * engine hands them to no other probe until released. A probe with .sport
+ * set uses its port; if the flow's previous connection still holds the
+ * 4-tuple in TIME_WAIT it is ended (as Linux's tcp_tw_reuse: the tuple's
+ * ISN and TSval only grow), if it is still running the probe fails. 0, or
+ * -1 with err (the range has fewer than n free ports for dst). */
+int engine_ports_reserve(struct engine *e, const struct pkt_addr *dst, uint16_t dport, unsigned n,
+			 uint16_t *ports, char *err, size_t errlen);
+void engine_ports_release(struct engine *e, const struct pkt_addr *dst, uint16_t dport,
+			  unsigned n, const uint16_t *ports);
 void engine_stats(struct engine *e, struct engine_stats *out);
 /* Probes not yet reported plus connections still alive (TIME_WAIT). */
 uint64_t engine_busy(const struct engine *e);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "addrpolicy.h"
 #include "engine.h"
+#include "flows.h"
 #include "hostport.h"
 #include "json.h"
 #include "log.h"
@@ -27,6 +28,18 @@ struct ptarget;
 struct pseq {
 	struct ptarget *t;
 	unsigned seq;
+	unsigned flow; /* 0-based; flows > 1 only */
+};
+
+/* A target probed over several flows: per flow, its port and each round's
+ * result (so rounds, jitter and quantiles come from probes/flows). */
+enum { PF_PENDING, PF_ANSWERED, PF_LOST, PF_NONE };
+struct pflow {
+	uint16_t sport;
+	unsigned probes, lost;
+	uint8_t ttl;           /* the last SYN/ACK's; 0: none */
+	double *rtt;           /* per round, us; NAN: none */
+	uint8_t *st;           /* per round, PF_* */
 };
 
 struct ptarget {
@@ -44,6 +57,8 @@ struct ptarget {
 	double conn_min, conn_max, conn_sum, conn_sq; /* ms, first SYN -> SYN/ACK */
 	unsigned conn_n, ambiguous;
 	struct event *tick;
+	struct pflow *flows;      /* ps->flows of them when > 1, else NULL */
+	uint8_t *round_done;      /* per round: its probes reported */
 };
 
 struct probe_state {
@@ -53,6 +68,7 @@ struct probe_state {
 	struct ptarget *t;
 	unsigned nt;
 	unsigned count;
+	unsigned flows;           /* probes per round, one per flow */
 	uint64_t interval_ns;
 	bool json, trace, interrupted;
 	struct event *check_ev;
@@ -169,7 +185,7 @@ static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned
 static bool all_done(const struct probe_state *ps)
 {
 	for (unsigned i = 0; i < ps->nt; i++)
-		if (ps->t[i].done < ps->count)
+		if (ps->t[i].done < ps->count * ps->flows)
 			return false;
 	return engine_busy(ps->eng) == 0;
 }
@@ -191,6 +207,136 @@ static void stat_print(const char *what, double min, double max, double sum, dou
 	double avg = sum / n, var = sq / n - avg * avg;
 	printf("%s min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms%s\n", what, min, avg, max,
 	       var > 0 ? sqrt(var) : 0.0, note);
+}
+
+/* ---- flows (probes/flows does the statistics) ---- */
+
+static int flows_alloc(struct ptarget *t, unsigned n, unsigned count)
+{
+	if (!(t->flows = calloc(n, sizeof(*t->flows))) || !(t->round_done = calloc(count, 1)))
+		return -1;
+	for (unsigned f = 0; f < n; f++) {
+		struct pflow *pf = &t->flows[f];
+		if (!(pf->rtt = malloc(count * sizeof(*pf->rtt))) || !(pf->st = calloc(count, 1)))
+			return -1;
+		for (unsigned k = 0; k < count; k++)
+			pf->rtt[k] = NAN;
+	}
+	return 0;
+}
+
+static void flows_free(struct ptarget *t, unsigned n)
+{
+	for (unsigned f = 0; t->flows && f < n; f++) {
+		free(t->flows[f].rtt);
+		free(t->flows[f].st);
+	}
+	free(t->flows);
+	free(t->round_done);
+}
+
+static void flow_record(struct ptarget *t, const struct pseq *q, const struct probe_report *r)
+{
+	struct pflow *pf = &t->flows[q->flow];
+	unsigned k = q->seq - 1;
+	enum probe_outcome o = probe_outcome((enum probe_kind)r->kind, (enum probe_result)r->result);
+	t->round_done[k]++;
+	if (r->error || o == OUTCOME_ERROR) {
+		pf->st[k] = PF_NONE; /* this host's failure: neither answered nor lost */
+		return;
+	}
+	pf->probes++;
+	pf->st[k] = o == OUTCOME_UNANSWERED ? PF_LOST : PF_ANSWERED;
+	pf->lost += o == OUTCOME_UNANSWERED;
+	if (r->ph.handshake)
+		pf->rtt[k] = r->ph.handshake / 1e3;
+	if (r->have_peer)
+		pf->ttl = r->peer_ttl;
+}
+
+static void ms_or_dash(char *buf, size_t len, double us)
+{
+	if (isnan(us))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.3f", us / 1e3);
+}
+
+/* "round 3: 8 probes, 7 answered, 1 lost, rtt min/median/max = .../.../... ms, jitter ... ms" */
+static void round_print(const struct ptarget *t, unsigned k)
+{
+	unsigned n = t->ps->flows;
+	struct flows_sample s[FLOWS_MAX];
+	unsigned m = 0;
+	for (unsigned f = 0; f < n; f++) {
+		const struct pflow *pf = &t->flows[f];
+		if (pf->st[k] == PF_NONE)
+			continue;
+		s[m++] = (struct flows_sample){ .lost = pf->st[k] == PF_LOST,
+						.answered = pf->st[k] == PF_ANSWERED,
+						.rtt_us = pf->rtt[k], .prev_us = k ? pf->rtt[k - 1] : NAN };
+	}
+	struct flows_round rd;
+	flows_round(s, m, &rd);
+	char a[24], b[24], c[24], j[24];
+	ms_or_dash(a, sizeof(a), rd.rtt_min_us);
+	ms_or_dash(b, sizeof(b), rd.rtt_median_us);
+	ms_or_dash(c, sizeof(c), rd.rtt_max_us);
+	ms_or_dash(j, sizeof(j), rd.jitter_us);
+	printf("round %u: %u probes, %u answered, %u lost, rtt min/median/max = %s/%s/%s ms, "
+	       "jitter %s ms\n", k + 1, rd.probes, rd.answered, rd.lost, a, b, c, j);
+}
+
+/* The per-flow table and the flows worse than the rest (probes/flows' rule). */
+static void flows_summary(const struct ptarget *t)
+{
+	unsigned n = t->ps->flows, count = t->ps->count;
+	struct flows_flow ff[FLOWS_MAX];
+	double p99[FLOWS_MAX];
+	double *v = malloc(count * sizeof(*v));
+	if (!v)
+		return;
+	printf("flow  sport  probes  lost  loss%%    rtt p50    rtt p99  ttl\n");
+	for (unsigned f = 0; f < n; f++) {
+		const struct pflow *pf = &t->flows[f];
+		size_t m = 0;
+		for (unsigned k = 0; k < count; k++)
+			if (!isnan(pf->rtt[k]))
+				v[m++] = pf->rtt[k];
+		ff[f] = (struct flows_flow){ .probes = pf->probes, .lost = pf->lost,
+					     .rtt_p50_us = flows_quantile(v, m, 0.5) };
+		p99[f] = flows_quantile(v, m, 0.99);
+		char a[24], b[24], ttl[8] = "-";
+		ms_or_dash(a, sizeof(a), ff[f].rtt_p50_us);
+		ms_or_dash(b, sizeof(b), p99[f]);
+		if (pf->ttl)
+			snprintf(ttl, sizeof(ttl), "%u", pf->ttl);
+		printf("%4u  %5u  %6u  %4u  %5.1f%%  %6s ms  %6s ms  %3s\n", f + 1, pf->sport,
+		       pf->probes, pf->lost, pf->probes ? 100.0 * pf->lost / pf->probes : 0.0, a, b,
+		       ttl);
+	}
+	free(v);
+	struct flows_verdict vd;
+	flows_worse(ff, n, &vd);
+	printf("worse flows:");
+	if (!vd.n_worse)
+		printf(" none");
+	const char *sep = " ";
+	for (unsigned f = 0; f < n; f++) {
+		if (!vd.why[f])
+			continue;
+		printf("%s%u (sport %u:", sep, f + 1, t->flows[f].sport);
+		if (vd.why[f] & FLOWS_WORSE_RTT)
+			printf(" rtt p50 %.3f ms > %.0fx the best flow's %.3f ms", ff[f].rtt_p50_us / 1e3,
+			       FLOWS_RTT_FACTOR, vd.ref_rtt_p50_us / 1e3);
+		if (vd.why[f] & FLOWS_WORSE_LOSS)
+			printf("%s loss %.1f%% against the best flows' %.1f%%",
+			       vd.why[f] & FLOWS_WORSE_RTT ? ";" : "",
+			       100.0 * (double)ff[f].lost / (double)ff[f].probes, 100.0 * vd.ref_loss);
+		printf(")");
+		sep = ", ";
+	}
+	putchar('\n');
 }
 
 static void on_report(void *arg, const struct probe_report *r)
@@ -220,6 +366,8 @@ static void on_report(void *arg, const struct probe_report *r)
 		stat_add(r->ph.connect / 1e6, &t->conn_min, &t->conn_max, &t->conn_sum, &t->conn_sq,
 			 &t->conn_n);
 	t->ambiguous += r->ph.rtt_ambiguous;
+	if (t->flows)
+		flow_record(t, q, r);
 	if (ps->json) {
 		jb_reset(&ps->jb);
 		report_json(&ps->jb, t->name, r);
@@ -229,11 +377,15 @@ static void on_report(void *arg, const struct probe_report *r)
 		report_line(stdout, t->name, q->seq, r);
 		if (ps->trace)
 			report_trace(stdout, r);
+		if (t->flows && t->round_done[q->seq - 1] == ps->flows)
+			round_print(t, q->seq - 1);
 	}
 	fflush(stdout);
 }
 
-static void launch_one(struct ptarget *t)
+/* Probe `flow` (0-based) of round t->sent (one call per flow of a round;
+ * the last one advances the round). */
+static void launch_one(struct ptarget *t, unsigned flow)
 {
 	struct probe_state *ps = t->ps;
 	char err[256];
@@ -242,28 +394,38 @@ static void launch_one(struct ptarget *t)
 		.profile = ps->prof,
 		.timeline = ps->trace || ps->json, .cb = on_report,
 	};
-	if (!t->seqs && !(t->seqs = calloc(ps->count, sizeof(*t->seqs)))) {
+	if (t->flows) {
+		p.sport = t->flows[flow].sport;
+		p.flow = (uint8_t)(flow + 1);
+	}
+	if (!t->seqs && !(t->seqs = calloc((size_t)ps->count * ps->flows, sizeof(*t->seqs)))) {
 		fprintf(stderr, "tcpprobe probe: out of memory\n");
 		t->sent++;
-		t->done++;
-		t->by_result[RESULT_ERROR]++;
+		t->done += ps->flows;
+		t->by_result[RESULT_ERROR] += ps->flows;
 		return;
 	}
-	t->seqs[t->sent] = (struct pseq){ .t = t, .seq = t->sent + 1 };
-	p.arg = &t->seqs[t->sent];
-	t->sent++;
+	struct pseq *q = &t->seqs[(size_t)t->sent * ps->flows + flow];
+	*q = (struct pseq){ .t = t, .seq = t->sent + 1, .flow = flow };
+	p.arg = q;
+	if (flow + 1 == ps->flows)
+		t->sent++;
 	if (engine_start(ps->eng, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
 		t->done++;
 		t->not_sent++;
+		if (t->flows) {
+			t->flows[flow].st[q->seq - 1] = PF_NONE;
+			t->round_done[q->seq - 1]++;
+		}
 	}
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct ptarget *t = arg;
-	if (t->sent < t->ps->count)
-		launch_one(t);
+	for (unsigned f = 0; t->sent < t->ps->count && f < t->ps->flows; f++)
+		launch_one(t, f);
 	if (t->sent < t->ps->count) {
 		struct timeval tv = ns_timeval(t->ps->interval_ns);
 		evtimer_add(t->tick, &tv);
@@ -331,6 +493,8 @@ static void summary(const struct probe_state *ps)
 			stat_print("connect", t->conn_min, t->conn_max, t->conn_sum, t->conn_sq,
 				   t->conn_n, note);
 		}
+		if (t->flows)
+			flows_summary(t);
 	}
 }
 
@@ -507,6 +671,18 @@ int probe_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	ps.flows = po.flows;
+	if (sport > 0 && ps.flows > 1) {
+		fprintf(stderr, "tcpprobe probe: -s/--source-port and --flows %u conflict: each flow "
+			"has a port of its own (give a range with --source-ports)\n", ps.flows);
+		return 2;
+	}
+	/* Each flow's result of every round is kept (quantiles, jitter). */
+	if ((uint64_t)ps.count * ps.flows > 1000000) {
+		fprintf(stderr, "tcpprobe probe: --flows %u -c %u: at most 1,000,000 probes per "
+			"target\n", ps.flows, ps.count);
+		return 2;
+	}
 	if (sport > 0) {
 		sp_lo = sp_hi = (uint16_t)sport;
 	}
@@ -560,8 +736,10 @@ int probe_main(int argc, char **argv)
 	struct fsm_params fp;
 	config_fsm_params(&po, &fp);
 	ps.prof = engine_profile_new(&fp, po.ttl, po.tos);
-	if (ps.prof)
+	if (ps.prof) {
 		ps.prof->expect_mss = po.expect_mss;
+		ps.prof->flow_label = ps.flows > 1;
+	}
 	ps.base = event_base_new();
 	if (!ps.prof || !ps.base) {
 		fprintf(stderr, "tcpprobe probe: out of memory\n");
@@ -574,6 +752,25 @@ int probe_main(int argc, char **argv)
 	if (!ps.eng) {
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
 		goto out;
+	}
+	/* Each flow's port for the whole run, no other probe's. */
+	for (unsigned i = 0; ps.flows > 1 && i < ps.nt; i++) {
+		struct ptarget *t = &ps.t[i];
+		uint16_t ports[FLOWS_MAX];
+		if (flows_alloc(t, ps.flows, ps.count) < 0) {
+			fprintf(stderr, "tcpprobe probe: out of memory\n");
+			engine_free(ps.eng);
+			goto out;
+		}
+		if (engine_ports_reserve(ps.eng, &t->addr, t->port, ps.flows, ports, err,
+					 sizeof(err)) < 0) {
+			fprintf(stderr, "tcpprobe probe: %s: %s\n", t->name, err);
+			rc = 2;
+			engine_free(ps.eng);
+			goto out;
+		}
+		for (unsigned f = 0; f < ps.flows; f++)
+			t->flows[f].sport = ports[f];
 	}
 	jb_init(&ps.jb);
 	struct event *sigint = evsignal_new(ps.base, SIGINT, on_signal, &ps);
@@ -598,7 +795,7 @@ int probe_main(int argc, char **argv)
 	rc = 0;
 	for (unsigned i = 0; i < ps.nt; i++) {
 		finished += ps.t[i].done;
-		if (ps.t[i].up != (ps.interrupted ? ps.t[i].done : ps.count))
+		if (ps.t[i].up != (ps.interrupted ? ps.t[i].done : ps.count * ps.flows))
 			rc = 1;
 	}
 	if (!finished)
@@ -614,8 +811,10 @@ out:
 	engine_profile_unref(ps.prof);
 	if (ps.base)
 		event_base_free(ps.base);
-	for (unsigned i = 0; ps.t && i < ps.nt; i++)
+	for (unsigned i = 0; ps.t && i < ps.nt; i++) {
 		free(ps.t[i].seqs);
+		flows_free(&ps.t[i], ps.flows);
+	}
 	free(ps.t);
 	return rc;
 }

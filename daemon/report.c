@@ -241,6 +241,10 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	jb_uint(j, r->dport);
 	jb_key(j, "source_port");
 	jb_uint(j, r->sport);
+	if (r->flow) { /* only for a target probed over several flows */
+		jb_key(j, "flow");
+		jb_uint(j, r->flow);
+	}
 	if (r->error && !r->send_errno) {
 		jb_key(j, "not_sent");
 		jb_bool(j, true);
@@ -332,6 +336,8 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 		r->dport, target);
 	if (seq)
 		fprintf(f, " seq=%u", seq);
+	if (r->flow)
+		fprintf(f, " flow=%u", r->flow);
 	fprintf(f, " sport=%u %s", r->sport, probe_result_str(r->result));
 	if (r->send_errno) {
 		char why[96];
@@ -535,6 +541,7 @@ int report_from_json(const json_t *o, struct report_decoded *out)
 	r->close_result = (uint8_t)cl;
 	r->dport = (uint16_t)j_u64(o, "port");
 	r->sport = (uint16_t)j_u64(o, "source_port");
+	r->flow = (uint8_t)j_u64(o, "flow");
 	double t = json_number_value(json_object_get(o, "time"));
 	r->t_start = t > 0 ? (uint64_t)llround(t * 1e9) : 0;
 	if (json_string_value(json_object_get(o, "error"))) {

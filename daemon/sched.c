@@ -39,8 +39,10 @@ int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 	config_fsm_params(&t->cfg.opts, &fp);
 	engine_profile_unref(t->prof);
 	t->prof = engine_profile_new(&fp, t->cfg.opts.ttl, t->cfg.opts.tos);
-	if (t->prof)
+	if (t->prof) {
 		t->prof->expect_mss = t->cfg.opts.expect_mss;
+		t->prof->flow_label = t->cfg.opts.flows > 1;
+	}
 	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -59,6 +61,7 @@ void target_destroy(struct target *t)
 	series_free(&t->series);
 	engine_profile_unref(t->prof);
 	free(t->cfg.labels);
+	free(t->flows);
 	target_dealloc(t);
 }
 
@@ -116,7 +119,9 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	/* The engine reports a probe it could not open (daemon probes always
 	 * carry their source address) as an error without a connection. */
 	bool opened = !(r->result == RESULT_ERROR && !r->sport);
-	if (!opened)
+	if (!opened && r->flow && r->error)
+		snprintf(t->error, sizeof(t->error), "flow %u: %s", r->flow, r->error);
+	else if (!opened)
 		snprintf(t->error, sizeof(t->error),
 			 "no connection opened: no free source port for this destination "
 			 "(source_ports exhausted) or out of memory");
@@ -159,6 +164,37 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	sched_deliver(d, t->cfg.name, r);
 }
 
+static void flows_unreserve(struct daemon *d, struct target *t)
+{
+	if (t->flows && t->flows->n)
+		engine_ports_release(d->eng, &t->flows->dst, t->flows->dport, t->flows->n,
+				     t->flows->port);
+	if (t->flows)
+		t->flows->n = 0;
+}
+
+/* The target's flow ports toward its current address, reserved at the
+ * first round and again when the address changes. */
+static int flows_ports(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	struct target_flows *tf = t->flows;
+	if (!tf && !(tf = t->flows = calloc(1, sizeof(*tf)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (tf->n && tf->dport == t->cfg.opts.port && tf->dst.family == t->addr.family &&
+	    !memcmp(tf->dst.a, t->addr.a, t->addr.family == AF_INET6 ? 16 : 4))
+		return 0;
+	flows_unreserve(d, t);
+	if (engine_ports_reserve(d->eng, &t->addr, t->cfg.opts.port, t->cfg.opts.flows, tf->port,
+				 err, errlen) < 0)
+		return -1;
+	tf->n = t->cfg.opts.flows;
+	tf->dst = t->addr;
+	tf->dport = t->cfg.opts.port;
+	return 0;
+}
+
 static void launch(struct daemon *d, struct target *t, uint64_t now)
 {
 	char err[200];
@@ -177,20 +213,33 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		record_error(d, t, now);
 		return;
 	}
+	unsigned nf = t->cfg.opts.flows;
+	if (nf > 1 && flows_ports(d, t, err, sizeof(err)) < 0) {
+		snprintf(t->error, sizeof(t->error), "%s", err);
+		record_error(d, t, now);
+		return;
+	}
 	t->error[0] = 0;
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
 		.profile = t->prof,
 		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
 	};
-	t->inflight++;
-	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
-		t->inflight--;
-		snprintf(t->error, sizeof(t->error), "%s", err);
-		record_error(d, t, now);
-		return;
+	/* One probe per flow (on_target_report tells them apart by r->flow). */
+	for (unsigned f = 0; f < nf; f++) {
+		if (nf > 1) {
+			p.sport = t->flows->port[f];
+			p.flow = (uint8_t)(f + 1);
+		}
+		t->inflight++;
+		if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+			t->inflight--;
+			snprintf(t->error, sizeof(t->error), "%s", err);
+			record_error(d, t, now);
+			continue;
+		}
+		t->handoff = ++d->handoffs;
 	}
-	t->handoff = ++d->handoffs;
 }
 
 /* Whether t's last probe still waits in the engine's queue. The queue is
@@ -238,7 +287,7 @@ static void on_due(void *arg, struct wheel_entry *e)
 	/* A paused target's slots pass without a probe and are not expected:
 	 * probes == expected (once nothing is in flight) is the schedule kept. */
 	if (!t->paused) {
-		t->expected++;
+		t->expected += t->cfg.opts.flows;
 		/* Overloaded: this target's last probe has not even started
 		 * (it waits on the pps or in-flight cap). Skip the slot rather
 		 * than queue another, so the queue holds at most one probe per
@@ -284,6 +333,7 @@ void sched_remove(struct daemon *d, struct target *t)
 {
 	wheel_cancel(d->sched, &t->sched);
 	resolve_target_stop(d, t);
+	flows_unreserve(d, t);
 	if (t->inflight) {
 		/* Freed when its last probe reports (on_target_report). */
 		t->removed = true;

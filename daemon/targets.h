@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "flows.h"
 #include "series.h"
 #include "wheel.h"
 
@@ -64,6 +65,15 @@ struct target_stats {
 	uint64_t fp_changes;
 };
 
+/* A target probed over several flows (flows > 1), allocated at its first
+ * round: the flows' source ports, reserved in the engine for (dst, dport). */
+struct target_flows {
+	unsigned n;                       /* ports reserved; 0: none (yet) */
+	struct pkt_addr dst;
+	uint16_t dport;
+	uint16_t port[FLOWS_MAX];
+};
+
 struct target {
 	struct target_cfg cfg;            /* name, host, probe options */
 	struct engine_profile *prof;
@@ -94,6 +104,7 @@ struct target {
 	unsigned ring_cap, ring_head, ring_n;
 	struct series series;             /* per-bucket summaries (status page) */
 	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
+	struct target_flows *flows;       /* flows > 1 only, else NULL */
 };
 
 /* Targets of a bulk load in one mapping whose pages the kernel fills at once

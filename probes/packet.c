@@ -542,7 +542,7 @@ ssize_t pkt_build(struct pkt_builder *b, const struct pkt_out *o, uint8_t *buf, 
 		struct libnet_in6_addr s, d;
 		memcpy(&s, o->src.a, 16);
 		memcpy(&d, o->dst.a, 16);
-		if (libnet_build_ipv6(o->tos, 0, (uint16_t)tcplen, IPPROTO_TCP, ttl, s, d, NULL, 0,
+		if (libnet_build_ipv6(o->tos, o->flowlabel & 0xfffff, (uint16_t)tcplen, IPPROTO_TCP, ttl, s, d, NULL, 0,
 				      l, 0) == -1)
 			return build_fail(b, "libnet_build_ipv6");
 	} else {
@@ -644,7 +644,7 @@ ssize_t pkt_write(const struct pkt_out *o, uint8_t *buf, size_t cap)
 	uint8_t ttl = o->ttl ? o->ttl : 64;
 	uint64_t ps; /* pseudo-header sum: RFC 9293 3.1 / RFC 8200 8.1 */
 	if (v6) {
-		wr32(buf, 6u << 28 | (uint32_t)o->tos << 20); /* flow label 0 */
+		wr32(buf, 6u << 28 | (uint32_t)o->tos << 20 | (o->flowlabel & 0xfffff));
 		wr16(buf + 4, (uint16_t)tcplen);
 		buf[6] = IPPROTO_TCP;
 		buf[7] = ttl;

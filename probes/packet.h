@@ -109,6 +109,7 @@ struct pkt_out {
 	uint8_t flags;
 	uint8_t ttl;      /* TTL / hop limit; 0 means 64 */
 	uint8_t tos;      /* TOS / traffic class */
+	uint32_t flowlabel; /* IPv6 flow label (20 bits); 0: none */
 	uint16_t win;
 	/* Options: for SYN segments the syn_opts (if non-NULL) are encoded in
 	 * Linux's order (MSS, SACK-permitted, timestamps, NOP, wscale). On other

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Flows (issue 15 point 1): `tcpprobe probe --flows N` sends N probes a round,
+# flow i on its own source port every round (IPv6: its own flow label too).
+# Judged by the wire (captures on the client veth):
+# - `--flows 1` is today's probe: same output (numbers that are times masked),
+#   same JSON fields and values, same segments (flags, ports, options, window,
+#   TTL) as without the option;
+# - with --flows 4 each flow keeps one port over the rounds, the rounds run
+#   faster than TIME_WAIT (the flow's next SYN takes its tuple over, with a
+#   higher ISN, and the server accepts it), IPv6 flows keep one nonzero flow
+#   label each; the per-flow table and the round lines match the probes;
+# - bad values are usage errors.
+# checks: 7
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/lab.sh
+. tests/lab/lab.sh
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_init flows
+tmp=$DL_T PY=$DL_PY
+
+# cap NAME ARGS...: tcpprobe probe ARGS with a capture; NAME.out/.err/.rc/.pcap
+cap() {
+	local name=$1; shift
+	lab_capture_start "$tmp/$name.pcap" "tcp port $LAB_PORT_OPEN" || return 1
+	LAB_WRAP="timeout 60" lab_tcpprobe probe "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	echo $? >"$tmp/$name.rc"
+	lab_capture_stop "$tmp/$name.pcap"
+	lab_wire dump "$tmp/$name.pcap" >"$tmp/$name.dump"
+}
+
+# --- --flows 1 is today's probe ----------------------------------------------
+same_args=(-c 3 -i 0.2 --time-wait 0.1s "$LAB_S4:$LAB_PORT_OPEN")
+cap plain "${same_args[@]}" && cap one --flows 1 "${same_args[@]}" &&
+	cap plainj --json "${same_args[@]}" && cap onej --json --flows 1 "${same_args[@]}"
+if ! why=$(lab_capture_ok "$tmp/plain.pcap" 3 ' S ') || ! why=$(lab_capture_ok "$tmp/one.pcap" 3 ' S '); then
+	fail same-text "capture: $why"
+	fail same-json "capture: $why"
+	fail same-wire "capture: $why"
+else
+	# Times differ from run to run: mask decimals; ports, seq, results stay.
+	mask() { sed -E 's/[0-9]+\.[0-9]+/T/g' "$1"; }
+	if [ "$(cat "$tmp/plain.rc")" = 0 ] && [ "$(cat "$tmp/one.rc")" = 0 ] &&
+		diff <(mask "$tmp/plain.out") <(mask "$tmp/one.out") >"$tmp/same.diff" &&
+		[ "$(grep -c '^handshake ' "$tmp/one.out")" = 3 ]; then
+		pass same-text
+	else
+		fail same-text "outputs differ: $(head -c 600 "$tmp/same.diff"; head -c 300 "$tmp/one.out")"
+	fi
+	if why=$("$PY" - "$tmp/plainj.out" "$tmp/onej.out" <<'EOF'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+timing = {"time", "rtt_us", "connect_us", "phases_us", "timeline"}
+if len(a) != 3 or len(b) != 3:
+    sys.exit("%d and %d results" % (len(a), len(b)))
+for x, y in zip(a, b):
+    if list(x) != list(y):
+        sys.exit("fields differ: %s / %s" % (list(x), list(y)))
+    for k in x:
+        if k not in timing and x[k] != y[k]:
+            sys.exit("%s: %r / %r" % (k, x[k], y[k]))
+    if [e["flags"] for e in x["timeline"]] != [e["flags"] for e in y["timeline"]]:
+        sys.exit("timelines differ")
+    if "flow" in y:
+        sys.exit("--flows 1 result carries flow")
+EOF
+	); then pass same-json; else fail same-json "$why"; fi
+	# The wire: every segment's direction, ports, flags, window, length,
+	# options (TS values masked) and TTL, in order.
+	wire() { lab_wire dump -v "$1" | awk '{ o=$12; gsub(/TS[0-9]+:[0-9]+/, "TS", o); print $2, $4, $6, $7, $10, $11, o, $14 }'; }
+	if diff <(wire "$tmp/plain.pcap") <(wire "$tmp/one.pcap") >"$tmp/wire.diff" &&
+		[ "$(wire "$tmp/one.pcap" | grep -c ' S ')" = 3 ]; then
+		pass same-wire
+	else
+		fail same-wire "segments differ: $(head -c 600 "$tmp/wire.diff")"
+	fi
+fi
+
+# --- four flows, IPv4 then IPv6 -----------------------------------------------
+# 0.3 s between rounds, TIME_WAIT 2 s: every round after the first finds the
+# flow's tuple in TIME_WAIT and takes it over.
+for fam in 4 6; do
+	if [ $fam = 4 ]; then dst="$LAB_S4:$LAB_PORT_OPEN"; else dst="[$LAB_S6]:$LAB_PORT_OPEN"; fi
+	cap f$fam --flows 4 -c 3 -i 0.3 --json "$dst"
+	cap t$fam --flows 4 -c 3 -i 0.3 "$dst"
+	if ! why=$(lab_capture_ok "$tmp/f$fam.pcap" 12 ' S '); then
+		fail ports-v$fam "capture: $why"
+		continue
+	fi
+	tshark -r "$tmp/f$fam.pcap" -T fields -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
+		-e ipv6.flow 2>/dev/null >"$tmp/f$fam.fields"
+	if why=$("$PY" - "$tmp/f$fam.out" "$tmp/f$fam.dump" "$tmp/f$fam.fields" "$(cat "$tmp/f$fam.rc")" $fam <<'EOF'
+import json, sys
+out, dump, fields, rc, fam = sys.argv[1:]
+rs = [json.loads(l) for l in open(out)]
+errs = []
+if rc != "0" or len(rs) != 12:
+    errs.append("rc %s, %d results" % (rc, len(rs)))
+port = {}
+for r in rs:
+    port.setdefault(r.get("flow"), set()).add(r["source_port"])
+if sorted(port) != [1, 2, 3, 4] or any(len(p) != 1 for p in port.values()):
+    errs.append("flow -> ports %s" % port)
+ports = {min(p) for p in port.values()}
+if len(ports) != 4:
+    errs.append("flows share ports: %s" % port)
+# The wire: three SYNs per flow port, ISNs growing, each answered.
+syn, synack = {}, {}
+for l in open(dump):
+    f = l.split()
+    if f[1] == ">" and f[6] == "S":
+        syn.setdefault(int(f[3]), []).append(int(f[7]))
+    if f[1] == "<" and f[6] == "S.":
+        synack[int(f[5])] = synack.get(int(f[5]), 0) + 1
+if set(syn) != ports:
+    errs.append("SYN ports %s, flows %s" % (sorted(syn), sorted(ports)))
+for p, isns in syn.items():
+    grow = all(((b - a) % 2**32) < 2**31 and a != b for a, b in zip(isns, isns[1:]))
+    if len(isns) != 3 or not grow or synack.get(p) != 3:
+        errs.append("port %d: SYN ISNs %s, %s SYN/ACKs" % (p, isns, synack.get(p)))
+if fam == "6":
+    label = {}
+    for l in open(fields):
+        f = l.split("\t")
+        if len(f) >= 4 and f[0] and f[3].strip() and int(f[0]) in ports:
+            label.setdefault(int(f[0]), set()).add(int(f[3], 16))
+    if set(label) != ports or any(len(v) != 1 or 0 in v for v in label.values()) or \
+            len({min(v) for v in label.values()}) != 4:
+        errs.append("flow labels per port %s" % label)
+print("; ".join(errs[:4]))
+sys.exit(1 if errs else 0)
+EOF
+	); then pass ports-v$fam; else fail ports-v$fam "$why"; fi
+done
+# The text: lines name flow and port, each round has its line, the table
+# has the four flows with 3 probes each and their ports.
+if why=$("$PY" - "$tmp/t4.out" <<'EOF'
+import re, sys
+t = open(sys.argv[1]).read()
+lines = re.findall(r"^handshake .* seq=(\d) flow=(\d) sport=(\d+) ok ", t, re.M)
+rounds = re.findall(r"^round (\d): 4 probes, 4 answered, 0 lost, rtt min/median/max = [0-9.]+/[0-9.]+/[0-9.]+ ms, jitter (\S+) ms$", t, re.M)
+rows = re.findall(r"^\s+(\d)\s+(\d+)\s+3\s+0\s+0\.0%\s+[0-9.]+ ms\s+[0-9.]+ ms\s+64$", t, re.M)
+errs = []
+if len(lines) != 12:
+    errs.append("%d probe lines" % len(lines))
+if [r[0] for r in rounds] != ["1", "2", "3"] or rounds[0][1] != "-":
+    errs.append("round lines %s" % rounds)
+lp = {(f, p) for _, f, p in lines}
+if sorted(rows) != sorted(lp) or len(rows) != 4:
+    errs.append("table rows %s, lines %s" % (rows, sorted(lp)))
+if "worse flows: none" not in t:
+    errs.append("no 'worse flows: none'")
+print("; ".join(errs) + "\n" + t[-900:] if errs else "")
+sys.exit(1 if errs else 0)
+EOF
+); then pass text; else fail text "$why"; fi
+
+# --- usage errors ----------------------------------------------------------------
+bad=""
+for args in "--flows 0" "--flows 65" "--flows 4 -s 20000" "--flows 8 --source-ports 20000-20003"; do
+	# shellcheck disable=SC2086
+	LAB_WRAP="timeout 20" lab_tcpprobe probe $args "$LAB_S4:$LAB_PORT_OPEN" >"$tmp/u.out" 2>"$tmp/u.err"
+	rc=$?
+	if [ $rc != 2 ] || ! grep -q '^tcpprobe probe: .*\(flows\|source port\)' "$tmp/u.err"; then
+		bad="$bad [$args: rc $rc, $(head -c 200 "$tmp/u.err")]"
+	fi
+done
+if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
+dl_done
