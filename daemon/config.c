@@ -43,13 +43,9 @@ enum section { SEC_NONE, SEC_DAEMON, SEC_DEFAULTS, SEC_TARGET, SEC_DISCOVERY, SE
 
 #define KEY_HOST ((int)CONFIG_PROBE_KEYS_MAX) /* target key index after the probe keys */
 #define KEY_LABELS ((int)CONFIG_PROBE_KEYS_MAX + 1)
-#define KEY_FILES ((int)CONFIG_PROBE_KEYS_MAX + 2)
-#define KEY_REFRESH ((int)CONFIG_PROBE_KEYS_MAX + 3)
-#define KEY_URL ((int)CONFIG_PROBE_KEYS_MAX + 4)
-#define KEY_BEARER ((int)CONFIG_PROBE_KEYS_MAX + 5)
-#define KEY_BASIC_USER ((int)CONFIG_PROBE_KEYS_MAX + 6)
-#define KEY_BASIC_PASS ((int)CONFIG_PROBE_KEYS_MAX + 7)
-#define KEYS_MAX (CONFIG_PROBE_KEYS_MAX + 8) /* key_line[]: any section's keys */
+/* A [discovery] key of its own (config_keys.c's table), after the probe keys. */
+#define KEY_DISC(k) ((int)CONFIG_PROBE_KEYS_MAX + 2 + (k))
+#define KEYS_MAX (CONFIG_PROBE_KEYS_MAX + 2 + CONFIG_SECT_KEYS_MAX) /* key_line[]: any section's */
 _Static_assert(CONFIG_DAEMON_KEYS_MAX <= KEYS_MAX, "KEYS_MAX");
 
 struct parser {
@@ -147,7 +143,8 @@ static void section_end(struct parser *p)
 				 "go together", dc->name);
 		else if (dc->files && (dc->bearer_token_file[0] || dc->basic_auth_user[0]))
 			perr(p, dc->line, "[discovery %s]: authentication is for url", dc->name);
-		if (!p->key_line[KEY_REFRESH] && dc->url[0])
+		if (!p->key_line[KEY_DISC(config_sect_key_find(CONFIG_KEYS_DISCOVERY, "refresh"))] &&
+		    dc->url[0])
 			dc->refresh_ns = 60ull * 1000000000ull; /* http_sd's default, as Prometheus's */
 	}
 }
@@ -277,7 +274,7 @@ static int section_header(struct parser *p, const char *s)
 		memset(a, 0, sizeof(*a));
 		snprintf(a->name, sizeof(a->name), "%s", name);
 		a->line = line;
-		a->refresh_ns = 300ull * 1000000000ull;
+		config_sect_defaults(CONFIG_KEYS_DISCOVERY, a);
 		p->sect = SEC_DISCOVERY;
 		return 0;
 	}
@@ -306,9 +303,7 @@ static int section_header(struct parser *p, const char *s)
 		memset(a, 0, sizeof(*a));
 		snprintf(a->name, sizeof(a->name), "%s", name);
 		a->line = line;
-		a->interval_ns = 15ull * 1000000000ull;
-		a->timeout_ns = 10ull * 1000000000ull;
-		a->queue_max = 1000000;
+		config_sect_defaults(CONFIG_KEYS_REMOTE_WRITE, a);
 		p->sect = SEC_REMOTE_WRITE;
 		return 0;
 	}
@@ -316,123 +311,45 @@ static int section_header(struct parser *p, const char *s)
 	return -1;
 }
 
-/* http://HOST[:PORT][/PATH], no https, no blanks or quotes. */
-static bool http_url_ok(const char *v, size_t cap)
+/* One key of a [discovery NAME] or [remote_write NAME] section (the key
+ * tables, config_keys.c); key_line[at + k] says where key k was set. */
+static int sect_key(struct parser *p, enum config_key_section s, void *base, int at,
+		    const char *name, const char *value, int line)
 {
-	return !strncmp(v, "http://", 7) && v[7] && v[7] != '/' && strlen(v) < cap &&
-	       !strpbrk(v, " \t\"<>\\^`{|}");
-}
-
-/* A secret file (absolute path) or a basic-auth user name (no ':'). */
-static int auth_key(struct parser *p, const char *name, const char *value, int line, char *dst,
-		    size_t cap, bool user)
-{
-	if (!*value || strlen(value) >= cap || (!user && value[0] != '/') ||
-	    (user && strchr(value, ':'))) {
-		perr(p, line, "%s: '%s' is not %s", name, value,
-		     user ? "a user name (no ':')" : "an absolute path");
+	char why[384];
+	int k = config_sect_key_find(s, name);
+	if (k < 0)
+		return -1;
+	if (p->key_line[at + k]) {
+		perr(p, line, "%s: already set at line %d", name, p->key_line[at + k]);
 		return 0;
 	}
-	snprintf(dst, cap, "%s", value);
+	p->key_line[at + k] = line;
+	if (config_sect_key_set(s, base, k, value, true, why, sizeof(why)) < 0) {
+		perr(p, line, "%s: %s", name, why);
+		return 0;
+	}
 	return 1;
 }
 
-/* [remote_write NAME] keys. */
 static int remote_write_key(struct parser *p, const char *name, const char *value, int line)
 {
 	struct remote_write_cfg *r = &p->c->rw[p->c->nrw - 1];
-	static const char *const keys[] = { "url", "interval", "timeout", "bearer_token_file",
-					    "basic_auth_user", "basic_auth_password_file",
-					    "external_labels", "queue_max" };
-	char why[384];
-	int k = -1;
-	for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++)
-		if (!strcmp(name, keys[i]))
-			k = i;
-	if (k < 0) {
+	int rc = sect_key(p, CONFIG_KEYS_REMOTE_WRITE, r, 0, name, value, line);
+	if (rc < 0)
 		perr(p, line, "unknown key '%s' in [remote_write %s]", name, r->name);
-		return 0;
-	}
-	if (p->key_line[k]) {
-		perr(p, line, "%s: already set at line %d", name, p->key_line[k]);
-		return 0;
-	}
-	p->key_line[k] = line;
-	switch (k) {
-	case 0:
-		if (!http_url_ok(value, sizeof(r->url))) {
-			perr(p, line, "url: '%s' is not http://HOST[:PORT][/PATH] (no https: put a "
-				      "local proxy in front)", value);
-			return 0;
-		}
-		snprintf(r->url, sizeof(r->url), "%s", value);
-		return 1;
-	case 1:
-	case 2: {
-		uint64_t ns = 0;
-		if (config_parse_duration(value, &ns, why, sizeof(why)) < 0 || ns < 100000000ull ||
-		    ns > 3600ull * 1000000000ull) {
-			perr(p, line, "%s: %s", name, ns ? "100ms to 1h" : why);
-			return 0;
-		}
-		*(k == 1 ? &r->interval_ns : &r->timeout_ns) = ns;
-		return 1;
-	}
-	case 3:
-		return auth_key(p, name, value, line, r->bearer_token_file, CFG_PATH_MAX, false);
-	case 4:
-		return auth_key(p, name, value, line, r->basic_auth_user, sizeof(r->basic_auth_user),
-				true);
-	case 5:
-		return auth_key(p, name, value, line, r->basic_auth_password_file, CFG_PATH_MAX,
-				false);
-	case 6: {
-		struct labels_build lb;
-		labels_build_init(&lb);
-		int rc = labels_build_parse(&lb, value, why, sizeof(why));
-		if (rc == 0 && labels_build_finish(&lb, &r->external_labels) < 0) {
-			snprintf(why, sizeof(why), "out of memory");
-			rc = -1;
-		}
-		labels_build_free(&lb);
-		if (rc < 0) {
-			perr(p, line, "external_labels: %s", why);
-			return 0;
-		}
-		return 1;
-	}
-	case 7: {
-		unsigned long long v;
-		if (config_parse_uint(value, 1, 100000000, &v, why, sizeof(why)) < 0) {
-			perr(p, line, "queue_max: %s", why);
-			return 0;
-		}
-		r->queue_max = v;
-		return 1;
-	}
-	}
-	return 0;
+	return rc > 0;
 }
 
-/* [discovery NAME] keys: files, refresh and any probe key. */
+/* [discovery NAME] keys: its own and any probe key. */
 static int discovery_key(struct parser *p, const char *name, const char *value, int line)
 {
 	struct discovery_cfg *dc = &p->c->disc[p->c->ndisc - 1];
 	char why[384];
-	static const struct { const char *name; int key; } own[] = {
-		{ "files", KEY_FILES },
-		{ "refresh", KEY_REFRESH },
-		{ "url", KEY_URL },
-		{ "bearer_token_file", KEY_BEARER },
-		{ "basic_auth_user", KEY_BASIC_USER },
-		{ "basic_auth_password_file", KEY_BASIC_PASS },
-	};
-	int k = -2;
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (!strcmp(name, own[i].name))
-			k = own[i].key;
-	if (k == -2)
-		k = config_probe_key_find(name);
+	int rc = sect_key(p, CONFIG_KEYS_DISCOVERY, dc, KEY_DISC(0), name, value, line);
+	if (rc >= 0)
+		return rc;
+	int k = config_probe_key_find(name);
 	if (k < 0) {
 		perr(p, line, "unknown key '%s' in [discovery %s]", name, dc->name);
 		return 0;
@@ -442,37 +359,6 @@ static int discovery_key(struct parser *p, const char *name, const char *value, 
 		return 0;
 	}
 	p->key_line[k] = line;
-	if (k == KEY_FILES) {
-		if (!*value || !(dc->files = strdup(value))) {
-			perr(p, line, *value ? "out of memory" : "files: give at least one glob");
-			return 0;
-		}
-		return 1;
-	}
-	if (k == KEY_URL) {
-		if (!http_url_ok(value, sizeof(dc->url))) {
-			perr(p, line, "url: '%s' is not http://HOST[:PORT][/PATH] (no https: put a "
-				      "local proxy in front)", value);
-			return 0;
-		}
-		snprintf(dc->url, sizeof(dc->url), "%s", value);
-		return 1;
-	}
-	if (k == KEY_BEARER || k == KEY_BASIC_USER || k == KEY_BASIC_PASS) {
-		char *dst = k == KEY_BEARER ? dc->bearer_token_file
-			  : k == KEY_BASIC_USER ? dc->basic_auth_user : dc->basic_auth_password_file;
-		size_t cap = k == KEY_BASIC_USER ? sizeof(dc->basic_auth_user) : CFG_PATH_MAX;
-		return auth_key(p, name, value, line, dst, cap, k == KEY_BASIC_USER);
-	}
-	if (k == KEY_REFRESH) {
-		uint64_t ns;
-		if (config_parse_duration(value, &ns, why, sizeof(why)) < 0 || ns < 1000000000ull) {
-			perr(p, line, "refresh: %s", ns < 1000000000ull ? "at least 1s" : why);
-			return 0;
-		}
-		dc->refresh_ns = ns;
-		return 1;
-	}
 	if (config_probe_key_set(&dc->defaults, k, value, why, sizeof(why)) < 0) {
 		perr(p, line, "%s: %s", name, why);
 		return 0;
@@ -584,17 +470,18 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_REMOTE_WRITE:
 		return remote_write_key(p, name, value, line);
 	case SEC_DAEMON:
-		k = config_daemon_key_find(name);
+		k = config_sect_key_find(CONFIG_KEYS_DAEMON, name);
 		if (k < 0) {
 			perr(p, line, "unknown key '%s' in [daemon]", name);
 			return 0;
 		}
-		if (p->key_line[k] && !config_daemon_key_appends(k)) {
+		if (p->key_line[k] && !config_sect_key_appends(CONFIG_KEYS_DAEMON, k)) {
 			perr(p, line, "%s: already set at line %d", name, p->key_line[k]);
 			return 0;
 		}
 		p->key_line[k] = line;
-		if (config_daemon_key_set(&c->d, k, value, !p->key_seen[k], why, sizeof(why)) < 0) {
+		if (config_sect_key_set(CONFIG_KEYS_DAEMON, &c->d, k, value, !p->key_seen[k], why,
+					sizeof(why)) < 0) {
 			perr(p, line, "%s: %s", name, why);
 			return 0;
 		}

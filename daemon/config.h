@@ -141,7 +141,9 @@ struct config {
 
 /* The key table (config_keys.c), for what lists the keys: the man page
  * checks, `ctl show`, `tcpprobe probe`. */
-enum config_key_section { CONFIG_KEYS_DAEMON, CONFIG_KEYS_PROBE };
+enum config_key_section {
+	CONFIG_KEYS_DAEMON, CONFIG_KEYS_PROBE, CONFIG_KEYS_DISCOVERY, CONFIG_KEYS_REMOTE_WRITE
+};
 /* A `tcpprobe probe` option that sets a probe key: -short_opt (0: none)
  * and/or --name (NULL: none). arg names its argument; NULL makes it a flag
  * that sets the key to the word set ("--no-sack": sack = no, "-6": family =
@@ -179,6 +181,10 @@ void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_
  * get running's values back; returns how many, names = their names. */
 size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,
 				  char *names, size_t len);
+/* Reload: the keys of a [remote_write] section that differ (they all need
+ * a restart); returns how many, names = their names. */
+size_t config_remote_write_changed(const struct remote_write_cfg *next,
+				   const struct remote_write_cfg *running, char *names, size_t len);
 /* The built-in probe options, as if from an empty [defaults]. */
 void config_probe_defaults(struct probe_opts *o);
 /* `tcpprobe probe`'s: the same with each option's opt_def. */

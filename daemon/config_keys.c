@@ -19,6 +19,7 @@
 #include "config_priv.h"
 #include "flows.h"
 #include "fsm.h"
+#include "labels.h"
 #include "log.h"
 
 /*
@@ -422,17 +423,18 @@ void config_fsm_params(const struct probe_opts *o, struct fsm_params *p)
 
 /* ---- [daemon] ---------------------------------------------------------- */
 
-struct daemon_key;
-typedef int (*dk_set_fn)(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+struct sect_key;
+typedef int (*dk_set_fn)(void *d, const struct sect_key *k, const char *v,
 			 bool first, char *err, size_t errlen);
-typedef void (*dk_print_fn)(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k);
+typedef void (*dk_print_fn)(FILE *f, const void *d, const struct sect_key *k);
 
-/* One [daemon] key: field(s) off..off+size of struct daemon_cfg (and n_off,
+/* One key of a section ([daemon], [discovery NAME], [remote_write NAME]):
+ * field(s) off..off+size of the section's struct (and n_off,
  * the count of a list); min/max for numbers (ns for durations); words for
  * a closed set; def as a file would write it (NULL: empty); restart: a
  * reload keeps the running value (it was used once, at start); quiet:
  * printed only when it is not the default. */
-struct daemon_key {
+struct sect_key {
 	const char *name;
 	dk_set_fn set;
 	dk_print_fn print;
@@ -447,7 +449,7 @@ struct daemon_key {
 #define FIELD(d, k) ((char *)(d) + (k)->off)
 #define CFIELD(d, k) ((const char *)(d) + (k)->off)
 
-static int set_path(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_path(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	if (v[0] != '/') {
@@ -462,7 +464,7 @@ static int set_path(struct daemon_cfg *d, const struct daemon_key *k, const char
 	return 0;
 }
 
-static int set_mode(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_mode(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	size_t n = strlen(v);
@@ -475,35 +477,36 @@ static int set_mode(struct daemon_cfg *d, const struct daemon_key *k, const char
 	return 0;
 }
 
-static int set_name(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_name(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	return config_parse_name(v, FIELD(d, k), k->size, err, errlen);
 }
 
-static int set_listen(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_listen(void *d, const struct sect_key *k, const char *v, bool first,
 		      char *err, size_t errlen)
 {
 	return config_parse_listen(v, FIELD(d, k), k->size, err, errlen);
 }
 
-static int set_ports(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_ports(void *dv, const struct sect_key *k, const char *v, bool first,
 		     char *err, size_t errlen)
 {
+	struct daemon_cfg *d = dv;
 	return config_parse_port_range(v, &d->sport_lo, &d->sport_hi, err, errlen);
 }
 
-static int set_uint(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_uint(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	unsigned long long u;
 	if (config_parse_uint(v, k->min, k->max, &u, err, errlen) < 0)
 		return -1;
-	*(unsigned *)FIELD(d, k) = (unsigned)u;
+	store_uint(FIELD(d, k), k->size, u);
 	return 0;
 }
 
-static int set_word(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_word(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	int w;
@@ -514,9 +517,10 @@ static int set_word(struct daemon_cfg *d, const struct daemon_key *k, const char
 }
 
 /* The names are log.c's. */
-static int set_level(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_level(void *dv, const struct sect_key *k, const char *v, bool first,
 		     char *err, size_t errlen)
 {
+	struct daemon_cfg *d = dv;
 	int l = log_level_from_str(v);
 	if (l < 0) {
 		config_seterr(err, errlen, "'%s' is not one of " LOG_LEVEL_NAMES, v);
@@ -526,24 +530,28 @@ static int set_level(struct daemon_cfg *d, const struct daemon_key *k, const cha
 	return 0;
 }
 
-static int set_duration(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+static int set_duration(void *d, const struct sect_key *k, const char *v,
 			bool first, char *err, size_t errlen)
 {
 	uint64_t ns;
 	char a[32], b[32];
 	if (config_parse_duration(v, &ns, err, errlen) < 0)
 		return -1;
-	if (ns < k->min || ns > k->max) {
-		config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
-			      config_duration_str(k->min, a, sizeof(a)),
-			      config_duration_str(k->max, b, sizeof(b)));
+	if (ns < k->min || (k->max && ns > k->max)) {
+		if (k->max)
+			config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
+				      config_duration_str(k->min, a, sizeof(a)),
+				      config_duration_str(k->max, b, sizeof(b)));
+		else
+			config_seterr(err, errlen, "'%s' is out of range (at least %s)", v,
+				      config_duration_str(k->min, a, sizeof(a)));
 		return -1;
 	}
 	*(uint64_t *)FIELD(d, k) = ns;
 	return 0;
 }
 
-static int set_bool(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_bool(void *d, const struct sect_key *k, const char *v, bool first,
 		    char *err, size_t errlen)
 {
 	return config_parse_bool(v, (bool *)FIELD(d, k), err, errlen);
@@ -568,7 +576,7 @@ static int add_cidr(void *arg, const char *item, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_cidrs(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_cidrs(void *d, const struct sect_key *k, const char *v, bool first,
 		     char *err, size_t errlen)
 {
 	struct cidr_list l = { (struct cidr *)FIELD(d, k), (unsigned *)((char *)d + k->n_off) };
@@ -606,9 +614,10 @@ static int add_bucket(void *arg, const char *item, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_buckets(struct daemon_cfg *d, const struct daemon_key *k, const char *v,
+static int set_buckets(void *dv, const struct sect_key *k, const char *v,
 		       bool first, char *err, size_t errlen)
 {
+	struct daemon_cfg *d = dv;
 	if (!*v) {
 		config_seterr(err, errlen, "empty list: give at least one bound");
 		return -1;
@@ -620,9 +629,10 @@ static int set_buckets(struct daemon_cfg *d, const struct daemon_key *k, const c
 	return config_for_each_item(v, add_bucket, d, err, errlen);
 }
 
-static int set_shard(struct daemon_cfg *d, const struct daemon_key *k, const char *v, bool first,
+static int set_shard(void *dv, const struct sect_key *k, const char *v, bool first,
 		     char *err, size_t errlen)
 {
+	struct daemon_cfg *d = dv;
 	unsigned si, sn;
 	int used = 0;
 	if (sscanf(v, "%u/%u%n", &si, &sn, &used) != 2 || (size_t)used != strlen(v) ||
@@ -635,7 +645,7 @@ static int set_shard(struct daemon_cfg *d, const struct daemon_key *k, const cha
 	return 0;
 }
 
-static void print_str(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_str(FILE *f, const void *d, const struct sect_key *k)
 {
 	const char *v = CFIELD(d, k);
 	if (*v)
@@ -644,53 +654,55 @@ static void print_str(FILE *f, const struct daemon_cfg *d, const struct daemon_k
 		fprintf(f, "%s =\n", k->name);
 }
 
-static void print_listen(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_listen(FILE *f, const void *d, const struct sect_key *k)
 {
 	const char *v = CFIELD(d, k);
 	fprintf(f, "%s = %s\n", k->name, *v ? v : "off");
 }
 
-static void print_mode(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_mode(FILE *f, const void *d, const struct sect_key *k)
 {
 	fprintf(f, "%s = %04o\n", k->name, (unsigned)*(const mode_t *)CFIELD(d, k));
 }
 
-static void print_ports(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_ports(FILE *f, const void *dv, const struct sect_key *k)
 {
+	const struct daemon_cfg *d = dv;
 	fprintf(f, "%s = %u-%u\n", k->name, d->sport_lo, d->sport_hi);
 }
 
-static void print_uint(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_uint(FILE *f, const void *d, const struct sect_key *k)
 {
-	fprintf(f, "%s = %u\n", k->name, *(const unsigned *)CFIELD(d, k));
+	fprintf(f, "%s = %llu\n", k->name, load_uint(CFIELD(d, k), k->size));
 }
 
-static void print_word(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_word(FILE *f, const void *d, const struct sect_key *k)
 {
 	int w = *(const int *)CFIELD(d, k);
 	fprintf(f, "%s = %s\n", k->name,
 		w >= 0 && (size_t)w < k->nwords && k->words[w] ? k->words[w] : "?");
 }
 
-static void print_level(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_level(FILE *f, const void *dv, const struct sect_key *k)
 {
+	const struct daemon_cfg *d = dv;
 	const char *n = log_level_name(d->log_level);
 	fprintf(f, "%s = %s\n", k->name, n ? n : "?");
 }
 
-static void print_duration(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_duration(FILE *f, const void *d, const struct sect_key *k)
 {
 	char buf[32];
 	fprintf(f, "%s = %s\n", k->name,
 		config_duration_str(*(const uint64_t *)CFIELD(d, k), buf, sizeof(buf)));
 }
 
-static void print_bool(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_bool(FILE *f, const void *d, const struct sect_key *k)
 {
 	fprintf(f, "%s = %s\n", k->name, *(const bool *)CFIELD(d, k) ? "yes" : "no");
 }
 
-static void print_cidrs(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_cidrs(FILE *f, const void *d, const struct sect_key *k)
 {
 	const struct cidr *v = (const struct cidr *)CFIELD(d, k);
 	unsigned n = *(const unsigned *)((const char *)d + k->n_off);
@@ -704,8 +716,9 @@ static void print_cidrs(FILE *f, const struct daemon_cfg *d, const struct daemon
 	}
 }
 
-static void print_buckets(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_buckets(FILE *f, const void *dv, const struct sect_key *k)
 {
+	const struct daemon_cfg *d = dv;
 	char buf[32];
 	/* Wrapped so that every line stays well inside inih's 197 characters. */
 	size_t col = 0;
@@ -720,8 +733,9 @@ static void print_buckets(FILE *f, const struct daemon_cfg *d, const struct daem
 		fputc('\n', f);
 }
 
-static void print_shard(FILE *f, const struct daemon_cfg *d, const struct daemon_key *k)
+static void print_shard(FILE *f, const void *dv, const struct sect_key *k)
 {
+	const struct daemon_cfg *d = dv;
 	if (d->shard_n > 1)
 		fprintf(f, "%s = %u/%u\n", k->name, d->shard_i, d->shard_n);
 }
@@ -730,7 +744,7 @@ static void print_shard(FILE *f, const struct daemon_cfg *d, const struct daemon
 #define WORDS(a) a, sizeof(a) / sizeof(a[0])
 #define NOWORDS NULL, 0
 /* The [daemon] keys, in print order. */
-static const struct daemon_key daemon_keys[] = {
+static const struct sect_key daemon_keys[] = {
 	{ "control_socket", set_path, print_str, DF(control_socket), 0, 0, NOWORDS,
 	  "/run/tcpprobe/control.sock", true, false, false },
 	{ "control_mode", set_mode, print_mode, DF(control_mode), 0, 0, NOWORDS, "0660", true,
@@ -779,58 +793,247 @@ static const struct daemon_key daemon_keys[] = {
 #define N_DAEMON_KEYS (sizeof(daemon_keys) / sizeof(daemon_keys[0]))
 _Static_assert(N_DAEMON_KEYS <= CONFIG_DAEMON_KEYS_MAX, "CONFIG_DAEMON_KEYS_MAX");
 
-int config_daemon_key_find(const char *name)
+/* ---- [discovery NAME] and [remote_write NAME] --------------------------- */
+
+/* http://HOST[:PORT][/PATH], no https, no blanks or quotes. */
+static int set_url(void *d, const struct sect_key *k, const char *v, bool first, char *err,
+		   size_t errlen)
 {
-	for (size_t i = 0; i < N_DAEMON_KEYS; i++)
-		if (!strcmp(name, daemon_keys[i].name))
+	if (strncmp(v, "http://", 7) || !v[7] || v[7] == '/' || strlen(v) >= k->size ||
+	    strpbrk(v, " \t\"<>\\^`{|}")) {
+		config_seterr(err, errlen, "'%s' is not http://HOST[:PORT][/PATH] (no https: put a "
+					   "local proxy in front)", v);
+		return -1;
+	}
+	memcpy(FIELD(d, k), v, strlen(v) + 1);
+	return 0;
+}
+
+/* A secret's file: an absolute path, read at every request. */
+static int set_secret_file(void *d, const struct sect_key *k, const char *v, bool first,
+			   char *err, size_t errlen)
+{
+	if (v[0] != '/' || strlen(v) >= k->size) {
+		config_seterr(err, errlen, "'%s' is not an absolute path", v);
+		return -1;
+	}
+	memcpy(FIELD(d, k), v, strlen(v) + 1);
+	return 0;
+}
+
+/* A basic-auth user: no ':' (RFC 7617 2). */
+static int set_auth_user(void *d, const struct sect_key *k, const char *v, bool first,
+			 char *err, size_t errlen)
+{
+	if (!*v || strlen(v) >= k->size || strchr(v, ':')) {
+		config_seterr(err, errlen, "'%s' is not a user name (no ':')", v);
+		return -1;
+	}
+	memcpy(FIELD(d, k), v, strlen(v) + 1);
+	return 0;
+}
+
+/* A labels.h packed set, owned (config_free frees it). */
+static int set_labels(void *d, const struct sect_key *k, const char *v, bool first, char *err,
+		      size_t errlen)
+{
+	struct labels_build lb;
+	labels_build_init(&lb);
+	int rc = labels_build_parse(&lb, v, err, errlen);
+	if (rc == 0 && labels_build_finish(&lb, (char **)FIELD(d, k)) < 0) {
+		config_seterr(err, errlen, "out of memory");
+		rc = -1;
+	}
+	labels_build_free(&lb);
+	return rc;
+}
+
+/* Blank-separated globs, owned. */
+static int set_globs(void *d, const struct sect_key *k, const char *v, bool first, char *err,
+		     size_t errlen)
+{
+	char *g;
+	if (!*v || !(g = strdup(v))) {
+		config_seterr(err, errlen, *v ? "out of memory" : "give at least one glob");
+		return -1;
+	}
+	*(char **)FIELD(d, k) = g;
+	return 0;
+}
+
+/* An optional string: printed only when set. */
+static void print_set(FILE *f, const void *d, const struct sect_key *k)
+{
+	const char *v = CFIELD(d, k);
+	if (*v)
+		fprintf(f, "%s = %s\n", k->name, v);
+}
+
+static void print_globs(FILE *f, const void *d, const struct sect_key *k)
+{
+	const char *v = *(const char *const *)CFIELD(d, k);
+	if (v)
+		fprintf(f, "%s = %s\n", k->name, v);
+}
+
+void config_print_labels(FILE *f, const char *key, const char *set)
+{
+	const char *q = set, *k, *v;
+	if (!set)
+		return;
+	fprintf(f, "%s = ", key);
+	for (bool first = true; (q = labels_next(q, &k, &v)); first = false)
+		fprintf(f, "%s%s=%s", first ? "" : ", ", k, v);
+	fputc('\n', f);
+}
+
+static void print_labels(FILE *f, const void *d, const struct sect_key *k)
+{
+	config_print_labels(f, k->name, *(const char *const *)CFIELD(d, k));
+}
+
+/* The [discovery NAME] keys, in print order; the section also takes every
+ * probe key (its targets' defaults). A url's refresh defaults to 60s
+ * (http_sd's, as Prometheus's): config.c. */
+#define SF(t, f) offsetof(struct t, f), sizeof(((struct t *)0)->f), 0
+static const struct sect_key discovery_keys[] = {
+	{ "files", set_globs, print_globs, SF(discovery_cfg, files), 0, 0, NULL, 0, NULL, false,
+	  false, false },
+	{ "url", set_url, print_set, SF(discovery_cfg, url), 0, 0, NULL, 0, NULL, false, false,
+	  false },
+	{ "bearer_token_file", set_secret_file, print_set, SF(discovery_cfg, bearer_token_file), 0,
+	  0, NULL, 0, NULL, false, false, false },
+	{ "basic_auth_user", set_auth_user, print_set, SF(discovery_cfg, basic_auth_user), 0, 0,
+	  NULL, 0, NULL, false, false, false },
+	{ "basic_auth_password_file", set_secret_file, print_set,
+	  SF(discovery_cfg, basic_auth_password_file), 0, 0, NULL, 0, NULL, false, false, false },
+	/* 0: no upper bound. */
+	{ "refresh", set_duration, print_duration, SF(discovery_cfg, refresh_ns), NS_S, 0, NULL, 0,
+	  "5m", false, false, false },
+};
+
+/* The [remote_write NAME] keys, in print order. The running writers keep a
+ * copy of their section (remote_write.c): every key needs a restart. */
+static const struct sect_key remote_write_keys[] = {
+	{ "url", set_url, print_set, SF(remote_write_cfg, url), 0, 0, NULL, 0, NULL, true, false,
+	  false },
+	{ "interval", set_duration, print_duration, SF(remote_write_cfg, interval_ns), 100 * NS_MS,
+	  NS_H, NULL, 0, "15s", true, false, false },
+	{ "timeout", set_duration, print_duration, SF(remote_write_cfg, timeout_ns), 100 * NS_MS,
+	  NS_H, NULL, 0, "10s", true, false, false },
+	{ "bearer_token_file", set_secret_file, print_set, SF(remote_write_cfg, bearer_token_file),
+	  0, 0, NULL, 0, NULL, true, false, false },
+	{ "basic_auth_user", set_auth_user, print_set, SF(remote_write_cfg, basic_auth_user), 0, 0,
+	  NULL, 0, NULL, true, false, false },
+	{ "basic_auth_password_file", set_secret_file, print_set,
+	  SF(remote_write_cfg, basic_auth_password_file), 0, 0, NULL, 0, NULL, true, false, false },
+	{ "external_labels", set_labels, print_labels, SF(remote_write_cfg, external_labels), 0, 0,
+	  NULL, 0, NULL, true, false, false },
+	{ "queue_max", set_uint, print_uint, SF(remote_write_cfg, queue_max), 1, 100000000, NULL,
+	  0, "1000000", true, false, false },
+};
+#undef SF
+
+/* ---- the section tables, by section ---------------------------------------- */
+
+static const struct {
+	const struct sect_key *keys;
+	size_t n;
+} sect_tables[] = {
+	[CONFIG_KEYS_DAEMON] = { daemon_keys, N_DAEMON_KEYS },
+	[CONFIG_KEYS_PROBE] = { NULL, 0 },
+	[CONFIG_KEYS_DISCOVERY] = { discovery_keys, sizeof(discovery_keys) / sizeof(discovery_keys[0]) },
+	[CONFIG_KEYS_REMOTE_WRITE] = { remote_write_keys,
+				       sizeof(remote_write_keys) / sizeof(remote_write_keys[0]) },
+};
+_Static_assert(sizeof(discovery_keys) / sizeof(discovery_keys[0]) <= CONFIG_SECT_KEYS_MAX &&
+		       sizeof(remote_write_keys) / sizeof(remote_write_keys[0]) <=
+			       CONFIG_SECT_KEYS_MAX,
+	       "CONFIG_SECT_KEYS_MAX");
+
+int config_sect_key_find(enum config_key_section s, const char *name)
+{
+	for (size_t i = 0; i < sect_tables[s].n; i++)
+		if (!strcmp(name, sect_tables[s].keys[i].name))
 			return (int)i;
 	return -1;
 }
 
-bool config_daemon_key_appends(int k) { return daemon_keys[k].appends; }
-
-int config_daemon_key_set(struct daemon_cfg *d, int k, const char *value, bool first, char *err,
-			  size_t errlen)
+bool config_sect_key_appends(enum config_key_section s, int k)
 {
-	return daemon_keys[k].set(d, &daemon_keys[k], value, first, err, errlen);
+	return sect_tables[s].keys[k].appends;
 }
 
-static bool key_differs(const struct daemon_cfg *a, const struct daemon_cfg *b,
-			const struct daemon_key *k);
-
-void config_print_daemon_keys(FILE *f, const struct daemon_cfg *d)
+int config_sect_key_set(enum config_key_section s, void *base, int k, const char *value,
+			bool first, char *err, size_t errlen)
 {
-	struct config def;
-	config_defaults(&def);
-	for (size_t k = 0; k < N_DAEMON_KEYS; k++)
-		if (!daemon_keys[k].quiet || key_differs(d, &def.d, &daemon_keys[k]))
-			daemon_keys[k].print(f, d, &daemon_keys[k]);
+	const struct sect_key *sk = &sect_tables[s].keys[k];
+	return sk->set(base, sk, value, first, err, errlen);
 }
 
-/* ---- reload ------------------------------------------------------------- */
-
-static bool key_differs(const struct daemon_cfg *a, const struct daemon_cfg *b,
-			const struct daemon_key *k)
+void config_sect_defaults(enum config_key_section s, void *base)
 {
+	char err[128];
+	for (size_t k = 0; k < sect_tables[s].n; k++) {
+		const struct sect_key *sk = &sect_tables[s].keys[k];
+		if (sk->def && sk->set(base, sk, sk->def, true, err, sizeof(err)) < 0)
+			log_bare(LOG_LVL_ERR, "built-in default %s: %s", sk->name, err);
+	}
+}
+
+/* An owned string (labels, globs) compares by what it holds. */
+static bool key_differs(const void *a, const void *b, const struct sect_key *k)
+{
+	if (k->print == print_labels || k->print == print_globs) {
+		const char *x = *(const char *const *)CFIELD(a, k);
+		const char *y = *(const char *const *)CFIELD(b, k);
+		if (k->print == print_labels)
+			return !labels_equal(x, y);
+		return (!x != !y) || (x && strcmp(x, y));
+	}
 	return memcmp(CFIELD(a, k), CFIELD(b, k), k->size) != 0 ||
 	       (k->n_off && memcmp((const char *)a + k->n_off, (const char *)b + k->n_off,
 				   sizeof(unsigned)) != 0);
 }
 
-size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,
-				  char *names, size_t len)
+void config_print_sect_keys(FILE *f, enum config_key_section s, const void *base)
+{
+	/* Quiet keys print when they are not the default. */
+	union {
+		struct daemon_cfg d;
+		struct discovery_cfg dc;
+		struct remote_write_cfg rw;
+	} def;
+	memset(&def, 0, sizeof(def));
+	config_sect_defaults(s, &def);
+	for (size_t k = 0; k < sect_tables[s].n; k++) {
+		const struct sect_key *sk = &sect_tables[s].keys[k];
+		if (!sk->quiet || key_differs(base, &def, sk))
+			sk->print(f, base, sk);
+	}
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+/* The restart-only keys of section s that differ between next and running,
+ * named in names; with restore, next gets running's values back (not for
+ * owned strings). */
+static size_t restart_keys(enum config_key_section s, void *next, const void *running,
+			   bool restore, char *names, size_t len)
 {
 	size_t n = 0, off = 0;
 	if (len)
 		names[0] = '\0';
-	for (size_t i = 0; i < N_DAEMON_KEYS; i++) {
-		const struct daemon_key *k = &daemon_keys[i];
+	for (size_t i = 0; i < sect_tables[s].n; i++) {
+		const struct sect_key *k = &sect_tables[s].keys[i];
 		if (!k->restart || !key_differs(next, running, k))
 			continue;
-		memcpy(FIELD(next, k), CFIELD(running, k), k->size);
-		if (k->n_off)
-			memcpy((char *)next + k->n_off, (const char *)running + k->n_off,
-			       sizeof(unsigned));
+		if (restore) {
+			memcpy(FIELD(next, k), CFIELD(running, k), k->size);
+			if (k->n_off)
+				memcpy((char *)next + k->n_off, (const char *)running + k->n_off,
+				       sizeof(unsigned));
+		}
 		if (off < len)
 			off += (size_t)snprintf(names + off, len - off, "%s%s", n ? ", " : "", k->name);
 		n++;
@@ -838,17 +1041,32 @@ size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_c
 	return n;
 }
 
+size_t config_daemon_keep_restart(struct daemon_cfg *next, const struct daemon_cfg *running,
+				  char *names, size_t len)
+{
+	return restart_keys(CONFIG_KEYS_DAEMON, next, running, true, names, len);
+}
+
+size_t config_remote_write_changed(const struct remote_write_cfg *next,
+				   const struct remote_write_cfg *running, char *names, size_t len)
+{
+	return restart_keys(CONFIG_KEYS_REMOTE_WRITE, (void *)next, running, false, names, len);
+}
+
 /* ---- the table, for its readers ----------------------------------------- */
 
-size_t config_keys(enum config_key_section s) { return s == CONFIG_KEYS_DAEMON ? N_DAEMON_KEYS : N_PROBE_KEYS; }
+size_t config_keys(enum config_key_section s)
+{
+	return s == CONFIG_KEYS_PROBE ? N_PROBE_KEYS : sect_tables[s].n;
+}
 
 void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (s == CONFIG_KEYS_DAEMON) {
-		out->name = daemon_keys[i].name;
-		out->def = daemon_keys[i].def;
-		out->restart = daemon_keys[i].restart;
+	if (s != CONFIG_KEYS_PROBE) {
+		out->name = sect_tables[s].keys[i].name;
+		out->def = sect_tables[s].keys[i].def;
+		out->restart = sect_tables[s].keys[i].restart;
 	} else {
 		out->name = probe_keys[i].name;
 		out->def = probe_keys[i].def;
@@ -883,12 +1101,7 @@ void config_probe_opt_defaults(struct probe_opts *o)
 
 void config_defaults(struct config *c)
 {
-	char err[128];
 	memset(c, 0, sizeof(*c));
-	for (size_t k = 0; k < N_DAEMON_KEYS; k++) {
-		const struct daemon_key *dk = &daemon_keys[k];
-		if (dk->def && dk->set(&c->d, dk, dk->def, true, err, sizeof(err)) < 0)
-			log_bare(LOG_LVL_ERR, "built-in default %s: %s", dk->name, err);
-	}
+	config_sect_defaults(CONFIG_KEYS_DAEMON, &c->d);
 	config_probe_defaults(&c->defaults);
 }

@@ -53,15 +53,23 @@ int config_probe_key_set(struct probe_opts *o, int k, const char *value, char *e
 			 size_t errlen);
 /* dst's key k = src's. */
 void config_probe_key_copy(struct probe_opts *dst, const struct probe_opts *src, int k);
-int config_daemon_key_find(const char *name);
+/* The other sections' keys ([daemon], [discovery NAME], [remote_write NAME];
+ * not CONFIG_KEYS_PROBE), base their struct (daemon_cfg, discovery_cfg,
+ * remote_write_cfg). */
+#define CONFIG_SECT_KEYS_MAX 16
+int config_sect_key_find(enum config_key_section s, const char *name);
 /* Keys that may repeat, each occurrence adding to a list. */
-bool config_daemon_key_appends(int k);
-/* first: this is the key's first line in the file (a list replaces the
+bool config_sect_key_appends(enum config_key_section s, int k);
+/* first: this is the key's first line in the section (a list replaces the
  * built-in one on its first line; later ones append). */
-int config_daemon_key_set(struct daemon_cfg *d, int k, const char *value, bool first, char *err,
-			  size_t errlen);
+int config_sect_key_set(enum config_key_section s, void *base, int k, const char *value,
+			bool first, char *err, size_t errlen);
+/* The built-in defaults of the section's keys. */
+void config_sect_defaults(enum config_key_section s, void *base);
+void config_print_sect_keys(FILE *f, enum config_key_section s, const void *base);
 /* "key = value" lines, in table order. */
 void config_print_probe_opts(FILE *f, const struct probe_opts *o);
-void config_print_daemon_keys(FILE *f, const struct daemon_cfg *d);
+/* "key = k=v, ..." of a labels.h set; nothing for none. */
+void config_print_labels(FILE *f, const char *key, const char *set);
 
 #endif

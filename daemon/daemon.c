@@ -24,7 +24,6 @@
 #include "control.h"
 #include "daemon_priv.h"
 #include "discovery.h"
-#include "labels.h"
 #include "hostport.h"
 #include "log.h"
 #include "metrics.h"
@@ -92,14 +91,11 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	char kept[512];
 	if (config_daemon_keep_restart(&nc.d, o, kept, sizeof(kept)))
 		log_warnx("reload: [daemon] %s: changes take effect only at restart", kept);
+	/* The writers run on their copy of the sections they started with. */
 	bool rw_changed = d->cfg.nrw != nc.nrw;
-	for (size_t i = 0; !rw_changed && i < nc.nrw; i++) {
-		struct remote_write_cfg a = d->cfg.rw[i], b = nc.rw[i];
-		rw_changed = !labels_equal(a.external_labels, b.external_labels);
-		a.external_labels = b.external_labels = NULL;
-		a.line = b.line = 0;
-		rw_changed |= memcmp(&a, &b, sizeof(a)) != 0;
-	}
+	for (size_t i = 0; !rw_changed && i < nc.nrw; i++)
+		rw_changed = strcmp(d->cfg.rw[i].name, nc.rw[i].name) ||
+			     config_remote_write_changed(&nc.rw[i], &d->cfg.rw[i], kept, sizeof(kept));
 	if (rw_changed)
 		log_warnx("reload: [remote_write] changes take effect only at restart");
 	struct config old = d->cfg;

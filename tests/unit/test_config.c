@@ -571,9 +571,34 @@ static void test_100k_targets(void)
 	unlink(err);
 }
 
-/* The key lists of tcpprobe.conf(5) are the key table's: every [daemon] key
- * and every probe key, in table order, and the list of keys a reload keeps
- * (restart-only). A key added to the table and not documented fails here. */
+/* Reload: which [remote_write] keys changed comes from the key table,
+ * owned strings (external_labels) compared by what they hold. */
+static void test_remote_write_changed(void)
+{
+	struct config a, b, c;
+	char err[256], names[128];
+	const char *p = write_file("rw-a.conf", "[remote_write r]\nurl = http://h:9/w\n"
+					     "external_labels = b=2, a=1\n");
+	CHECK_EQ(config_load(p, &a, err, sizeof(err)), 0);
+	p = write_file("rw-b.conf", "[remote_write r]\nurl = http://h:9/w\n"
+				    "external_labels = a=1, b=2\n");
+	CHECK_EQ(config_load(p, &b, err, sizeof(err)), 0);
+	p = write_file("rw-c.conf", "[remote_write r]\nurl = http://h:8/w\ninterval = 20s\n"
+				    "external_labels = a=1\n");
+	CHECK_EQ(config_load(p, &c, err, sizeof(err)), 0);
+	CHECK_EQ(config_remote_write_changed(&b.rw[0], &a.rw[0], names, sizeof(names)), 0);
+	CHECK_STR(names, "");
+	CHECK_EQ(config_remote_write_changed(&c.rw[0], &a.rw[0], names, sizeof(names)), 3);
+	CHECK_STR(names, "url, interval, external_labels");
+	config_free(&a);
+	config_free(&b);
+	config_free(&c);
+}
+
+/* The key lists of tcpprobe.conf(5) are the key table's: every [daemon],
+ * probe, [discovery] and [remote_write] key, in table order, and the list of
+ * keys a reload keeps (restart-only). A key added to the table and not
+ * documented fails here. */
 #define MAN_PATH "man/tcpprobe.conf.5" /* tests/run.sh runs from the top */
 #define MAN_KEYS_MAX 64
 
@@ -626,6 +651,14 @@ static void test_man_keys(void)
 	static const char *const target_only[] = { "host", "labels" };
 	n = man_keys("THE DEFAULTS AND TARGET SECTIONS", target_only, 2, names);
 	check_man_list(CONFIG_KEYS_PROBE, names, n);
+	if (check_cur_failed)
+		return;
+	n = man_keys("THE DISCOVERY SECTIONS", NULL, 0, names);
+	check_man_list(CONFIG_KEYS_DISCOVERY, names, n);
+	if (check_cur_failed)
+		return;
+	n = man_keys("THE REMOTE WRITE SECTIONS", NULL, 0, names);
+	check_man_list(CONFIG_KEYS_REMOTE_WRITE, names, n);
 	if (check_cur_failed)
 		return;
 
@@ -735,7 +768,8 @@ static bool man_says_default(const char *text, const char *d)
 	return false;
 }
 
-/* tcpprobe.conf(5) gives every key's default as the table has it. */
+/* tcpprobe.conf(5) gives every key's default as the table has it, in every
+ * section. */
 static void test_man_defaults(void)
 {
 	static struct man_item it[MAN_ITEMS_MAX];
@@ -743,7 +777,9 @@ static void test_man_defaults(void)
 		const char *sh;
 		enum config_key_section s;
 	} secs[] = { { "THE DAEMON SECTION", CONFIG_KEYS_DAEMON },
-		     { "THE DEFAULTS AND TARGET SECTIONS", CONFIG_KEYS_PROBE } };
+		     { "THE DEFAULTS AND TARGET SECTIONS", CONFIG_KEYS_PROBE },
+		     { "THE DISCOVERY SECTIONS", CONFIG_KEYS_DISCOVERY },
+		     { "THE REMOTE WRITE SECTIONS", CONFIG_KEYS_REMOTE_WRITE } };
 	for (size_t si = 0; si < sizeof(secs) / sizeof(secs[0]); si++) {
 		size_t n = man_items(MAN_PATH, secs[si].sh, it);
 		CHECK(n > 0);
@@ -835,6 +871,7 @@ int main(void)
 	RUN(test_buckets_replace);
 	RUN(test_missing_file);
 	RUN(test_100k_targets);
+	RUN(test_remote_write_changed);
 	RUN(test_man_keys);
 	RUN(test_man_defaults);
 	RUN(test_man_options);
