@@ -40,6 +40,7 @@ struct probe_opts {
 	uint16_t expect_mss;      /* mss-clamped below this; 0: 1460 (IPv4) / 1440 (IPv6) */
 	uint8_t flows;            /* probes per round, one per flow (probes/flows) */
 	bool flow_metrics;        /* per-flow series in /metrics */
+	uint8_t max_hops;         /* kind trace: TTLs 1..max_hops */
 	uint64_t interval_ns;
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;

@@ -21,6 +21,7 @@
 #include "fsm.h"
 #include "labels.h"
 #include "log.h"
+#include "trace.h"
 
 /*
  * Defaults.
@@ -104,7 +105,7 @@ static const struct probe_key {
 				      .size = sizeof(((struct probe_opts *)0)->f), .min = lo, \
 				      .max = hi, .def = d, .opts = __VA_ARGS__ }
 	PK("kind", PT_KIND, kind, 0, 0, "handshake",
-	   { { 'k', "kind", "KIND", NULL, "syn | handshake | fin" } }),
+	   { { 'k', "kind", "KIND", NULL, "syn | handshake | fin | trace" } }),
 	PK("port", PT_PORT, port, 1, 65535, "80",
 	   { { 'p', "port", "P", NULL, "port for targets given without one" } }),
 	PK("family", PT_FAMILY, family, 0, 0, "any",
@@ -151,6 +152,8 @@ static const struct probe_key {
 	PK("flows", PT_UINT, flows, 1, FLOWS_MAX, "1",
 	   { { 0, "flows", "N", NULL, "probes per round, one per flow (its own source port)" } }),
 	PK("flow_metrics", PT_BOOL, flow_metrics, 0, 0, "no", { { 0 } }),
+	PK("max_hops", PT_UINT, max_hops, 1, TRACE_HOPS_MAX, "30",
+	   { { 0, "max-hops", "N", NULL, "trace: SYNs with TTL 1..N" } }),
 #undef PK
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
@@ -417,6 +420,7 @@ void config_fsm_params(const struct probe_opts *o, struct fsm_params *p)
 	p->fin_wait_2_ns = o->fin_wait_2_ns;
 	p->time_wait_ns = o->time_wait_ns;
 	p->hold_ns = o->hold_ns;
+	p->max_hops = o->max_hops;
 }
 
 /* ---- defaults ------------------------------------------------------------ */

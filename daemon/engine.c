@@ -101,6 +101,15 @@ static bool dest_reserved(const struct dest *ds, uint16_t p)
 			return true;
 	return false;
 }
+/* A trace's connection: the 4-tuple's conn (table, source port, profile,
+ * as for any probe) and probes/trace's state, in an allocation of its own:
+ * a trace holds ~6 KB, and the pool's connections stay small. */
+struct trace_conn {
+	struct conn c;
+	struct trace t;
+	struct trace_conn *wnext; /* in the engine's list of traces waiting for pps budget */
+	bool waiting;
+};
 
 struct engine {
 	struct event_base *base;
@@ -122,6 +131,7 @@ struct engine {
 	struct dest **dtab;     /* destinations with ports in use, by hash */
 	size_t dtab_mask, ndests;
 	struct pctx *q_head, *q_tail;
+	struct trace_conn *w_head, *w_tail; /* traces whose SYNs wait for pps budget */
 	uint64_t inflight, queued;
 	double tokens;
 	uint64_t tokens_at;
@@ -186,6 +196,13 @@ struct engine_profile *engine_profile_new(const struct fsm_params *fp, uint8_t t
 	p->ttl = ttl;
 	p->tos = tos;
 	p->refs = 1;
+	/* A trace's SYN waits as long as a probe's first SYN, and gets as
+	 * many tries; the 4-tuple lingers that long for late SYN/ACKs. */
+	p->tp = (struct trace_params){
+		.max_hops = fp->max_hops && fp->max_hops <= TRACE_HOPS_MAX ? fp->max_hops : 30,
+		.window = TRACE_WINDOW, .retries = fp->retries,
+		.timeout_ns = fp->rto_ns, .linger_ns = fp->rto_ns,
+	};
 	return p;
 }
 
@@ -201,6 +218,16 @@ static struct engine_profile *conn_prof(const struct conn *c)
 {
 	return (struct engine_profile *)((char *)(uintptr_t)c->f.p -
 					 offsetof(struct engine_profile, fp));
+}
+
+static bool conn_is_trace(const struct conn *c)
+{
+	return c->f.p->kind == PROBE_TRACE;
+}
+
+static struct trace_conn *conn_trace(struct conn *c)
+{
+	return (struct trace_conn *)((char *)c - offsetof(struct trace_conn, c));
 }
 
 /* ---- the 4-tuple table ---- */
@@ -503,7 +530,8 @@ static void refill_tokens(struct engine *e, uint64_t now)
 	e->tokens_at = now;
 }
 
-static void send_segment(struct engine *e, struct conn *c, const struct fsm_segment *s)
+/* ttl: the IP TTL / hop limit, 0 for the profile's (a trace's SYNs set their own). */
+static void send_segment(struct engine *e, struct conn *c, const struct fsm_segment *s, uint8_t ttl)
 {
 	/* The fsm decides TSopt on SYNs too: a SYN/ACK (simultaneous open)
 	 * carries it only if the peer's SYN did (RFC 7323 3.2). */
@@ -513,7 +541,7 @@ static void send_segment(struct engine *e, struct conn *c, const struct fsm_segm
 	struct pkt_out o = {
 		.src = e->locals[c->lidx], .dst = c->remote, .sport = c->lport, .dport = c->rport,
 		.seq = s->seq, .ack = s->ack, .flags = s->flags, .win = s->win,
-		.ttl = prof->ttl, .tos = prof->tos,
+		.ttl = ttl ? ttl : prof->ttl, .tos = prof->tos,
 		.flowlabel = prof->flow_label ? flows_label(c->lport) : 0,
 		.syn_opts = s->syn_opts ? &so : NULL,
 		.ts = s->ts, .tsval = s->tsval, .tsecr = s->tsecr,
@@ -594,6 +622,35 @@ static void fill_report(const struct engine *e, const struct conn *c, struct pro
 	r->tl = f->tl;
 }
 
+/* A finished trace: its hops, and the target's RTT as the probe's (each
+ * SYN has its own sequence number, so no retransmission makes it ambiguous). */
+static void fill_trace_report(const struct engine *e, struct conn *c, struct probe_report *r)
+{
+	const struct trace_result *res = &conn_trace(c)->t.res;
+	memset(r, 0, sizeof(*r));
+	r->src = e->locals[c->lidx];
+	r->dst = c->remote;
+	r->sport = c->lport;
+	r->dport = c->rport;
+	r->kind = PROBE_TRACE;
+	r->result = res->result;
+	r->close_result = CLOSE_NONE;
+	r->peer_wscale = -1;
+	r->send_errno = c->ctx ? c->ctx->send_errno : 0;
+	r->t_start = res->t_start ? res->t_start : engine_now();
+	if (res->nhops) {
+		const struct trace_hop *last = &res->hops[res->nhops - 1];
+		if (last->kind == TRACE_HOP_TARGET && (last->tcp_flags & PKT_SYN))
+			r->ph.handshake = r->ph.connect = last->rtt_ns;
+		if (last->kind == TRACE_HOP_UNREACH) {
+			r->have_icmp = true;
+			r->icmp_type = last->icmp_type;
+			r->icmp_code = last->icmp_code;
+		}
+	}
+	r->trace = res;
+}
+
 static void conn_report(struct engine *e, struct conn *c)
 {
 	struct pctx *x = c->ctx;
@@ -601,7 +658,10 @@ static void conn_report(struct engine *e, struct conn *c)
 		return;
 	if (x->cb) {
 		struct probe_report r;
-		fill_report(e, c, &r);
+		if (conn_is_trace(c))
+			fill_trace_report(e, c, &r);
+		else
+			fill_report(e, c, &r);
 		x->cb(x->arg, &r);
 	}
 	c->ctx = NULL;
@@ -611,14 +671,40 @@ static void conn_report(struct engine *e, struct conn *c)
 	e->inflight--;
 }
 
+static void trace_unwait(struct engine *e, struct trace_conn *tc)
+{
+	if (!tc->waiting)
+		return;
+	struct trace_conn *prev = NULL;
+	for (struct trace_conn *w = e->w_head; w; prev = w, w = w->wnext) {
+		if (w != tc)
+			continue;
+		if (prev)
+			prev->wnext = w->wnext;
+		else
+			e->w_head = w->wnext;
+		if (e->w_tail == w)
+			e->w_tail = prev;
+		break;
+	}
+	tc->waiting = false;
+	tc->wnext = NULL;
+}
+
 static void conn_free(struct engine *e, struct conn *c)
 {
+	bool trace = conn_is_trace(c);
 	conn_report(e, c);
 	wheel_cancel(e->wheel, &c->timer);
 	tab_remove(e, c);
 	port_release(e, &c->remote, c->rport, c->lport);
 	engine_profile_unref(conn_prof(c));
-	pool_put(&e->conn_pool, c);
+	if (trace) {
+		trace_unwait(e, conn_trace(c));
+		free(conn_trace(c));
+	} else {
+		pool_put(&e->conn_pool, c);
+	}
 }
 
 /* Whether the probe's outcome is complete: a handshake that opened waits
@@ -641,7 +727,7 @@ static bool conn_apply(struct engine *e, struct conn *c, const struct fsm_action
 		const struct fsm_action *a = &acts->a[i];
 		switch (a->type) {
 		case ACT_SEND:
-			send_segment(e, c, &a->u.seg);
+			send_segment(e, c, &a->u.seg, 0);
 			break;
 		case ACT_TIMER:
 			wheel_arm(e->wheel, &c->timer, a->u.deadline);
@@ -686,6 +772,82 @@ static void conn_step(struct engine *e, struct conn *c, const struct fsm_event *
 	conn_apply(e, c, &acts);
 }
 
+/* ---- traces (probes/trace.c) ---- */
+
+/* SYNs a trace may send now: the pps cap's whole tokens. */
+static uint32_t trace_credit(const struct engine *e)
+{
+	if (!e->cfg.pps)
+		return UINT32_MAX;
+	return e->tokens >= 1 ? (uint32_t)e->tokens : 0;
+}
+
+static void trace_wait(struct engine *e, struct trace_conn *tc)
+{
+	if (tc->waiting)
+		return;
+	tc->waiting = true;
+	tc->wnext = NULL;
+	if (e->w_tail)
+		e->w_tail->wnext = tc;
+	else
+		e->w_head = tc;
+	e->w_tail = tc;
+}
+
+static void trace_run(struct engine *e, struct trace_conn *tc, struct trace_event *ev, uint64_t now)
+{
+	struct trace_actions acts;
+	struct conn *c = &tc->c;
+	bool done = false;
+	ev->credit = trace_credit(e);
+	trace_step(&tc->t, ev, now, &acts);
+	for (unsigned i = 0; i < acts.n; i++) {
+		const struct trace_action *a = &acts.a[i];
+		switch (a->type) {
+		case TRACE_ACT_SEND:
+			send_segment(e, c, &a->seg, a->ttl);
+			break;
+		case TRACE_ACT_TIMER:
+			wheel_arm(e->wheel, &c->timer, a->deadline);
+			break;
+		case TRACE_ACT_WANT_CREDIT:
+			trace_wait(e, tc);
+			break;
+		case TRACE_ACT_RESULT:
+			conn_report(e, c);
+			break;
+		case TRACE_ACT_DONE:
+			done = true;
+			break;
+		}
+	}
+	if (done)
+		conn_free(e, c);
+}
+
+static void trace_event(struct engine *e, struct conn *c, enum trace_ev_type type,
+			const struct pkt_info *pkt, uint64_t now)
+{
+	struct trace_event ev = { .type = type, .pkt = pkt };
+	trace_run(e, conn_trace(c), &ev, now);
+}
+
+/* Traces that wait for budget go first, in order, while there is some. */
+static void trace_serve_waiting(struct engine *e)
+{
+	for (unsigned n = 0; e->w_head && trace_credit(e) > 0 && n < 4096; n++) {
+		struct trace_conn *tc = e->w_head;
+		e->w_head = tc->wnext;
+		if (!e->w_head)
+			e->w_tail = NULL;
+		tc->waiting = false;
+		tc->wnext = NULL;
+		struct trace_event ev = { .type = TRACE_EV_CREDIT };
+		trace_run(e, tc, &ev, engine_now());
+	}
+}
+
 /* ---- starting probes ---- */
 
 static unsigned probe_cost(const struct engine_profile *p)
@@ -697,7 +859,7 @@ static unsigned probe_cost(const struct engine_profile *p)
 		return 4;
 	case PROBE_FIN:
 		return 1;
-	case PROBE_TRACE:
+	case PROBE_TRACE: /* its first SYN; the rest ask for budget as they go */
 		return 1;
 	}
 	return 1;
@@ -763,7 +925,9 @@ static void launch(struct engine *e, struct pctx *x)
 		}
 		goto fail;
 	}
-	struct conn *c = pool_get(&e->conn_pool);
+	bool trace = x->prof->fp.kind == PROBE_TRACE;
+	struct trace_conn *tc = trace ? calloc(1, sizeof(*tc)) : NULL;
+	struct conn *c = trace ? (tc ? &tc->c : NULL) : pool_get(&e->conn_pool);
 	if (!c) {
 		port_release(e, &x->dst, x->dport, (uint16_t)port);
 		snprintf(err, sizeof(err), "out of memory starting a probe");
@@ -777,17 +941,22 @@ static void launch(struct engine *e, struct pctx *x)
 	engine_profile_ref(x->prof); /* the connection's, released in conn_free */
 	c->ctx = x;
 	memset(&x->obs, 0, sizeof(x->obs));
-	fsm_init(&c->f, &x->prof->fp, x->want_tl ? &x->tl : NULL);
+	/* A trace's fsm only carries its profile (conn_prof): probes/trace runs it. */
+	fsm_init(&c->f, &x->prof->fp, x->want_tl && !trace ? &x->tl : NULL);
 	tab_insert(e, c);
 	e->inflight++;
 	e->st.probes_started++;
 
 	uint64_t now = engine_now();
-	struct fsm_event ev = {
-		.type = EV_OPEN,
-		.iss = isn_make(&local, c->lport, &c->remote, c->rport, now),
-		.ts_offset = isn_ts_offset(&local, c->lport, &c->remote, c->rport),
-	};
+	uint32_t iss = isn_make(&local, c->lport, &c->remote, c->rport, now);
+	uint32_t ts_offset = isn_ts_offset(&local, c->lport, &c->remote, c->rport);
+	if (trace) {
+		trace_init(&tc->t, &x->prof->tp, &x->prof->fp);
+		struct trace_event tev = { .type = TRACE_EV_START, .iss = iss, .ts_offset = ts_offset };
+		trace_run(e, tc, &tev, now);
+		return;
+	}
+	struct fsm_event ev = { .type = EV_OPEN, .iss = iss, .ts_offset = ts_offset };
 	conn_step(e, c, &ev, now);
 	return;
 fail:
@@ -845,6 +1014,10 @@ static void apply_unsent(struct engine *e)
 			continue;
 		if (c->ctx && !c->ctx->send_errno)
 			c->ctx->send_errno = (uint8_t)(u[i].err > 0 && u[i].err < 256 ? u[i].err : EIO);
+		if (conn_is_trace(c)) {
+			trace_event(e, c, TRACE_EV_SEND_ERROR, pi, engine_now());
+			continue;
+		}
 		struct fsm_event ev = { .type = EV_SEND_ERROR, .pkt = pi };
 		conn_step(e, c, &ev, engine_now());
 	}
@@ -878,7 +1051,8 @@ static void flush_soon(struct engine *e)
 static void drain_queue(struct engine *e)
 {
 	refill_tokens(e, engine_now());
-	while (e->q_head && caps_allow(e, e->q_head->prof)) {
+	trace_serve_waiting(e);
+	while (e->q_head && !e->w_head && caps_allow(e, e->q_head->prof)) {
 		struct pctx *x = e->q_head;
 		e->q_head = x->qnext;
 		if (!e->q_head)
@@ -886,7 +1060,7 @@ static void drain_queue(struct engine *e)
 		e->queued--;
 		launch(e, x);
 	}
-	if (e->q_head && !evtimer_pending(e->pace_ev, NULL)) {
+	if ((e->q_head || e->w_head) && !evtimer_pending(e->pace_ev, NULL)) {
 		struct timeval tv = { 0, PACE_NS / 1000 };
 		evtimer_add(e->pace_ev, &tv);
 	}
@@ -947,6 +1121,10 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 		if (pi.is_icmp)
 			return;
 		c = tab_find(e, &pi.dst, pi.dport, pi.sport);
+		if (c && conn_is_trace(c)) {
+			trace_tx_stamp(&conn_trace(c)->t, pi.seq, f->ts_ns);
+			return;
+		}
 		if (c)
 			fsm_tx_stamp(&c->f, pi.flags, pi.seq, f->ts_ns);
 		if (c && c->ctx && pi.flags == PKT_ACK)
@@ -960,6 +1138,10 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 			e->st.rx_unmatched++;
 			return;
 		}
+		if (conn_is_trace(c)) {
+			trace_event(e, c, TRACE_EV_ICMP, &pi, f->ts_ns);
+			return;
+		}
 		struct fsm_event ev = { .type = EV_ICMP, .pkt = &pi };
 		conn_step(e, c, &ev, f->ts_ns);
 		return;
@@ -967,6 +1149,10 @@ static void on_frame(void *arg, const struct rawio_frame *f)
 	c = tab_find(e, &pi.src, pi.sport, pi.dport);
 	if (!c || !addr_eq(&e->locals[c->lidx], &pi.dst)) {
 		e->st.rx_unmatched++;
+		return;
+	}
+	if (conn_is_trace(c)) {
+		trace_event(e, c, TRACE_EV_SEGMENT, &pi, f->ts_ns);
 		return;
 	}
 	if (c->ctx)
@@ -981,6 +1167,11 @@ static void on_timer_entry(void *arg, struct wheel_entry *w)
 	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, timer));
 	struct fsm_event ev = { .type = EV_TIMER };
 	uint64_t now = engine_now();
+	if (conn_is_trace(c)) {
+		uint64_t d = conn_trace(c)->t.deadline;
+		trace_event(e, c, TRACE_EV_TIMER, NULL, now < d ? d : now);
+		return;
+	}
 	if (now < c->f.deadline)
 		now = c->f.deadline; /* the wheel never fires early; clocks may disagree by ns */
 	conn_step(e, c, &ev, now);
@@ -1133,11 +1324,14 @@ void engine_free(struct engine *e)
 					fsm_step(&c->f, &ev, now, &acts);
 					for (unsigned k = 0; k < acts.n; k++)
 						if (acts.a[k].type == ACT_SEND)
-							send_segment(e, c, &acts.a[k].u.seg);
+							send_segment(e, c, &acts.a[k].u.seg, 0);
 				}
+				bool trace = conn_is_trace(c);
 				if (c->ctx)
 					engine_profile_unref(c->ctx->prof);
 				engine_profile_unref(conn_prof(c));
+				if (trace)
+					free(conn_trace(c));
 				c = next; /* the memory goes with the pools below */
 			}
 		}

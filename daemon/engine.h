@@ -12,6 +12,7 @@
 #include "findings.h"
 #include "fsm.h"
 #include "packet.h"
+#include "trace.h"
 
 struct event_base;
 struct engine;
@@ -31,6 +32,7 @@ struct engine_profile {
 	uint8_t ttl, tos;
 	uint16_t expect_mss;    /* probes/findings' mss-clamped threshold; 0: by family */
 	bool flow_label;        /* IPv6: a flow label fixed per source port (probes/flows) */
+	struct trace_params tp; /* kind trace: from fp (max_hops, retries, timeout) */
 	unsigned refs;
 	/* What its connections met in TIME_WAIT after their probe was reported
 	 * (so in no report): its owner's share of engine_stats' tw_ counters. */
@@ -68,6 +70,8 @@ struct probe_report {
 	const struct fsm_timeline *tl; /* valid during the callback only */
 	const char *error;      /* result error with nothing sent: why (valid during the
 				 * callback only), else NULL */
+	const struct trace_result *trace; /* kind trace: the hops (valid during the callback
+				 * only), else NULL */
 };
 
 typedef void (*engine_report_cb)(void *arg, const struct probe_report *r);

@@ -128,8 +128,9 @@ static void usage(FILE *f)
 		"within the config's ranges. IPv6 with a port: [ADDR]:PORT; link-local with\n"
 		"its interface: [fe80::1%%eth0]:80.\n"
 		"Exit status: 0 every probe got its kind's answer (syn, handshake: ok;\n"
-		"fin: closed or silent), 1 otherwise, 2 usage error. Ctrl-C prints the summary\n"
-		"and exits as if the probes finished by then were all there were.\n");
+		"fin: closed or silent; trace: ok, the target answered), 1 otherwise, 2 usage\n"
+		"error. Ctrl-C prints the summary and exits as if the probes finished by then\n"
+		"were all there were.\n");
 }
 
 /* Options are checked by the config's own parsers, so that `-t 2m` and

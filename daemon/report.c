@@ -229,6 +229,19 @@ void report_findings_json(struct jbuf *j, const struct find_result *f)
 	findings_json(j, f);
 }
 
+/* {"type", "code", "name"} */
+static void icmp_json(struct jbuf *j, uint8_t family, uint8_t type, uint8_t code)
+{
+	jb_obj(j);
+	jb_key(j, "type");
+	jb_uint(j, type);
+	jb_key(j, "code");
+	jb_uint(j, code);
+	jb_key(j, "name");
+	jb_str(j, report_icmp_str(family, type, code));
+	jb_obj_end(j);
+}
+
 void report_json(struct jbuf *j, const char *target, const struct probe_report *r)
 {
 	char a[64];
@@ -304,20 +317,89 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	report_findings_json(j, &r->find);
 	if (r->have_icmp) {
 		jb_key(j, "icmp");
-		jb_obj(j);
-		jb_key(j, "type");
-		jb_uint(j, r->icmp_type);
-		jb_key(j, "code");
-		jb_uint(j, r->icmp_code);
-		jb_key(j, "name");
-		jb_str(j, report_icmp_str(r->dst.family, r->icmp_type, r->icmp_code));
-		jb_obj_end(j);
+		icmp_json(j, r->dst.family, r->icmp_type, r->icmp_code);
+	}
+	if (r->trace) {
+		jb_key(j, "hops");
+		report_hops_json(j, r->trace);
 	}
 	jb_key(j, "timeline");
 	report_timeline_json(j, r->tl, r->t_start);
 	jb_key(j, "timeline_dropped");
 	jb_uint(j, r->tl ? r->tl->dropped : 0);
 	jb_obj_end(j);
+}
+
+void report_hops_json(struct jbuf *j, const struct trace_result *t)
+{
+	jb_arr(j);
+	for (unsigned i = 0; i < t->nhops; i++) {
+		const struct trace_hop *h = &t->hops[i];
+		char a[64];
+		bool silent = h->kind == TRACE_HOP_SILENT;
+		jb_obj(j);
+		jb_key(j, "ttl");
+		jb_uint(j, h->ttl);
+		jb_key(j, "address");
+		if (silent)
+			jb_null(j);
+		else
+			jb_str(j, pkt_addr_str(&h->addr, a, sizeof(a)));
+		jb_key(j, "rtt_us");
+		if (silent)
+			jb_null(j);
+		else
+			jb_double(j, us(h->rtt_ns));
+		jb_key(j, "kind");
+		jb_str(j, trace_hop_kind_str((enum trace_hop_kind)h->kind));
+		jb_key(j, "icmp");
+		if (h->kind == TRACE_HOP_ROUTER || h->kind == TRACE_HOP_UNREACH)
+			icmp_json(j, h->addr.family, h->icmp_type, h->icmp_code);
+		else
+			jb_null(j);
+		if (h->kind == TRACE_HOP_TARGET) {
+			char fl[16];
+			jb_key(j, "flags");
+			jb_str(j, pkt_flags_str(h->tcp_flags, fl, sizeof(fl)));
+		}
+		jb_key(j, "reply_ttl");
+		if (silent)
+			jb_null(j);
+		else
+			jb_uint(j, h->reply_ttl);
+		jb_key(j, "tries");
+		jb_uint(j, h->tries);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+}
+
+void report_hops(FILE *f, const struct trace_result *t)
+{
+	for (unsigned i = 0; i < t->nhops; i++) {
+		const struct trace_hop *h = &t->hops[i];
+		char a[64], fl[16];
+		fprintf(f, "%4u  ", h->ttl);
+		switch ((enum trace_hop_kind)h->kind) {
+		case TRACE_HOP_SILENT:
+			/* One star a try, as traceroute prints them. */
+			for (unsigned k = 0; k < h->tries; k++)
+				fprintf(f, "%s*", k ? " " : "");
+			break;
+		case TRACE_HOP_ROUTER:
+			fprintf(f, "%-39s %10.3f ms", pkt_addr_str(&h->addr, a, sizeof(a)), h->rtt_ns / 1e6);
+			break;
+		case TRACE_HOP_UNREACH:
+			fprintf(f, "%-39s %10.3f ms  !%s", pkt_addr_str(&h->addr, a, sizeof(a)),
+				h->rtt_ns / 1e6, report_icmp_str(h->addr.family, h->icmp_type, h->icmp_code));
+			break;
+		case TRACE_HOP_TARGET:
+			fprintf(f, "%-39s %10.3f ms  %s", pkt_addr_str(&h->addr, a, sizeof(a)),
+				h->rtt_ns / 1e6, pkt_flags_str(h->tcp_flags, fl, sizeof(fl)));
+			break;
+		}
+		fputc('\n', f);
+	}
 }
 
 /* The findings' text: read back from JSON, or rendered from the result. */
@@ -367,7 +449,11 @@ void report_line(FILE *f, const char *target, unsigned seq, const struct probe_r
 	const struct find_text *t = report_find_text(r, &ft);
 	for (unsigned i = 0; i < t->n; i++)
 		fprintf(f, "%s%s", i ? "," : " findings=", t->f[i].name);
+	if (r->trace)
+		fprintf(f, " hops=%u", r->trace->nhops);
 	fputc('\n', f);
+	if (r->trace)
+		report_hops(f, r->trace);
 }
 
 void report_trace(FILE *f, const struct probe_report *r)

@@ -24,6 +24,11 @@ void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_
 /* The one-liner every command prints for a result (probe, ctl probe, show,
  * history, watch); seq 0: none (the daemon's results have no sequence). */
 void report_line(FILE *f, const char *target, unsigned seq, const struct probe_report *r);
+/* A trace's hops: the JSON array [{ttl, address, rtt_us, kind, icmp, ...}]
+ * (a silent hop's address null), and traceroute's lines (report_line
+ * prints them after a trace's line). */
+void report_hops_json(struct jbuf *j, const struct trace_result *t);
+void report_hops(FILE *f, const struct trace_result *t);
 void report_trace(FILE *f, const struct probe_report *r);
 /* Why a probe ended `error`, when the report knows ("send: Operation not
  * permitted"); r->send_errno must be set. */

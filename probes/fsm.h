@@ -78,6 +78,7 @@ struct fsm_params {
 	uint64_t fin_wait_2_ns;   /* how long FIN_WAIT_2 waits for the peer's FIN */
 	uint64_t time_wait_ns;    /* 2*MSL */
 	uint64_t hold_ns;         /* time in ESTABLISHED before the active close */
+	uint8_t max_hops;         /* kind trace: the highest TTL (probes/trace.c) */
 };
 
 /* Timeline entry: a segment sent or received, or a timer/ICMP/user event,

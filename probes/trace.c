@@ -269,8 +269,12 @@ static void finish(struct tstep *s, enum probe_result r)
 	act(s, &(struct trace_action){ .type = TRACE_ACT_RESULT });
 	t->want_credit = false;
 	if (t->p->linger_ns) {
+		/* Late SYN/ACKs answer SYNs that were already on their way when
+		 * the end was found: they come within about the target's RTT. */
+		uint64_t rtt = t->end_ttl ? t->res.hops[t->end_ttl - 1].rtt_ns : 0;
+		uint64_t linger = 4 * rtt > TRACE_LINGER_MIN_NS ? 4 * rtt : TRACE_LINGER_MIN_NS;
 		t->state = TRACE_LINGER;
-		t->linger_until = s->now + t->p->linger_ns;
+		t->linger_until = s->now + (linger < t->p->linger_ns ? linger : t->p->linger_ns);
 	} else {
 		t->state = TRACE_DONE;
 	}

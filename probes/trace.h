@@ -32,6 +32,7 @@
 #define TRACE_HOPS_MAX 64   /* max_hops' upper bound (traceroute's default is 30) */
 #define TRACE_TRIES_MAX 4   /* SYNs per TTL at most: 1 + retries, capped */
 #define TRACE_WINDOW 8      /* TTLs in flight at once (default) */
+#define TRACE_LINGER_MIN_NS 100000000ull
 
 /* Per-trace parameters; shared by many traces, never modified. */
 struct trace_params {
@@ -39,7 +40,9 @@ struct trace_params {
 	uint8_t window;        /* TTLs in flight at once, >= 1 */
 	uint8_t retries;       /* more SYNs for a silent TTL (tries capped at TRACE_TRIES_MAX) */
 	uint64_t timeout_ns;   /* how long one SYN waits for its answer */
-	uint64_t linger_ns;    /* after the end: answer late SYN/ACKs with an RST */
+	uint64_t linger_ns;    /* after the end, at most this long (at least 4 RTTs of the
+				* target or TRACE_LINGER_MIN_NS, whichever is more):
+				* answer late SYN/ACKs with an RST */
 };
 
 /* What answered one TTL. */

@@ -151,14 +151,15 @@ static void t_chain_v4(void)
 	CHECK(pkt_addr_eq(&tr.res.hops[3].addr, &(struct pkt_addr){ .family = AF_INET,
 									.a = { 10, 0, 0, 9 } }));
 	CHECK_EQ(tr.state, TRACE_LINGER);
-	CHECK_EQ(find(TRACE_ACT_TIMER)->deadline, T0 + 505 * MS);
+	/* Lingers 4 target RTTs, at least TRACE_LINGER_MIN_NS. */
+	CHECK_EQ(find(TRACE_ACT_TIMER)->deadline, T0 + 5 * MS + TRACE_LINGER_MIN_NS);
 	/* A late SYN/ACK (TTL 6) still gets its RST, and changes nothing. */
 	p = answer(a4(9), PKT_SYN | PKT_ACK, trace_seq(&tr, 6, 0));
 	step(TRACE_EV_SEGMENT, &p, T0 + 6 * MS, NOCAP);
 	CHECK_EQ(count(TRACE_ACT_SEND), 1);
 	CHECK_EQ(count(TRACE_ACT_RESULT), 0);
 	CHECK_EQ(tr.res.nhops, 4);
-	step(TRACE_EV_TIMER, NULL, T0 + 505 * MS, NOCAP);
+	step(TRACE_EV_TIMER, NULL, T0 + 5 * MS + TRACE_LINGER_MIN_NS, NOCAP);
 	CHECK_EQ(count(TRACE_ACT_DONE), 1);
 	CHECK_EQ(tr.state, TRACE_DONE);
 }

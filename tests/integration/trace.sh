@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# TCP path tracing (issue 15 points 2 and 4) through a chain of three router
+# namespaces (tests/lab/lab_chain.sh: client - r1 - r2 - r3 - server), judged
+# against a capture on the client's link (tests/lab/tracecheck.py):
+#  - `probe --kind trace` lists r1, r2, r3 in order and the target last, over
+#    IPv4 and IPv6; on the wire every SYN is on one 4-tuple with TTL 1..4 and
+#    its own sequence number, each router's ICMP time exceeded quotes the SYN
+#    of its TTL, each hop's RTT is the capture's, every SYN/ACK got our RST;
+#  - the text output is traceroute's: one line per TTL, the target last;
+#  - a router that drops its ICMP (nftables on its output) is a silent hop
+#    (`*`, address null), tried 1 + retries times on the wire; the trace goes on;
+#  - a closed port: result refused, the target's RST is the last hop;
+#  - safety: forged ICMP time exceeded and SYN/ACK that quote our 4-tuple with
+#    sequence numbers we did not send name no hop and draw no RST (RFC 5927);
+#    the address policy refuses a multicast target before anything is sent.
+# checks: 10
+set -u
+cd "$(dirname "$0")/../.."
+source tests/lab/lab.sh
+source tests/lab/lab_chain.sh
+source tests/lab/daemon_lib.sh
+dl_init trace
+trap 'lab_chain_down; dl_cleanup' EXIT
+PY=$DL_PY
+T=$DL_T
+
+if ! lab_chain_up 3; then
+	fail chain "lab_chain_up 3 failed"
+	exit 1
+fi
+R4="${CHAIN_R4[1]},${CHAIN_R4[2]},${CHAIN_R4[3]}"
+R6="${CHAIN_R6[1]},${CHAIN_R6[2]},${CHAIN_R6[3]}"
+
+# trace NAME ARGS...: `tcpprobe probe --kind trace ARGS` in the client ns
+# under a capture on its link to r1; leaves $T/NAME.out, .err, .rc, .pcap and
+# .cap (why the capture is bad, empty if fine).
+trace() {
+	local name=$1; shift
+	LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$T/$name.pcap" "tcp or icmp or icmp6" || return 1
+	LAB_WRAP="timeout 60" lab_tcpprobe probe --kind trace "$@" >"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+	lab_capture_stop "$T/$name.pcap"
+	lab_capture_ok "$T/$name.pcap" 4 >"$T/$name.cap" || true
+}
+rc() { cat "$T/$1.rc"; }
+why() { echo "$(cat "$T/$1.cap") rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 900) err: $(head -c 300 "$T/$1.err")"; }
+tc() { "$PY" tests/lab/tracecheck.py "$@"; }
+
+# ---- the chain, IPv4 and IPv6 ------------------------------------------------
+for fam in 4 6; do
+	if [ $fam = 4 ]; then tgt=$CHAIN_T4 addr=$CHAIN_T4 routers=$R4
+	else tgt="[$CHAIN_T6]" addr=$CHAIN_T6 routers=$R6; fi
+	trace v$fam --json "$tgt:$LAB_PORT_OPEN"
+	res=$(tc hops "$T/v$fam.out" --routers "$routers" --target "$addr" 2>&1)
+	if [ "$res" = ok ] && [ "$(rc v$fam)" = 0 ]; then pass "v$fam-hops"
+	else fail "v$fam-hops" "$res; $(why v$fam)"; fi
+	res=$(tc wire "$T/v$fam.out" "$T/v$fam.pcap" --routers "$routers" --target "$addr" 2>&1)
+	if [ ! -s "$T/v$fam.cap" ] && [ "$res" = ok ]; then pass "v$fam-wire"
+	else fail "v$fam-wire" "$res; $(why v$fam)"; fi
+done
+
+# ---- traceroute's text ---------------------------------------------------------
+trace text "$CHAIN_T4:$LAB_PORT_OPEN"
+want=$(printf '%s\n' "1 ${CHAIN_R4[1]}" "2 ${CHAIN_R4[2]}" "3 ${CHAIN_R4[3]}" "4 $CHAIN_T4 S.")
+got=$(awk '/^ +[0-9]+  / { f = $1 " " $2; if ($NF == "S." || $NF == "R.") f = f " " $NF; print f }' "$T/text.out")
+rtts_ok=$(awk '/^ +[0-9]+  / && $4 != "ms" { bad = 1 } END { print bad ? "no" : "yes" }' "$T/text.out")
+if [ "$(rc text)" = 0 ] && [ "$got" = "$want" ] && [ "$rtts_ok" = yes ] &&
+	grep -qE "^trace \[$CHAIN_T4\]:$LAB_PORT_OPEN .* ok .*hops=4" "$T/text.out"; then
+	pass text
+else fail text "got '$got' want '$want'; $(why text)"; fi
+
+# ---- a router that sends no ICMP: a silent hop ----------------------------------
+lab_chain_icmp_drop 2
+trace silent --json -r 1 -t 300ms "$CHAIN_T4:$LAB_PORT_OPEN"
+res=$(tc wire "$T/silent.out" "$T/silent.pcap" --routers "$R4" --target "$CHAIN_T4" --silent 2 2>&1)
+tries=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["hops"][1]["tries"])' "$T/silent.out" 2>&1)
+if [ "$res" = ok ] && [ "$tries" = 2 ] && [ "$(rc silent)" = 0 ] && [ ! -s "$T/silent.cap" ]; then
+	pass silent-hop
+else fail silent-hop "$res; tries=$tries; $(why silent)"; fi
+trace silent6 -r 0 -t 300ms "[$CHAIN_T6]:$LAB_PORT_OPEN"
+got=$(awk '/^ +[0-9]+  / { print $1, $2 }' "$T/silent6.out" | paste -sd, -)
+want="1 ${CHAIN_R6[1]},2 *,3 ${CHAIN_R6[3]},4 $CHAIN_T6"
+if [ "$got" = "$want" ] && [ "$(rc silent6)" = 0 ]; then pass silent-hop-v6-text
+else fail silent-hop-v6-text "got '$got' want '$want'; $(why silent6)"; fi
+lab_chain_icmp_clear 2
+
+# ---- a closed port: the target's RST ends the trace -----------------------------
+trace closed --json "$CHAIN_T4:$LAB_PORT_CLOSED"
+res=$(tc wire "$T/closed.out" "$T/closed.pcap" --routers "$R4" --target "$CHAIN_T4" 2>&1)
+if [ "$res" = ok ] && [ "$(rc closed)" = 1 ] && grep -q '"result":"refused"' "$T/closed.out"; then
+	pass closed
+else fail closed "$res; $(why closed)"; fi
+
+# ---- RFC 5927: forged answers with sequence numbers we did not send -------------
+# The target drops our SYNs (port 8082), so hop 4 stays silent unless a forged
+# answer is believed. Once the SYN with TTL 4 is on the wire, the server sends
+# (through the routers) an ICMP time exceeded and a SYN/ACK that quote our
+# 4-tuple, each with that SYN's sequence number + 1.
+forge_ok=no
+LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$T/forged.pcap" "tcp or icmp or icmp6" &&
+	LAB_WRAP="timeout 60" lab_tcpprobe_bg probe --kind trace --json --max-hops 4 -r 0 -t 5s \
+		"$CHAIN_T4:$LAB_PORT_DROPPED" >"$T/forged.out" 2>"$T/forged.err"
+ppid=$LAB_BG_PID
+syn4() { "$PY" tests/lab/wire.py dump -v "$T/forged.pcap" 2>/dev/null |
+	awk -v t="$CHAIN_T4" '$5 == t && $7 == "S" && / ttl=4 / { print $4, $8; exit }'; }
+if wait_until 5 test -n "$(syn4)"; then
+	read -r fsport fseq <<<"$(syn4)"
+	bad=$(( (fseq + 1) % 4294967296 ))
+	lab_sexec "$PY" - "$CHAIN_T4" "$(lab_chain_net4 0).1" "$fsport" "$LAB_PORT_DROPPED" "$bad" <<'EOF' >"$T/forge.log" 2>&1 && forge_ok=yes
+import sys
+from scapy.all import IP, ICMP, TCP, send, conf
+conf.verb = 0
+target, client, sport, dport, seq = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+quote = IP(src=client, dst=target, ttl=1) / TCP(sport=sport, dport=dport, flags="S", seq=seq)
+send(IP(src=target, dst=client) / ICMP(type=11, code=0) / bytes(quote)[:28])
+send(IP(src=target, dst=client) / TCP(sport=dport, dport=sport, flags="SA", seq=777, ack=seq + 1))
+EOF
+fi
+wait "$ppid"
+echo $? >"$T/forged.rc"
+lab_capture_stop "$T/forged.pcap"
+lab_capture_ok "$T/forged.pcap" 1 "icmp11/0 .*q:.*/${bad:-x} " >"$T/forged.cap" || true
+res=$("$PY" - "$T/forged.out" "$CHAIN_T4" <<'EOF' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))
+h = r["hops"]
+bad = [x for x in h if x["address"] == sys.argv[2]]
+print("ok" if r["result"] == "timeout" and len(h) == 4 and h[3]["kind"] == "silent" and not bad
+      else "result %s hops %s" % (r["result"], h))
+EOF
+)
+rst=$("$PY" tests/lab/wire.py dump "$T/forged.pcap" | awk -v s="${fsport:-x}" '$4 == s && $7 ~ /^R/' | wc -l)
+if [ "$forge_ok" = yes ] && [ ! -s "$T/forged.cap" ] && [ "$res" = ok ] && [ "$rst" = 0 ]; then
+	pass forged-ignored
+else fail forged-ignored "forge=$forge_ok ($(tail -c 300 "$T/forge.log" 2>/dev/null)); $res; rsts=$rst; $(why forged)"; fi
+
+# ---- the address policy ----------------------------------------------------------
+LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$T/policy.pcap" "tcp" &&
+	LAB_WRAP="timeout 20" lab_tcpprobe probe --kind trace 224.0.0.1:80 >"$T/policy.out" 2>"$T/policy.err"
+prc=$?
+lab_capture_stop "$T/policy.pcap"
+n=$("$PY" tests/lab/wire.py dump "$T/policy.pcap" | wc -l)
+if [ "$prc" = 2 ] && grep -qi multicast "$T/policy.err" && [ "$n" = 0 ]; then pass policy
+else fail policy "rc=$prc segments=$n err: $(cat "$T/policy.err")"; fi
+
+dl_done
