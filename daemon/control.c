@@ -27,7 +27,7 @@
 #include "config.h"
 #include "control.h"
 #include "ctlproto.h"
-#include "daemon.h"
+#include "registry.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -165,7 +165,7 @@ static void handle_targets(struct ctl_client *cl, const struct ctl_request *rq)
 
 static struct target *find_or_reply(struct ctl_client *cl, const char *name)
 {
-	struct target *t = daemon_target_find(cl->c->d, name);
+	struct target *t = registry_target_find(cl->c->d, name);
 	if (!t)
 		reply_error(cl, "no target '%s'", name);
 	return t;
@@ -223,7 +223,7 @@ static void handle_probe(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256];
 	cl->probes++;
-	if (daemon_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result,
+	if (registry_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result,
 			   on_probe_error, cl, err, sizeof(err)) < 0) {
 		cl->probes--;
 		reply_error(cl, "%s", err);
@@ -243,7 +243,7 @@ static void reply_mutation(struct ctl_client *cl, int rc, const char *err)
 static void handle_add(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256] = "";
-	int rc = daemon_target_add(cl->c->d, rq->argv[0], rq->argv[1], rq->argv + 2, rq->argc - 2,
+	int rc = registry_target_add(cl->c->d, rq->argv[0], rq->argv[1], rq->argv + 2, rq->argc - 2,
 				   err, sizeof(err));
 	reply_mutation(cl, rc, err);
 }
@@ -251,14 +251,14 @@ static void handle_add(struct ctl_client *cl, const struct ctl_request *rq)
 static void handle_remove(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256] = "";
-	reply_mutation(cl, daemon_target_remove(cl->c->d, rq->argv[0], err, sizeof(err)), err);
+	reply_mutation(cl, registry_target_remove(cl->c->d, rq->argv[0], err, sizeof(err)), err);
 }
 
 static void pause_resume(struct ctl_client *cl, const struct ctl_request *rq, bool pause)
 {
 	char err[256] = "";
 	const char *name = strcmp(rq->argv[0], "--all") ? rq->argv[0] : NULL;
-	reply_mutation(cl, daemon_target_pause(cl->c->d, name, pause, err, sizeof(err)), err);
+	reply_mutation(cl, registry_target_pause(cl->c->d, name, pause, err, sizeof(err)), err);
 }
 
 static void handle_pause(struct ctl_client *cl, const struct ctl_request *rq)
@@ -280,7 +280,7 @@ static void handle_reload(struct ctl_client *cl, const struct ctl_request *rq)
 	}
 	struct jbuf *j = reply_ok(cl);
 	jb_key(j, "targets");
-	jb_uint(j, daemon_target_count(cl->c->d));
+	jb_uint(j, registry_target_count(cl->c->d));
 	reply_end(cl);
 }
 
@@ -333,13 +333,13 @@ static void on_watch_result(void *arg, const char *target, const struct probe_re
 	}
 	struct jbuf *j = &cl->c->jb;
 	jb_reset(j);
-	view_result_event(j, target, r, daemon_target_find(cl->c->d, target), true);
+	view_result_event(j, target, r, registry_target_find(cl->c->d, target), true);
 	send_jb(cl, j);
 }
 
 static void handle_watch(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	if (daemon_watch(cl->c->d, on_watch_result, cl) < 0) {
+	if (registry_watch(cl->c->d, on_watch_result, cl) < 0) {
 		reply_error(cl, "out of memory");
 		return;
 	}
@@ -461,7 +461,7 @@ static void client_free(struct ctl_client *cl)
 {
 	struct control *c = cl->c;
 	/* No result callback may reach us after this. */
-	daemon_forget(c->d, cl);
+	registry_forget(c->d, cl);
 	TAILQ_REMOVE(&c->clients, cl, entry);
 	c->nclients--;
 	if (c->refused_full) {
@@ -698,7 +698,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	cl->c = c;
 	cl->bev = bev;
 	cl->resume_ev = ev;
-	/* Control requests first in every loop pass (daemon.h). */
+	/* Control requests first in every loop pass (registry.h). */
 	bufferevent_priority_set(bev, DAEMON_PRIO_CONTROL);
 	event_priority_set(ev, DAEMON_PRIO_CONTROL);
 	/* libevent writes 16 KiB per loop pass by default: a 2 MB `metrics`
@@ -890,7 +890,7 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
 	}
 	c->d = d;
 	c->reload = reload;
-	c->base = daemon_base(d);
+	c->base = registry_base(d);
 	TAILQ_INIT(&c->clients);
 	jb_init(&c->jb);
 

@@ -22,7 +22,7 @@
 #include "addrpolicy.h"
 #include "commands.h"
 #include "control.h"
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "discovery.h"
 #include "hostport.h"
 #include "log.h"
@@ -100,7 +100,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_warnx("reload: [remote_write] changes take effect only at restart");
 	struct config old = d->cfg;
 	d->cfg = nc;
-	if (daemon_apply_targets(d, &d->cfg, false) < 0) {
+	if (registry_apply_targets(d, &d->cfg, false) < 0) {
 		snprintf(err, errlen, "out of memory applying the new targets");
 		log_warnx("reload failed, keeping the running config: %s", err);
 		config_free(&d->cfg);
@@ -194,7 +194,7 @@ static void daemon_cleanup(struct daemon *d)
 	if (d->eng)
 		engine_free(d->eng);
 	for (size_t i = 0; i < d->nt; i++)
-		target_destroy(d->t[i]);
+		registry_target_destroy(d->t[i]);
 	free(d->t);
 	free(d->idx);
 	sched_free(d);
@@ -308,7 +308,7 @@ int daemon_main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
-	if (daemon_apply_targets(d, &d->cfg, true) < 0)
+	if (registry_apply_targets(d, &d->cfg, true) < 0)
 		goto fail;
 	if (discovery_start(d) < 0) {
 		log_warnx("out of memory starting discovery");

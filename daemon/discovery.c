@@ -36,7 +36,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "discovery.h"
 #include "hostport.h"
 #include "httpauth.h"
@@ -494,9 +494,9 @@ static bool same_probe(const struct target_cfg *a, const struct target_cfg *b)
 /* A new target for tc in the registry, scheduled: 1, or 0 on OOM. */
 static int add_target(struct daemon *d, const struct target_cfg *tc, uint64_t now)
 {
-	struct target *t = daemon_target_new(d, tc);
-	if (!t || daemon_registry_append(d, t) < 0) {
-		target_destroy(t);
+	struct target *t = registry_target_new(d, tc);
+	if (!t || registry_append(d, t) < 0) {
+		registry_target_destroy(t);
 		log_warnx("discovery: out of memory adding %s", tc->name);
 		return 0;
 	}
@@ -560,13 +560,13 @@ static void discovery_apply(struct daemon *d)
 	}
 	d->nt = o;
 	if (removed)
-		daemon_index_rebuild(d);
+		registry_index_rebuild(d);
 	uint64_t now = engine_now();
 	for (size_t k = 0; k <= w.mask; k++) {
 		const struct target_cfg *tc = w.slot[k];
 		if (!tc)
 			continue;
-		struct target *t = daemon_target_find(d, tc->name);
+		struct target *t = registry_target_find(d, tc->name);
 		if (t) {
 			conflicts += !t->cfg.discovered; /* the config's (or ctl add's) wins */
 			continue;
@@ -800,7 +800,7 @@ static void reconcile(struct disc_source *s, const char *name, uint64_t now)
 {
 	struct daemon *d = s->d;
 	const struct target_cfg *tc = disc_winner(d, name);
-	struct target *t = daemon_target_find(d, name);
+	struct target *t = registry_target_find(d, name);
 	if (t && !t->cfg.discovered)
 		return; /* the config's (or ctl add's) keeps it */
 	if (t && tc && same_probe(tc, &t->cfg)) {
@@ -812,7 +812,7 @@ static void reconcile(struct disc_source *s, const char *name, uint64_t now)
 		return;
 	}
 	if (t) {
-		daemon_registry_remove(d, t);
+		registry_remove(d, t);
 		sched_remove(d, t);
 		s->removed++;
 	}

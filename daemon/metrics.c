@@ -21,7 +21,7 @@
 #include <zlib.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "registry.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,20 +39,20 @@ struct metrics_server {
 	size_t size_hint; /* last body size: the next one is about the same */
 };
 
-static struct target *registry_at(void *arg, size_t i) { return daemon_target_at(arg, i); }
+static struct target *registry_at(void *arg, size_t i) { return registry_target_at(arg, i); }
 
 void metrics_render(struct daemon *d, struct jbuf *out)
 {
-	struct daemon_status s;
-	daemon_status(d, &s);
+	struct registry_status s;
+	registry_status(d, &s);
 	metrics_render_status(out, &s);
 
 	/* The registry holds live targets only: one removed while its probe
 	 * was in flight waits for the report outside it (sched_remove). */
-	const struct config *c = daemon_config(d);
-	metrics_render_targets(out, registry_at, d, daemon_target_count(d), c->d.buckets,
+	const struct config *c = registry_config(d);
+	metrics_render_targets(out, registry_at, d, registry_target_count(d), c->d.buckets,
 			       c->d.n_buckets);
-	remote_write_metrics(daemon_remote_writers(d), out);
+	remote_write_metrics(registry_remote_writers(d), out);
 }
 
 /* ---- HTTP ---- */
@@ -289,7 +289,7 @@ struct metrics_server *metrics_server_new(struct daemon *d, const char *where, c
 		free(m);
 		return NULL;
 	}
-	m->http = evhttp_new(daemon_base(d));
+	m->http = evhttp_new(registry_base(d));
 	if (!m->http || !evhttp_accept_socket_with_handle(m->http, fd)) {
 		snprintf(err, errlen, "metrics_listen %s: cannot start the HTTP server", where);
 		if (m->http)

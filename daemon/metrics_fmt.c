@@ -226,7 +226,7 @@ static void counter_u64(struct jbuf *b, const char *name, const char *help, uint
 	metrics_put_u64(b, false, v);
 }
 
-void metrics_render_status(struct jbuf *b, const struct daemon_status *s)
+void metrics_render_status(struct jbuf *b, const struct registry_status *s)
 {
 	metrics_put_family(b, "tcpprobe_build_info", "gauge",
 			   "Always 1; the version label says which tcpprobe is running.");

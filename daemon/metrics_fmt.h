@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "registry.h"
 #include "json.h"
 #include "targets.h"
 
@@ -54,7 +54,7 @@ void metrics_put_hist(struct jbuf *b, const char *name, const char *labels,
 		      const struct hist *h, const struct metrics_bounds *mb);
 
 /* The daemon's own families (engine, scheduler, reloads, memory, build). */
-void metrics_render_status(struct jbuf *b, const struct daemon_status *s);
+void metrics_render_status(struct jbuf *b, const struct registry_status *s);
 
 /* Every per-target family, for n targets returned by at(arg, i). */
 typedef struct target *(*metrics_target_at)(void *arg, size_t i);

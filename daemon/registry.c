@@ -1,7 +1,7 @@
 /* registry.c: the target registry: the targets in stable order with their
  * name index, adding, removing, pausing, replacing the set from a config,
  * and the status counters. With sched.c (schedule, results, one-shots,
- * watchers) it is the module behind daemon.h, which the control socket,
+ * watchers) it is the module behind registry.h, which the control socket,
  * the metrics, discovery and the lifecycle (daemon.c) use; it knows none
  * of them. */
 #include <stdio.h>
@@ -9,15 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "labels.h"
 #include "log.h"
 
-struct event_base *daemon_base(struct daemon *d) { return d->base; }
-struct remote_writers *daemon_remote_writers(struct daemon *d) { return d->rw; }
-const struct config *daemon_config(struct daemon *d) { return &d->cfg; }
-size_t daemon_target_count(struct daemon *d) { return d->nt; }
-struct target *daemon_target_at(struct daemon *d, size_t i) { return i < d->nt ? d->t[i] : NULL; }
+struct event_base *registry_base(struct daemon *d) { return d->base; }
+struct remote_writers *registry_remote_writers(struct daemon *d) { return d->rw; }
+const struct config *registry_config(struct daemon *d) { return &d->cfg; }
+size_t registry_target_count(struct daemon *d) { return d->nt; }
+struct target *registry_target_at(struct daemon *d, size_t i) { return i < d->nt ? d->t[i] : NULL; }
 
 /* ---- the name index (open addressing, linear probing) ---- */
 
@@ -69,7 +69,7 @@ static void idx_delete(struct daemon *d, const struct target *t)
 	d->idx[i] = NULL;
 }
 
-int daemon_index_rebuild(struct daemon *d)
+int registry_index_rebuild(struct daemon *d)
 {
 	size_t mask;
 	struct target **idx = idx_build(d, &mask);
@@ -79,7 +79,7 @@ int daemon_index_rebuild(struct daemon *d)
 	return 0;
 }
 
-struct target *daemon_target_find(struct daemon *d, const char *name)
+struct target *registry_target_find(struct daemon *d, const char *name)
 {
 	if (!d->idx)
 		return NULL;
@@ -91,7 +91,7 @@ struct target *daemon_target_find(struct daemon *d, const char *name)
 
 /* Append t to the registry and its index; on failure (out of memory)
  * neither holds it and the caller still owns t. */
-int daemon_registry_append(struct daemon *d, struct target *t)
+int registry_append(struct daemon *d, struct target *t)
 {
 	if (d->nt == d->t_cap) {
 		size_t cap = d->t_cap ? d->t_cap * 2 : 64;
@@ -120,7 +120,7 @@ int daemon_registry_append(struct daemon *d, struct target *t)
 }
 
 /* Take t out of the registry and its index (the caller still owns t). */
-void daemon_registry_remove(struct daemon *d, struct target *t)
+void registry_remove(struct daemon *d, struct target *t)
 {
 	size_t i = 0;
 	while (i < d->nt && d->t[i] != t)
@@ -146,8 +146,8 @@ static struct target *target_new_in(struct daemon *d, const struct target_cfg *t
 	t->owner = d;
 	t->st.last_result = RESULT_PENDING;
 	char err[256];
-	if (target_prepare(d, t, err, sizeof(err)) < 0) {
-		target_destroy(t);
+	if (registry_target_prepare(d, t, err, sizeof(err)) < 0) {
+		registry_target_destroy(t);
 		return NULL;
 	}
 	/* A name is looked up off the loop; an address the policy refuses
@@ -157,7 +157,7 @@ static struct target *target_new_in(struct daemon *d, const struct target_cfg *t
 	return t;
 }
 
-struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc)
+struct target *registry_target_new(struct daemon *d, const struct target_cfg *tc)
 {
 	return target_new_in(d, tc, NULL);
 }
@@ -168,7 +168,7 @@ static bool same_target(const struct target_cfg *a, const struct target_cfg *b)
 	       !memcmp(&a->opts, &b->opts, sizeof(a->opts));
 }
 
-int daemon_target_add(struct daemon *d, const char *name, const char *hostport, char *const *kv,
+int registry_target_add(struct daemon *d, const char *name, const char *hostport, char *const *kv,
 		      size_t nkv, char *err, size_t errlen)
 {
 	struct target_cfg tc;
@@ -178,12 +178,12 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 		snprintf(err, errlen, "bad target name '%s' (1-63 of A-Z a-z 0-9 . _ - : [ ])", name);
 		return -1;
 	}
-	if (daemon_target_find(d, name)) {
+	if (registry_target_find(d, name)) {
 		snprintf(err, errlen, "target '%s' exists", name);
 		return -1;
 	}
 	memcpy(tc.name, name, nl + 1);
-	if (target_cfg_from_args(d, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(d, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -196,12 +196,12 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 	/* ctl add is interactive: refuse an address that cannot be probed.
 	 * A name is accepted and looked up off the loop: `ctl show` tells how
 	 * that went. */
-	if (target_prepare(d, t, err, errlen) < 0 || resolve_target_begin(d, t, err, errlen) < 0) {
-		target_destroy(t);
+	if (registry_target_prepare(d, t, err, errlen) < 0 || resolve_target_begin(d, t, err, errlen) < 0) {
+		registry_target_destroy(t);
 		return -1;
 	}
-	if (daemon_registry_append(d, t) < 0) {
-		target_destroy(t);
+	if (registry_append(d, t) < 0) {
+		registry_target_destroy(t);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -212,23 +212,23 @@ int daemon_target_add(struct daemon *d, const char *name, const char *hostport, 
 	return 0;
 }
 
-int daemon_target_remove(struct daemon *d, const char *name, char *err, size_t errlen)
+int registry_target_remove(struct daemon *d, const char *name, char *err, size_t errlen)
 {
-	struct target *t = daemon_target_find(d, name);
+	struct target *t = registry_target_find(d, name);
 	if (!t) {
 		snprintf(err, errlen, "no target '%s'", name);
 		return -1;
 	}
-	daemon_registry_remove(d, t);
+	registry_remove(d, t);
 	sched_remove(d, t);
 	log_info("target %s removed", name);
 	return 0;
 }
 
-int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen)
+int registry_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen)
 {
 	if (name) {
-		struct target *t = daemon_target_find(d, name);
+		struct target *t = registry_target_find(d, name);
 		if (!t) {
 			snprintf(err, errlen, "no target '%s'", name);
 			return -1;
@@ -244,7 +244,7 @@ int daemon_target_pause(struct daemon *d, const char *name, bool pause, char *er
 
 /* Replace the target set with cfg's. Targets whose name and settings are
  * unchanged keep their object: history, counters and schedule. */
-int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial)
+int registry_apply_targets(struct daemon *d, const struct config *cfg, bool initial)
 {
 	struct target **old = d->t;
 	size_t nold = d->nt, old_cap = d->t_cap;
@@ -270,7 +270,7 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 		}
 		/* The old index is still valid: d->idx is rebuilt at the end. */
 		if (!initial)
-			t = daemon_target_find(d, tc->name);
+			t = registry_target_find(d, tc->name);
 		if (t && !t->removed && !t->cfg.discovered && same_target(&t->cfg, tc)) {
 			t->removed = true; /* mark as taken; cleared below */
 			keep[nkeep++] = t;
@@ -315,8 +315,8 @@ int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initia
 	for (size_t i = 0; i < nold; i++) {
 		if (old[i]->removed)
 			continue;
-		if (old[i]->cfg.discovered && !daemon_target_find(d, old[i]->cfg.name) &&
-		    daemon_registry_append(d, old[i]) == 0)
+		if (old[i]->cfg.discovered && !registry_target_find(d, old[i]->cfg.name) &&
+		    registry_append(d, old[i]) == 0)
 			continue;
 		sched_remove(d, old[i]);
 	}
@@ -336,7 +336,7 @@ oom:
 	/* Back to the old set: nothing new was scheduled yet. */
 	log_warnx("out of memory applying targets");
 	for (size_t i = 0; i < nfresh; i++)
-		target_destroy(fresh[i]);
+		registry_target_destroy(fresh[i]);
 	target_slab_done(slab);
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
@@ -364,7 +364,7 @@ static uint64_t rss_bytes(void)
 	return v;
 }
 
-void daemon_status(struct daemon *d, struct daemon_status *out)
+void registry_status(struct daemon *d, struct registry_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->version = TCPPROBE_VERSION;

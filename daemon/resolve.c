@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "addrpolicy.h"
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "hostport.h"
 #include "log.h"
 

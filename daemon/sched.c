@@ -10,7 +10,7 @@
 #include <sys/random.h>
 
 #include "addrpolicy.h"
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "hostport.h"
 #include "log.h"
 #include "report.h"
@@ -33,7 +33,7 @@ static uint64_t jitter_ns(uint64_t interval)
 	return s % max;
 }
 
-int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
+int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 {
 	struct fsm_params fp;
 	config_fsm_params(&t->cfg.opts, &fp);
@@ -50,7 +50,7 @@ int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 	return 0;
 }
 
-void target_destroy(struct target *t)
+void registry_target_destroy(struct target *t)
 {
 	if (!t)
 		return;
@@ -73,7 +73,7 @@ static void drop_zombie(struct daemon *d, struct target *t)
 			break;
 		}
 	}
-	target_destroy(t);
+	registry_target_destroy(t);
 }
 
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r)
@@ -341,7 +341,7 @@ void sched_remove(struct daemon *d, struct target *t)
 		d->zombies = t;
 		return;
 	}
-	target_destroy(t);
+	registry_target_destroy(t);
 }
 
 int sched_init(struct daemon *d)
@@ -362,7 +362,7 @@ void sched_free(struct daemon *d)
 	while (d->zombies) {
 		struct target *z = d->zombies;
 		d->zombies = z->znext;
-		target_destroy(z);
+		registry_target_destroy(z);
 	}
 	for (struct oneshot *o = d->oneshots; o;) {
 		struct oneshot *n = o->next;
@@ -391,7 +391,7 @@ static void on_oneshot_report(void *arg, const struct probe_report *r)
 	free(o);
 }
 
-int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *hostport,
+int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,
 			 char *const *kv, size_t nkv, char *err, size_t errlen)
 {
 	tc->opts = d->cfg.defaults;
@@ -464,19 +464,19 @@ static void on_oneshot_answer(void *arg, int rc, const struct pkt_addr *a, const
 	if (rc < 0)
 		snprintf(why, sizeof(why), "%s", err);
 	if (rc < 0 || oneshot_launch(o, a, 0, why, sizeof(why)) < 0) {
-		daemon_error_cb ecb = o->ecb;
+		registry_error_cb ecb = o->ecb;
 		void *carg = o->arg;
 		oneshot_unlink_free(o);
 		ecb(carg, why);
 	}
 }
 
-int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
-		   daemon_result_cb cb, daemon_error_cb ecb, void *arg, char *err, size_t errlen)
+int registry_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+		   registry_result_cb cb, registry_error_cb ecb, void *arg, char *err, size_t errlen)
 {
 	struct target_cfg tc;
 	memset(&tc, 0, sizeof(tc));
-	if (target_cfg_from_args(d, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(d, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
 	struct pkt_addr a;
 	unsigned ifindex;
@@ -512,15 +512,15 @@ int daemon_oneshot(struct daemon *d, const char *hostport, char *const *kv, size
 	return 0;
 }
 
-void daemon_forget(struct daemon *d, void *arg)
+void registry_forget(struct daemon *d, void *arg)
 {
 	for (struct oneshot *o = d->oneshots; o; o = o->next)
 		if (o->arg == arg)
 			o->cb = NULL; /* one still resolving is freed when its answer comes */
-	daemon_unwatch(d, arg);
+	registry_unwatch(d, arg);
 }
 
-int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg)
+int registry_watch(struct daemon *d, registry_result_cb cb, void *arg)
 {
 	/* Reuse a slot freed by unwatch (never compacted during delivery). */
 	for (size_t i = 0; i < d->nw; i++) {
@@ -541,7 +541,7 @@ int daemon_watch(struct daemon *d, daemon_result_cb cb, void *arg)
 	return 0;
 }
 
-void daemon_unwatch(struct daemon *d, void *arg)
+void registry_unwatch(struct daemon *d, void *arg)
 {
 	for (size_t i = 0; i < d->nw; i++)
 		if (d->w[i].arg == arg)

@@ -19,7 +19,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
-#include "daemon.h"
+#include "registry.h"
 #include "json.h"
 #include "labels.h"
 #include "log.h"
@@ -329,9 +329,9 @@ void statuspage_overview(struct daemon *d, const char *qs, struct jbuf *j)
 	unsigned page = query_uint(&q, "page", 1, 1000000);
 	per = per ? per : SP_PAGE_DEFAULT;
 	page = page ? page : 1;
-	const struct daemon_cfg *dc = &daemon_config(d)->d;
-	struct daemon_status st;
-	daemon_status(d, &st);
+	const struct daemon_cfg *dc = &registry_config(d)->d;
+	struct registry_status st;
+	registry_status(d, &st);
 
 	head(j, "tcpprobe status");
 	h_fmt(j, "<header><h1>tcpprobe</h1><p>version %s, up %" PRIu64 " s, %zu targets "
@@ -349,9 +349,9 @@ void statuspage_overview(struct daemon *d, const char *qs, struct jbuf *j)
 		 "<th>host:port</th><th>kind</th><th>state</th><th>last result</th>"
 		 "<th>last RTT</th><th>p50 RTT</th><th>loss</th><th>probes</th>"
 		 "<th>last hour (RTT, loss)</th></tr></thead>\n<tbody>\n");
-	size_t n = daemon_target_count(d), matched = 0, from = (size_t)(page - 1) * per;
+	size_t n = registry_target_count(d), matched = 0, from = (size_t)(page - 1) * per;
 	for (size_t i = 0; i < n; i++) {
-		const struct target *t = daemon_target_at(d, i);
+		const struct target *t = registry_target_at(d, i);
 		if (!t || t->removed || !row_matches(t, name, label, state, result))
 			continue;
 		if (matched >= from && matched < from + per)
@@ -748,7 +748,7 @@ void statuspage_target(struct daemon *d, const struct target *t, const char *qs,
 {
 	struct query q;
 	query_parse(&q, qs);
-	const struct daemon_cfg *dc = &daemon_config(d)->d;
+	const struct daemon_cfg *dc = &registry_config(d)->d;
 	bool linear = !strcmp(query_get(&q, "scale"), "linear");
 	bool day = !strcmp(query_get(&q, "window"), "1d");
 	unsigned n = query_uint(&q, "n", SP_LADDERS_DEFAULT, 1000);
@@ -796,8 +796,8 @@ void statuspage_target(struct daemon *d, const struct target *t, const char *qs,
 	char bw[32];
 	h_fmt(j, "(buckets of %s)</p>\n<div id=\"graph\">",
 	      config_duration_str(dc->status_bucket_ns, bw, sizeof(bw)));
-	struct daemon_status st;
-	daemon_status(d, &st);
+	struct registry_status st;
+	registry_status(d, &st);
 	smoke_graph(j, t, st.now_ns, dc->status_bucket_ns, day);
 	h_raw(j, "</div>\n<h2>Phase histograms</h2>\n");
 	phase_histograms(j, t, dc);
@@ -893,7 +893,7 @@ static void send_text(struct evhttp_request *req, int code, const char *reason, 
 static struct target *path_target(struct daemon *d, const char *rest)
 {
 	char *name = evhttp_uridecode(rest, 0, NULL);
-	struct target *t = name && config_name_valid(name) ? daemon_target_find(d, name) : NULL;
+	struct target *t = name && config_name_valid(name) ? registry_target_find(d, name) : NULL;
 	free(name);
 	return t && !t->removed ? t : NULL;
 }
@@ -904,7 +904,7 @@ bool statuspage_serve(struct daemon *d, struct evhttp_request *req, const char *
 	bool page = !strcmp(path, "/") || !strncmp(path, tp, sizeof(tp) - 1) ||
 		    !strcmp(path, "/api/targets") || !strncmp(path, ap, sizeof(ap) - 1) ||
 		    !strcmp(path, "/style.css");
-	if (!page || !daemon_config(d)->d.status_page)
+	if (!page || !registry_config(d)->d.status_page)
 		return false;
 	enum evhttp_cmd_type c = evhttp_request_get_command(req);
 	if (c != EVHTTP_REQ_GET && c != EVHTTP_REQ_HEAD) {

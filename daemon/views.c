@@ -317,8 +317,8 @@ static void put_fields(struct jbuf *j, const struct view_field *fs, size_t n,
 
 void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 {
-	struct daemon_status s;
-	daemon_status(d, &s);
+	struct registry_status s;
+	registry_status(d, &s);
 	const struct status_vals sv = {
 		.version = s.version,
 		.config = s.config_path,
@@ -358,17 +358,17 @@ void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 	const struct view_ctx x = { .sv = &sv };
 	put_fields(j, view_status_fields, view_status_nfields, &x);
 	discovery_status_json(d, j);
-	remote_write_status_json(daemon_remote_writers(d), j);
+	remote_write_status_json(registry_remote_writers(d), j);
 }
 
 void view_targets(struct jbuf *j, struct daemon *d)
 {
-	struct view_ctx x = { .dc = &daemon_config(d)->d };
+	struct view_ctx x = { .dc = &registry_config(d)->d };
 	jb_key(j, "targets");
 	jb_arr(j);
-	size_t n = daemon_target_count(d);
+	size_t n = registry_target_count(d);
 	for (size_t i = 0; i < n; i++) {
-		x.t = daemon_target_at(d, i);
+		x.t = registry_target_at(d, i);
 		jb_obj(j);
 		put_fields(j, view_target_fields, view_target_nfields, &x);
 		jb_obj_end(j);
@@ -625,7 +625,7 @@ const size_t view_show_nfields = sizeof(view_show_fields) / sizeof(view_show_fie
 
 void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
 {
-	const struct view_ctx x = { .t = t, .dc = &daemon_config(d)->d };
+	const struct view_ctx x = { .t = t, .dc = &registry_config(d)->d };
 	jb_key(j, "target");
 	jb_obj(j);
 	put_fields(j, view_show_fields, view_show_nfields, &x);

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "registry.h"
 #include "json.h"
 #include "targets.h"
 

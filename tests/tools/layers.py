@@ -21,14 +21,14 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # Modules of more than one file: the registry (registry.c: the targets and
 # their index; sched.c: schedule, results, one-shots, watchers; resolve.c:
-# name lookups off the loop) share their state (daemon_priv.h); the config
+# name lookups off the loop) share their state (registry_priv.h); the config
 # (config.c: the INI parser; config_keys.c: the key table; config_value.c:
 # the value syntax; config_print.c) shares config_priv.h.
 GROUP = {"sched": "registry", "resolve": "registry", "config_keys": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h
 # only declares each command's entry point (main.c's dispatch table).
-HEADER_MODULE = {"daemon.h": "registry", "daemon_priv.h": "registry", "commands.h": None}
+HEADER_MODULE = {"registry_priv.h": "registry", "commands.h": None}
 
 
 def module(f):

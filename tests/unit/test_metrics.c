@@ -263,7 +263,7 @@ static void sample_targets(struct tset *s)
 
 static void render_sample(struct jbuf *b)
 {
-	struct daemon_status st;
+	struct registry_status st;
 	memset(&st, 0, sizeof(st));
 	st.version = "0.1.0";
 	st.start_ns = 1712345600500000000ULL;
@@ -553,7 +553,7 @@ static void render_10k_targets(void)
 			       100000 + (i * 7919 + (size_t)k * 104729) % 50000000, ts + (uint64_t)k,
 			       default_bounds, NDEF);
 	}
-	struct daemon_status st;
+	struct registry_status st;
 	memset(&st, 0, sizeof(st));
 	st.version = "0.1.0";
 	st.targets = N;

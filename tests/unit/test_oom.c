@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "config.h"
-#include "daemon_priv.h"
+#include "registry_priv.h"
 #include "log.h"
 #include "targets.h"
 
@@ -70,7 +70,7 @@ static const char *registry_defect(int first, int n, const char *extra)
 		return why;
 	}
 	for (size_t i = 0; i < d->nt; i++)
-		if (daemon_target_find(d, d->t[i]->cfg.name) != d->t[i]) {
+		if (registry_target_find(d, d->t[i]->cfg.name) != d->t[i]) {
 			snprintf(why, sizeof(why), "target %s not found by name", d->t[i]->cfg.name);
 			return why;
 		}
@@ -90,12 +90,12 @@ static const char *registry_defect(int first, int n, const char *extra)
 	for (int i = first; i < first + n; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "t%d", i);
-		if (!daemon_target_find(d, name)) {
+		if (!registry_target_find(d, name)) {
 			snprintf(why, sizeof(why), "target %s missing", name);
 			return why;
 		}
 	}
-	if (extra && !daemon_target_find(d, extra))
+	if (extra && !registry_target_find(d, extra))
 		return "the added target is missing";
 	return NULL;
 }
@@ -109,7 +109,7 @@ static int setup(void)
 	write_conf(0, N);
 	dd.base = event_base_new();
 	if (!dd.base || sched_init(&dd) < 0 || resolve_init(&dd, err, sizeof(err)) < 0 || config_load(conf, &dd.cfg, err, sizeof(err)) < 0 ||
-	    daemon_apply_targets(&dd, &dd.cfg, true) < 0) {
+	    registry_apply_targets(&dd, &dd.cfg, true) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		return -1;
 	}
@@ -130,7 +130,7 @@ static void test_add_under_oom(void)
 		char err[256] = "";
 		countdown = k;
 		injected = false;
-		int rc = daemon_target_add(&dd, "added", "198.51.100.200:80", NULL, 0, err, sizeof(err));
+		int rc = registry_target_add(&dd, "added", "198.51.100.200:80", NULL, 0, err, sizeof(err));
 		countdown = 0;
 		runs++;
 		failed += rc < 0;
@@ -142,7 +142,7 @@ static void test_add_under_oom(void)
 			CHECK(!why);
 		}
 		if (rc == 0)
-			CHECK_EQ(daemon_target_remove(&dd, "added", err, sizeof(err)), 0);
+			CHECK_EQ(registry_target_remove(&dd, "added", err, sizeof(err)), 0);
 		if (!injected)
 			break;
 	}
@@ -158,15 +158,15 @@ static void test_remove_under_oom(void)
 		char err[256] = "";
 		countdown = k;
 		injected = false;
-		int rc = daemon_target_remove(&dd, "t7", err, sizeof(err));
+		int rc = registry_target_remove(&dd, "t7", err, sizeof(err));
 		countdown = 0;
 		runs++;
 		CHECK_EQ(rc, 0); /* removing allocates nothing, so it cannot fail */
-		CHECK(!daemon_target_find(&dd, "t7"));
+		CHECK(!registry_target_find(&dd, "t7"));
 		CHECK_EQ(dd.nt, N - 1);
 		for (size_t i = 0; i < dd.nt; i++)
-			CHECK(daemon_target_find(&dd, dd.t[i]->cfg.name) == dd.t[i]);
-		CHECK_EQ(daemon_target_add(&dd, "t7", "198.51.100.8:1007", NULL, 0, err, sizeof(err)), 0);
+			CHECK(registry_target_find(&dd, dd.t[i]->cfg.name) == dd.t[i]);
+		CHECK_EQ(registry_target_add(&dd, "t7", "198.51.100.8:1007", NULL, 0, err, sizeof(err)), 0);
 		CHECK(!registry_defect(0, N, NULL));
 		if (!injected)
 			break;
@@ -222,7 +222,7 @@ int main(void)
 	RUN(test_remove_under_oom);
 	RUN(test_reload_under_oom);
 	for (size_t i = 0; i < dd.nt; i++)
-		target_destroy(dd.t[i]);
+		registry_target_destroy(dd.t[i]);
 	free(dd.t);
 	free(dd.idx);
 	sched_free(&dd);

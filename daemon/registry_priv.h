@@ -1,10 +1,10 @@
-/* daemon_priv.h: the daemon's state, shared by daemon.c (the lifecycle:
+/* registry_priv.h: the daemon's state, shared by daemon.c (the lifecycle:
  * start, reload, signals, tick, shutdown), registry.c (the targets) and
  * sched.c (schedule, results, one-shots, watchers). */
-#ifndef TCPPROBE_DAEMON_PRIV_H
-#define TCPPROBE_DAEMON_PRIV_H
+#ifndef TCPPROBE_REGISTRY_PRIV_H
+#define TCPPROBE_REGISTRY_PRIV_H
 
-#include "daemon.h"
+#include "registry.h"
 #include "resolve.h"
 #include "wheel.h"
 
@@ -14,14 +14,14 @@
 #define SCHED_PASS_MAX 512
 
 struct watcher {
-	daemon_result_cb cb;
+	registry_result_cb cb;
 	void *arg;
 };
 
 struct oneshot {
 	struct daemon *d;
-	daemon_result_cb cb; /* NULL once its client is gone */
-	daemon_error_cb ecb; /* the lookup failed */
+	registry_result_cb cb; /* NULL once its client is gone */
+	registry_error_cb ecb; /* the lookup failed */
 	void *arg;
 	struct target_cfg tc;
 	struct resolve_req *dns; /* lookup in flight */
@@ -76,13 +76,13 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen);
 
 /* registry.c: replace the target set with cfg's (initial: the first load).
  * 0, or -1 (out of memory) with the running set unchanged. */
-int daemon_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
+int registry_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
 /* registry.c: the registry, for discovery.c. */
-int daemon_index_rebuild(struct daemon *d);
-int daemon_registry_append(struct daemon *d, struct target *t);
-void daemon_registry_remove(struct daemon *d, struct target *t);
+int registry_index_rebuild(struct daemon *d);
+int registry_append(struct daemon *d, struct target *t);
+void registry_remove(struct daemon *d, struct target *t);
 /* A target object for tc (labels copied), prepared; NULL on OOM. */
-struct target *daemon_target_new(struct daemon *d, const struct target_cfg *tc);
+struct target *registry_target_new(struct daemon *d, const struct target_cfg *tc);
 
 /* sched.c */
 int sched_init(struct daemon *d);
@@ -93,11 +93,11 @@ void sched_kick(struct daemon *d);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */
-int target_cfg_from_args(struct daemon *d, struct target_cfg *tc, const char *hostport,
+int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,
 			 char *const *kv, size_t nkv, char *err, size_t errlen);
 /* Build the engine profile and history ring for t from t->cfg.opts: 0,
  * or -1 (out of memory) with err. The address is resolve.c's. */
-int target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
-void target_destroy(struct target *t);
+int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
+void registry_target_destroy(struct target *t);
 
 #endif
