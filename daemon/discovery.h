@@ -21,11 +21,4 @@ void discovery_free(struct daemon *d);
  * "shard" and "shard_skipped", for ctl status. */
 void discovery_status_json(struct daemon *d, struct jbuf *j);
 
-/* The groups of one file_sd document (JSON text, or YAML when yaml is
- * set) as target configs over defaults. On error returns -1 with err naming
- * the group index ("group 2: ..."); *out untouched. For tests too. */
-int discovery_parse(const char *text, size_t len, int yaml, const struct probe_opts *defaults,
-		    struct target_cfg **out, size_t *n, char *err, size_t errlen);
-void discovery_free_targets(struct target_cfg *t, size_t n);
-
 #endif

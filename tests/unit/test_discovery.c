@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "config.h"
-#include "discovery.h"
+#include "discovery_parse.h"
 #include "labels.h"
 
 static struct config cfg;
