@@ -71,19 +71,23 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 static bool key_of(const struct target *t, int kind, uint64_t *h, int *role)
 {
 	uint16_t port = t->cfg.opts.port;
+	enum probe_kind k = t->cfg.opts.kind;
+	/* syn and handshake probes both start with a SYN and end refused on
+	 * an RST; a trace's result says something else */
+	bool syn = k == PROBE_SYN || k == PROBE_HANDSHAKE;
 	if (!t->addr.family)
 		return false;
 	if (kind == PK_ADDR) {
-		if (t->cfg.opts.kind == PROBE_FIN)
-			*role = 1;
-		else
-			*role = 0; /* syn and handshake probes both start with a SYN */
+		if (!syn && k != PROBE_FIN)
+			return false;
+		*role = k == PROBE_FIN;
 		*h = fnv(fnv(fnv(0xcbf29ce484222325ull, &t->addr.family, 1), t->addr.a,
 			     t->addr.family == AF_INET ? 4 : 16), &port, sizeof(port));
 		return true;
 	}
-	if (t->cfg.opts.kind == PROBE_FIN)
-		return false; /* no SYN/ACK, no MSS */
+	/* A host given as an address has one family: only a name pairs. */
+	if (!syn || !t->is_name)
+		return false;
 	*role = t->addr.family == AF_INET6;
 	*h = fnv(fnv(0x84222325cbf29ce4ull, t->cfg.host, strlen(t->cfg.host)), &port, sizeof(port));
 	return true;

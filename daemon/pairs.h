@@ -5,7 +5,7 @@
  *    handshake) target on the same address and port was refused: the port
  *    is closed (its host answers a SYN with an RST) and something in front
  *    drops the FIN of a connection it does not track;
- *  - mss-clamped by equal MSS: an IPv4 and an IPv6 target of one host and
+ *  - mss-clamped by equal MSS: an IPv4 and an IPv6 target of one host name and
  *    port whose SYN/ACKs carry the same MSS, below what each offered: at
  *    one MTU the IPv6 MSS is 20 less (a 40-byte header, not 20), so a
  *    clamp set both.

@@ -24,6 +24,7 @@ static struct target *tgt(const char *name, const char *host, int fam, uint8_t l
 	t->addr.a[0] = 10;
 	t->addr.a[15] = 1;
 	t->st.last_result = last;
+	t->is_name = !strchr(host, '.') || strstr(host, ".example");
 	return t;
 }
 
@@ -81,6 +82,11 @@ static void t_stateful_firewall(void)
 	struct target *hs = tgt("h", "10.0.0.1", AF_INET, RESULT_REFUSED, 81, PROBE_HANDSHAKE);
 	pairs_record(p, hs);
 	CHECK(has(fin, FIND_STATEFUL_FIREWALL));
+	/* a trace target takes no part */
+	struct target *tr = tgt("t", "10.0.0.1", AF_INET, RESULT_OK, 81, PROBE_TRACE);
+	pairs_record(p, tr);
+	CHECK(has(fin, FIND_STATEFUL_FIREWALL) && !tr->pslot[0] && !tr->pslot[1]);
+	free(tr);
 	/* the fin target's address changes: out of this pair */
 	fin->addr.a[3] = 2;
 	pairs_record(p, fin);
@@ -129,6 +135,14 @@ static void t_equal_mss(void)
 	CHECK(!has(a, FIND_MSS_CLAMPED) && !has(b, FIND_MSS_CLAMPED) && !has(d, FIND_MSS_CLAMPED));
 	pairs_record(p, b); /* and back */
 	CHECK(has(a, FIND_MSS_CLAMPED) && has(b, FIND_MSS_CLAMPED) && !has(d, FIND_MSS_CLAMPED));
+	/* hosts given as addresses never pair */
+	struct target *l4 = tgt("l4", "10.0.0.9", AF_INET, RESULT_OK, 443, PROBE_SYN);
+	struct target *l6 = tgt("l6", "10.0.0.9", AF_INET6, RESULT_OK, 443, PROBE_SYN);
+	mss(l4, 1400), mss(l6, 1400);
+	pairs_record(p, l4), pairs_record(p, l6);
+	CHECK(!has(l4, FIND_MSS_CLAMPED) && !has(l6, FIND_MSS_CLAMPED));
+	pairs_forget(p, l4), pairs_forget(p, l6);
+	free(l4), free(l6);
 	/* a fin target has no MSS: never in a host pair */
 	struct target *f = tgt("f6", "dual.example", AF_INET6, RESULT_SILENT, 443, PROBE_FIN);
 	pairs_record(p, f);
