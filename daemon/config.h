@@ -42,6 +42,7 @@ struct probe_opts {
 	bool flow_metrics;        /* per-flow series in /metrics */
 	uint8_t max_hops;         /* kind trace: TTLs 1..max_hops */
 	uint64_t interval_ns;
+	uint64_t trace_interval_ns; /* a trace every (path changes); 0: off */
 	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
 	uint64_t time_wait_ns;
 	uint64_t fin_wait_2_ns;

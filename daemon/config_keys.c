@@ -84,7 +84,9 @@ const char *config_rst_guard_str(enum rst_guard_mode m)
 
 /* ---- probe options ------------------------------------------------------ */
 
-enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_BOOL };
+/* PT_DUR_OFF: a duration in min..max, or off (stored as 0; "0" reads as off too). */
+enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_DUR_OFF,
+	       PT_BOOL };
 
 /* The probe keys, in print order. min/max are ns for durations; def is the
  * built-in default, as a file would write it. opts: the key's options in
@@ -114,6 +116,10 @@ static const struct probe_key {
 	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s",
 	   { { 'i', "interval", "S", NULL, "time between probes of a target" } },
 	   .opt_def = "1s", .opt_min0 = true),
+	/* Path change detection (probes/path.h): a trace of the target this
+	 * often, next to its probes. 1s at least: a trace sends up to max_hops
+	 * SYNs and waits for its silent hops. Not a `tcpprobe probe` option. */
+	PK("trace_interval", PT_DUR_OFF, trace_interval_ns, 1 * NS_S, 24 * NS_H, "off", { { 0 } }),
 	/* RFC 6298 2.1: the initial RTO. */
 	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s",
 	   { { 't', "timeout", "S", NULL,
@@ -252,14 +258,24 @@ static int probe_key_set_as(struct probe_opts *o, const struct probe_key *k, con
 		}
 		o->syn.wscale = (int8_t)u;
 		return 0;
-	case PT_DUR: {
+	case PT_DUR:
+	case PT_DUR_OFF: {
 		char a[32], b2[32];
+		if (k->type == PT_DUR_OFF && !strcmp(v, "off")) {
+			*(uint64_t *)field = 0;
+			return 0;
+		}
 		if (config_parse_duration(v, &ns, err, errlen) < 0)
 			return -1;
+		if (k->type == PT_DUR_OFF && !ns) {
+			*(uint64_t *)field = 0;
+			return 0;
+		}
 		if (ns < min || ns > k->max) {
-			config_seterr(err, errlen, "'%s' is out of range (%s..%s)", v,
+			config_seterr(err, errlen, "'%s' is out of range (%s..%s%s)", v,
 			       config_duration_str(min, a, sizeof(a)),
-			       config_duration_str(k->max, b2, sizeof(b2)));
+			       config_duration_str(k->max, b2, sizeof(b2)),
+			       k->type == PT_DUR_OFF ? ", or off" : "");
 			return -1;
 		}
 		*(uint64_t *)field = ns;
@@ -322,6 +338,10 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 	case PT_DUR:
 		fprintf(f, "%s\n", config_duration_str(*(const uint64_t *)field, buf, sizeof(buf)));
 		break;
+	case PT_DUR_OFF:
+		fprintf(f, "%s\n", *(const uint64_t *)field
+			? config_duration_str(*(const uint64_t *)field, buf, sizeof(buf)) : "off");
+		break;
 	case PT_BOOL:
 		fprintf(f, "%s\n", *(const bool *)field ? "yes" : "no");
 		break;
@@ -343,6 +363,10 @@ void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_
 		return;
 	case PT_DUR:
 		v->s = config_duration_str(*(const uint64_t *)field, buf, len);
+		return;
+	case PT_DUR_OFF:
+		v->s = *(const uint64_t *)field ? config_duration_str(*(const uint64_t *)field, buf, len)
+						: "off";
 		return;
 	case PT_BOOL:
 		v->type = CONFIG_VAL_BOOL;
@@ -1076,7 +1100,7 @@ void config_key_info(enum config_key_section s, size_t i, struct config_key_info
 		out->def = probe_keys[i].def;
 		memcpy(out->opts, probe_keys[i].opts, sizeof(out->opts));
 		out->opt_def = probe_keys[i].opt_def;
-		out->duration = probe_keys[i].type == PT_DUR;
+		out->duration = probe_keys[i].type == PT_DUR || probe_keys[i].type == PT_DUR_OFF;
 	}
 }
 

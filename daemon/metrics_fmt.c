@@ -568,23 +568,18 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 	}
 	metrics_put_family(b, "tcpprobe_peer_finding", "gauge",
 			   "1 if the last probe that got a SYN/ACK found this middlebox "
-			   "(probes/findings; or with another target: pairs.c), else 0. Present "
-			   "once a SYN/ACK was seen (fin targets: stateful-firewall, once probed).");
+			   "(probes/findings), else 0. Present once a SYN/ACK was seen.");
 	for (size_t i = 0; i < n; i++) {
 		const struct target *t = at(arg, i);
-		/* a fin target: stateful-firewall (daemon/pairs.c), once it has a result */
-		bool fin = t->cfg.opts.kind == PROBE_FIN;
-		if (fin ? !t->st.probes : !t->st.find.have_fp)
+		if (!t->st.find.have_fp)
 			continue;
 		for (int f = 0; f < FIND_COUNT; f++) {
-			if (fin ? f != FIND_STATEFUL_FIREWALL :
-				  !find_applies((enum find_name)f, t->cfg.opts.ecn,
-						t->cfg.opts.check_synack_retransmit))
+			if (!find_applies((enum find_name)f, t->cfg.opts.ecn,
+					  t->cfg.opts.check_synack_retransmit))
 				continue;
 			target_label(b, "tcpprobe_peer_finding", t);
 			metrics_put_label(b, ',', "finding", find_name_str((enum find_name)f));
-			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f) ||
-						     ((t->pfound >> f) & 1u));
+			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f));
 		}
 	}
 	metrics_put_family(b, "tcpprobe_peer_fingerprint_changes_total", "counter",
@@ -615,6 +610,27 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 			continue;
 		target_label(b, "tcpprobe_peer_hops", t);
 		metrics_put_u64(b, true, path_hops_from_ttl(t->st.peer_ttl));
+	}
+	metrics_put_family(b, "tcpprobe_path_changes_total", "counter",
+			   "Path changes seen by the target's traces (trace_interval): two traces "
+			   "in a row agreeing on a path that differs from the current one.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->cfg.opts.trace_interval_ns)
+			continue;
+		target_label(b, "tcpprobe_path_changes_total", t);
+		metrics_put_u64(b, true, target_path(t) ? target_path(t)->changes : 0);
+	}
+	metrics_put_family(b, "tcpprobe_path_hops", "gauge",
+			   "Routers on the way to the target in its current traced path (the TTL "
+			   "at which the target answered, minus one).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		const struct path_track *pt = target_path(t);
+		if (!pt || !pt->have_cur)
+			continue;
+		target_label(b, "tcpprobe_path_hops", t);
+		metrics_put_u64(b, true, pt->cur.nhops - 1u);
 	}
 
 	metrics_put_family(b, "tcpprobe_target_paused", "gauge",

@@ -46,13 +46,14 @@ struct daemon {
 	size_t idx_mask;
 	struct target *zombies; /* removed with probes in flight (list through znext):
 				 * freed when they report */
-	struct pairs *pairs;    /* findings that take two targets (pairs.c) */
 	struct evdns_base *dns;         /* resolve.c */
 	struct resolve_req *lookups;    /* lookups not yet called back */
 	struct wheel *rwheel;           /* next lookup of each name */
 	struct event *resolve_ev;
 	struct wheel *sched;
 	struct event *sched_ev, *tick_ev, *sigs[4];
+	struct wheel *twheel;            /* next trace of each target with trace_interval */
+	struct event *trace_ev;
 	struct watcher *w;
 	size_t nw, w_cap;
 	struct oneshot *oneshots;

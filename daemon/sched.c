@@ -13,7 +13,6 @@
 #include "registry_priv.h"
 #include "hostport.h"
 #include "log.h"
-#include "pairs.h"
 #include "report.h"
 
 static uint64_t jitter_ns(uint64_t interval)
@@ -34,6 +33,23 @@ static uint64_t jitter_ns(uint64_t interval)
 	return s % max;
 }
 
+/* trace_interval: the target's trace profile (its options, kind trace). */
+static int trace_prepare(struct target *t)
+{
+	if (!t->cfg.opts.trace_interval_ns)
+		return 0;
+	if (!t->tr && !(t->tr = calloc(1, sizeof(*t->tr))))
+		return -1;
+	t->tr->t = t;
+	struct probe_opts o = t->cfg.opts;
+	o.kind = PROBE_TRACE;
+	struct fsm_params fp;
+	config_fsm_params(&o, &fp);
+	engine_profile_unref(t->tr->prof);
+	t->tr->prof = engine_profile_new(&fp, o.ttl, o.tos);
+	return t->tr->prof ? 0 : -1;
+}
+
 int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
 {
 	struct fsm_params fp;
@@ -44,7 +60,7 @@ int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_
 		t->prof->expect_mss = t->cfg.opts.expect_mss;
 		t->prof->flow_label = t->cfg.opts.flows > 1;
 	}
-	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0) {
+	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0 || trace_prepare(t) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -55,14 +71,15 @@ void registry_target_destroy(struct target *t)
 {
 	if (!t)
 		return;
-	if (t->owner) {
+	if (t->owner)
 		resolve_target_stop(t->owner, t);
-		pairs_forget(((struct daemon *)t->owner)->pairs, t);
-	}
 	target_free_history(t);
 	target_clear_phases(&t->st);
 	series_free(&t->series);
 	engine_profile_unref(t->prof);
+	if (t->tr)
+		engine_profile_unref(t->tr->prof);
+	free(t->tr);
 	free(t->cfg.labels);
 	free(t->flows);
 	target_dealloc(t);
@@ -91,7 +108,6 @@ static void record(struct daemon *d, struct target *t, const struct probe_report
 {
 	const struct daemon_cfg *c = &d->cfg.d;
 	target_record(t, r, c->buckets, c->n_buckets);
-	pairs_record(d->pairs, t);
 	if (series_record(&t->series, r, c->status_bucket_ns, c->buckets, c->n_buckets) < 0)
 		log_warnx("target %s: out of memory for the status page's history", t->cfg.name);
 }
@@ -110,13 +126,21 @@ static void record_error(struct daemon *d, struct target *t, uint64_t now)
 	sched_deliver(d, t->cfg.name, &r);
 }
 
+/* A probe or a trace of t is in flight: a removed t waits for it. */
+static bool target_busy(const struct target *t)
+{
+	return t->inflight || (t->tr && t->tr->inflight);
+}
+
+static void trace_soon(struct daemon *d, struct target *t, bool early);
+
 static void on_target_report(void *arg, const struct probe_report *r)
 {
 	struct target *t = arg;
 	struct daemon *d = t->owner;
 	t->inflight--;
 	if (t->removed) {
-		if (!t->inflight)
+		if (!target_busy(t))
 			drop_zombie(d, t);
 		return;
 	}
@@ -141,6 +165,14 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	struct find_fp fp_was = t->st.find.fp;
 	uint64_t fp_changes = t->st.fp_changes;
 	record(d, t, r);
+	/* The hop count on the SYN/ACK's way back moved: trace now rather than
+	 * at the next slot (path_peer_hops rate-limits). */
+	if (t->tr && r->have_peer &&
+	    path_peer_hops(&t->tr->track, r->peer_ttl, engine_now(), t->cfg.opts.trace_interval_ns)) {
+		log_info("target %s: peer hops now %u (SYN/ACK TTL %u): tracing early", t->cfg.name,
+			 path_hops_from_ttl(r->peer_ttl), r->peer_ttl);
+		trace_soon(d, t, true);
+	}
 	if (t->st.fp_changes != fp_changes) {
 		/* Another stack answers: a failover, a new load balancer. */
 		char was[FIND_FP_STRLEN], now_fp[FIND_FP_STRLEN];
@@ -320,6 +352,130 @@ static void on_sched(evutil_socket_t fd, short what, void *arg)
 	sched_kick(arg);
 }
 
+/* ---- traces: trace_interval (path change detection, probes/path.h) ---- */
+
+static void on_trace_report(void *arg, const struct probe_report *r);
+
+static void trace_launch(struct daemon *d, struct target *t)
+{
+	struct target_trace *tr = t->tr;
+	char err[200];
+	/* No address or route yet: the probes report that; the next slot tries. */
+	if (!t->addr.family || t->paused)
+		return;
+	if (!t->src.family &&
+	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0)
+		return;
+	struct engine_probe p = {
+		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
+		.profile = tr->prof, .cb = on_trace_report, .arg = t,
+	};
+	tr->inflight = true;
+	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+		tr->inflight = false;
+		log_warnx("target %s: trace not started: %s", t->cfg.name, err);
+		return;
+	}
+	/* Keeps last_probe_queued's count of the engine's FIFO true. */
+	d->handoffs++;
+}
+
+/* Trace t at once, or as soon as the trace in flight reports. Called from
+ * the engine's report callbacks: the trace starts from the trace wheel's
+ * timer, in the next loop pass, not inside the engine. */
+static void trace_soon(struct daemon *d, struct target *t, bool early)
+{
+	struct target_trace *tr = t->tr;
+	tr->early += early;
+	if (tr->inflight) {
+		tr->again = true;
+		return;
+	}
+	uint64_t now = engine_now();
+	wheel_arm(d->twheel, &tr->due, now);
+	wheel_arm_timer(d->twheel, d->trace_ev, now);
+}
+
+static void on_trace_report(void *arg, const struct probe_report *r)
+{
+	struct target *t = arg;
+	struct daemon *d = t->owner;
+	struct target_trace *tr = t->tr;
+	tr->inflight = false;
+	if (t->removed) {
+		if (!target_busy(t))
+			drop_zombie(d, t);
+		return;
+	}
+	tr->traces++;
+	if (r->trace) {
+		struct path_track *pt = &tr->track;
+		enum path_verdict v = path_observe(pt, r->trace, engine_now());
+		if (v == PATH_CHANGED) {
+			/* One line: what it was, what it is, since when. */
+			char was[TRACE_HOPS_MAX * 48], now_p[TRACE_HOPS_MAX * 48];
+			log_info("target %s: path changed: %s -> %s", t->cfg.name,
+				 path_str(&pt->prev, was, sizeof(was)),
+				 path_str(&pt->cur, now_p, sizeof(now_p)));
+		} else if (v == PATH_FIRST) {
+			char now_p[TRACE_HOPS_MAX * 48];
+			log_info("target %s: path: %s", t->cfg.name,
+				 path_str(&pt->cur, now_p, sizeof(now_p)));
+		}
+		log_debug("target %s: trace %s", t->cfg.name, path_verdict_str(v));
+		if (path_confirm_wanted(pt))
+			tr->again = true;
+	}
+	sched_deliver(d, t->cfg.name, r);
+	if (tr->again) {
+		tr->again = false;
+		trace_soon(d, t, false);
+	}
+}
+
+static struct target *trace_entry_target(struct wheel_entry *e)
+{
+	return ((struct target_trace *)((char *)e - offsetof(struct target_trace, due)))->t;
+}
+
+static void on_trace_due(void *arg, struct wheel_entry *e)
+{
+	struct daemon *d = arg;
+	struct target *t = trace_entry_target(e);
+	struct target_trace *tr = t->tr;
+	uint64_t iv = t->cfg.opts.trace_interval_ns, now = engine_now();
+	/* One trace at a time per target: a slot that finds one running passes. */
+	if (!tr->inflight)
+		trace_launch(d, t);
+	/* Woken early (trace_soon) the grid stays; at a slot it moves on, past
+	 * any slots a stall missed. */
+	if (now + WHEEL_TICK_NS >= tr->next_base) {
+		tr->next_base += iv;
+		if (tr->next_base < now)
+			tr->next_base += (now - tr->next_base) / iv * iv + iv;
+	}
+	wheel_arm(d->twheel, &tr->due, tr->next_base);
+}
+
+static void on_trace_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	wheel_run(d->twheel, d->trace_ev, engine_now, SCHED_PASS_MAX, on_trace_due, d);
+}
+
+/* The first trace within 10 s (or trace_interval, if shorter) of the
+ * target's start, spread by a hash of its name as its probes are: a path to
+ * compare with; then every trace_interval. */
+static void trace_add(struct daemon *d, struct target *t, uint64_t now)
+{
+	uint64_t iv = t->cfg.opts.trace_interval_ns, spread = 10 * 1000000000ULL;
+	if (iv < spread)
+		spread = iv;
+	t->tr->next_base = now + config_name_hash(t->cfg.name) % spread;
+	wheel_arm(d->twheel, &t->tr->due, t->tr->next_base);
+	wheel_arm_timer(d->twheel, d->trace_ev, now);
+}
+
 void sched_add(struct daemon *d, struct target *t, uint64_t now)
 {
 	uint64_t iv = t->cfg.opts.interval_ns;
@@ -331,15 +487,18 @@ void sched_add(struct daemon *d, struct target *t, uint64_t now)
 		base += iv;
 	t->next_base = base;
 	arm_next(d, t);
+	if (t->tr)
+		trace_add(d, t, now);
 }
 
 void sched_remove(struct daemon *d, struct target *t)
 {
 	wheel_cancel(d->sched, &t->sched);
+	if (t->tr)
+		wheel_cancel(d->twheel, &t->tr->due);
 	resolve_target_stop(d, t);
 	flows_unreserve(d, t);
-	pairs_forget(d->pairs, t); /* its partners no longer see it */
-	if (t->inflight) {
+	if (target_busy(t)) {
 		/* Freed when its last probe reports (on_target_report). */
 		t->removed = true;
 		t->znext = d->zombies;
@@ -352,25 +511,31 @@ void sched_remove(struct daemon *d, struct target *t)
 int sched_init(struct daemon *d)
 {
 	d->sched = malloc(sizeof(*d->sched));
-	if (!d->sched || !(d->pairs = pairs_new()))
+	if (!d->sched)
 		return -1;
 	wheel_init(d->sched, engine_now());
 	d->sched_ev = evtimer_new(d->base, on_sched, d);
-	return d->sched_ev ? 0 : -1;
+	d->twheel = malloc(sizeof(*d->twheel));
+	if (!d->twheel)
+		return -1;
+	wheel_init(d->twheel, engine_now());
+	d->trace_ev = evtimer_new(d->base, on_trace_timer, d);
+	return d->sched_ev && d->trace_ev ? 0 : -1;
 }
 
 void sched_free(struct daemon *d)
 {
 	if (d->sched_ev)
 		event_free(d->sched_ev);
+	if (d->trace_ev)
+		event_free(d->trace_ev);
 	free(d->sched);
+	free(d->twheel);
 	while (d->zombies) {
 		struct target *z = d->zombies;
 		d->zombies = z->znext;
 		registry_target_destroy(z);
 	}
-	pairs_free(d->pairs); /* every target is gone */
-	d->pairs = NULL;
 	for (struct oneshot *o = d->oneshots; o;) {
 		struct oneshot *n = o->next;
 		resolve_cancel(o->dns);

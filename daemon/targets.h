@@ -10,6 +10,7 @@
 #include "config.h"
 #include "engine.h"
 #include "flows.h"
+#include "path.h"
 #include "series.h"
 #include "wheel.h"
 
@@ -74,6 +75,19 @@ struct target_flows {
 	uint16_t port[FLOWS_MAX];
 };
 
+/* A target's traces (trace_interval): their schedule and the paths they
+ * saw (probes/path). Kept apart: most targets trace nothing. */
+struct target_trace {
+	struct wheel_entry due;           /* next regular trace (the daemon's trace wheel) */
+	struct target *t;
+	struct engine_profile *prof;      /* the target's options with kind trace */
+	uint64_t next_base;               /* next slot on its trace_interval grid */
+	bool inflight;                    /* a trace runs */
+	bool again;                       /* trace again once it reports (confirm, early) */
+	uint64_t traces, early;           /* traces finished; of those started early (TTL) */
+	struct path_track track;
+};
+
 struct target {
 	struct target_cfg cfg;            /* name, host, probe options */
 	struct engine_profile *prof;
@@ -102,13 +116,10 @@ struct target {
 	struct target_stats st;
 	struct hist_entry *ring;          /* last `history` results; allocated at the first */
 	unsigned ring_cap, ring_head, ring_n;
+	struct target_trace *tr;          /* trace_interval set: its traces (sched.c) */
 	struct series series;             /* per-bucket summaries (status page) */
 	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
 	struct target_flows *flows;       /* flows > 1 only, else NULL */
-	/* daemon/pairs.c: its slots (by address:port, by host:port) and the
-	 * findings they gave it (1 << enum find_name) */
-	struct pair_slot *pslot[2];
-	uint8_t pfound;
 };
 
 /* Targets of a bulk load in one mapping whose pages the kernel fills at once
@@ -124,6 +135,12 @@ struct target *target_alloc(struct target_slab *s);
 void target_slab_done(struct target_slab *s);
 /* Free t's memory (its slab's mapping, if it was the last one there). */
 void target_dealloc(struct target *t);
+
+/* t's paths, NULL when it traces nothing (trace_interval off). */
+static inline const struct path_track *target_path(const struct target *t)
+{
+	return t->tr && t->cfg.opts.trace_interval_ns ? &t->tr->track : NULL;
+}
 
 /* Histogram p of s: its own, or an empty one before the first sample. */
 const struct hist *target_phase(const struct target_stats *s, enum phase p);

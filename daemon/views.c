@@ -9,7 +9,6 @@
 #include "discovery.h"
 #include "labels.h"
 #include "outcome.h"
-#include "pairs.h"
 #include "path.h"
 #include "remote_write.h"
 #include "report.h"
@@ -524,12 +523,14 @@ static void put_fp(struct jbuf *j, const struct view_field *f, const struct view
 
 static void put_findings(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	/* with the ones that take two targets (pairs.c) */
-	jb_key(j, f->key);
-	jb_arr(j);
-	report_findings_items(j, &x->t->st.find);
-	pairs_findings_json(j, x->t);
-	jb_arr_end(j);
+	(void)f;
+	report_findings_json(j, &x->t->st.find);
+}
+
+/* Path change detection (probes/path.h); every row null without trace_interval. */
+static const struct path_track *track(const struct view_ctx *x)
+{
+	return target_path(x->t);
 }
 
 /* probes/path: routers on the SYN/ACK's way back, from its TTL. */
@@ -538,6 +539,64 @@ static void put_peer_hops(struct jbuf *j, const struct view_field *f, const stru
 	jb_key(j, f->key);
 	if (x->t->st.have_peer)
 		jb_uint(j, path_hops_from_ttl(x->t->st.peer_ttl));
+	else
+		jb_null(j);
+}
+
+/* The path at f->off of the track, or null. */
+static void put_path(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct path_track *pt = track(x);
+	bool have = pt && (f->off == offsetof(struct path_track, cur) ? pt->have_cur : pt->have_prev);
+	jb_key(j, f->key);
+	if (!have) {
+		jb_null(j);
+		return;
+	}
+	const struct trace_result *p = (const struct trace_result *)((const char *)pt + f->off);
+	jb_arr(j);
+	for (unsigned i = 0; i < p->nhops && i < TRACE_HOPS_MAX; i++) {
+		char b[64];
+		if (p->hops[i].kind != TRACE_HOP_SILENT)
+			jb_str(j, pkt_addr_str(&p->hops[i].addr, b, sizeof(b)));
+		else
+			jb_null(j);
+	}
+	jb_arr_end(j);
+}
+
+/* A time of the track at f->off in seconds; null when 0 or no track. */
+static void put_path_time(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct path_track *pt = track(x);
+	j_ns_or_null(j, f->key, pt ? *(const uint64_t *)((const char *)pt + f->off) : 0, 1e9);
+}
+
+static void put_path_changes(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	if (x->t->cfg.opts.trace_interval_ns)
+		jb_uint(j, track(x) ? track(x)->changes : 0);
+	else
+		jb_null(j);
+}
+
+/* A count of the target's traces at f->off; null without trace_interval. */
+static void put_trace_count(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	jb_key(j, f->key);
+	if (track(x))
+		jb_uint(j, *(const uint64_t *)((const char *)x->t->tr + f->off));
+	else
+		jb_null(j);
+}
+
+static void put_path_verdict(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct path_track *pt = track(x);
+	jb_key(j, f->key);
+	if (pt && pt->traced_ns)
+		jb_str(j, path_verdict_str(pt->last));
 	else
 		jb_null(j);
 }
@@ -566,6 +625,8 @@ static void put_recent(struct jbuf *j, const struct view_field *f, const struct 
 }
 
 #define TW(field) offsetof(struct engine_tw_counts, field)
+#define PT(field) offsetof(struct path_track, field)
+#define TT(field) offsetof(struct target_trace, field)
 
 /* Everything about one target, in the order of the text; histograms and
  * recent results have text of their own (views_text.c). */
@@ -623,6 +684,23 @@ const struct view_field view_show_fields[] = {
 	{ "fingerprint_changes", NULL, NULL, " (changed %s times)", VF_COUNT, put_t_u64,
 	  TG(st.fp_changes), NULL, 0 },
 	{ "findings", NULL, "  findings:", "%s", VF_FINDINGS, put_findings, 0, NULL, 0 },
+	/* trace_interval: the current path (silent hops null), when it was first
+	 * seen, the last trace and its verdict, changes, the previous path. */
+	{ "path", NULL, "  path:", "%s", VF_PATH, put_path, PT(cur), NULL, VF_OPT },
+	{ "path_since", NULL, NULL, ", since %s", VF_TIME, put_path_time, PT(cur_ns), NULL, VF_OPT },
+	{ "path_traced_time", NULL, "  path traced:", "%s", VF_TIME, put_path_time, PT(traced_ns),
+	  NULL, VF_OPT },
+	{ "path_last_trace", NULL, NULL, " (%s)", VF_STR, put_path_verdict, 0, NULL, VF_OPT },
+	{ "path_traces", NULL, NULL, ", %s traces", VF_COUNT, put_trace_count, TT(traces), NULL,
+	  VF_OPT },
+	{ "path_traces_early", NULL, NULL, " (%s early)", VF_COUNT, put_trace_count, TT(early), NULL,
+	  VF_OPT },
+	{ "path_changes", NULL, "  path changes:", "%s", VF_COUNT, put_path_changes, 0, NULL,
+	  VF_OPT },
+	{ "path_changed_time", NULL, NULL, ", last at %s", VF_TIME, put_path_time, PT(changed_ns),
+	  NULL, VF_OPT },
+	{ "previous_path", NULL, "  previous path:", "%s", VF_PATH, put_path, PT(prev), NULL,
+	  VF_OPT },
 	{ "histograms", NULL, NULL, NULL, VF_COUNT, put_histograms, 0, NULL, 0 },
 	{ "recent", NULL, NULL, NULL, VF_COUNT, put_recent, 0, NULL, 0 },
 };

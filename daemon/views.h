@@ -36,6 +36,7 @@ enum view_fmt {
 	VF_MEMBERS, /* an object: "k=v k=v" (numbers as integers, yes/no) */
 	VF_PEER,   /* the peer object: "mss M, wscale W, sack yes, timestamps no, ttl T" */
 	VF_FINDINGS, /* a findings array: "NAME: evidence; NAME: evidence"; "none" when empty */
+	VF_PATH,   /* a path: an array of hop addresses, null for a silent one: "a b * c" */
 };
 
 /* view_field.flags */

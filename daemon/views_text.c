@@ -179,6 +179,21 @@ static const char *fmt_findings(const json_t *a, char *b, size_t len)
 	return n ? b : "none";
 }
 
+static const char *fmt_path(const json_t *a, char *b, size_t len)
+{
+	size_t i, n = 0;
+	const json_t *h;
+	b[0] = '\0';
+	json_array_foreach(a, i, h) {
+		const char *s = json_is_string(h) ? json_string_value(h) : "*";
+		int k = snprintf(b + n, len - n, "%s%s", n ? " " : "", s);
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
+	return b;
+}
+
 /* Set: present and not null. */
 static bool is_set(const json_t *row, const struct view_field *f)
 {
@@ -210,6 +225,7 @@ static const char *fmt_field(const json_t *row, const struct view_field *f, char
 	case VF_MEMBERS: return fmt_members(v, b, len);
 	case VF_PEER: return fmt_peer(v, b, len);
 	case VF_FINDINGS: return fmt_findings(v, b, len);
+	case VF_PATH: return fmt_path(v, b, len);
 	}
 	return "?";
 }

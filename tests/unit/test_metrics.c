@@ -197,6 +197,7 @@ static void tset_free(struct tset *s)
 	for (size_t i = 0; i < s->n; i++) {
 		target_clear_phases(&s->t[i].st);
 		target_free_history(&s->t[i]);
+		free(s->t[i].tr);
 	}
 	free(s->t);
 }
@@ -255,10 +256,17 @@ static void sample_targets(struct tset *s)
 	       NDEF);
 	s->t[1].paused = true;
 	s->t[1].st.peer_ttl = 61; /* three routers back */
+	/* web traces its path: four hops to it, changed twice. */
+	s->t[0].cfg.opts.trace_interval_ns = 300000000000ULL;
+	s->t[0].tr = calloc(1, sizeof(*s->t[0].tr));
+	s->t[0].tr->track.have_cur = true;
+	s->t[0].tr->track.cur.nhops = 4;
+	s->t[0].tr->track.changes = 2;
 	target_init(&s->t[2], "fw", "192.0.2.1", PROBE_FIN, 22);
 	record(&s->t[2], RESULT_SILENT, CLOSE_NONE, 0, 1712345680000000000ULL, default_bounds,
 	       NDEF);
 	target_init(&s->t[3], "new", "192.0.2.9", PROBE_HANDSHAKE, 80); /* no result yet */
+	s->t[3].cfg.opts.trace_interval_ns = 300000000000ULL; /* traces, none done yet */
 }
 
 static void render_sample(struct jbuf *b)
@@ -341,6 +349,9 @@ static void families_rendered(void)
 		"tcpprobe_peer_ttl{target=\"dns-v6\"} 61",
 		"tcpprobe_peer_hops{target=\"dns-v6\"} 3",
 		"tcpprobe_peer_hops{target=\"web\"} 0",
+		"tcpprobe_path_changes_total{target=\"web\"} 2",
+		"tcpprobe_path_changes_total{target=\"new\"} 0",
+		"tcpprobe_path_hops{target=\"web\"} 3",
 		"tcpprobe_target_paused{target=\"dns-v6\"} 1",
 		"tcpprobe_target_paused{target=\"web\"} 0",
 	};
@@ -360,6 +371,9 @@ static void families_rendered(void)
 		"tcpprobe_peer_info{target=\"new\"",
 		"tcpprobe_peer_ttl{target=\"fw\"}",
 		"tcpprobe_peer_hops{target=\"fw\"}",
+		"tcpprobe_path_changes_total{target=\"dns-v6\"}",
+		"tcpprobe_path_hops{target=\"new\"}",
+		"tcpprobe_path_hops{target=\"dns-v6\"}",
 		"tcpprobe_last_probe_timestamp_seconds{target=\"new\"}",
 		"tcpprobe_last_success_timestamp_seconds{target=\"new\"}",
 	};

@@ -231,13 +231,17 @@ static void t_show_text(void)
 	CHECK(has_line(buf, "  results:", "ok=0 refused=2"));
 	CHECK(has_line(buf, "  peer:", "not seen"));
 	CHECK(has_line(buf, "  peer hops:", "-"));
+	CHECK(!strstr(buf, "path"));
 	CHECK(!strstr(buf, "recent results"));
 	/* Set, the optional rows come back. */
 	o = json_loads("{\"target\":{\"name\":\"n\",\"address\":\"192.0.2.1\",\"port\":80,"
 		       "\"source\":\"192.0.2.9\",\"resolved_at\":null,\"resolve_error\":null,"
 		       "\"error\":\"no route\",\"config_line\":7,"
 		       "\"peer\":{\"mss\":1460,\"wscale\":null,\"sack\":true,\"ttl\":64},"
-		       "\"peer_hops\":0}}",
+		       "\"peer_hops\":0,\"path\":[\"10.0.1.1\",null,\"198.18.9.2\"],"
+		       "\"path_since\":1700000000,\"path_traced_time\":1700000060,"
+		       "\"path_last_trace\":\"same\",\"path_changes\":0,\"path_changed_time\":null,"
+		       "\"previous_path\":null}}",
 		       0, NULL);
 	CHECK(o);
 	fp = fmemopen(buf, sizeof(buf), "w");
@@ -250,6 +254,16 @@ static void t_show_text(void)
 	CHECK(has_line(buf, "  config line:", "7"));
 	CHECK(has_line(buf, "  peer:", "mss 1460, wscale -, sack yes, timestamps no, ttl 64"));
 	CHECK(has_line(buf, "  peer hops:", "0"));
+	char since[64], traced[64];
+	report_time_str(1700000000ull * 1000000000ull, since, sizeof(since));
+	report_time_str(1700000060ull * 1000000000ull, traced, sizeof(traced));
+	char want[256];
+	snprintf(want, sizeof(want), "10.0.1.1 * 198.18.9.2, since %s", since);
+	CHECK(has_line(buf, "  path:", want));
+	snprintf(want, sizeof(want), "%s (same)", traced);
+	CHECK(has_line(buf, "  path traced:", want));
+	CHECK(has_line(buf, "  path changes:", "0"));
+	CHECK(!strstr(buf, "previous path"));
 }
 
 /* Bytes that are not UTF-8 (a file name, a label) still make JSON a strict

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Path change detection in the daemon (issue 15 point 3): targets with
+# trace_interval behind the chain lab (tests/lab/lab_chain.sh: client - r1 -
+# r2 - r3 - server) whose route is switched mid-run (lab_chain_alt.sh):
+# A (r1 r2 r3) -> B (r1 r2' r3: same length, another router) -> C (r1 r3:
+# one router fewer). Target fast traces every 2 s; target slow every minute,
+# so it can only see route C in time through its SYN/ACKs' TTL (an early
+# trace). Each switch must be one path change (metric, ctl show with the
+# previous path, one log line) within one trace_interval of the switch (the
+# change's time: the first trace that saw it; the confirming trace follows
+# at once); tcpprobe_peer_hops must move 3 -> 2 with route C. The wire
+# judges: a capture on the client's link shows r2' answering TTL 2 after the
+# switch to B, r1-r3's link after C, and the SYN/ACK's TTL 61 -> 62.
+# checks: 13
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/lab.sh
+source tests/lab/lab.sh
+# shellcheck source=tests/lab/daemon_lib.sh
+source tests/lab/daemon_lib.sh
+# shellcheck source=tests/lab/lab_chain.sh
+source tests/lab/lab_chain.sh
+# shellcheck source=tests/lab/lab_chain_alt.sh
+source tests/lab/lab_chain_alt.sh
+dl_init pathchange
+trap 'lab_chain_down; dl_cleanup' EXIT
+T=$DL_T
+FAST_IV=2 # fast's trace_interval, seconds
+
+if ! lab_chain_up 3 || ! lab_chain_alt_up; then
+	fail chain "lab_chain_up 3 / lab_chain_alt_up failed"
+	exit 1
+fi
+
+{
+	dl_conf_daemon
+	cat <<EOF
+[target fast]
+host = $CHAIN_T4
+port = $LAB_PORT_OPEN
+kind = syn
+interval = 500ms
+trace_interval = ${FAST_IV}s
+
+[target slow]
+host = $CHAIN_T4
+port = $LAB_PORT_EXTRA_LO
+kind = syn
+interval = 200ms
+trace_interval = 1m
+EOF
+} >"$T/d.conf"
+
+show() { ctl --json show "$1"; }
+# field NAME EXPR: EXPR on the target's show object (t)
+field() { show "$1" | "$DL_PY" -c 'import json,sys; t=json.loads(sys.stdin.readline())["target"]; print(eval(sys.argv[1]))' "$2"; }
+path_of() { field "$1" '" ".join(h or "*" for h in (t["path"] or []))'; }
+prev_of() { field "$1" '" ".join(h or "*" for h in (t["previous_path"] or []))'; }
+changes() { field "$1" 't["path_changes"]'; }
+has_path() { [ "$(path_of "$1")" = "$2" ]; }
+changes_ge() { [ "$(changes "$1")" -ge "$2" ]; }
+metric() { ctl metrics | awk -v m="$1" '$1 == m {print $2}'; }
+now_s() { date +%s.%N; }
+# float comparison: lt A B
+lt() { "$DL_PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
+log_count() { grep -cF -- "$1" "$T/daemon.log"; }
+
+CAP=$T/chain.pcap
+LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$CAP" "icmp or tcp" || { fail capture "tcpdump did not start"; exit 1; }
+dl_start "$T/d.conf" || { fail start "daemon did not start"; exit 1; }
+
+# ---- route A: the first path of both (slow's first trace within 10 s) ----
+if wait_until 25 has_path fast "${CHAIN_PATH4[A]}" && wait_until 25 has_path slow "${CHAIN_PATH4[A]}" &&
+	[ "$(changes fast)" = 0 ] && [ "$(changes slow)" = 0 ] &&
+	wait_until 5 test "$(field slow 't["peer_hops"]')" = "${CHAIN_HOPS4[A]}"; then
+	pass first-path
+else
+	fail first-path "fast: '$(path_of fast)' ($(changes fast) changes), slow: '$(path_of slow)' ($(changes slow) changes), want '${CHAIN_PATH4[A]}' and 0; slow peer_hops $(field slow 't["peer_hops"]')"
+fi
+
+# ---- route B: the same length, another router ----
+TB=$(now_s)
+lab_chain_route B || fail route "switch to B failed"
+if wait_until 15 changes_ge fast 1; then SEEN_B=$(now_s); else SEEN_B=; fi
+if [ -n "$SEEN_B" ] && [ "$(changes fast)" = 1 ] && has_path fast "${CHAIN_PATH4[B]}" &&
+	[ "$(prev_of fast)" = "${CHAIN_PATH4[A]}" ]; then
+	pass switch-b-one-change
+else
+	fail switch-b-one-change "changes $(changes fast), path '$(path_of fast)', previous '$(prev_of fast)'; want 1, '${CHAIN_PATH4[B]}', '${CHAIN_PATH4[A]}'"
+fi
+# The change's time is the end of the first trace that saw it: within one
+# trace_interval of the switch (0.5 s slack for a loaded machine's timers).
+CHB=$(field fast 't["path_changed_time"]')
+DT_B=$("$DL_PY" -c 'import sys; print("%.3f" % (float(sys.argv[1]) - float(sys.argv[2])))' "${CHB:-0}" "$TB")
+DT_SEEN_B=$("$DL_PY" -c 'import sys; print("%.3f" % (float(sys.argv[1] or 0) - float(sys.argv[2])))' "$SEEN_B" "$TB")
+note "route B: change seen by a trace $DT_B s after the switch, counted (ctl) after $DT_SEEN_B s"
+if lt 0 "$DT_B" && lt "$DT_B" "$((FAST_IV)).5"; then
+	pass switch-b-within-interval
+else
+	fail switch-b-within-interval "change at +$DT_B s, want within ${FAST_IV} s (+0.5)"
+fi
+LINE_B="target fast: path changed: ${CHAIN_PATH4[A]} -> ${CHAIN_PATH4[B]}"
+if [ "$(log_count "$LINE_B")" = 1 ] && [ "$(log_count "target fast: path changed:")" = 1 ]; then
+	pass switch-b-log
+else
+	fail switch-b-log "want one '$LINE_B' and no other change line; log: $(grep 'path changed' "$T/daemon.log" | tr '\n' '|')"
+fi
+# Three more traces on route B: still one change (nothing flaps).
+N0=$(field fast 't["path_traces"]')
+traced_3() { [ "$(field fast 't["path_traces"]')" -ge $((N0 + 3)) ]; }
+if wait_until $((4 * FAST_IV + 5)) traced_3 && [ "$(changes fast)" = 1 ] && has_path fast "${CHAIN_PATH4[B]}"; then
+	pass switch-b-stable
+else
+	fail switch-b-stable "traces $N0 -> $(field fast 't["path_traces"]'), changes $(changes fast), path '$(path_of fast)'"
+fi
+# Same length, so the SYN/ACKs' TTL says the same; slow has not traced again.
+if [ "$(field fast 't["peer_hops"]')" = "${CHAIN_HOPS4[B]}" ] && [ "$(changes slow)" = 0 ] &&
+	[ "$(metric 'tcpprobe_peer_hops{target="fast"}')" = "${CHAIN_HOPS4[B]}" ]; then
+	pass peer-hops-same-length
+else
+	fail peer-hops-same-length "fast peer_hops $(field fast 't["peer_hops"]') (metric $(metric 'tcpprobe_peer_hops{target="fast"}')), slow changes $(changes slow)"
+fi
+
+# ---- route C: one router fewer; slow sees it through the TTL ----
+TC=$(now_s)
+lab_chain_route C || fail route "switch to C failed"
+if wait_until 20 changes_ge fast 2 && wait_until 20 changes_ge slow 1 &&
+	[ "$(changes fast)" = 2 ] && [ "$(changes slow)" = 1 ] &&
+	has_path fast "${CHAIN_PATH4[C]}" && [ "$(prev_of fast)" = "${CHAIN_PATH4[B]}" ] &&
+	has_path slow "${CHAIN_PATH4[C]}" && [ "$(prev_of slow)" = "${CHAIN_PATH4[A]}" ]; then
+	pass switch-c
+else
+	fail switch-c "fast: $(changes fast) changes, '$(path_of fast)' after '$(prev_of fast)'; slow: $(changes slow), '$(path_of slow)' after '$(prev_of slow)'"
+fi
+# slow's trace_interval is a minute: only the TTL's early trace finds C soon.
+CHC=$(field slow 't["path_changed_time"]')
+DT_C=$("$DL_PY" -c 'import sys; print("%.3f" % (float(sys.argv[1] or 0) - float(sys.argv[2])))' "${CHC:-0}" "$TC")
+EARLY=$(field slow 't["path_traces_early"]')
+note "route C: slow (trace_interval 1m) saw the change $DT_C s after the switch; early traces $EARLY"
+if lt 0 "$DT_C" && lt "$DT_C" 10 && [ "${EARLY:-0}" -ge 1 ] &&
+	[ "$(log_count "target slow: peer hops now ${CHAIN_HOPS4[C]} (SYN/ACK TTL $((64 - CHAIN_HOPS4[C])))")" -ge 1 ]; then
+	pass ttl-triggers-trace
+else
+	fail ttl-triggers-trace "slow's change at +$DT_C s (want < 10 s), early traces '$EARLY'; log: $(grep 'slow' "$T/daemon.log" | tail -n 3 | tr '\n' '|')"
+fi
+if [ "$(metric 'tcpprobe_peer_hops{target="slow"}')" = "${CHAIN_HOPS4[C]}" ] &&
+	[ "$(metric 'tcpprobe_peer_hops{target="fast"}')" = "${CHAIN_HOPS4[C]}" ] &&
+	[ "$(field slow 't["peer_hops"]')" = "${CHAIN_HOPS4[C]}" ]; then
+	pass peer-hops-gauge
+else
+	fail peer-hops-gauge "tcpprobe_peer_hops fast $(metric 'tcpprobe_peer_hops{target="fast"}') slow $(metric 'tcpprobe_peer_hops{target="slow"}'), want ${CHAIN_HOPS4[C]}"
+fi
+m_fast=$(metric 'tcpprobe_path_changes_total{target="fast"}')
+m_slow=$(metric 'tcpprobe_path_changes_total{target="slow"}')
+m_hops=$(metric 'tcpprobe_path_hops{target="fast"}')
+if [ "$m_fast" = 2 ] && [ "$m_slow" = 1 ] && [ "$m_hops" = "${CHAIN_HOPS4[C]}" ] &&
+	[ "$(log_count "target fast: path changed:")" = 2 ] && [ "$(log_count "target slow: path changed:")" = 1 ]; then
+	pass path-metrics
+else
+	fail path-metrics "tcpprobe_path_changes_total fast $m_fast slow $m_slow (want 2, 1), tcpprobe_path_hops fast $m_hops; log lines fast $(log_count "target fast: path changed:") slow $(log_count "target slow: path changed:")"
+fi
+ctl show fast >"$T/show.txt"
+if grep -qE "^  path: +${CHAIN_PATH4[C]}, since " "$T/show.txt" &&
+	grep -qE "^  previous path: +${CHAIN_PATH4[B]}$" "$T/show.txt" &&
+	grep -qE "^  path changes: +2, last at " "$T/show.txt"; then
+	pass show-text
+else
+	fail show-text "$(grep -E 'path' "$T/show.txt" | tr '\n' '|')"
+fi
+sed -n '/^  peer:/,/^  previous path:/p' "$T/show.txt" | sed 's/^/    /'
+grep -E 'path changed|tracing early' "$T/daemon.log" | sed 's/^/    /'
+
+dl_stop
+lab_capture_stop "$CAP"
+if [ "$DL_RC" = 0 ]; then pass daemon-exit; else fail daemon-exit "exit status $DL_RC"; fi
+
+# ---- the wire: who answered TTL 2, and the SYN/ACKs' TTL, per route ----
+if why=$(lab_capture_ok "$CAP" 10 'icmp11/0'); then
+	why=$("$DL_PY" - "$DL_ROOT/tests/lab" "$CAP" "$TB" "$TC" "$CHAIN_T4" "${CHAIN_R4[2]}" \
+		"$CHAIN_ALT_R4" "$(lab_chain_net4 13).2" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import wire
+cap, tb, tc, target, r2, r2alt, r3c = sys.argv[2:9]
+tb, tc = int(float(tb) * 1e9), int(float(tc) * 1e9)
+settle = 500000000  # a trace in flight at the switch may still end the old way
+te = {'A': set(), 'B': set(), 'C': set()}
+synack_ttl = {'A': set(), 'B': set(), 'C': set()}
+for s in wire.segments(cap):
+    if s.t < tb:
+        ph = 'A'
+    elif tb + settle <= s.t < tc:
+        ph = 'B'
+    elif s.t >= tc + settle:
+        ph = 'C'
+    else:
+        continue
+    if s.icmp == 'icmp11/0':
+        te[ph].add(s.src)
+    elif s.src == target and s.flags & 0x12 == 0x12:
+        synack_ttl[ph].add(s.ttl)
+bad = []
+if r2 not in te['A'] or r2alt in te['A'] or r3c in te['A']:
+    bad.append('route A: time exceeded from %s' % sorted(te['A']))
+if r2alt not in te['B'] or r2 in te['B'] or r3c in te['B']:
+    bad.append("route B: time exceeded from %s (want r2' %s, not r2 %s)" % (sorted(te['B']), r2alt, r2))
+if r3c not in te['C'] or r2 in te['C'] or r2alt in te['C']:
+    bad.append('route C: time exceeded from %s (want %s)' % (sorted(te['C']), r3c))
+want = {'A': {61}, 'B': {61}, 'C': {62}}
+for ph in 'ABC':
+    if synack_ttl[ph] != want[ph]:
+        bad.append('route %s: SYN/ACK TTLs %s, want %s' % (ph, sorted(synack_ttl[ph]), sorted(want[ph])))
+print('; '.join(bad) if bad else 'ok')
+EOF
+)
+	if [ "$why" = ok ]; then pass wire; else fail wire "$why"; fi
+else
+	fail wire "$why"
+fi
+dl_done
