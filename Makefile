@@ -131,7 +131,7 @@ build/fuzz/fuzz_packet:   tests/fuzz/fuzz_packet.c probes/packet.c
 build/fuzz/fuzz_fsm:      tests/fuzz/fuzz_fsm.c probes/fsm.c probes/packet.c
 build/fuzz/fuzz_fsm:      FUZZ_LIBS := $(NET_LIBS)
 build/fuzz/fuzz_config:   tests/fuzz/fuzz_config.c daemon/config.c daemon/config_keys.c daemon/config_value.c \
-                          daemon/config_print.c daemon/labels.c daemon/log.c probes/fsm.c
+                          daemon/config_print.c daemon/config_sections.c daemon/labels.c daemon/log.c probes/fsm.c
 build/fuzz/fuzz_ctlproto: tests/fuzz/fuzz_ctlproto.c daemon/ctlproto.c daemon/config_value.c daemon/log.c
 build/fuzz/fuzz_packet:   FUZZ_LIBS := $(NET_LIBS)
 build/fuzz/fuzz_config:   FUZZ_LIBS := $(shell pkg-config --libs inih 2>/dev/null) -lm

@@ -43,7 +43,7 @@ enum section { SEC_NONE, SEC_DAEMON, SEC_DEFAULTS, SEC_TARGET, SEC_DISCOVERY, SE
 
 #define KEY_HOST ((int)CONFIG_PROBE_KEYS_MAX) /* target key index after the probe keys */
 #define KEY_LABELS ((int)CONFIG_PROBE_KEYS_MAX + 1)
-/* A [discovery] key of its own (config_keys.c's table), after the probe keys. */
+/* A [discovery] key of its own (config_sections.c's table), after the probe keys. */
 #define KEY_DISC(k) ((int)CONFIG_PROBE_KEYS_MAX + 2 + (k))
 #define KEYS_MAX (CONFIG_PROBE_KEYS_MAX + 2 + CONFIG_SECT_KEYS_MAX) /* key_line[]: any section's */
 _Static_assert(CONFIG_DAEMON_KEYS_MAX <= KEYS_MAX, "KEYS_MAX");
@@ -312,7 +312,7 @@ static int section_header(struct parser *p, const char *s)
 }
 
 /* One key of a [discovery NAME] or [remote_write NAME] section (the key
- * tables, config_keys.c); key_line[at + k] says where key k was set. */
+ * tables, config_sections.c); key_line[at + k] says where key k was set. */
 static int sect_key(struct parser *p, enum config_key_section s, void *base, int at,
 		    const char *name, const char *value, int line)
 {

@@ -141,7 +141,7 @@ struct config {
 	size_t nrw;
 };
 
-/* The key table (config_keys.c), for what lists the keys: the man page
+/* The key tables (config_keys.c, config_sections.c), for what lists the keys: the man page
  * checks, `ctl show`, `tcpprobe probe`. */
 enum config_key_section {
 	CONFIG_KEYS_DAEMON, CONFIG_KEYS_PROBE, CONFIG_KEYS_DISCOVERY, CONFIG_KEYS_REMOTE_WRITE

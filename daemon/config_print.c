@@ -1,6 +1,6 @@
 /* config_print.c: a loaded config printed normalised (`tcpprobe daemon -n`):
  * every key, defaults filled in, durations with units. Every section's keys
- * print through their table (config_keys.c); loading the output gives the
+ * print through their table (config_keys.c, config_sections.c); loading the output gives the
  * same config. */
 #include <stdio.h>
 
