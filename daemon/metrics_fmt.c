@@ -568,18 +568,23 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 	}
 	metrics_put_family(b, "tcpprobe_peer_finding", "gauge",
 			   "1 if the last probe that got a SYN/ACK found this middlebox "
-			   "(probes/findings), else 0. Present once a SYN/ACK was seen.");
+			   "(probes/findings; or with another target: pairs.c), else 0. Present "
+			   "once a SYN/ACK was seen (fin targets: stateful-firewall, once probed).");
 	for (size_t i = 0; i < n; i++) {
 		const struct target *t = at(arg, i);
-		if (!t->st.find.have_fp)
+		/* a fin target: stateful-firewall (daemon/pairs.c), once it has a result */
+		bool fin = t->cfg.opts.kind == PROBE_FIN;
+		if (fin ? !t->st.probes : !t->st.find.have_fp)
 			continue;
 		for (int f = 0; f < FIND_COUNT; f++) {
-			if (!find_applies((enum find_name)f, t->cfg.opts.ecn,
-					  t->cfg.opts.check_synack_retransmit))
+			if (fin ? f != FIND_STATEFUL_FIREWALL :
+				  !find_applies((enum find_name)f, t->cfg.opts.ecn,
+						t->cfg.opts.check_synack_retransmit))
 				continue;
 			target_label(b, "tcpprobe_peer_finding", t);
 			metrics_put_label(b, ',', "finding", find_name_str((enum find_name)f));
-			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f));
+			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f) ||
+						     ((t->pfound >> f) & 1u));
 		}
 	}
 	metrics_put_family(b, "tcpprobe_peer_fingerprint_changes_total", "counter",

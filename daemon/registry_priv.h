@@ -46,6 +46,7 @@ struct daemon {
 	size_t idx_mask;
 	struct target *zombies; /* removed with probes in flight (list through znext):
 				 * freed when they report */
+	struct pairs *pairs;    /* findings that take two targets (pairs.c) */
 	struct evdns_base *dns;         /* resolve.c */
 	struct resolve_req *lookups;    /* lookups not yet called back */
 	struct wheel *rwheel;           /* next lookup of each name */

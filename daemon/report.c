@@ -139,10 +139,9 @@ void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bo
 	jb_obj_end(j);
 }
 
-static void findings_json(struct jbuf *j, const struct find_result *f)
+void report_findings_items(struct jbuf *j, const struct find_result *f)
 {
 	char ev[256];
-	jb_arr(j);
 	for (int i = 0; i < FIND_COUNT; i++) {
 		enum find_name n = (enum find_name)i;
 		if (!find_has(f, n))
@@ -206,10 +205,11 @@ static void findings_json(struct jbuf *j, const struct find_result *f)
 			jb_key(j, "data_not_ect");
 			jb_uint(j, f->data_not_ect);
 			break;
+		case FIND_STATEFUL_FIREWALL:
+			break;
 		}
 		jb_obj_end(j);
 	}
-	jb_arr_end(j);
 }
 
 void report_fp_json(struct jbuf *j, const struct find_result *f)
@@ -226,7 +226,9 @@ void report_fp_json(struct jbuf *j, const struct find_result *f)
 void report_findings_json(struct jbuf *j, const struct find_result *f)
 {
 	jb_key(j, "findings");
-	findings_json(j, f);
+	jb_arr(j);
+	report_findings_items(j, f);
+	jb_arr_end(j);
 }
 
 /* {"type", "code", "name"} */

@@ -20,6 +20,8 @@ void report_peer_json(struct jbuf *j, bool have, uint16_t mss, int8_t wscale, bo
  * ...}] (probes/findings) */
 void report_fp_json(struct jbuf *j, const struct find_result *f);
 void report_findings_json(struct jbuf *j, const struct find_result *f);
+/* Its elements only, for an array with more (daemon/pairs.c's). */
+void report_findings_items(struct jbuf *j, const struct find_result *f);
 void report_timeline_json(struct jbuf *j, const struct fsm_timeline *tl, uint64_t t0);
 /* The one-liner every command prints for a result (probe, ctl probe, show,
  * history, watch); seq 0: none (the daemon's results have no sequence). */

@@ -13,6 +13,7 @@
 #include "registry_priv.h"
 #include "hostport.h"
 #include "log.h"
+#include "pairs.h"
 #include "report.h"
 
 static uint64_t jitter_ns(uint64_t interval)
@@ -71,8 +72,10 @@ void registry_target_destroy(struct target *t)
 {
 	if (!t)
 		return;
-	if (t->owner)
+	if (t->owner) {
 		resolve_target_stop(t->owner, t);
+		pairs_forget(((struct daemon *)t->owner)->pairs, t);
+	}
 	target_free_history(t);
 	target_clear_phases(&t->st);
 	series_free(&t->series);
@@ -108,6 +111,7 @@ static void record(struct daemon *d, struct target *t, const struct probe_report
 {
 	const struct daemon_cfg *c = &d->cfg.d;
 	target_record(t, r, c->buckets, c->n_buckets);
+	pairs_record(d->pairs, t);
 	if (series_record(&t->series, r, c->status_bucket_ns, c->buckets, c->n_buckets) < 0)
 		log_warnx("target %s: out of memory for the status page's history", t->cfg.name);
 }
@@ -498,6 +502,7 @@ void sched_remove(struct daemon *d, struct target *t)
 		wheel_cancel(d->twheel, &t->tr->due);
 	resolve_target_stop(d, t);
 	flows_unreserve(d, t);
+	pairs_forget(d->pairs, t); /* its partners no longer see it */
 	if (target_busy(t)) {
 		/* Freed when its last probe reports (on_target_report). */
 		t->removed = true;
@@ -511,7 +516,7 @@ void sched_remove(struct daemon *d, struct target *t)
 int sched_init(struct daemon *d)
 {
 	d->sched = malloc(sizeof(*d->sched));
-	if (!d->sched)
+	if (!d->sched || !(d->pairs = pairs_new()))
 		return -1;
 	wheel_init(d->sched, engine_now());
 	d->sched_ev = evtimer_new(d->base, on_sched, d);
@@ -536,6 +541,8 @@ void sched_free(struct daemon *d)
 		d->zombies = z->znext;
 		registry_target_destroy(z);
 	}
+	pairs_free(d->pairs); /* every target is gone */
+	d->pairs = NULL;
 	for (struct oneshot *o = d->oneshots; o;) {
 		struct oneshot *n = o->next;
 		resolve_cancel(o->dns);

@@ -120,6 +120,10 @@ struct target {
 	struct series series;             /* per-bucket summaries (status page) */
 	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
 	struct target_flows *flows;       /* flows > 1 only, else NULL */
+	/* daemon/pairs.c: its slots (by address:port, by host:port) and the
+	 * findings they gave it (1 << enum find_name) */
+	struct pair_slot *pslot[2];
+	uint8_t pfound;
 };
 
 /* Targets of a bulk load in one mapping whose pages the kernel fills at once

@@ -9,6 +9,7 @@
 #include "discovery.h"
 #include "labels.h"
 #include "outcome.h"
+#include "pairs.h"
 #include "path.h"
 #include "remote_write.h"
 #include "report.h"
@@ -523,8 +524,12 @@ static void put_fp(struct jbuf *j, const struct view_field *f, const struct view
 
 static void put_findings(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	(void)f;
-	report_findings_json(j, &x->t->st.find);
+	/* with the ones that take two targets (pairs.c) */
+	jb_key(j, f->key);
+	jb_arr(j);
+	report_findings_items(j, &x->t->st.find);
+	pairs_findings_json(j, x->t);
+	jb_arr_end(j);
 }
 
 /* Path change detection (probes/path.h); every row null without trace_interval. */

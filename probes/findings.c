@@ -16,6 +16,7 @@ const char *find_name_str(enum find_name f)
 	case FIND_ECN_REFUSED: return "ecn-refused";
 	case FIND_ECN_BLEACHED: return "ecn-bleached";
 	case FIND_SYN_COOKIES: return "syn-cookies";
+	case FIND_STATEFUL_FIREWALL: return "stateful-firewall";
 	}
 	return "?";
 }
@@ -33,6 +34,8 @@ bool find_applies(enum find_name f, bool ecn, bool synack_check)
 		return ecn;
 	case FIND_SYN_COOKIES:
 		return synack_check;
+	case FIND_STATEFUL_FIREWALL:
+		return false;
 	}
 	return false;
 }
@@ -368,6 +371,8 @@ const char *find_evidence(const struct find_result *r, enum find_name f, char *b
 		snprintf(buf, len, "ECN negotiated, yet %u of %u data segments arrived not-ECT: "
 			 "the ECN field was cleared on the way", r->data_not_ect, r->data_segs);
 		break;
+	case FIND_STATEFUL_FIREWALL:
+		break; /* never one probe's: daemon/pairs.c words it */
 	}
 	return buf;
 }

@@ -25,11 +25,13 @@ enum find_name {
 	FIND_ECN_BLEACHED,     /* negotiated, yet the peer's data arrives not-ECT */
 	/* Only with the SYN/ACK retransmission check (find_input.synack_check): */
 	FIND_SYN_COOKIES,      /* no SYN/ACK retransmission while we withheld our ACK */
+	/* Never from one probe: the daemon's daemon/pairs.c relates two targets. */
+	FIND_STATEFUL_FIREWALL, /* FIN silent where SYNs are refused */
 };
-#define FIND_COUNT (FIND_SYN_COOKIES + 1)
-/* Whether finding f can be found given the probe's opt-in checks (an
- * ECN-setup SYN, the SYN/ACK retransmission check): the names a target
- * exports. */
+#define FIND_COUNT (FIND_STATEFUL_FIREWALL + 1)
+/* Whether one probe can find f given its opt-in checks (an ECN-setup SYN,
+ * the SYN/ACK retransmission check): the names a target exports, with
+ * stateful-firewall for fin targets (daemon/pairs.c). */
 bool find_applies(enum find_name f, bool ecn, bool synack_check);
 const char *find_name_str(enum find_name f);
 

@@ -17,8 +17,11 @@
 #    retransmits its SYN/ACK (two on the wire) -> none;
 #  - the daemon: ctl show and /metrics carry the findings; switching the
 #    listener's stack (tcp_timestamps off in the server ns) counts one
-#    fingerprint change and logs it once.
-# checks: 15
+#    fingerprint change and logs it once;
+#  - findings that take two targets: stateful-firewall (a closed port behind
+#    `ct state invalid drop`: FIN silent, SYN refused; without the rule
+#    none), and mss-clamped by the same MSS over IPv4 and IPv6 of one host.
+# checks: 18
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -303,15 +306,14 @@ if grep -q ' reset .*findings=syn-proxy' "$T/refused-text.out" &&
 else fail syn-proxy-trace-text "$(why refused-text)"; fi
 
 # ---- the daemon: ctl show, /metrics, fingerprint changes -----------------------
-{
+# The daemon's [defaults]: every 100 ms, quick.
+conf_defaults() {
 	dl_conf_daemon
+	printf '[defaults]\ninterval = 100ms\ntimeout = 300ms\nretries = 0\ntime_wait = 100ms\n%s\n' "$*"
+}
+{
+	conf_defaults
 	cat <<CONF
-[defaults]
-interval = 100ms
-timeout = 300ms
-retries = 0
-time_wait = 100ms
-
 [target plain]
 host = $S
 port = $P_PLAIN
@@ -375,5 +377,108 @@ if lab_capture_ok "$T/d.pcap" >/dev/null && [ "$switches" = "ts nots " ] && [ "$
    grep -q '^tcpprobe_peer_fingerprint_changes_total{target="proxy"} 0$' "$T/metrics2.txt"; then
 	pass fingerprint-change-once
 else fail fingerprint-change-once "wire: $switches changes $c1 -> $c2 ($fp2) log lines $nlog/$nlog_all: $(grep 'fingerprint' "$T/d.log" | head -3 | tr '\n' '|')"; fi
+
+# ---- findings that take two targets (daemon/pairs.c) -------------------------------
+# stateful-firewall: a closed port (the server's kernel answers a SYN with an
+# RST) behind a rule that drops what conntrack cannot place (a bare FIN):
+# the fin target's probes are silent where the syn target's are refused, over
+# IPv4 and IPv6. Without the rule the FIN gets its RST too (closed): none.
+# mss-clamped by equal MSS: one host name (dual.lab: both families, from the
+# client ns's own hosts file) probed over IPv4 and IPv6 with expect_mss 1400,
+# so the threshold says nothing; a clamp to 1420 on both: the same MSS over
+# both families (IPv6's would be 20 less): found on both; the plain listener
+# (1460 / 1440): none.
+P_SF=$LAB_PORT_CLOSED
+P_CLAMP2=$((LAB_PORT_EXTRA_LO + 6))
+NETNS_ETC=/etc/netns/$LAB_CNS
+trap 'rm -rf "$NETNS_ETC"; dl_cleanup' EXIT
+mkdir -p "$NETNS_ETC" && printf '%s dual.lab\n%s dual.lab\n' "$S" "$S6" >"$NETNS_ETC/hosts"
+lab_sexec nft -f - <<NFT || fail pairs-lab "nftables rules could not be loaded"
+table inet findings_sf {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		tcp dport $P_SF ct state invalid drop
+	}
+}
+table inet findings_mss {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		tcp sport $P_CLAMP2 tcp flags & (syn | ack) == syn | ack tcp option maxseg size set 1420
+	}
+}
+NFT
+{
+	conf_defaults "expect_mss = 1400"
+	# NAME HOST PORT KEY=VALUE: one target each
+	while read -r name host port kv; do
+		printf '\n[target %s]\nhost = %s\nport = %s\n%s = %s\n' "$name" "$host" "$port" "${kv%%=*}" "${kv#*=}"
+	done <<LIST
+sf-syn $S $P_SF kind=syn
+sf-fin $S $P_SF kind=fin
+sf-syn6 $S6 $P_SF kind=syn
+sf-fin6 $S6 $P_SF kind=fin
+mss4 dual.lab $P_CLAMP2 family=ipv4
+mss6 dual.lab $P_CLAMP2 family=ipv6
+plain4 dual.lab $P_PLAIN family=ipv4
+plain6 dual.lab $P_PLAIN family=ipv6
+LIST
+} >"$T/p.conf"
+# pshow NAME PHASE: ctl --json show NAME into $T/p-NAME-PHASE.json
+pshow() { ctl --json show "$1" >"$T/p-$1-$2.json"; }
+# pf NAME PHASE: "result finding(target,target_result|mss),..." of the show
+pf() { "$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["target"]
+f = ",".join("%s(%s,%s)" % (x["name"], x.get("target"), x.get("target_result", x.get("mss"))) for x in t["findings"])
+print(t["last_result"], f or "-")' "$T/p-$1-$2.json" 2>&1; }
+pm() { grep -c "^tcpprobe_peer_finding{target=\"$2\",finding=\"$3\"} $4\$" "$T/p-metrics-$1.txt"; }
+lab_capture_start "$T/p1.pcap" "tcp port $P_SF or tcp port $P_CLAMP2 or tcp port $P_PLAIN" || fail pairs-capture "could not start"
+if dl_start "$T/p.conf" "$T/p.log" && wait_until 30 ge sf-fin 5 && wait_until 30 ge sf-fin6 5 &&
+   wait_until 30 ge mss6 5 && wait_until 30 ge plain6 5; then
+	for n in sf-syn sf-fin sf-syn6 sf-fin6 mss4 mss6 plain4 plain6; do pshow $n 1; done
+	ctl show sf-fin >"$T/p-sf-fin-1.txt"
+	ctl metrics >"$T/p-metrics-1.txt"
+	lab_capture_stop "$T/p1.pcap"
+	# The rule goes: the FIN gets its RST, the finding goes with the next result.
+	lab_sexec nft delete table inet findings_sf
+	n1=$(probes sf-fin) n6=$(probes sf-fin6)
+	lab_capture_start "$T/p2.pcap" "tcp port $P_SF" || fail pairs-capture "could not start"
+	wait_until 30 ge sf-fin $((n1 + 5)) && wait_until 30 ge sf-fin6 $((n6 + 5))
+	for n in sf-fin sf-fin6; do pshow $n 2; done
+	ctl metrics >"$T/p-metrics-2.txt"
+	lab_capture_stop "$T/p2.pcap"
+	dl_stop
+else
+	fail pairs-daemon "the daemon did not start or probe: $(tail -3 "$T/p.log" | tr '\n' '|')"
+fi
+# The wire: per phase, FINs to the port and RSTs from it answering them.
+wire_sf() { dump "$1" | awk -v p="$P_SF" '
+	$2 == ">" && $6 == p && $7 == "F" { fin[$4] = 1; nfin++ }
+	$2 == "<" && $4 == p && $7 ~ /^R/ { if ($6 in fin) rfin++; else rsyn++ }
+	END { printf "fins=%d fin-rsts=%d syn-rsts=%d", nfin, rfin, rsyn }'; }
+w1=$(wire_sf p1) w2=$(wire_sf p2)
+v1="$(pf sf-fin 1) / $(pf sf-fin6 1) / $(pf sf-syn 1) / $(pf sf-syn6 1)"
+if [ "$v1" = "silent stateful-firewall(sf-syn,refused) / silent stateful-firewall(sf-syn6,refused) / refused - / refused -" ] &&
+   [[ $w1 =~ ^fins=[1-9][0-9]*\ fin-rsts=0\ syn-rsts=[1-9] ]] &&
+   [ "$(pm 1 sf-fin stateful-firewall 1)" = 1 ] && [ "$(pm 1 sf-fin6 stateful-firewall 1)" = 1 ] &&
+   grep -q "^  findings: *stateful-firewall: FIN probes silent, while target sf-syn's SYNs to the same address and port are refused (RST): a firewall drops segments of connections it does not track$" "$T/p-sf-fin-1.txt"; then
+	pass stateful-firewall
+else fail stateful-firewall "shows: $v1; wire: $w1; metrics: $(grep 'stateful-firewall' "$T/p-metrics-1.txt" | tr '\n' '|'); text: $(grep findings "$T/p-sf-fin-1.txt")"; fi
+v2="$(pf sf-fin 2) / $(pf sf-fin6 2)"
+if [ "$v2" = "closed - / closed -" ] && [[ $w2 =~ ^fins=([1-9][0-9]*)\ fin-rsts=([0-9]+) ]] &&
+   [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] &&
+   [ "$(pm 2 sf-fin stateful-firewall 0)" = 1 ] && [ "$(pm 2 sf-fin6 stateful-firewall 0)" = 1 ]; then
+	pass stateful-firewall-none
+else fail stateful-firewall-none "shows: $v2; wire: $w2; metrics: $(grep 'stateful-firewall' "$T/p-metrics-2.txt" | tr '\n' '|')"; fi
+# The SYN/ACKs' MSS on the wire, per family and port.
+wire_mss=$(dump p1 | awk -v a="$P_CLAMP2" -v b="$P_PLAIN" '$2 == "<" && $7 == "S." && ($4 == a || $4 == b) {
+	m = $12; sub(/^mss/, "", m); sub(/,.*/, "", m); print $4 "/" ($3 ~ /:/ ? 6 : 4) "=" m }' | sort -u | tr '\n' ' ')
+vm="$(pf mss4 1) / $(pf mss6 1) / $(pf plain4 1) / $(pf plain6 1)"
+if [ "$vm" = "ok mss-clamped(mss6,1420) / ok mss-clamped(mss4,1420) / ok - / ok -" ] &&
+   [ "$wire_mss" = "$P_PLAIN/4=1460 $P_PLAIN/6=1440 $P_CLAMP2/4=1420 $P_CLAMP2/6=1420 " ] &&
+   [ "$(pm 1 mss4 mss-clamped 1)" = 1 ] && [ "$(pm 1 mss6 mss-clamped 1)" = 1 ] &&
+   [ "$(pm 1 plain4 mss-clamped 0)" = 1 ] && [ "$(pm 1 plain6 mss-clamped 0)" = 1 ]; then
+	pass mss-equal-families
+else fail mss-equal-families "shows: $vm; wire SYN/ACK mss: $wire_mss; metrics: $(grep 'mss-clamped' "$T/p-metrics-1.txt" | tr '\n' '|')"; fi
 
 dl_done
