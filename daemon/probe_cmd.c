@@ -319,14 +319,20 @@ static void flows_summary(const struct ptarget *t)
 	free(v);
 	struct flows_verdict vd;
 	flows_worse(ff, n, &vd);
+	/* "worse flows: 1, 4" on one line (easy to grep), then why, a line each. */
 	printf("worse flows:");
 	if (!vd.n_worse)
 		printf(" none");
 	const char *sep = " ";
+	for (unsigned f = 0; f < n; f++)
+		if (vd.why[f]) {
+			printf("%s%u", sep, f + 1);
+			sep = ", ";
+		}
 	for (unsigned f = 0; f < n; f++) {
 		if (!vd.why[f])
 			continue;
-		printf("%s%u (sport %u:", sep, f + 1, t->flows[f].sport);
+		printf("\n  flow %u (sport %u):", f + 1, t->flows[f].sport);
 		if (vd.why[f] & FLOWS_WORSE_RTT)
 			printf(" rtt p50 %.3f ms > %.0fx the best flow's %.3f ms", ff[f].rtt_p50_us / 1e3,
 			       FLOWS_RTT_FACTOR, vd.ref_rtt_p50_us / 1e3);
@@ -334,8 +340,6 @@ static void flows_summary(const struct ptarget *t)
 			printf("%s loss %.1f%% against the best flows' %.1f%%",
 			       vd.why[f] & FLOWS_WORSE_RTT ? ";" : "",
 			       100.0 * (double)ff[f].lost / (double)ff[f].probes, 100.0 * vd.ref_loss);
-		printf(")");
-		sep = ", ";
 	}
 	putchar('\n');
 }

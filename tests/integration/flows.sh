@@ -9,15 +9,24 @@
 #   faster than TIME_WAIT (the flow's next SYN takes its tuple over, with a
 #   higher ISN, and the server accepts it), IPv6 flows keep one nonzero flow
 #   label each; the per-flow table and the round lines match the probes;
-# - bad values are usage errors.
-# checks: 7
+# - bad values are usage errors;
+# - ECMP (tests/lab/lab_ecmp.sh): a router splits the flows over two equal-cost
+#   legs by 5-tuple hash, one leg 20 ms slower one way with 25% of its SYNs
+#   lost. `--flows 8` must name as worse exactly the flows whose segments a
+#   capture on the bad leg shows, and each flow's loss and RTT p50 must be
+#   what the client-side capture shows (SYNs without SYN/ACK; SYN -> SYN/ACK
+#   times), over IPv4 and IPv6.
+# checks: 11
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
+# shellcheck source=tests/lab/lab_ecmp.sh
+. tests/lab/lab_ecmp.sh
 # shellcheck source=tests/lab/daemon_lib.sh
 . tests/lab/daemon_lib.sh
 dl_init flows
+trap 'lab_ecmp_down; dl_cleanup' EXIT
 tmp=$DL_T PY=$DL_PY
 
 # cap NAME ARGS...: tcpprobe probe ARGS with a capture; NAME.out/.err/.rc/.pcap
@@ -168,4 +177,114 @@ for args in "--flows 0" "--flows 65" "--flows 4 -s 20000" "--flows 8 --source-po
 	fi
 done
 if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
+
+# --- ECMP: the flows on the bad leg, from the bad leg's capture ------------------
+DELAY=20 LOSS=25
+# ecmp_judge NAME: tcpprobe's text against the captures; prints why not (the
+# first word of each reason says which check it fails: named/split/table or
+# lost/p50/loss), and each flow's figures on stderr.
+ecmp_judge() {
+	"$PY" - "$tmp/$1.out" "$tmp/$1.leg.dump" "$tmp/$1.cli.dump" "$DELAY" <<'EOF'
+import re, sys
+out, leg, cli, delay = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+t = open(out).read()
+rows = {int(m[1]): (int(m[0]), int(m[2]), int(m[3]), float(m[4]))
+        for m in re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+[0-9.]+%\s+([0-9.]+) ms", t, re.M)}
+named = {int(p) for p in re.findall(r"^  flow \d+ \(sport (\d+)\):", t, re.M)}
+listed = re.findall(r"^worse flows: ([0-9, ]+)$", t, re.M)
+# Ground truth 1: the source ports whose segments crossed the bad leg.
+bad = {int(l.split()[3]) for l in open(leg) if l.split()[1] == ">"}
+# Ground truth 2: per source port, the client veth's SYNs, answered or not, and RTTs.
+syn, ans = {}, {}
+for l in open(cli):
+    f = l.split()
+    if f[1] == ">" and f[6] == "S":
+        syn[(int(f[3]), (int(f[7]) + 1) % 2**32)] = int(f[0])
+    elif f[1] == "<" and f[6] == "S.":
+        ans.setdefault((int(f[5]), int(f[8])), int(f[0]))
+wire = {}
+for (p, a), t0 in syn.items():
+    w = wire.setdefault(p, [0, 0, []])
+    w[0] += 1
+    if (p, a) in ans:
+        w[2].append((ans[(p, a)] - t0) / 1e6)
+    else:
+        w[1] += 1
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return None if not n else (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2)
+errs = []
+if len(rows) != 8 or set(rows) != set(wire):
+    errs.append("table ports %s, capture ports %s" % (sorted(rows), sorted(wire)))
+if not 0 < len(bad) < 8:
+    errs.append("split: %d of 8 flows on the bad leg" % len(bad))
+listed_ports = {p for p, r in rows.items() if listed and str(r[0]) in listed[0].split(", ")}
+if listed_ports != named:
+    errs.append("named: 'worse flows: %s' but reasons for %s" % (listed, sorted(named)))
+if named != bad:
+    errs.append("named %s, the bad leg carried %s" % (sorted(named), sorted(bad)))
+detail = []
+for p, (flow, probes, lost, p50) in sorted(rows.items()):
+    n, wl, rtts = wire.get(p, (0, 0, []))
+    wm = median(rtts)
+    detail.append("flow %d sport %d %s leg: lost %d/%d (capture %d/%d), p50 %.3f ms (capture %s)" % (
+        flow, p, "bad" if p in bad else "good", lost, probes, wl, n, p50,
+        "%.3f" % wm if wm is not None else "-"))
+    if (lost, probes) != (wl, n):
+        errs.append("lost: sport %d lost %d of %d, capture %d of %d" % (p, lost, probes, wl, n))
+    if wm is None or abs(p50 - wm) > 0.02 + 0.01 * wm:
+        errs.append("p50: sport %d %.3f ms, capture %s" % (p, p50, wm))
+    if p in bad and p50 < delay:
+        errs.append("p50: sport %d on the bad leg %.3f ms < %g ms" % (p, p50, delay))
+    if p not in bad and wl:
+        errs.append("lost: sport %d on the good leg lost %d" % (p, wl))
+if not any(wire[p][1] for p in bad if p in wire):
+    errs.append("loss: no SYN lost on the bad leg (not applied?)")
+print("\n".join(detail), file=sys.stderr)
+print("; ".join(errs[:5]))
+sys.exit(1 if errs else 0)
+EOF
+}
+
+ecmp_ok=1
+if ! lab_ecmp_up "$DELAY" || ! lab_ecmp_loss "$LOSS"; then
+	ecmp_ok=0
+	for c in named-v4 loss-rtt-v4 named-v6 loss-rtt-v6; do fail "ecmp-$c" "lab_ecmp_up failed"; done
+fi
+for fam in 4 6; do
+	[ $ecmp_ok = 1 ] || break
+	if [ $fam = 4 ]; then dst="$ECMP_T4:$LAB_PORT_OPEN"; else dst="[$ECMP_T6]:$LAB_PORT_OPEN"; fi
+	# The hash may put all 8 flows on one leg (1 in 128): then other ports.
+	for lo in 20000 21000 22000; do
+		name=e$fam-$lo
+		LAB_CAP_NS=$ECMP_RNS LAB_CAP_IF=$ECMP_BAD_IF lab_capture_start "$tmp/$name.leg.pcap" \
+			"tcp port $LAB_PORT_OPEN" &&
+		LAB_CAP_IF=$ECMP_CIF lab_capture_start "$tmp/$name.cli.pcap" "tcp port $LAB_PORT_OPEN" ||
+			break
+		# -r 0 -t 0.3: a lost SYN is a lost probe, and over before the next round.
+		LAB_WRAP="timeout 60" lab_tcpprobe probe --flows 8 -c 20 -i 0.4 -t 0.3 -r 0 \
+			--source-ports "$lo-$((lo + 999))" "$dst" >"$tmp/$name.out" 2>"$tmp/$name.err"
+		lab_capture_stop
+		lab_ecmp_wire dump "$tmp/$name.leg.pcap" >"$tmp/$name.leg.dump"
+		lab_ecmp_wire dump "$tmp/$name.cli.pcap" >"$tmp/$name.cli.dump"
+		n=$(awk '$2 == ">" {print $4}' "$tmp/$name.leg.dump" | sort -u | wc -l)
+		[ "$n" -gt 0 ] && [ "$n" -lt 8 ] && break
+		note "IPv$fam source ports $lo-: $n of 8 flows on the bad leg; trying other ports"
+	done
+	if ! why=$(lab_capture_ok "$tmp/$name.cli.pcap" 160 ' S ') ||
+		! why=$(lab_capture_ok "$tmp/$name.leg.pcap" 10 ' S '); then
+		fail "ecmp-named-v$fam" "capture: $why"
+		fail "ecmp-loss-rtt-v$fam" "capture: $why"
+		continue
+	fi
+	why=$(ecmp_judge "$name" 2>"$tmp/$name.detail")
+	sed "s/^/  flows: IPv$fam /" "$tmp/$name.detail"
+	named_why=$(echo "$why" | tr ';' '\n' | grep -E '^ ?(named|split|table)' | paste -sd ';' -)
+	num_why=$(echo "$why" | tr ';' '\n' | grep -E '^ ?(lost|p50|loss)' | paste -sd ';' -)
+	if [ -z "$named_why" ]; then pass "ecmp-named-v$fam"; else fail "ecmp-named-v$fam" "$named_why"; fi
+	if [ -z "$num_why" ] && [ -z "$named_why" ]; then pass "ecmp-loss-rtt-v$fam"
+	else fail "ecmp-loss-rtt-v$fam" "${num_why:-see ecmp-named-v$fam}"; fi
+	sed -n '/^round 20:/p; /^worse flows:/,$p' "$tmp/$name.out" | sed "s/^/  flows: IPv$fam /"
+done
 dl_done

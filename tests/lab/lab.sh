@@ -10,7 +10,8 @@
 #                           (lab_sbg: server ns); its PID is left in LAB_BG_PID
 #                           and lab_down kills it
 #   lab_capture_start FILE [FILTER]   tcpdump on the client veth (or on
-#                           $LAB_CAP_IF in the client ns), nanosecond pcap
+#                           $LAB_CAP_IF in the client ns, or in $LAB_CAP_NS),
+#                           nanosecond pcap
 #   lab_capture_stop [FILE]           stop it (or every capture) and flush
 #   lab_capture_ok FILE [MIN [ERE]]   the capture started, stopped cleanly, lost
 #                           no packet (kernel or interface drops) and holds at
@@ -443,7 +444,7 @@ lab_capture_start() { # FILE [FILTER]
 	local file=$1 filter=${2:-} err pid i
 	err=$(mktemp "$LAB_DIR/tcpdump.XXXXXX")
 	# -Z root: tcpdump would otherwise drop to its own user before opening FILE.
-	ip netns exec "$LAB_CNS" tcpdump -Z root -n -i "${LAB_CAP_IF:-$LAB_CIF}" --time-stamp-precision=nano \
+	ip netns exec "${LAB_CAP_NS:-$LAB_CNS}" tcpdump -Z root -n -i "${LAB_CAP_IF:-$LAB_CIF}" --time-stamp-precision=nano \
 		--immediate-mode -B 32768 -U -w "$file" ${filter:+"$filter"} 2>"$err" &
 	pid=$!
 	echo "$pid" >>"$LAB_DIR/pids"

@@ -22,6 +22,7 @@
 #
 #   lab_ecmp_loss PCT      nftables in the server drops PCT% of the SYNs that
 #                          arrive over leg B (numgen random); 0: none
+#   lab_ecmp_wire ARGS...  lab_wire knowing the client's addresses here
 #   lab_ecmp_down          kills what it started, deletes tpr-ID and tpb-ID
 #                          (lab_down does not know them: call this first)
 #
@@ -31,6 +32,7 @@
 # swept as lab.sh sweeps its own. Nothing here adds a default route.
 
 ECMP_T4=198.18.20.2 ECMP_T6=fd00:18:20::2
+ECMP_C4=198.18.10.1 ECMP_C6=fd00:18:10::1     # the client's side of the router
 ECMP_NET4=198.18.20.0/24 ECMP_NET6=fd00:18:20::/64
 ECMP_CIF=lab-e ECMP_BAD_IF=rb
 ECMP_PREFIX_R=tpr- ECMP_PREFIX_B=tpb-
@@ -83,7 +85,7 @@ lab_ecmp_up() { # DELAY_MS
 		lab_ecmp_veth "$ECMP_RNS" ra "$LAB_SNS" sa &&
 		lab_ecmp_veth "$ECMP_RNS" rb "$ECMP_BNS" ba &&
 		lab_ecmp_veth "$LAB_SNS" sb "$ECMP_BNS" bb &&
-		lab_ecmp_addr "$LAB_CNS" "$ECMP_CIF" 198.18.10.1/24 fd00:18:10::1/64 &&
+		lab_ecmp_addr "$LAB_CNS" "$ECMP_CIF" "$ECMP_C4/24" "$ECMP_C6/64" &&
 		lab_ecmp_addr "$ECMP_RNS" er 198.18.10.2/24 fd00:18:10::2/64 &&
 		lab_ecmp_addr "$ECMP_RNS" ra 198.18.11.1/24 fd00:18:11::1/64 &&
 		lab_ecmp_addr "$ECMP_RNS" rb 198.18.12.1/24 fd00:18:12::1/64 &&
@@ -143,6 +145,8 @@ table inet ecmploss {
 }
 EOF
 }
+
+lab_ecmp_wire() { lab_wire --client "$ECMP_C4" --client "$ECMP_C6" "$@"; }
 
 lab_ecmp_down() {
 	[ -n "$ECMP_IMPAIR_PID" ] && lab_kill_pids "$ECMP_IMPAIR_PID"
