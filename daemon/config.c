@@ -123,6 +123,12 @@ static void section_end(struct parser *p)
 		struct target_cfg *t = &p->c->targets[p->cur];
 		if (!t->host[0])
 			perr(p, t->line, "target '%s' has no host", t->name);
+		/* Each flow's next probe takes its tuple over from TIME_WAIT
+		 * (engine.h), but not from a connection still open. */
+		if (t->opts.flows > 1 && t->opts.hold_ns >= t->opts.interval_ns)
+			perr(p, t->line, "target '%s': flows = %u needs hold below interval: each "
+			     "flow's probe would still be open at the next round", t->name,
+			     t->opts.flows);
 	}
 	if (p->sect == SEC_REMOTE_WRITE && !p->c->rw[p->c->nrw - 1].url[0])
 		perr(p, p->c->rw[p->c->nrw - 1].line, "[remote_write %s] needs url = http://...",

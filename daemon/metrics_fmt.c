@@ -353,6 +353,106 @@ static void target_label(struct jbuf *b, const char *name, const struct target *
 	target_labels(b, '{', t);
 }
 
+/* target="NAME",...,flow="F" */
+static void flow_label(struct jbuf *b, const char *name, const struct target *t, unsigned f)
+{
+	char num[METRICS_NUM_MAX];
+	metrics_fmt_u64(num, f + 1);
+	target_label(b, name, t);
+	metrics_put_label(b, ',', "flow", num);
+}
+
+static bool flow_metrics(const struct target *t)
+{
+	return t->cfg.opts.flow_metrics && t->flows;
+}
+
+/* probes/flows, opt in per target (flow_metrics = yes): a few series per
+ * flow, and the last round's loss and jitter. */
+static void render_flows(struct jbuf *b, metrics_target_at at, void *arg, size_t n)
+{
+	metrics_put_family(b, "tcpprobe_flow_probes_total", "counter",
+			   "Probes finished per flow (flows = N, flow_metrics = yes), by result.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++)
+			for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
+				uint64_t v = t->flows->f[f].by_result[r];
+				if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+					continue;
+				flow_label(b, "tcpprobe_flow_probes_total", t, f);
+				metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
+				metrics_put_u64(b, true, v);
+			}
+	}
+	metrics_put_family(b, "tcpprobe_flow_source_port", "gauge",
+			   "The source port of each flow (its ECMP path is this port's).");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++) {
+			const struct target_flows *tf = t->flows;
+			flow_label(b, "tcpprobe_flow_source_port", t, f);
+			metrics_put_u64(b, true, tf->n ? tf->port[f] : tf->f[f].sport);
+		}
+	}
+	metrics_put_family(b, "tcpprobe_flow_handshake_seconds", "summary",
+			   "Handshake RTT per flow (SYN -> SYN/ACK, Karn); quantiles over the "
+			   "flow's last 128 RTTs.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++) {
+			const struct target_flow *fl = &t->flows->f[f];
+			double q[2];
+			target_flow_quantiles(fl, &q[0], &q[1]);
+			static const char *const qs[2] = { "0.5", "0.99" };
+			for (int k = 0; k < 2 && fl->rtt_count; k++) {
+				flow_label(b, "tcpprobe_flow_handshake_seconds", t, f);
+				metrics_put_label(b, ',', "quantile", qs[k]);
+				metrics_put_double(b, true, q[k] / 1e6);
+			}
+			flow_label(b, "tcpprobe_flow_handshake_seconds_sum", t, f);
+			metrics_put_double(b, true, fl->rtt_sum_s);
+			flow_label(b, "tcpprobe_flow_handshake_seconds_count", t, f);
+			metrics_put_u64(b, true, fl->rtt_count);
+		}
+	}
+	metrics_put_family(b, "tcpprobe_flow_worse", "gauge",
+			   "1 for a flow worse than the rest (RTT p50 over 2x the best flow's and "
+			   "1 ms above it, or improbable loss), else 0.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!flow_metrics(t))
+			continue;
+		struct flows_verdict v;
+		target_flows_worse(t->flows, &v);
+		for (unsigned f = 0; f < t->flows->nf; f++) {
+			flow_label(b, "tcpprobe_flow_worse", t, f);
+			metrics_put_u64(b, true, v.why[f] != 0);
+		}
+	}
+	metrics_put_family(b, "tcpprobe_round_loss_ratio", "gauge",
+			   "Share of the last round's probes (one per flow) nothing answered.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
+		if (!r || !t->flows->rounds || !(r->answered + r->lost))
+			continue;
+		target_label(b, "tcpprobe_round_loss_ratio", t);
+		metrics_put_double(b, true, (double)r->lost / (double)(r->answered + r->lost));
+	}
+	metrics_put_family(b, "tcpprobe_round_jitter_seconds", "gauge",
+			   "The last round's jitter: mean over its flows of |RTT - the flow's "
+			   "RTT in the round before|.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
+		if (!r || !t->flows->rounds || isnan(r->jitter_us))
+			continue;
+		target_label(b, "tcpprobe_round_jitter_seconds", t);
+		metrics_put_double(b, true, r->jitter_us / 1e6);
+	}
+}
+
 void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, size_t n,
 			    const double *bounds, unsigned nbuckets)
 {
@@ -645,4 +745,5 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		target_label(b, "tcpprobe_target_paused", t);
 		metrics_put_u64(b, true, t->paused);
 	}
+	render_flows(b, at, arg, n);
 }

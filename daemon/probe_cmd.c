@@ -682,6 +682,11 @@ int probe_main(int argc, char **argv)
 			"has a port of its own (give a range with --source-ports)\n", ps.flows);
 		return 2;
 	}
+	if (ps.flows > 1 && po.hold_ns >= po.interval_ns && ps.count > 1) {
+		fprintf(stderr, "tcpprobe probe: --flows %u needs --hold below -i/--interval: each "
+			"flow's probe would still be open at the next round\n", ps.flows);
+		return 2;
+	}
 	/* Each flow's result of every round is kept (quantiles, jitter). */
 	if ((uint64_t)ps.count * ps.flows > 1000000) {
 		fprintf(stderr, "tcpprobe probe: --flows %u -c %u: at most 1,000,000 probes per "

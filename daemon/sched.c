@@ -218,10 +218,6 @@ static void flows_unreserve(struct daemon *d, struct target *t)
 static int flows_ports(struct daemon *d, struct target *t, char *err, size_t errlen)
 {
 	struct target_flows *tf = t->flows;
-	if (!tf && !(tf = t->flows = calloc(1, sizeof(*tf)))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	if (tf->n && tf->dport == t->cfg.opts.port && tf->dst.family == t->addr.family &&
 	    !memcmp(tf->dst.a, t->addr.a, t->addr.family == AF_INET6 ? 16 : 4))
 		return 0;
@@ -254,6 +250,13 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		return;
 	}
 	unsigned nf = t->cfg.opts.flows;
+	/* Per-flow state only where asked for: 100,000 single-flow targets
+	 * keep a NULL pointer. */
+	if (!t->flows && (nf > 1 || t->cfg.opts.flow_metrics) && !(t->flows = target_flows_new(nf))) {
+		snprintf(t->error, sizeof(t->error), "out of memory");
+		record_error(d, t, now);
+		return;
+	}
 	if (nf > 1 && flows_ports(d, t, err, sizeof(err)) < 0) {
 		snprintf(t->error, sizeof(t->error), "%s", err);
 		record_error(d, t, now);
@@ -266,6 +269,7 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
 	};
 	/* One probe per flow (on_target_report tells them apart by r->flow). */
+	target_round_start(t);
 	for (unsigned f = 0; f < nf; f++) {
 		if (nf > 1) {
 			p.sport = t->flows->port[f];

@@ -203,6 +203,103 @@ static void record_history(struct target *t, const struct probe_report *r)
 		t->ring_n++;
 }
 
+struct target_flows *target_flows_new(unsigned nf)
+{
+	struct target_flows *tf = calloc(1, sizeof(*tf) + nf * sizeof(tf->f[0]));
+	if (!tf)
+		return NULL;
+	tf->nf = nf;
+	for (unsigned i = 0; i < nf; i++)
+		tf->f[i].cur_rtt_us = tf->f[i].prev_rtt_us = NAN;
+	return tf;
+}
+
+/* The round ends: its numbers (probes/flows), and this round's RTT becomes
+ * each flow's previous one (for the next round's jitter). */
+static void round_end(struct target_flows *tf)
+{
+	struct flows_sample smp[FLOWS_MAX];
+	unsigned m = 0;
+	for (unsigned i = 0; i < tf->nf; i++) {
+		struct target_flow *f = &tf->f[i];
+		if (f->cur != TF_NONE)
+			smp[m++] = (struct flows_sample){ .lost = f->cur == TF_LOST,
+							  .answered = f->cur == TF_ANSWERED,
+							  .rtt_us = f->cur_rtt_us,
+							  .prev_us = f->prev_rtt_us };
+		f->prev_rtt_us = f->cur_rtt_us;
+		f->cur_rtt_us = NAN;
+		f->cur = TF_NONE;
+	}
+	if (m) {
+		flows_round(smp, m, &tf->last);
+		tf->rounds++;
+	}
+}
+
+void target_round_start(struct target *t)
+{
+	struct target_flows *tf = t->flows;
+	if (!tf)
+		return;
+	if (tf->pending)
+		round_end(tf);
+	tf->pending = tf->nf >= 64 ? ~0ULL : (1ULL << tf->nf) - 1;
+}
+
+static void record_flow(struct target_flows *tf, const struct probe_report *r)
+{
+	unsigned i = r->flow ? r->flow - 1u : 0;
+	/* A target-level error (no address, say) is no flow's probe. */
+	if (i >= tf->nf || (tf->nf > 1 && !r->flow))
+		return;
+	struct target_flow *f = &tf->f[i];
+	if (r->result < RESULT_COUNT)
+		f->by_result[r->result]++;
+	if (r->sport)
+		f->sport = r->sport;
+	enum probe_outcome o = probe_outcome((enum probe_kind)r->kind, (enum probe_result)r->result);
+	if (o != OUTCOME_ERROR) {
+		f->probes++;
+		f->lost += o == OUTCOME_UNANSWERED;
+		f->cur = o == OUTCOME_UNANSWERED ? TF_LOST : TF_ANSWERED;
+	}
+	if (r->ph.handshake) {
+		f->rtt_us[f->rtt_count % FLOW_RTT_WINDOW] = (float)(r->ph.handshake / 1e3);
+		f->rtt_count++;
+		f->rtt_sum_s += r->ph.handshake / 1e9;
+		f->cur_rtt_us = r->ph.handshake / 1e3;
+	}
+	if (r->have_peer)
+		f->ttl = r->peer_ttl;
+	if (tf->pending & (1ULL << i)) {
+		tf->pending &= ~(1ULL << i);
+		if (!tf->pending)
+			round_end(tf);
+	}
+}
+
+void target_flow_quantiles(const struct target_flow *f, double *p50, double *p99)
+{
+	double v[FLOW_RTT_WINDOW];
+	size_t n = f->rtt_count < FLOW_RTT_WINDOW ? (size_t)f->rtt_count : FLOW_RTT_WINDOW;
+	for (size_t i = 0; i < n; i++)
+		v[i] = f->rtt_us[i];
+	*p50 = flows_quantile(v, n, 0.5);
+	*p99 = flows_quantile(v, n, 0.99);
+}
+
+void target_flows_worse(const struct target_flows *tf, struct flows_verdict *v)
+{
+	struct flows_flow ff[FLOWS_MAX];
+	for (unsigned i = 0; i < tf->nf; i++) {
+		double p99;
+		ff[i] = (struct flows_flow){ .probes = tf->f[i].probes, .lost = tf->f[i].lost };
+		target_flow_quantiles(&tf->f[i], &ff[i].rtt_p50_us, &p99);
+	}
+	flows_worse(ff, tf->nf, v);
+}
+
 void target_record(struct target *t, const struct probe_report *r, const double *bounds,
 		   unsigned nbuckets)
 {
@@ -246,5 +343,7 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 			s->fp_changes++;
 		s->find = r->find;
 	}
+	if (t->flows)
+		record_flow(t->flows, r);
 	record_history(t, r);
 }

@@ -66,14 +66,42 @@ struct target_stats {
 	uint64_t fp_changes;
 };
 
-/* A target probed over several flows (flows > 1), allocated at its first
- * round: the flows' source ports, reserved in the engine for (dst, dport). */
+/* One flow of a target (probes/flows): what `ctl show`'s flows table and
+ * the per-flow metrics read. RTTs: a ring of the last FLOW_RTT_WINDOW, for
+ * p50/p99 (exact over the window, where the histogram's buckets are coarse). */
+#define FLOW_RTT_WINDOW 128
+struct target_flow {
+	uint64_t probes, lost;            /* answered or lost (errors are neither) */
+	uint64_t by_result[RESULT_COUNT];
+	uint64_t rtt_count;               /* RTT samples (summary _count) */
+	double rtt_sum_s;                 /* summary _sum */
+	float rtt_us[FLOW_RTT_WINDOW];
+	uint16_t sport;                   /* the last probe's source port */
+	uint8_t ttl;                      /* the last SYN/ACK's; 0: none */
+	uint8_t cur;                      /* this round: TF_* */
+	double cur_rtt_us, prev_rtt_us;   /* this round's and the last round's; NAN: none */
+};
+enum { TF_NONE, TF_ANSWERED, TF_LOST };
+
+/* A target probed over several flows (flows > 1), or with flow_metrics,
+ * allocated at its first round: the flows' source ports (flows > 1:
+ * reserved in the engine for (dst, dport)) and their statistics. */
 struct target_flows {
 	unsigned n;                       /* ports reserved; 0: none (yet) */
 	struct pkt_addr dst;
 	uint16_t dport;
 	uint16_t port[FLOWS_MAX];
+	unsigned nf;                      /* flows (f[] entries) */
+	uint64_t pending;                 /* flows of this round not reported yet (bits) */
+	uint64_t rounds;                  /* rounds complete */
+	struct flows_round last;          /* the last complete round (rounds > 0) */
+	struct target_flow f[];
 };
+struct target_flows *target_flows_new(unsigned nf);
+/* p50 and p99 of flow f's RTT window (us; NAN: none). */
+void target_flow_quantiles(const struct target_flow *f, double *p50, double *p99);
+/* The flows worse than the rest (probes/flows' rule) over the windows. */
+void target_flows_worse(const struct target_flows *tf, struct flows_verdict *v);
 
 /* A target's traces (trace_interval): their schedule and the paths they
  * saw (probes/path). Kept apart: most targets trace nothing. */
@@ -119,7 +147,7 @@ struct target {
 	struct target_trace *tr;          /* trace_interval set: its traces (sched.c) */
 	struct series series;             /* per-bucket summaries (status page) */
 	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
-	struct target_flows *flows;       /* flows > 1 only, else NULL */
+	struct target_flows *flows;       /* flows > 1 or flow_metrics only, else NULL */
 	/* daemon/pairs.c: its slots (by address:port, by host:port) and the
 	 * findings they gave it (1 << enum find_name) */
 	struct pair_slot *pslot[2];
@@ -153,6 +181,8 @@ void target_clear_phases(struct target_stats *s);
 /* "ok", "paused" or "error" (t->error says why): ctl's and the page's state. */
 const char *target_state(const struct target *t);
 
+/* A round starts: the one before ends with what came in (flows only). */
+void target_round_start(struct target *t);
 /* Record a finished probe. */
 void target_record(struct target *t, const struct probe_report *r, const double *bounds,
 		   unsigned nbuckets);

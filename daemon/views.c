@@ -606,6 +606,91 @@ static void put_path_verdict(struct jbuf *j, const struct view_field *f, const s
 		jb_null(j);
 }
 
+static void j_us_or_null(struct jbuf *j, const char *key, double us)
+{
+	jb_key(j, key);
+	if (us != us) /* NAN */
+		jb_null(j);
+	else
+		jb_double(j, us);
+}
+
+/* probes/flows: each flow's numbers (targets with flows > 1 or
+ * flow_metrics; else null), worse: the flows worse than the rest. */
+static void put_flows(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct target_flows *tf = x->t->flows;
+	jb_key(j, f->key);
+	if (!tf) {
+		jb_null(j);
+		return;
+	}
+	struct flows_verdict v;
+	target_flows_worse(tf, &v);
+	jb_arr(j);
+	for (unsigned i = 0; i < tf->nf; i++) {
+		const struct target_flow *fl = &tf->f[i];
+		double p50, p99;
+		target_flow_quantiles(fl, &p50, &p99);
+		jb_obj(j);
+		jb_key(j, "flow");
+		jb_uint(j, i + 1);
+		jb_key(j, "source_port");
+		jb_uint(j, tf->n ? tf->port[i] : fl->sport);
+		jb_key(j, "probes");
+		jb_uint(j, fl->probes);
+		jb_key(j, "lost");
+		jb_uint(j, fl->lost);
+		jb_key(j, "loss_pct");
+		if (fl->probes)
+			jb_double(j, 100.0 * (double)fl->lost / (double)fl->probes);
+		else
+			jb_null(j);
+		j_us_or_null(j, "rtt_p50_us", p50);
+		j_us_or_null(j, "rtt_p99_us", p99);
+		jb_key(j, "ttl");
+		if (fl->ttl)
+			jb_uint(j, fl->ttl);
+		else
+			jb_null(j);
+		jb_key(j, "worse");
+		jb_arr(j);
+		if (v.why[i] & FLOWS_WORSE_RTT)
+			jb_str(j, "rtt");
+		if (v.why[i] & FLOWS_WORSE_LOSS)
+			jb_str(j, "loss");
+		jb_arr_end(j);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+}
+
+/* The last complete round (one probe per flow); null before the first. */
+static void put_round(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct target_flows *tf = x->t->flows;
+	jb_key(j, f->key);
+	if (!tf || !tf->rounds) {
+		jb_null(j);
+		return;
+	}
+	const struct flows_round *r = &tf->last;
+	jb_obj(j);
+	jb_key(j, "rounds");
+	jb_uint(j, tf->rounds);
+	jb_key(j, "probes");
+	jb_uint(j, r->probes);
+	jb_key(j, "answered");
+	jb_uint(j, r->answered);
+	jb_key(j, "lost");
+	jb_uint(j, r->lost);
+	j_us_or_null(j, "rtt_min_us", r->rtt_min_us);
+	j_us_or_null(j, "rtt_median_us", r->rtt_median_us);
+	j_us_or_null(j, "rtt_max_us", r->rtt_max_us);
+	j_us_or_null(j, "jitter_us", r->jitter_us);
+	jb_obj_end(j);
+}
+
 static void put_histograms(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct daemon_cfg *dc = x->dc;
@@ -706,6 +791,8 @@ const struct view_field view_show_fields[] = {
 	  NULL, VF_OPT },
 	{ "previous_path", NULL, "  previous path:", "%s", VF_PATH, put_path, PT(prev), NULL,
 	  VF_OPT },
+	{ "flows", NULL, NULL, NULL, VF_COUNT, put_flows, 0, NULL, 0 },
+	{ "round", NULL, NULL, NULL, VF_COUNT, put_round, 0, NULL, 0 },
 	{ "histograms", NULL, NULL, NULL, VF_COUNT, put_histograms, 0, NULL, 0 },
 	{ "recent", NULL, NULL, NULL, VF_COUNT, put_recent, 0, NULL, 0 },
 };

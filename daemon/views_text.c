@@ -408,11 +408,54 @@ static void print_hist(FILE *out, const char *phase, const json_t *hs)
 	}
 }
 
+/* The flows table (views.c put_flows) and the last round (put_round). */
+static void print_flows(FILE *out, const json_t *t)
+{
+	const json_t *fl = json_object_get(t, "flows"), *e;
+	if (!json_array_size(fl))
+		return;
+	size_t i;
+	fprintf(out, "\nflows (worse than the rest:");
+	const char *sep = " ";
+	json_array_foreach(fl, i, e)
+		if (json_array_size(json_object_get(e, "worse"))) {
+			fprintf(out, "%s%.0f", sep, num(e, "flow"));
+			sep = ", ";
+		}
+	fprintf(out, "%s):\n  flow  sport  probes  lost  loss%%    rtt p50    rtt p99  ttl  worse\n",
+		*sep == ' ' ? " none" : "");
+	json_array_foreach(fl, i, e) {
+		char p50[32], p99[32], loss[16], ttl[8] = "-", why[16] = "";
+		const json_t *w = json_object_get(e, "worse"), *x;
+		size_t k;
+		json_array_foreach(w, k, x)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", k ? "," : "",
+				 json_string_value(x) ? json_string_value(x) : "?");
+		if (json_is_number(json_object_get(e, "ttl")))
+			snprintf(ttl, sizeof(ttl), "%.0f", num(e, "ttl"));
+		fprintf(out, "  %4.0f  %5.0f  %6.0f  %4.0f  %6s  %9s  %9s  %3s  %s\n", num(e, "flow"),
+			num(e, "source_port"), num(e, "probes"), num(e, "lost"),
+			fmt_pct(num(e, "loss_pct"), loss, sizeof(loss)),
+			fmt_us(num(e, "rtt_p50_us"), p50, sizeof(p50)),
+			fmt_us(num(e, "rtt_p99_us"), p99, sizeof(p99)), ttl, why);
+	}
+	const json_t *rd = json_object_get(t, "round");
+	if (json_is_object(rd)) {
+		char a[32], b[32], c[32], j[32];
+		fprintf(out, "last round (of %.0f): %.0f probes, %.0f answered, %.0f lost, rtt "
+			"min/median/max %s/%s/%s, jitter %s\n", num(rd, "rounds"), num(rd, "probes"),
+			num(rd, "answered"), num(rd, "lost"), fmt_us(num(rd, "rtt_min_us"), a, sizeof(a)),
+			fmt_us(num(rd, "rtt_median_us"), b, sizeof(b)),
+			fmt_us(num(rd, "rtt_max_us"), c, sizeof(c)), fmt_us(num(rd, "jitter_us"), j, sizeof(j)));
+	}
+}
+
 void view_text_show(FILE *out, const json_t *r)
 {
 	const json_t *t = json_object_get(r, "target");
 	fprintf(out, "target %s\n", str_or(t, "name", "?"));
 	print_fields(out, t, view_show_fields, view_show_nfields);
+	print_flows(out, t);
 	print_hist(out, "handshake", json_object_get(t, "histograms"));
 	print_hist(out, "connect", json_object_get(t, "histograms"));
 	const json_t *recent = json_object_get(t, "recent");
