@@ -37,7 +37,6 @@
 #include "discovery_parse.h"
 #include "hostport.h"
 #include "httpauth.h"
-#include "json.h"
 #include "labels.h"
 #include "log.h"
 #include "timens.h"
@@ -949,61 +948,42 @@ void discovery_free(struct daemon *d)
 	d->disc = NULL;
 }
 
-void discovery_status_json(struct daemon *d, struct jbuf *j)
+void discovery_totals(struct daemon *d, struct discovery_totals *out)
 {
 	struct discovery *ds = d->disc;
-	jb_key(j, "shard");
-	char sh[32];
-	snprintf(sh, sizeof(sh), "%u/%u", d->cfg.d.shard_n > 1 ? d->cfg.d.shard_i : 0,
-		 d->cfg.d.shard_n > 1 ? d->cfg.d.shard_n : 1);
-	jb_str(j, sh);
-	jb_key(j, "shard_skipped");
-	jb_uint(j, d->shard_skipped + (ds ? ds->skipped : 0));
-	jb_key(j, "discovery");
-	jb_arr(j);
-	for (size_t i = 0; ds && i < ds->ns; i++) {
-		const struct disc_source *s = &ds->s[i];
-		size_t n = 0, bad = 0;
-		for (size_t k = 0; k < s->nf; k++) {
-			n += s->f[k].n;
-			bad += s->f[k].error[0] != 0;
-		}
-		jb_obj(j);
-		jb_key(j, "name");
-		jb_str(j, s->cfg->name);
-		if (s->cfg->url[0]) {
-			jb_key(j, "url");
-			jb_str(j, s->cfg->url);
-			jb_key(j, "refresh_us"); /* loop time of the last answer: parse + apply */
-			jb_uint(j, s->last_refresh_ns / 1000);
-		}
-		jb_key(j, "files");
-		jb_uint(j, s->nf);
-		jb_key(j, "files_failing");
-		jb_uint(j, bad);
-		jb_key(j, "targets");
-		jb_uint(j, n);
-		jb_key(j, "refreshes");
-		jb_uint(j, s->refreshes);
-		jb_key(j, "errors");
-		jb_uint(j, s->errors);
-		/* Every file failing now (keeping its last good list). */
-		jb_key(j, "file_errors");
-		jb_arr(j);
-		for (size_t k = 0; k < s->nf; k++)
-			if (s->f[k].error[0]) {
-				char le[700];
-				snprintf(le, sizeof(le), "%s: %s", s->f[k].path, s->f[k].error);
-				jb_str(j, le);
-			}
-		jb_arr_end(j);
-		jb_key(j, "last_error");
-		jb_str(j, s->last_error);
-		jb_obj_end(j);
+	snprintf(out->shard, sizeof(out->shard), "%u/%u",
+		 d->cfg.d.shard_n > 1 ? d->cfg.d.shard_i : 0, d->cfg.d.shard_n > 1 ? d->cfg.d.shard_n : 1);
+	out->shard_skipped = d->shard_skipped + (ds ? ds->skipped : 0);
+	out->sources = ds ? ds->ns : 0;
+	out->conflicts = ds ? ds->conflicts : 0;
+	out->apply_us = ds ? ds->last_apply_ns / 1000 : 0;
+}
+
+void discovery_source_status(struct daemon *d, size_t i, struct discovery_source_status *out)
+{
+	const struct disc_source *s = &d->disc->s[i];
+	memset(out, 0, sizeof(*out));
+	out->name = s->cfg->name;
+	out->url = s->cfg->url;
+	out->refresh_us = s->last_refresh_ns / 1000; /* loop time of the last answer */
+	out->files = s->nf;
+	for (size_t k = 0; k < s->nf; k++) {
+		out->targets += s->f[k].n;
+		out->files_failing += s->f[k].error[0] != 0;
 	}
-	jb_arr_end(j);
-	jb_key(j, "discovery_conflicts");
-	jb_uint(j, ds ? ds->conflicts : 0);
-	jb_key(j, "discovery_apply_us");
-	jb_uint(j, ds ? ds->last_apply_ns / 1000 : 0);
+	out->refreshes = s->refreshes;
+	out->errors = s->errors;
+	out->last_error = s->last_error;
+}
+
+const char *discovery_file_error(struct daemon *d, size_t i, size_t *k, char *buf, size_t len)
+{
+	const struct disc_source *s = &d->disc->s[i];
+	for (; *k < s->nf; (*k)++)
+		if (s->f[*k].error[0]) {
+			snprintf(buf, len, "%s: %s", s->f[*k].path, s->f[*k].error);
+			(*k)++;
+			return buf;
+		}
+	return NULL;
 }

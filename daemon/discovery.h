@@ -6,6 +6,7 @@
 #define TCPPROBE_DISCOVERY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -17,8 +18,24 @@ struct jbuf;
  * untouched. 0, or -1 on OOM. */
 int discovery_start(struct daemon *d);
 void discovery_free(struct daemon *d);
-/* "discovery": [{name, files, targets, refreshes, errors, last_error}],
- * "shard" and "shard_skipped", for ctl status. */
-void discovery_status_json(struct daemon *d, struct jbuf *j);
+/* For the status view (views.c): the totals, and each source's status. */
+struct discovery_totals {
+	char shard[32];           /* "I/N", "0/1" for none */
+	uint64_t shard_skipped;   /* targets left to other shards: the config's and found */
+	size_t sources;
+	uint64_t conflicts;       /* found names the config already has */
+	uint64_t apply_us;        /* the last apply's loop time */
+};
+void discovery_totals(struct daemon *d, struct discovery_totals *out);
+struct discovery_source_status {
+	const char *name, *url;   /* url "" for files */
+	uint64_t refresh_us;      /* url: loop time of the last answer (parse + apply) */
+	uint64_t files, files_failing, targets, refreshes, errors;
+	const char *last_error;   /* "" = none */
+};
+void discovery_source_status(struct daemon *d, size_t i, struct discovery_source_status *out);
+/* The next file of source i at or after *k that fails now, as "PATH: why"
+ * in buf (*k moves past it); NULL after the last. */
+const char *discovery_file_error(struct daemon *d, size_t i, size_t *k, char *buf, size_t len);
 
 #endif

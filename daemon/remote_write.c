@@ -545,35 +545,20 @@ oom:
 	return NULL;
 }
 
-void remote_write_status_json(const struct remote_writers *r, struct jbuf *j)
+size_t remote_write_count(const struct remote_writers *r) { return r ? r->n : 0; }
+
+void remote_write_status(const struct remote_writers *r, size_t i, struct remote_write_status *out)
 {
-	jb_key(j, "remote_write");
-	jb_arr(j);
-	for (size_t i = 0; r && i < r->n; i++) {
-		const struct rw *w = &r->w[i];
-		const struct { const char *k; uint64_t v; } f[] = {
-			{ "queued_samples", w->queued },       { "queued_batches", w->queued_batches },
-			{ "collected_samples", w->collected }, { "collected_batches", w->collected_batches },
-			{ "sent_samples", w->sent },           { "sent_batches", w->sent_batches },
-			{ "dropped_samples", w->dropped },     { "dropped_batches", w->dropped_batches },
-			{ "rejected_samples", w->rejected },   { "failed_requests", w->failed_requests },
-			{ "last_batch_samples", w->last_samples },
-			{ "last_collect_us", w->last_encode_ns / 1000 },
-		};
-		jb_obj(j);
-		jb_key(j, "name");
-		jb_str(j, w->cfg.name);
-		jb_key(j, "url");
-		jb_str(j, w->cfg.url);
-		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
-			jb_key(j, f[k].k);
-			jb_uint(j, f[k].v);
-		}
-		jb_key(j, "last_error");
-		jb_str(j, w->last_error);
-		jb_obj_end(j);
-	}
-	jb_arr_end(j);
+	const struct rw *w = &r->w[i];
+	*out = (struct remote_write_status){
+		.name = w->cfg.name, .url = w->cfg.url, .last_error = w->last_error,
+		.queued_samples = w->queued, .queued_batches = w->queued_batches,
+		.collected_samples = w->collected, .collected_batches = w->collected_batches,
+		.sent_samples = w->sent, .sent_batches = w->sent_batches,
+		.dropped_samples = w->dropped, .dropped_batches = w->dropped_batches,
+		.rejected_samples = w->rejected, .failed_requests = w->failed_requests,
+		.last_batch_samples = w->last_samples, .last_collect_us = w->last_encode_ns / 1000,
+	};
 }
 
 static void family(struct jbuf *b, const struct remote_writers *r, const char *name,

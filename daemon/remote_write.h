@@ -26,8 +26,15 @@ struct remote_writers *remote_write_start(struct daemon *d, struct event_base *b
 					  const struct config *cfg, remote_write_collect_fn collect,
 					  char *err, size_t errlen);
 void remote_write_free(struct remote_writers *r);
-/* "remote_write": [{...}] for ctl status. */
-void remote_write_status_json(const struct remote_writers *r, struct jbuf *j);
+/* For the status view (views.c): how many writers, and writer i's counters. */
+struct remote_write_status {
+	const char *name, *url, *last_error; /* last_error "" = none */
+	uint64_t queued_samples, queued_batches, collected_samples, collected_batches;
+	uint64_t sent_samples, sent_batches, dropped_samples, dropped_batches;
+	uint64_t rejected_samples, failed_requests, last_batch_samples, last_collect_us;
+};
+size_t remote_write_count(const struct remote_writers *r);
+void remote_write_status(const struct remote_writers *r, size_t i, struct remote_write_status *out);
 /* tcpprobe_remote_write_* families for /metrics. */
 void remote_write_metrics(const struct remote_writers *r, struct jbuf *b);
 

@@ -27,10 +27,16 @@ struct status_vals {
 	uint64_t rss_bytes, conn_bytes, target_bytes, per_conn_bytes, per_target_bytes;
 	uint64_t per_target_status_history_bytes;
 	uint64_t reloads, reload_errors, control_clients;
+	const char *shard;
+	uint64_t shard_skipped, discovery_conflicts, discovery_apply_us;
 };
 
 struct view_ctx {
-	const struct status_vals *sv;
+	/* What a row's off is into: struct status_vals, or in status one
+	 * discovery_source_status (source di of d) or remote_write_status. */
+	const void *row;
+	struct daemon *d;
+	size_t di;
 	const struct target *t;
 	const struct daemon_cfg *dc;
 };
@@ -110,28 +116,28 @@ static void j_loss(struct jbuf *j, const char *key, const struct target *t, bool
 
 #define SV(field) offsetof(struct status_vals, field)
 
-static void put_sv_str(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+static void put_row_str(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	jb_key(j, f->key);
-	jb_str(j, *(const char *const *)((const char *)x->sv + f->off));
+	jb_str(j, *(const char *const *)((const char *)x->row + f->off));
 }
 
-static void put_sv_u64(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+static void put_row_u64(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	jb_key(j, f->key);
-	jb_uint(j, *(const uint64_t *)((const char *)x->sv + f->off));
+	jb_uint(j, *(const uint64_t *)((const char *)x->row + f->off));
 }
 
-static void put_sv_dbl(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+static void put_row_dbl(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	jb_key(j, f->key);
-	jb_double(j, *(const double *)((const char *)x->sv + f->off));
+	jb_double(j, *(const double *)((const char *)x->row + f->off));
 }
 
-#define S_STR(k, lab, txt, fld) { k, NULL, lab, txt, VF_STR, put_sv_str, SV(fld), NULL, 0 }
-#define S_U64(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_u64, SV(fld), NULL, 0 }
-#define S_DBL(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_sv_dbl, SV(fld), NULL, 0 }
-#define S_MEM(k, lab, txt, fld) { k, "memory", lab, txt, VF_BYTES, put_sv_u64, SV(fld), NULL, 0 }
+#define S_STR(k, lab, txt, fld) { k, NULL, lab, txt, VF_STR, put_row_str, SV(fld), NULL, 0 }
+#define S_U64(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_row_u64, SV(fld), NULL, 0 }
+#define S_DBL(k, lab, txt, fmt, fld) { k, NULL, lab, txt, fmt, put_row_dbl, SV(fld), NULL, 0 }
+#define S_MEM(k, lab, txt, fld) { k, "memory", lab, txt, VF_BYTES, put_row_u64, SV(fld), NULL, 0 }
 
 /* In the order of the text; the JSON follows it. */
 const struct view_field view_status_fields[] = {
@@ -176,8 +182,85 @@ const struct view_field view_status_fields[] = {
 	S_U64("reloads", "reloads:", "%s", VF_COUNT, reloads),
 	S_U64("reload_errors", NULL, " (%s failed)", VF_COUNT, reload_errors),
 	S_U64("control_clients", "control clients:", "%s", VF_COUNT, control_clients),
+	S_STR("shard", "shard:", "%s", shard),
+	S_U64("shard_skipped", NULL, " (%s targets left to other shards)", VF_COUNT, shard_skipped),
+	S_U64("discovery_conflicts", NULL, NULL, VF_COUNT, discovery_conflicts),
+	S_U64("discovery_apply_us", NULL, NULL, VF_COUNT, discovery_apply_us),
 };
 const size_t view_status_nfields = sizeof(view_status_fields) / sizeof(view_status_fields[0]);
+
+/* status "discovery": one object per source. */
+#define DS(field) offsetof(struct discovery_source_status, field)
+
+/* url and refresh_us: an http_sd source's only. */
+static void put_ds_url_only(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	if (!((const struct discovery_source_status *)x->row)->url[0])
+		return;
+	if (f->fmt == VF_STR)
+		put_row_str(j, f, x);
+	else
+		put_row_u64(j, f, x);
+}
+
+/* Every file failing now (keeping its last good list). */
+static void put_ds_file_errors(struct jbuf *j, const struct view_field *f,
+			       const struct view_ctx *x)
+{
+	char b[700];
+	size_t k = 0;
+	const char *e;
+	jb_key(j, f->key);
+	jb_arr(j);
+	while ((e = discovery_file_error(x->d, x->di, &k, b, sizeof(b))))
+		jb_str(j, e);
+	jb_arr_end(j);
+}
+
+/* In the order of the text; the label names the source ("discovery NAME:"). */
+const struct view_field view_discovery_fields[] = {
+	{ "name", NULL, NULL, NULL, VF_STR, put_row_str, DS(name), NULL, 0 },
+	{ "url", NULL, NULL, NULL, VF_STR, put_ds_url_only, DS(url), NULL, 0 },
+	/* Loop time of the last answer: parse + apply. */
+	{ "refresh_us", NULL, NULL, NULL, VF_COUNT, put_ds_url_only, DS(refresh_us), NULL, 0 },
+	{ "targets", NULL, "discovery %s:", "%s targets", VF_COUNT, put_row_u64, DS(targets), NULL,
+	  VF_NAMED },
+	{ "files", NULL, NULL, " from %s files", VF_COUNT, put_row_u64, DS(files), NULL, 0 },
+	{ "files_failing", NULL, NULL, " (%s failing)", VF_COUNT, put_row_u64, DS(files_failing),
+	  NULL, 0 },
+	{ "refreshes", NULL, NULL, ", %s reads", VF_COUNT, put_row_u64, DS(refreshes), NULL, 0 },
+	{ "errors", NULL, NULL, ", %s errors", VF_COUNT, put_row_u64, DS(errors), NULL, 0 },
+	{ "file_errors", NULL, "  error:", "%s", VF_LINES, put_ds_file_errors, 0, NULL, 0 },
+	{ "last_error", NULL, NULL, NULL, VF_STR, put_row_str, DS(last_error), NULL, 0 },
+};
+const size_t view_discovery_nfields = sizeof(view_discovery_fields) / sizeof(view_discovery_fields[0]);
+
+/* status "remote_write": one object per writer. */
+#define RS(field) offsetof(struct remote_write_status, field)
+
+#define R_U64(k, txt, fld) { k, NULL, NULL, txt, VF_COUNT, put_row_u64, RS(fld), NULL, 0 }
+/* In the order of the text; the label names the writer ("remote_write NAME:"). */
+const struct view_field view_remote_write_fields[] = {
+	{ "name", NULL, NULL, NULL, VF_STR, put_row_str, RS(name), NULL, 0 },
+	{ "url", NULL, NULL, NULL, VF_STR, put_row_str, RS(url), NULL, 0 },
+	{ "sent_samples", NULL, "remote_write %s:", "%s samples sent", VF_COUNT, put_row_u64,
+	  RS(sent_samples), NULL, VF_NAMED },
+	R_U64("queued_samples", ", %s queued", queued_samples),
+	R_U64("dropped_samples", ", %s dropped (queue full)", dropped_samples),
+	R_U64("rejected_samples", ", %s rejected", rejected_samples),
+	R_U64("failed_requests", ", %s failed requests", failed_requests),
+	R_U64("queued_batches", NULL, queued_batches),
+	R_U64("collected_samples", NULL, collected_samples),
+	R_U64("collected_batches", NULL, collected_batches),
+	R_U64("sent_batches", NULL, sent_batches),
+	R_U64("dropped_batches", NULL, dropped_batches),
+	R_U64("last_batch_samples", NULL, last_batch_samples),
+	R_U64("last_collect_us", NULL, last_collect_us),
+	{ "last_error", NULL, "  last error:", "%s", VF_STR, put_row_str, RS(last_error), NULL,
+	  VF_OPT },
+};
+const size_t view_remote_write_nfields =
+	sizeof(view_remote_write_fields) / sizeof(view_remote_write_fields[0]);
 
 static void put_name(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
@@ -319,7 +402,9 @@ static void put_fields(struct jbuf *j, const struct view_field *fs, size_t n,
 void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 {
 	struct registry_status s;
+	struct discovery_totals dt;
 	registry_status(d, &s);
+	discovery_totals(d, &dt);
 	const struct status_vals sv = {
 		.version = s.version,
 		.config = s.config_path,
@@ -355,11 +440,36 @@ void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 		.reloads = s.reloads,
 		.reload_errors = s.reload_errors,
 		.control_clients = clients,
+		.shard = dt.shard,
+		.shard_skipped = dt.shard_skipped,
+		.discovery_conflicts = dt.conflicts,
+		.discovery_apply_us = dt.apply_us,
 	};
-	const struct view_ctx x = { .sv = &sv };
+	struct view_ctx x = { .row = &sv, .d = d };
 	put_fields(j, view_status_fields, view_status_nfields, &x);
-	discovery_status_json(d, j);
-	remote_write_status_json(registry_remote_writers(d), j);
+	jb_key(j, "discovery");
+	jb_arr(j);
+	for (x.di = 0; x.di < dt.sources; x.di++) {
+		struct discovery_source_status ds;
+		discovery_source_status(d, x.di, &ds);
+		x.row = &ds;
+		jb_obj(j);
+		put_fields(j, view_discovery_fields, view_discovery_nfields, &x);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
+	const struct remote_writers *rw = registry_remote_writers(d);
+	jb_key(j, "remote_write");
+	jb_arr(j);
+	for (size_t i = 0; i < remote_write_count(rw); i++) {
+		struct remote_write_status rs;
+		remote_write_status(rw, i, &rs);
+		x.row = &rs;
+		jb_obj(j);
+		put_fields(j, view_remote_write_fields, view_remote_write_nfields, &x);
+		jb_obj_end(j);
+	}
+	jb_arr_end(j);
 }
 
 void view_targets(struct jbuf *j, struct daemon *d)

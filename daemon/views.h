@@ -36,12 +36,14 @@ enum view_fmt {
 	VF_MEMBERS, /* an object: "k=v k=v" (numbers as integers, yes/no) */
 	VF_PEER,   /* the peer object: "mss M, wscale W, sack yes, timestamps no, ttl T" */
 	VF_FINDINGS, /* a findings array: "NAME: evidence; NAME: evidence"; "none" when empty */
+	VF_LINES,  /* an array of strings: a line each, under the row's label; none: no line */
 	VF_PATH,   /* a path: an array of hop addresses, null for a silent one: "a b * c" */
 };
 
 /* view_field.flags */
-#define VF_OPT 1u /* printed only when set (not null, not missing); a line whose
-		   * rows are all optional and unset is not printed */
+#define VF_OPT 1u /* printed only when set (not null, not missing, not ""); a line
+		   * whose rows are all optional and unset is not printed */
+#define VF_NAMED 2u /* the label is a format: %s is the row's "name" ("discovery %s:") */
 
 struct view_ctx; /* what a row's value comes from (views.c) */
 
@@ -65,6 +67,12 @@ extern const struct view_field view_target_fields[];
 extern const size_t view_target_nfields;
 extern const struct view_field view_show_fields[];
 extern const size_t view_show_nfields;
+/* status: its "discovery" and "remote_write" arrays, one object per source
+ * or writer. */
+extern const struct view_field view_discovery_fields[];
+extern const size_t view_discovery_nfields;
+extern const struct view_field view_remote_write_fields[];
+extern const size_t view_remote_write_nfields;
 
 /* status: the daemon's counters; clients: control connections open. */
 void view_status(struct jbuf *j, struct daemon *d, unsigned clients);

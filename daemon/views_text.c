@@ -194,12 +194,12 @@ static const char *fmt_path(const json_t *a, char *b, size_t len)
 	return b;
 }
 
-/* Set: present and not null. */
+/* Set: present, not null, not "". */
 static bool is_set(const json_t *row, const struct view_field *f)
 {
 	const json_t *o = f->group ? json_object_get(row, f->group) : row;
 	const json_t *v = json_object_get(o, f->key);
-	return v && !json_is_null(v);
+	return v && !json_is_null(v) && !(json_is_string(v) && !json_string_length(v));
 }
 
 /* Field f of row as text. */
@@ -226,6 +226,7 @@ static const char *fmt_field(const json_t *row, const struct view_field *f, char
 	case VF_PEER: return fmt_peer(v, b, len);
 	case VF_FINDINGS: return fmt_findings(v, b, len);
 	case VF_PATH: return fmt_path(v, b, len);
+	case VF_LINES: return "?"; /* print_fields writes them */
 	}
 	return "?";
 }
@@ -258,7 +259,21 @@ static void print_fields(FILE *out, const json_t *o, const struct view_field *fs
 				show = true;
 		if (!show)
 			continue;
-		fprintf(out, "%-*s ", LABEL_W, fs[i].label);
+		if (fs[i].fmt == VF_LINES) {
+			size_t k;
+			const json_t *e;
+			json_array_foreach(json_object_get(o, fs[i].key), k, e)
+				if (json_is_string(e))
+					kv_line(out, fs[i].label, "%s", json_string_value(e));
+			continue;
+		}
+		char lab[96];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		if (fs[i].flags & VF_NAMED)
+			snprintf(lab, sizeof(lab), fs[i].label, str_or(o, "name", "?"));
+#pragma GCC diagnostic pop
+		fprintf(out, "%-*s ", LABEL_W, fs[i].flags & VF_NAMED ? lab : fs[i].label);
 		for (size_t k = i; k < end; k++) {
 			const struct view_field *f = &fs[k];
 			char b[1024];
@@ -297,36 +312,13 @@ void view_text_result(FILE *out, const json_t *res, bool with_time, bool trace)
 
 void view_text_status(FILE *out, const json_t *r)
 {
-	char b[64], c[64], d[64], e[64], f[64];
-	print_fields(out, r, view_status_fields, view_status_nfields);
-	kv_line(out, "shard:", "%s (%s targets left to other shards)", str_or(r, "shard", "0/1"),
-		fmt_n(r, "shard_skipped", b, sizeof(b)));
 	size_t i;
 	const json_t *s;
-	json_array_foreach(json_object_get(r, "discovery"), i, s) {
-		char lab[96];
-		snprintf(lab, sizeof(lab), "discovery %s:", str_or(s, "name", "?"));
-		kv_line(out, lab, "%s targets from %s files (%s failing), %s reads, %s errors",
-			fmt_n(s, "targets", b, sizeof(b)), fmt_n(s, "files", c, sizeof(c)),
-			fmt_n(s, "files_failing", d, sizeof(d)), fmt_n(s, "refreshes", e, sizeof(e)),
-			fmt_n(s, "errors", f, sizeof(f)));
-		size_t k;
-		const json_t *fe;
-		json_array_foreach(json_object_get(s, "file_errors"), k, fe)
-			if (json_is_string(fe))
-				kv_line(out, "  error:", "%s", json_string_value(fe));
-	}
-	json_array_foreach(json_object_get(r, "remote_write"), i, s) {
-		char lab[96];
-		snprintf(lab, sizeof(lab), "remote_write %s:", str_or(s, "name", "?"));
-		kv_line(out, lab, "%s samples sent, %s queued, %s dropped (queue full), %s rejected, "
-			"%s failed requests", fmt_n(s, "sent_samples", b, sizeof(b)),
-			fmt_n(s, "queued_samples", c, sizeof(c)), fmt_n(s, "dropped_samples", d, sizeof(d)),
-			fmt_n(s, "rejected_samples", e, sizeof(e)), fmt_n(s, "failed_requests", f, sizeof(f)));
-		const char *le = str_or(s, "last_error", "");
-		if (*le)
-			kv_line(out, "  last error:", "%s", le);
-	}
+	print_fields(out, r, view_status_fields, view_status_nfields);
+	json_array_foreach(json_object_get(r, "discovery"), i, s)
+		print_fields(out, s, view_discovery_fields, view_discovery_nfields);
+	json_array_foreach(json_object_get(r, "remote_write"), i, s)
+		print_fields(out, s, view_remote_write_fields, view_remote_write_nfields);
 }
 
 #define CELL 80

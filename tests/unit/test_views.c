@@ -200,6 +200,49 @@ static bool has_line(const char *buf, const char *label, const char *value)
 	return strstr(buf, l) != NULL;
 }
 
+/* status: each discovery source and remote writer is a line named after
+ * it, from its field table; file errors a line each; an empty last_error
+ * no line. */
+static void t_status_sources_text(void)
+{
+	json_t *o = json_pack("{s:s, s:i, s:[{s:s, s:i, s:i, s:i, s:i, s:i, s:[s, s], s:s},"
+			      "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:[], s:s}],"
+			      "s:[{s:s, s:i, s:i, s:i, s:i, s:i, s:s}, {s:s, s:i, s:i, s:i, s:i, s:i, s:s}]}",
+			      "shard", "1/3", "shard_skipped", 7, "discovery",
+			      "name", "files", "targets", 12, "files", 3, "files_failing", 2,
+			      "refreshes", 40, "errors", 5, "file_errors", "/sd/a.json: bad",
+			      "/sd/b.yml: worse", "last_error", "/sd/b.yml: worse",
+			      "name", "web", "url", "http://h/sd", "refresh_us", 99, "targets", 0,
+			      "files", 1, "files_failing", 0, "refreshes", 1, "errors", 0,
+			      "file_errors", "last_error", "",
+			      "remote_write", "name", "r1", "sent_samples", 100, "queued_samples", 4,
+			      "dropped_samples", 3, "rejected_samples", 2, "failed_requests", 1,
+			      "last_error", "http://w: HTTP 500", "name", "r2", "sent_samples", 9,
+			      "queued_samples", 0, "dropped_samples", 0, "rejected_samples", 0,
+			      "failed_requests", 0, "last_error", "");
+	CHECK(o);
+	char buf[8192];
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+	view_text_status(fp, o);
+	fclose(fp);
+	json_decref(o);
+	CHECK(has_line(buf, "shard:", "1/3 (7 targets left to other shards)"));
+	CHECK(has_line(buf, "discovery files:",
+		       "12 targets from 3 files (2 failing), 40 reads, 5 errors"));
+	CHECK(has_line(buf, "  error:", "/sd/a.json: bad"));
+	CHECK(has_line(buf, "  error:", "/sd/b.yml: worse"));
+	CHECK(has_line(buf, "discovery web:", "0 targets from 1 files (0 failing), 1 reads, 0 errors"));
+	CHECK(has_line(buf, "remote_write r1:", "100 samples sent, 4 queued, 3 dropped (queue full), "
+						"2 rejected, 1 failed requests"));
+	CHECK(has_line(buf, "  last error:", "http://w: HTTP 500"));
+	CHECK(has_line(buf, "remote_write r2:", "9 samples sent, 0 queued, 0 dropped (queue full), "
+						"0 rejected, 0 failed requests"));
+	/* One "last error" line (r1's), the web source's none. */
+	const char *p = strstr(buf, "  last error:");
+	CHECK(p && !strstr(p + 1, "  last error:"));
+	CHECK(!strstr(strstr(buf, "discovery web:"), "  error:"));
+}
+
 /* show: optional rows and lines, and what null reads as. */
 static void t_show_text(void)
 {
@@ -297,6 +340,7 @@ int main(void)
 	RUN(t_result_bad);
 	RUN(t_status_text);
 	RUN(t_show_text);
+	RUN(t_status_sources_text);
 	RUN(t_json_utf8);
 	return CHECK_EXIT();
 }
