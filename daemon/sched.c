@@ -364,6 +364,30 @@ static void on_sched(evutil_socket_t fd, short what, void *arg)
 
 static void on_trace_report(void *arg, const struct probe_report *r);
 
+static void trace_unreserve(struct daemon *d, struct target *t)
+{
+	struct target_trace *tr = t->tr;
+	if (tr && tr->sport)
+		engine_ports_release(d->eng, &tr->dst, tr->dport, 1, &tr->sport);
+	if (tr)
+		tr->sport = 0;
+}
+
+/* The target's trace port toward its current address: reserved at the
+ * first trace, again when the address changes. */
+static int trace_port(struct daemon *d, struct target *t, char *err, size_t errlen)
+{
+	struct target_trace *tr = t->tr;
+	if (tr->sport && tr->dport == t->cfg.opts.port && pkt_addr_eq(&tr->dst, &t->addr))
+		return 0;
+	trace_unreserve(d, t);
+	if (engine_ports_reserve(d->eng, &t->addr, t->cfg.opts.port, 1, &tr->sport, err, errlen) < 0)
+		return -1;
+	tr->dst = t->addr;
+	tr->dport = t->cfg.opts.port;
+	return 0;
+}
+
 static void trace_launch(struct daemon *d, struct target *t)
 {
 	struct target_trace *tr = t->tr;
@@ -374,9 +398,13 @@ static void trace_launch(struct daemon *d, struct target *t)
 	if (!t->src.family &&
 	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0)
 		return;
+	if (trace_port(d, t, err, sizeof(err)) < 0) {
+		log_warnx("target %s: trace not started: %s", t->cfg.name, err);
+		return;
+	}
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
-		.profile = tr->prof, .cb = on_trace_report, .arg = t,
+		.profile = tr->prof, .sport = tr->sport, .cb = on_trace_report, .arg = t,
 	};
 	tr->inflight = true;
 	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
@@ -388,9 +416,11 @@ static void trace_launch(struct daemon *d, struct target *t)
 	d->handoffs++;
 }
 
-/* Trace t at once, or as soon as the trace in flight reports. Called from
- * the engine's report callbacks: the trace starts from the trace wheel's
- * timer, in the next loop pass, not inside the engine. */
+/* Trace t as soon as it can: once the trace in flight has reported and its
+ * connection stopped lingering (it answers late SYN/ACKs with an RST for
+ * linger_ns, and holds the reserved 4-tuple meanwhile). Called from the
+ * engine's report callbacks: the trace starts from the trace wheel's timer,
+ * not inside the engine. */
 static void trace_soon(struct daemon *d, struct target *t, bool early)
 {
 	struct target_trace *tr = t->tr;
@@ -399,8 +429,12 @@ static void trace_soon(struct daemon *d, struct target *t, bool early)
 		tr->again = true;
 		return;
 	}
-	uint64_t now = engine_now();
-	wheel_arm(d->twheel, &tr->due, now);
+	uint64_t now = engine_now(), at = now;
+	if (tr->ended_ns && tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS > at)
+		at = tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS;
+	if (at > tr->due.deadline && tr->due.deadline)
+		return; /* the next slot comes first anyway */
+	wheel_arm(d->twheel, &tr->due, at);
 	wheel_arm_timer(d->twheel, d->trace_ev, now);
 }
 
@@ -410,6 +444,7 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 	struct daemon *d = t->owner;
 	struct target_trace *tr = t->tr;
 	tr->inflight = false;
+	tr->ended_ns = engine_now();
 	if (t->removed) {
 		if (!target_busy(t))
 			drop_zombie(d, t);
@@ -452,16 +487,22 @@ static void on_trace_due(void *arg, struct wheel_entry *e)
 	struct target *t = trace_entry_target(e);
 	struct target_trace *tr = t->tr;
 	uint64_t iv = t->cfg.opts.trace_interval_ns, now = engine_now();
-	/* One trace at a time per target: a slot that finds one running passes. */
-	if (!tr->inflight)
-		trace_launch(d, t);
-	/* Woken early (trace_soon) the grid stays; at a slot it moves on, past
-	 * any slots a stall missed. */
+	/* At a slot the grid moves on, past any slots a stall missed; woken
+	 * early (trace_soon) it stays. */
 	if (now + WHEEL_TICK_NS >= tr->next_base) {
 		tr->next_base += iv;
 		if (tr->next_base < now)
 			tr->next_base += (now - tr->next_base) / iv * iv + iv;
 	}
+	/* The last trace's 4-tuple still lingers: start when it is free. */
+	uint64_t ready = tr->ended_ns ? tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS : 0;
+	if (!tr->inflight && now < ready) {
+		wheel_arm(d->twheel, &tr->due, ready < tr->next_base ? ready : tr->next_base);
+		return;
+	}
+	/* One trace at a time per target: a slot that finds one running passes. */
+	if (!tr->inflight)
+		trace_launch(d, t);
 	wheel_arm(d->twheel, &tr->due, tr->next_base);
 }
 
@@ -504,6 +545,7 @@ void sched_remove(struct daemon *d, struct target *t)
 	wheel_cancel(d->sched, &t->sched);
 	if (t->tr)
 		wheel_cancel(d->twheel, &t->tr->due);
+	trace_unreserve(d, t);
 	resolve_target_stop(d, t);
 	flows_unreserve(d, t);
 	pairs_forget(d->pairs, t); /* its partners no longer see it */

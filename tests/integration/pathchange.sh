@@ -10,8 +10,9 @@
 # change's time: the first trace that saw it; the confirming trace follows
 # at once); tcpprobe_peer_hops must move 3 -> 2 with route C. The wire
 # judges: a capture on the client's link shows r2' answering TTL 2 after the
-# switch to B, r1-r3's link after C, and the SYN/ACK's TTL 61 -> 62.
-# checks: 13
+# switch to B, r1-r3's link after C, and the SYN/ACK's TTL 61 -> 62; and
+# every trace of a target leaving from one source port (one 5-tuple).
+# checks: 14
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -177,7 +178,7 @@ if [ "$DL_RC" = 0 ]; then pass daemon-exit; else fail daemon-exit "exit status $
 # ---- the wire: who answered TTL 2, and the SYN/ACKs' TTL, per route ----
 if why=$(lab_capture_ok "$CAP" 10 'icmp11/0'); then
 	why=$("$DL_PY" - "$DL_ROOT/tests/lab" "$CAP" "$TB" "$TC" "$CHAIN_T4" "${CHAIN_R4[2]}" \
-		"$CHAIN_ALT_R4" "$(lab_chain_net4 13).2" <<'EOF'
+		"$CHAIN_ALT_R4" "$(lab_chain_net4 13).2" "$LAB_PORT_OPEN" "$LAB_PORT_EXTRA_LO" 2 <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
 import wire
@@ -186,6 +187,7 @@ tb, tc = int(float(tb) * 1e9), int(float(tc) * 1e9)
 settle = 500000000  # a trace in flight at the switch may still end the old way
 te = {'A': set(), 'B': set(), 'C': set()}
 synack_ttl = {'A': set(), 'B': set(), 'C': set()}
+trace_sports, ttl1 = {}, {}
 for s in wire.segments(cap):
     if s.t < tb:
         ph = 'A'
@@ -199,6 +201,11 @@ for s in wire.segments(cap):
         te[ph].add(s.src)
     elif s.src == target and s.flags & 0x12 == 0x12:
         synack_ttl[ph].add(s.ttl)
+    elif s.dst == target and s.flags & 0x12 == 0x02 and s.ttl <= 30:
+        # a trace's SYN (the probes' go out with TTL 64)
+        trace_sports.setdefault(s.dport, set()).add(s.sport)
+        if s.ttl == 1:
+            ttl1[s.dport] = ttl1.get(s.dport, 0) + 1
 bad = []
 if r2 not in te['A'] or r2alt in te['A'] or r3c in te['A']:
     bad.append('route A: time exceeded from %s' % sorted(te['A']))
@@ -211,10 +218,18 @@ for ph in 'ABC':
     if synack_ttl[ph] != want[ph]:
         bad.append('route %s: SYN/ACK TTLs %s, want %s' % (ph, sorted(synack_ttl[ph]), sorted(want[ph])))
 print('; '.join(bad) if bad else 'ok')
+# Every trace of a target on one 5-tuple (its reserved source port), so
+# ECMP would keep them on one path.
+flow = ['port %d: %d traces from source ports %s' % (p, ttl1.get(p, 0), sorted(trace_sports.get(p, ())))
+        for p in (int(sys.argv[9]), int(sys.argv[10]))
+        if len(trace_sports.get(p, ())) != 1 or ttl1.get(p, 0) < int(sys.argv[11])]
+print('; '.join(flow) if flow else 'ok')
 EOF
 )
-	if [ "$why" = ok ]; then pass wire; else fail wire "$why"; fi
+	if [ "$(echo "$why" | sed -n 1p)" = ok ]; then pass wire; else fail wire "$(echo "$why" | sed -n 1p)"; fi
+	if [ "$(echo "$why" | sed -n 2p)" = ok ]; then pass trace-one-flow; else fail trace-one-flow "$(echo "$why" | sed -n 2p)"; fi
 else
 	fail wire "$why"
+	fail trace-one-flow "no capture to judge"
 fi
 dl_done
