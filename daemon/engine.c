@@ -880,7 +880,8 @@ static bool caps_allow(struct engine *e, const struct engine_profile *p)
 static int flow_port(struct engine *e, struct pctx *x, char *err, size_t errlen)
 {
 	struct conn *old = tab_find(e, &x->dst, x->dport, x->sport);
-	if (old && !old->ctx && old->f.state == TCPS_TIME_WAIT) {
+	/* A trace that lingers (reported) only waits for late SYN/ACKs. */
+	if (old && !old->ctx && (old->f.state == TCPS_TIME_WAIT || conn_is_trace(old))) {
 		e->st.tw_taken_over++;
 		conn_free(e, old);
 	} else if (old) {

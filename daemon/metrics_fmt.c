@@ -738,6 +738,30 @@ void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, siz
 		metrics_put_u64(b, true, pt->cur.nhops - 1u);
 	}
 
+	metrics_put_family(b, "tcpprobe_trace_hops", "gauge",
+			   "Hops of the target's last trace: the TTL at which the target (or an "
+			   "ICMP unreachable) answered; max_hops when none did.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.trace)
+			continue;
+		target_label(b, "tcpprobe_trace_hops", t);
+		metrics_put_u64(b, true, t->st.trace->nhops);
+	}
+	metrics_put_family(b, "tcpprobe_trace_silent_hops", "gauge",
+			   "Hops of the target's last trace that sent no ICMP back (every try "
+			   "timed out): a router that drops or rate-limits ICMP, or a firewall.");
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = at(arg, i);
+		if (!t->st.trace)
+			continue;
+		unsigned silent = 0;
+		for (unsigned h = 0; h < t->st.trace->nhops; h++)
+			silent += t->st.trace->hops[h].kind == TRACE_HOP_SILENT;
+		target_label(b, "tcpprobe_trace_silent_hops", t);
+		metrics_put_u64(b, true, silent);
+	}
+
 	metrics_put_family(b, "tcpprobe_target_paused", "gauge",
 			   "1 if the target is paused (tcpprobe ctl pause), else 0.");
 	for (size_t i = 0; i < n; i++) {

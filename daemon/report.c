@@ -611,6 +611,35 @@ static void timeline_from(const json_t *arr, uint64_t t0, struct fsm_timeline *t
 	}
 }
 
+static const char *hop_kind_name(unsigned i) { return trace_hop_kind_str((enum trace_hop_kind)i); }
+
+int report_hops_from_json(const json_t *arr, struct trace_result *t)
+{
+	size_t i;
+	const json_t *h;
+	memset(t, 0, sizeof(*t));
+	if (!json_is_array(arr))
+		return -1;
+	json_array_foreach(arr, i, h) {
+		if (t->nhops == TRACE_HOPS_MAX)
+			break;
+		struct trace_hop *x = &t->hops[t->nhops++];
+		int k = enum_from(j_str(h, "kind"), TRACE_HOP_TARGET + 1, hop_kind_name);
+		x->kind = (uint8_t)(k < 0 ? TRACE_HOP_SILENT : k);
+		x->ttl = (uint8_t)j_u64(h, "ttl");
+		if (x->kind != TRACE_HOP_SILENT && addr_from(j_str(h, "address"), &x->addr) < 0)
+			x->kind = TRACE_HOP_SILENT;
+		x->rtt_ns = j_ns(h, "rtt_us");
+		x->tries = (uint8_t)j_u64(h, "tries");
+		x->reply_ttl = (uint8_t)j_u64(h, "reply_ttl");
+		x->tcp_flags = flags_from(j_str(h, "flags"));
+		const json_t *icmp = json_object_get(h, "icmp");
+		x->icmp_type = (uint8_t)j_u64(icmp, "type");
+		x->icmp_code = (uint8_t)j_u64(icmp, "code");
+	}
+	return 0;
+}
+
 int report_from_json(const json_t *o, struct report_decoded *out)
 {
 	struct probe_report *r = &out->r;
@@ -685,5 +714,10 @@ int report_from_json(const json_t *o, struct report_decoded *out)
 		ft->n++;
 	}
 	r->find_text = ft;
+	if (report_hops_from_json(json_object_get(o, "hops"), &out->trace) == 0) {
+		out->trace.result = r->result;
+		out->trace.t_start = r->t_start;
+		r->trace = &out->trace;
+	}
 	return 0;
 }

@@ -47,10 +47,13 @@ struct report_decoded {
 	struct probe_report r; /* r.tl and r.error point into this struct */
 	struct fsm_timeline tl;
 	struct find_text find;  /* r.find_text points here */
+	struct trace_result trace; /* r.trace points here when there were hops */
 	char target[320];
 	char error[256];
 };
 /* 0, or -1 when o is not a result (kind, result, close or address unknown). */
 int report_from_json(const json_t *o, struct report_decoded *out);
+/* report_hops_json's array read back; 0, or -1 when arr is no array. */
+int report_hops_from_json(const json_t *arr, struct trace_result *t);
 
 #endif

@@ -78,6 +78,7 @@ void registry_target_destroy(struct target *t)
 	}
 	target_free_history(t);
 	target_clear_phases(&t->st);
+	target_forget_trace(&t->st);
 	series_free(&t->series);
 	engine_profile_unref(t->prof);
 	if (t->tr)

@@ -109,10 +109,27 @@ static void entry_clear(struct hist_entry *e)
 {
 	free(e->tl);
 	free(e->error);
+	free(e->trace);
 	e->tl = NULL;
 	e->error = NULL;
+	e->trace = NULL;
 	e->r.tl = NULL;
 	e->r.error = NULL;
+	e->r.trace = NULL;
+}
+
+void target_keep_trace(struct target *t, const struct trace_result *r)
+{
+	if (!t->st.trace && !(t->st.trace = malloc(sizeof(*t->st.trace))))
+		return;
+	/* r may be a history entry's, allocated to its hops. */
+	memcpy(t->st.trace, r, offsetof(struct trace_result, hops) + r->nhops * sizeof(r->hops[0]));
+}
+
+void target_forget_trace(struct target_stats *s)
+{
+	free(s->trace);
+	s->trace = NULL;
 }
 
 const struct hist *target_phase(const struct target_stats *s, enum phase p)
@@ -163,6 +180,7 @@ int target_set_history(struct target *t, unsigned cap)
 		ring[keep - 1 - i] = t->ring[src];
 		t->ring[src].tl = NULL; /* moved, not freed below */
 		t->ring[src].error = NULL;
+		t->ring[src].trace = NULL;
 	}
 	target_free_history(t);
 	t->ring = ring;
@@ -198,6 +216,14 @@ static void record_history(struct target *t, const struct probe_report *r)
 	e->r.tl = e->tl;
 	e->error = r->error ? strdup(r->error) : NULL;
 	e->r.error = e->error;
+	if (r->trace) {
+		/* Only the hops used (a history holds many): readers stop at nhops. */
+		size_t sz = offsetof(struct trace_result, hops) + r->trace->nhops * sizeof(r->trace->hops[0]);
+		e->trace = malloc(sz);
+		if (e->trace)
+			memcpy(e->trace, r->trace, sz);
+	}
+	e->r.trace = e->trace;
 	t->ring_head = (t->ring_head + 1) % t->ring_cap;
 	if (t->ring_n < t->ring_cap)
 		t->ring_n++;
@@ -345,5 +371,7 @@ void target_record(struct target *t, const struct probe_report *r, const double 
 	}
 	if (t->flows)
 		record_flow(t->flows, r);
+	if (r->trace)
+		target_keep_trace(t, r->trace);
 	record_history(t, r);
 }

@@ -39,6 +39,7 @@ struct hist_entry {
 	struct probe_report r;   /* r.tl points at tl below (or NULL), r.error at error */
 	struct fsm_timeline *tl;
 	char *error;             /* a copy: the report's own is valid during its callback only */
+	struct trace_result *trace; /* a trace's hops, allocated to their number (r.trace) */
 };
 
 struct target_stats {
@@ -64,6 +65,9 @@ struct target_stats {
 	 * fingerprint, and how often that changed between two such probes. */
 	struct find_result find;              /* find.have_fp: there was one */
 	uint64_t fp_changes;
+	/* The last finished trace (kind trace; or a path trace), NULL before
+	 * the first: ctl show's "trace", tcpprobe_trace_* metrics. */
+	struct trace_result *trace;
 };
 
 /* One flow of a target (probes/flows): what `ctl show`'s flows table and
@@ -189,6 +193,11 @@ const char *target_state(const struct target *t);
 
 /* A round starts: the one before ends with what came in (flows only). */
 void target_round_start(struct target *t);
+/* Keep r as t's last trace (a copy; out of memory: the one before stays);
+ * target_record does it for a trace's result. Forget frees it. */
+void target_keep_trace(struct target *t, const struct trace_result *r);
+void target_forget_trace(struct target_stats *s);
+
 /* Record a finished probe. */
 void target_record(struct target *t, const struct probe_report *r, const double *bounds,
 		   unsigned nbuckets);

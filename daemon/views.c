@@ -801,6 +801,25 @@ static void put_round(struct jbuf *j, const struct view_field *f, const struct v
 	jb_obj_end(j);
 }
 
+/* The last trace: {time, result, hops: [...]} (report_hops_json), null before one. */
+static void put_trace(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct trace_result *tr = x->t->st.trace;
+	jb_key(j, f->key);
+	if (!tr) {
+		jb_null(j);
+		return;
+	}
+	jb_obj(j);
+	jb_key(j, "time");
+	jb_double(j, tr->t_start / 1e9);
+	jb_key(j, "result");
+	jb_str(j, probe_result_str((enum probe_result)tr->result));
+	jb_key(j, "hops");
+	report_hops_json(j, tr);
+	jb_obj_end(j);
+}
+
 static void put_histograms(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct daemon_cfg *dc = x->dc;
@@ -903,6 +922,8 @@ const struct view_field view_show_fields[] = {
 	  VF_OPT },
 	{ "flows", NULL, NULL, NULL, VF_COUNT, put_flows, 0, NULL, 0 },
 	{ "round", NULL, NULL, NULL, VF_COUNT, put_round, 0, NULL, 0 },
+	/* The last trace, hop by hop (its text: views_text.c). */
+	{ "trace", NULL, NULL, NULL, VF_COUNT, put_trace, 0, NULL, 0 },
 	{ "histograms", NULL, NULL, NULL, VF_COUNT, put_histograms, 0, NULL, 0 },
 	{ "recent", NULL, NULL, NULL, VF_COUNT, put_recent, 0, NULL, 0 },
 };

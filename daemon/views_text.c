@@ -448,6 +448,14 @@ void view_text_show(FILE *out, const json_t *r)
 	fprintf(out, "target %s\n", str_or(t, "name", "?"));
 	print_fields(out, t, view_show_fields, view_show_nfields);
 	print_flows(out, t);
+	const json_t *tr = json_object_get(t, "trace");
+	static struct trace_result path; /* 2.6 KB: not on the stack */
+	if (json_is_object(tr) && report_hops_from_json(json_object_get(tr, "hops"), &path) == 0) {
+		char when[64];
+		fprintf(out, "\nlast trace: %s, %s\n", str_or(tr, "result", "?"),
+			fmt_time(num(tr, "time"), when, sizeof(when)));
+		report_hops(out, &path);
+	}
 	print_hist(out, "handshake", json_object_get(t, "histograms"));
 	print_hist(out, "connect", json_object_get(t, "histograms"));
 	const json_t *recent = json_object_get(t, "recent");

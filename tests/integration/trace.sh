@@ -13,7 +13,11 @@
 #  - safety: forged ICMP time exceeded and SYN/ACK that quote our 4-tuple with
 #    sequence numbers we did not send name no hop and draw no RST (RFC 5927);
 #    the address policy refuses a multicast target before anything is sent.
-# checks: 10
+#  - the daemon: targets of kind trace (IPv4, IPv6) show their last trace in
+#    `ctl show` (JSON hops as above, text lines) and tcpprobe_trace_hops /
+#    tcpprobe_trace_silent_hops; with pps = 10 and twice that demand, no second
+#    of the capture holds more than 10 + the 4-packet burst of our segments.
+# checks: 13
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -142,5 +146,72 @@ lab_capture_stop "$T/policy.pcap"
 n=$("$PY" tests/lab/wire.py dump "$T/policy.pcap" | wc -l)
 if [ "$prc" = 2 ] && grep -qi multicast "$T/policy.err" && [ "$n" = 0 ]; then pass policy
 else fail policy "rc=$prc segments=$n err: $(cat "$T/policy.err")"; fi
+
+# ---- the daemon: kind = trace targets, under the pps cap ---------------------------
+MPORT=$((20000 + $$ % 20000))
+{
+	dl_conf_daemon pps=10 metrics_listen=127.0.0.1:$MPORT
+	cat <<EOF
+[defaults]
+kind = trace
+interval = 500ms
+timeout = 500ms
+retries = 0
+port = $LAB_PORT_OPEN
+max_hops = 8
+
+[target t4]
+host = $CHAIN_T4
+
+[target t6]
+host = $CHAIN_T6
+EOF
+} >"$T/d.conf"
+LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$T/d.pcap" "tcp"
+if dl_start "$T/d.conf"; then
+	wait_until 20 dl_has_results t4 4
+	wait_until 20 dl_has_results t6 4
+	ctl --json show t4 >"$T/show4.json"
+	ctl --json show t6 >"$T/show6.json"
+	ctl show t4 >"$T/show4.txt"
+	dl_http "http://127.0.0.1:$MPORT/metrics" >"$T/metrics.txt"
+	dl_stop
+fi
+lab_capture_stop "$T/d.pcap"
+for fam in 4 6; do
+	"$PY" -c 'import json,sys; t=json.load(open(sys.argv[1]))["target"]; print(json.dumps(dict(t["trace"], port=0, source_port=0)))' \
+		"$T/show$fam.json" >"$T/trace$fam.json" 2>"$T/trace$fam.err"
+done
+r4=$(tc hops "$T/trace4.json" --routers "$R4" --target "$CHAIN_T4" 2>&1)
+r6=$(tc hops "$T/trace6.json" --routers "$R6" --target "$CHAIN_T6" 2>&1)
+got=$(awk '/^last trace: ok/ { on = 1; next } on && !/^ +[0-9]+  / { on = 0 } on { print $1, $2 }' "$T/show4.txt" | paste -sd, -)
+want="1 ${CHAIN_R4[1]},2 ${CHAIN_R4[2]},3 ${CHAIN_R4[3]},4 $CHAIN_T4"
+if [ "$r4" = ok ] && [ "$r6" = ok ] && [ "$got" = "$want" ]; then pass daemon-show
+else fail daemon-show "v4: $r4; v6: $r6; text '$got' want '$want'; $(head -c 400 "$T/trace4.err")"; fi
+m=$(grep -E '^tcpprobe_trace_(silent_)?hops\{target="t[46]"' "$T/metrics.txt" | sort | tr '\n' ' ')
+want='tcpprobe_trace_hops{target="t4"} 4 tcpprobe_trace_hops{target="t6"} 4 tcpprobe_trace_silent_hops{target="t4"} 0 tcpprobe_trace_silent_hops{target="t6"} 0 '
+if [ "$m" = "$want" ]; then pass daemon-metrics
+else fail daemon-metrics "got '$m'"; fi
+# The cap counts every segment we send: SYNs and the RSTs on SYN/ACKs.
+res=$("$PY" - "$T/d.pcap" "$(lab_chain_net4 0).1" "$(lab_chain_net6 0)::1" <<'EOF' 2>&1
+import sys
+sys.path.insert(0, "tests/lab")
+import wire
+ts = sorted(s.t for s in wire.segments(sys.argv[1]) if s.icmp is None and s.src in sys.argv[2:])
+j = 0
+worst = 0
+for i in range(len(ts)):
+    while ts[i] - ts[j] >= 1e9:
+        j += 1
+    worst = max(worst, i - j + 1)
+secs = (ts[-1] - ts[0]) / 1e9 if ts else 0
+print("ok" if worst <= 14 and len(ts) >= 30 else "bad",
+      "worst second %d segments, %d in %.1f s" % (worst, len(ts), secs))
+EOF
+)
+waited=$(grep -E '^tcpprobe_probes_waited_total ' "$T/metrics.txt" | awk '{print $2}')
+if lab_capture_ok "$T/d.pcap" 30 >"$T/d.cap" && [ "${res%% *}" = ok ]; then pass daemon-pps
+else fail daemon-pps "$res; waited=$waited; $(cat "$T/d.cap")"; fi
+echo "pps: $res (probes waited on the caps: $waited)"
 
 dl_done
