@@ -3,9 +3,10 @@
 # only `make deps` installs packages (check, demo and fuzz never run apt-get,
 # and stop naming a missing package); the daemon/ modules form no cycle and
 # depend on each other only as tests/layers.allowed and README's picture say
-# (tests/tools/layers.py, over the objects with nm).
+# (tests/tools/layers.py, over the objects with nm); README's `tcpprobe probe`
+# option list is the binary's own --help (built from the key table).
 # Prints PASS/FAIL lines.
-# checks: 8
+# checks: 9
 set -u
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/lab/daemon_lib.sh
@@ -25,4 +26,13 @@ if [ $? -ne 0 ] && grep -q 'not installed: tcpprobe-no-such-package (make deps i
 	pass make-check-names-missing-package
 else fail make-check-names-missing-package "deps-present did not stop naming it: $out"; fi
 python3 tests/tools/layers.py "$B" || DL_FAILS=$((DL_FAILS + 1))
+# The option lines of README's usage block, and of --help (which prints
+# nothing but its text: no probe is sent), -v/--verbose left out of README.
+readme=$(sed -n '/^tcpprobe probe \[options\] HOST\[:PORT\]\.\.\.$/,/^```$/p' README.md | sed '1d;$d')
+help=$("${TCPPROBE:-$B/tcpprobe}" probe --help | sed -n '3,/^$/p' | sed '/^$/d' | grep -v -- '--verbose')
+if [ -n "$readme" ] && [ "$readme" = "$help" ]; then
+	pass readme-probe-usage
+else
+	fail readme-probe-usage "README.md's usage block differs from tcpprobe probe --help: $(diff <(echo "$readme") <(echo "$help") | head -6 | tr '\n' '|')"
+fi
 dl_done
