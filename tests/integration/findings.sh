@@ -30,18 +30,11 @@ dl_init findings
 PY=$DL_PY
 T=$DL_T
 
-# probe NAME ARGS...: `tcpprobe probe ARGS` in the client ns under a capture;
-# leaves $T/NAME.out (stdout), .err, .rc, .pcap and .cap (why the capture is bad).
-probe() {
-	local name=$1; shift
-	lab_capture_start "$T/$name.pcap" "tcp" || return 1
-	LAB_WRAP="timeout 120" lab_tcpprobe probe "$@" >"$T/$name.out" 2>"$T/$name.err"
-	echo $? >"$T/$name.rc"
-	lab_capture_stop "$T/$name.pcap"
-	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
-}
-rc() { cat "$T/$1.rc"; }
-capok() { [ ! -s "$T/$1.cap" ]; }
+# probe NAME ARGS...: `tcpprobe probe ARGS` under a capture (daemon_lib's
+# dl_probe): $T/NAME.out, .err, .rc, .pcap, .cap.
+probe() { local name=$1; shift; dl_probe "$name" tcp 120 "$@"; }
+rc() { dl_rc "$1"; }
+capok() { dl_capok "$1"; }
 why() { echo "$(cat "$T/$1.cap") rc=$(rc "$1") out: $(tr '\n' '|' <"$T/$1.out" | tail -c 600) err: $(head -c 300 "$T/$1.err")"; }
 dump() { "$PY" tests/lab/wire.py dump "$T/$1.pcap"; }
 

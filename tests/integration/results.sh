@@ -14,19 +14,12 @@ dl_init results
 PY=$DL_PY
 T=$DL_T
 
-# probe NAME ARGS...: `tcpprobe probe ARGS` in the client ns under a capture;
-# leaves $T/NAME.out (stdout), .err, .rc and .pcap.
-probe() {
-	local name=$1; shift
-	lab_capture_start "$T/$name.pcap" "tcp or icmp or icmp6" || return 1
-	LAB_WRAP="timeout 60" lab_tcpprobe probe "$@" >"$T/$name.out" 2>"$T/$name.err"
-	echo $? >"$T/$name.rc"
-	lab_capture_stop "$T/$name.pcap"
-	lab_capture_ok "$T/$name.pcap" >"$T/$name.cap" || true
-}
-rc() { cat "$T/$1.rc"; }
+# probe NAME ARGS...: `tcpprobe probe ARGS` under a capture (daemon_lib's
+# dl_probe): $T/NAME.out, .err, .rc, .pcap, .cap.
+probe() { local name=$1; shift; dl_probe "$name" "tcp or icmp or icmp6" 60 "$@"; }
+rc() { dl_rc "$1"; }
 # capok NAME: the capture ran cleanly and lost nothing (else why in NAME.cap)
-capok() { [ ! -s "$T/$1.cap" ]; }
+capok() { dl_capok "$1"; }
 # wflags NAME PORT: one line per conversation with PORT, e.g. "F R."
 wflags() { "$PY" tests/lab/wire.py flags "$T/$1.pcap" --port "$2" --dir; }
 # count NAME PORT PATTERN: conversations whose flag line matches PATTERN (grep -E)

@@ -30,6 +30,11 @@
 #   dl_sd_server PORT       tests/lab/sd_server.py on $LAB_S4:PORT in the
 #                           server ns, serving $SDD (= $DL_T/www); waits
 #                           until it answers
+#   dl_probe NAME FILTER SECONDS ARGS...   `tcpprobe probe ARGS` in the client
+#                           ns (killed after SECONDS) under a capture of FILTER;
+#                           leaves $DL_T/NAME.out, .err, .rc, .pcap and .cap (why
+#                           the capture is bad, empty when it is good)
+#   dl_rc NAME, dl_capok NAME   that probe's exit status; its capture was good
 #   wait_until SECONDS CMD...   poll CMD every 0.1 s until it succeeds
 #   dl_drain TARGET N SECONDS   wait (<= SECONDS) until TARGET has N results,
 #                           pause every target, wait (<= 15 s) until nothing is
@@ -229,6 +234,18 @@ EOF
 dl_conf_defaults() {
 	printf '[defaults]\ninterval = 500ms\ntimeout = 200ms\nretries = 0\ntime_wait = 200ms\n'
 }
+
+dl_probe() { # NAME FILTER SECONDS ARGS...
+	local name=$1 filter=$2 secs=$3
+	shift 3
+	lab_capture_start "$DL_T/$name.pcap" "$filter" || return 1
+	LAB_WRAP="timeout $secs" lab_tcpprobe probe "$@" >"$DL_T/$name.out" 2>"$DL_T/$name.err"
+	echo $? >"$DL_T/$name.rc"
+	lab_capture_stop "$DL_T/$name.pcap"
+	lab_capture_ok "$DL_T/$name.pcap" >"$DL_T/$name.cap" || true
+}
+dl_rc() { cat "$DL_T/$1.rc"; }
+dl_capok() { [ ! -s "$DL_T/$1.cap" ]; }
 
 dl_sd_server() { # PORT
 	SDD=$DL_T/www
