@@ -16,12 +16,16 @@
 #  - the daemon: targets of kind trace (IPv4, IPv6) show their last trace in
 #    `ctl show` (JSON hops as above, text lines) and tcpprobe_trace_hops /
 #    tcpprobe_trace_silent_hops; with pps = 10 and twice that demand, no second
-#    of the capture holds more than 10 + the 4-packet burst of our segments.
-# checks: 13
+#    of the capture holds more than 10 + the 4-packet burst of our segments;
+#  - ECMP (r1 splits over r2 and r2'): `--flows 12 --kind trace` traces each
+#    flow on its own source port, and each trace names the router that the
+#    captures on r1's two links saw that flow take.
+# checks: 14
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
 source tests/lab/lab_chain.sh
+source tests/lab/lab_chain_alt.sh
 source tests/lab/daemon_lib.sh
 dl_init trace
 trap 'lab_chain_down; dl_cleanup' EXIT
@@ -213,5 +217,60 @@ waited=$(grep -E '^tcpprobe_probes_waited_total ' "$T/metrics.txt" | awk '{print
 if lab_capture_ok "$T/d.pcap" 30 >"$T/d.cap" && [ "${res%% *}" = ok ]; then pass daemon-pps
 else fail daemon-pps "$res; waited=$waited; $(cat "$T/d.cap")"; fi
 echo "pps: $res (probes waited on the caps: $waited)"
+
+# ---- ECMP: with flows, one trace per flow shows each flow's path ------------------
+# r1 splits the server's prefix over r2 and r2' (tests/lab/lab_chain_alt.sh), a
+# multipath route hashed on the 5-tuple. Ground truth: captures on r1's links to
+# r2 and r2' say which flow (source port) took which; each flow's trace must
+# name that router at hop 2, every SYN of a flow must have crossed one leg only,
+# and both legs must carry some flow (12 flows: all on one leg is 1 in 2,048).
+leg4a=$(lab_chain_net4 1).2 leg4b=$(lab_chain_net4 11).2
+if lab_chain_alt_up && lab_chain_exec 1 sysctl -qw net.ipv4.fib_multipath_hash_policy=1 &&
+	ip -n "${CHAIN_NS[1]}" route replace "$(lab_chain_net4 3).0/24" \
+		nexthop via "$leg4a" nexthop via "$leg4b" &&
+	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch1-l lab_capture_start "$T/legA.pcap" "tcp" &&
+	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch11-l lab_capture_start "$T/legB.pcap" "tcp"; then
+	LAB_WRAP="timeout 60" lab_tcpprobe probe --kind trace --flows 12 --json -r 0 -t 500ms \
+		"$CHAIN_T4:$LAB_PORT_OPEN" >"$T/ecmp.out" 2>"$T/ecmp.err"
+	echo $? >"$T/ecmp.rc"
+	lab_capture_stop "$T/legA.pcap"
+	lab_capture_stop "$T/legB.pcap"
+	res=$("$PY" - "$T/ecmp.out" "$T/legA.pcap" "$T/legB.pcap" "$leg4a" "$leg4b" "$CHAIN_T4" <<'EOF' 2>&1
+import json, sys
+sys.path.insert(0, "tests/lab")
+import wire
+out, pa, pb, ra, rb, target = sys.argv[1:]
+legs = {}
+for name, pcap in (("a", pa), ("b", pb)):
+    legs[name] = {s.sport for s in wire.segments(pcap)
+                  if s.icmp is None and s.flags == 0x02 and s.dst == target}
+traces = [json.loads(l) for l in open(out) if l.strip()]
+why = []
+if len(traces) != 12:
+    why.append("%d traces, want 12" % len(traces))
+seen = set()
+for r in traces:
+    sp, hops = r["source_port"], r["hops"]
+    on = [n for n in legs if sp in legs[n]]
+    if len(on) != 1:
+        why.append("flow %s (sport %d) on legs %s" % (r.get("flow"), sp, on))
+        continue
+    seen.add(on[0])
+    want = ra if on[0] == "a" else rb
+    addrs = [h["address"] for h in hops]
+    if r["result"] != "ok" or len(hops) != 4 or addrs[1] != want or addrs[3] != target:
+        why.append("sport %d took leg %s: hops %s" % (sp, on[0], addrs))
+if len(seen) != 2 and not why:
+    why.append("every flow on leg %s" % seen)
+print("ok %d flows on leg A, %d on leg B" % (len(legs["a"]), len(legs["b"])) if not why
+      else "; ".join(why[:4]))
+EOF
+)
+	if [ "${res%% *}" = ok ] && [ "$(cat "$T/ecmp.rc")" = 0 ]; then pass ecmp-flows "$res"
+	else fail ecmp-flows "$res; rc=$(cat "$T/ecmp.rc"); err: $(head -c 300 "$T/ecmp.err")"; fi
+	echo "ecmp: $res"
+else
+	fail ecmp-flows "lab_chain_alt_up, the multipath route or the captures failed"
+fi
 
 dl_done
