@@ -123,12 +123,6 @@ static void section_end(struct parser *p)
 		struct target_cfg *t = &p->c->targets[p->cur];
 		if (!t->host[0])
 			perr(p, t->line, "target '%s' has no host", t->name);
-		/* Each flow's next probe takes its tuple over from TIME_WAIT
-		 * (engine.h), but not from a connection still open. */
-		if (t->opts.flows > 1 && t->opts.hold_ns >= t->opts.interval_ns)
-			perr(p, t->line, "target '%s': flows = %u needs hold below interval: each "
-			     "flow's probe would still be open at the next round", t->name,
-			     t->opts.flows);
 	}
 	if (p->sect == SEC_REMOTE_WRITE && !p->c->rw[p->c->nrw - 1].url[0])
 		perr(p, p->c->rw[p->c->nrw - 1].line, "[remote_write %s] needs url = http://...",
@@ -612,6 +606,24 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 			if (!(dc->probe_mask & (1u << k)))
 				config_probe_key_copy(&dc->defaults, &c.defaults, (int)k);
 	}
+	/* Each flow's next probe takes its tuple over from TIME_WAIT (engine.h),
+	 * but not from a connection still open: checked once [defaults] apply. */
+	for (size_t i = 0; i < c.ntargets && !p.errline; i++) {
+		const struct target_cfg *t = &c.targets[i];
+		if (t->opts.flows > 1 && t->opts.hold_ns >= t->opts.interval_ns)
+			perr(&p, t->line, "target '%s': flows = %u needs hold below interval: each "
+			     "flow's probe would still be open at the next round", t->name,
+			     t->opts.flows);
+	}
+	for (size_t i = 0; i < c.ndisc && !p.errline; i++) {
+		const struct discovery_cfg *dc = &c.disc[i];
+		if (dc->defaults.flows > 1 && dc->defaults.hold_ns >= dc->defaults.interval_ns)
+			perr(&p, dc->line, "[discovery %s]: flows = %u needs hold below interval: each "
+			     "flow's probe would still be open at the next round", dc->name,
+			     dc->defaults.flows);
+	}
+	if (p.errline)
+		goto out;
 	c.path = strdup(path);
 	if (!c.path) {
 		config_seterr(err, errlen, "%s: out of memory", path);

@@ -18,8 +18,10 @@
 #   times), over IPv4 and IPv6;
 # - the same through the daemon (flows = 8, flow_metrics = yes, both families
 #   at once): tcpprobe_flow_worse names the bad leg's ports, and the flows'
-#   tcpprobe_flow_probes_total and p50 in /metrics equal the captures'.
-# checks: 15
+#   tcpprobe_flow_probes_total and p50 in /metrics equal the captures';
+# - the daemon keeps a flow target's ports its own: another target to the
+#   same address and port never gets one.
+# checks: 16
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -187,6 +189,44 @@ for args in "--flows 0" "--flows 65" "--flows 4 -s 20000" "--flows 8 --source-po
 	fi
 done
 if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
+
+# --- the daemon: a flow target's ports are its own --------------------------------
+# Target a (flows = 4) and target b (one flow) probe the same address and port
+# every 300 ms from a range of 8 ports: a keeps its four, and b, going round
+# the range, never gets one of them, though with no TIME_WAIT they are free
+# nearly all the time.
+{
+	dl_conf_daemon "history=100" "source_ports=20000-20007"
+	printf '[defaults]\nport = %s\ninterval = 300ms\ntime_wait = 0s\n' "$LAB_PORT_OPEN"
+	printf '[target a]\nhost = %s\nflows = 4\n[target b]\nhost = %s\n' "$LAB_S4" "$LAB_S4"
+} >"$tmp/r.conf"
+if dl_start "$tmp/r.conf" && wait_until 20 dl_has_results a 40 && wait_until 10 dl_has_results b 10; then
+	ctl --json history a 100 >"$tmp/r.a"
+	ctl --json history b 100 >"$tmp/r.b"
+	dl_stop
+	if why=$("$PY" - "$tmp/r.a" "$tmp/r.b" <<'EOF'
+import json, sys
+a, b = (json.load(open(f))["results"] for f in sys.argv[1:3])
+port = {}
+for r in a:
+    port.setdefault(r.get("flow"), set()).add(r["source_port"])
+flowports = set().union(*port.values()) if port else set()
+bp = {r["source_port"] for r in b}
+errs = []
+if sorted(port) != [1, 2, 3, 4] or any(len(p) != 1 for p in port.values()) or len(flowports) != 4:
+    errs.append("a: flow -> ports %s" % port)
+if any(r["result"] != "ok" for r in a + b):
+    errs.append("results %s" % sorted({r["result"] for r in a + b}))
+if bp & flowports or len(bp) < 3:
+    errs.append("b's ports %s, a's %s" % (sorted(bp), sorted(flowports)))
+print("; ".join(errs))
+sys.exit(1 if errs else 0)
+EOF
+	); then pass daemon-ports; else fail daemon-ports "$why"; fi
+else
+	fail daemon-ports "the daemon did not start or record results: $(tail -n 3 "$tmp/daemon.log" 2>/dev/null)"
+	dl_stop
+fi
 
 # --- ECMP: the flows on the bad leg, from the bad leg's capture ------------------
 DELAY=20 LOSS=25
