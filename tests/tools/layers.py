@@ -24,12 +24,16 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # name lookups off the loop) share their state (registry_priv.h); the config
 # (config.c: the INI parser; config_keys.c: the probe keys' table;
 # config_sections.c: the other sections' key tables; config_value.c:
-# the value syntax; config_print.c) shares config_priv.h.
-GROUP = {"sched": "registry", "resolve": "registry", "config_keys": "config", "config_sections": "config",
+# the value syntax; config_print.c) shares config_priv.h; discovery
+# (discovery.c: sources, file_sd, applying; discovery_http.c: http_sd)
+# shares discovery_priv.h.
+GROUP = {"sched": "registry", "resolve": "registry", "discovery_http": "discovery",
+         "config_keys": "config", "config_sections": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h
 # only declares each command's entry point (main.c's dispatch table).
-HEADER_MODULE = {"registry_priv.h": "registry", "commands.h": None}
+HEADER_MODULE = {"registry_priv.h": "registry", "discovery_priv.h": "discovery",
+                 "commands.h": None}
 
 
 def module(f):
