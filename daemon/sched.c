@@ -417,11 +417,10 @@ static void trace_launch(struct daemon *d, struct target *t)
 	d->handoffs++;
 }
 
-/* Trace t as soon as it can: once the trace in flight has reported and its
- * connection stopped lingering (it answers late SYN/ACKs with an RST for
- * linger_ns, and holds the reserved 4-tuple meanwhile). Called from the
- * engine's report callbacks: the trace starts from the trace wheel's timer,
- * not inside the engine. */
+/* Trace t now, or once the trace in flight has reported (a reported trace
+ * that still lingers for late SYN/ACKs gives its 4-tuple over, as a
+ * TIME_WAIT does). Called from the engine's report callbacks: the trace
+ * starts from the trace wheel's timer, not inside the engine. */
 static void trace_soon(struct daemon *d, struct target *t, bool early)
 {
 	struct target_trace *tr = t->tr;
@@ -430,12 +429,8 @@ static void trace_soon(struct daemon *d, struct target *t, bool early)
 		tr->again = true;
 		return;
 	}
-	uint64_t now = engine_now(), at = now;
-	if (tr->ended_ns && tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS > at)
-		at = tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS;
-	if (at > tr->due.deadline && tr->due.deadline)
-		return; /* the next slot comes first anyway */
-	wheel_arm(d->twheel, &tr->due, at);
+	uint64_t now = engine_now();
+	wheel_arm(d->twheel, &tr->due, now);
 	wheel_arm_timer(d->twheel, d->trace_ev, now);
 }
 
@@ -445,7 +440,6 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 	struct daemon *d = t->owner;
 	struct target_trace *tr = t->tr;
 	tr->inflight = false;
-	tr->ended_ns = engine_now();
 	if (t->removed) {
 		if (!target_busy(t))
 			drop_zombie(d, t);
@@ -454,6 +448,7 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 	tr->traces++;
 	if (r->trace) {
 		struct path_track *pt = &tr->track;
+		target_keep_trace(t, r->trace); /* ctl show's "trace": the last one */
 		enum path_verdict v = path_observe(pt, r->trace, engine_now());
 		if (v == PATH_CHANGED) {
 			/* One line: what it was, what it is, since when. */
@@ -494,12 +489,6 @@ static void on_trace_due(void *arg, struct wheel_entry *e)
 		tr->next_base += iv;
 		if (tr->next_base < now)
 			tr->next_base += (now - tr->next_base) / iv * iv + iv;
-	}
-	/* The last trace's 4-tuple still lingers: start when it is free. */
-	uint64_t ready = tr->ended_ns ? tr->ended_ns + tr->prof->tp.linger_ns + WHEEL_TICK_NS : 0;
-	if (!tr->inflight && now < ready) {
-		wheel_arm(d->twheel, &tr->due, ready < tr->next_base ? ready : tr->next_base);
-		return;
 	}
 	/* One trace at a time per target: a slot that finds one running passes. */
 	if (!tr->inflight)

@@ -117,7 +117,6 @@ struct target_trace {
 	bool inflight;                    /* a trace runs */
 	bool again;                       /* trace again once it reports (confirm, early) */
 	uint64_t traces, early;           /* traces finished; of those started early (TTL) */
-	uint64_t ended_ns;                /* the last trace's report (its 4-tuple lingers) */
 	/* Every trace of the target from one reserved source port toward
 	 * (dst, dport): one 5-tuple, so ECMP keeps every trace on one path. */
 	uint16_t sport;                   /* 0: none reserved (yet) */

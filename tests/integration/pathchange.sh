@@ -10,7 +10,8 @@
 # trace). Each switch must be one path change (metric, ctl show with the
 # previous path, one log line) within one trace_interval of the switch (the
 # change's time: the first trace that saw it; the confirming trace follows
-# at once); tcpprobe_peer_hops must move 3 -> 2 with route C. The wire
+# at once); tcpprobe_peer_hops must move 3 -> 2 with route C; ctl show's
+# "trace" is the last path trace. The wire
 # judges: a capture on the client's link shows r2' answering TTL 2 after the
 # switch to B, r1-r3's link after C, and the SYN/ACK's TTL 61 -> 62; and
 # every trace of a target leaving from one source port (one 5-tuple).
@@ -185,10 +186,11 @@ fi
 ctl show fast >"$T/show.txt"
 if grep -qE "^  path: +${CHAIN_PATH4[C]}, since " "$T/show.txt" &&
 	grep -qE "^  previous path: +${CHAIN_PATH4[B]}$" "$T/show.txt" &&
-	grep -qE "^  path changes: +2, last at " "$T/show.txt"; then
+	grep -qE "^  path changes: +2, last at " "$T/show.txt" &&
+	[ "$(field fast '" ".join(h["address"] or "*" for h in t["trace"]["hops"])')" = "${CHAIN_PATH4[C]}" ]; then
 	pass show-text
 else
-	fail show-text "$(grep -E 'path' "$T/show.txt" | tr '\n' '|')"
+	fail show-text "$(grep -E 'path' "$T/show.txt" | tr '\n' '|'); last trace: $(field fast 't["trace"]')"
 fi
 sed -n '/^  peer:/,/^  previous path:/p' "$T/show.txt" | sed 's/^/    /'
 grep -E 'path changed|tracing early' "$T/daemon.log" | sed 's/^/    /'
@@ -217,6 +219,12 @@ synack_ttl = {'A': {}, 'B': {}, 'C': {}}
 trace_sports, ttl1 = {}, {}
 targets = [f[0] for f in fams]
 for s in wire.segments(cap):
+    if not s.icmp and s.dst in targets and s.flags & 0x12 == 0x02 and s.ttl <= 30:
+        # a trace's SYN (the probes' go out with TTL 64)
+        k = (s.dst, s.dport)
+        trace_sports.setdefault(k, set()).add(s.sport)
+        if s.ttl == 1:
+            ttl1[k] = ttl1.get(k, 0) + 1
     if s.t < tb:
         ph = 'A'
     elif tb + settle <= s.t < tc:
@@ -231,12 +239,6 @@ for s in wire.segments(cap):
         continue
     elif s.src in targets and s.flags & 0x12 == 0x12:
         synack_ttl[ph].setdefault(s.src, set()).add(s.ttl)
-    elif s.dst in targets and s.flags & 0x12 == 0x02 and s.ttl <= 30:
-        # a trace's SYN (the probes' go out with TTL 64)
-        k = (s.dst, s.dport)
-        trace_sports.setdefault(k, set()).add(s.sport)
-        if s.ttl == 1:
-            ttl1[k] = ttl1.get(k, 0) + 1
 bad = []
 for target, r2, r2alt, r3c in fams:
     if r2 not in te['A'] or r2alt in te['A'] or r3c in te['A']:
