@@ -6,49 +6,31 @@
 # checks: 6
 set -u
 cd "$(dirname "$0")/../.."
+source tests/lab/lab.sh
 # shellcheck source=tests/lab/daemon_lib.sh
 . tests/lab/daemon_lib.sh
-dl_checks ""
-source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-LAB_TCPPROBE=$BIN
+dl_init privsep ""
 user=tpps$$
-tmp=$(mktemp -d /tmp/tcpprobe-privsep.XXXXXX)
-pid=
+# The guard table goes while the lab is still up, the user after the daemon.
 cleanup() {
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
-	[ "${LAB_UP:-0}" = 1 ] && lab_tcpprobe guard remove -c "$tmp/tcpprobe.conf" 2>/dev/null
-	lab_down
+	[ "${LAB_UP:-0}" = 1 ] && lab_tcpprobe guard remove -c "$DL_T/tcpprobe.conf" 2>/dev/null
+	dl_cleanup
 	userdel "$user" 2>/dev/null
-	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
 useradd -M -r -s /usr/sbin/nologin "$user" || { fail privsep-user "useradd failed"; exit 1; }
-lab_up || { fail privsep-lab "lab did not come up"; exit 1; }
-chmod 755 "$tmp"
-mkdir "$tmp/run" && chown "$user" "$tmp/run"
-cat >"$tmp/tcpprobe.conf" <<CONF
-[daemon]
-control_socket = $tmp/run/control.sock
-control_mode = 0666
-metrics_listen = off
-[defaults]
-interval = 500ms
-timeout = 200ms
-retries = 1
-time_wait = 200ms
-[target open4]
-host = $LAB_S4
-port = $LAB_PORT_OPEN
-[target open6]
-host = $LAB_S6
-port = $LAB_PORT_OPEN
-[target slow]
-host = $LAB_S4
-port = $LAB_PORT_SLOWCLOSE
-CONF
-chmod 644 "$tmp/tcpprobe.conf"
+chmod 755 "$DL_T"
+mkdir "$DL_T/run" && chown "$user" "$DL_T/run"
+DL_SOCK=$DL_T/run/control.sock
+{
+	dl_conf_daemon control_mode=0666
+	printf '[defaults]\ninterval = 500ms\ntimeout = 200ms\nretries = 1\ntime_wait = 200ms\n'
+	printf '[target open4]\nhost = %s\nport = %s\n' "$LAB_S4" "$LAB_PORT_OPEN"
+	printf '[target open6]\nhost = %s\nport = %s\n' "$LAB_S6" "$LAB_PORT_OPEN"
+	printf '[target slow]\nhost = %s\nport = %s\n' "$LAB_S4" "$LAB_PORT_SLOWCLOSE"
+} >"$DL_T/tcpprobe.conf"
+chmod 644 "$DL_T/tcpprobe.conf"
+tmp=$DL_T
 
 # An unprivileged daemon that installs the guard itself must fail plainly.
 as_user="setpriv --reuid=$user --regid=$user --clear-groups --inh-caps=+net_raw --ambient-caps=+net_raw"
@@ -61,24 +43,23 @@ lab_tcpprobe guard install -c "$tmp/tcpprobe.conf" &&
 	pass privsep-guard-install || fail privsep-guard-install "guard install/status failed"
 
 lab_capture_start "$tmp/wire.pcap" "tcp" || echo "  capture did not start"
-LAB_WRAP=$as_user lab_tcpprobe_bg daemon -c "$tmp/tcpprobe.conf" --rst-guard=external 2>"$tmp/daemon.log"
-pid=$LAB_BG_PID
+LAB_WRAP=$as_user dl_start "$tmp/tcpprobe.conf" "$tmp/daemon.log" --rst-guard=external
+pid=$DL_PID
 # Until every target has 3 probes (interval 500 ms: about 1.5 s), <= 15 s.
-status=
-for _ in $(seq 1 150); do
-	status=$("$BIN" ctl -s "$tmp/run/control.sock" --json targets 2>&1)
-	echo "$status" | /usr/bin/python3 -c '
+three_each() {
+	status=$(ctl --json targets 2>&1)
+	echo "$status" | "$DL_PY" -c '
 import json,sys
 d=json.loads(sys.stdin.readline())
-sys.exit(0 if len(d["targets"]) == 3 and all(x["probes"] >= 3 for x in d["targets"]) else 1)' 2>/dev/null && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
+sys.exit(0 if len(d["targets"]) == 3 and all(x["probes"] >= 3 for x in d["targets"]) else 1)'
+}
+status=
+wait_until 15 three_each
 caps=$(grep -E '^Cap(Eff|Prm)' /proc/$pid/status 2>/dev/null | awk '{print $2}' | sort -u | tr '\n' ' ')
 # Stop the capture first: at SIGTERM the daemon aborts open probes with its
 # own (marked) RSTs, which are not the kernel's.
 lab_capture_stop "$tmp/wire.pcap"
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+dl_stop; rc=$DL_RC
 ok=$(echo "$status" | /usr/bin/python3 -c '
 import json,sys
 d=json.loads(sys.stdin.readline())

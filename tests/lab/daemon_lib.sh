@@ -12,7 +12,7 @@
 #                           copies of tcpprobe ($DL_BIN) and flood ($DL_FLOOD)
 #   dl_conf_daemon [KEY=VALUE...]   a [daemon] section for the lab: control
 #                           socket in $DL_T, metrics off, overrides appended
-#   dl_start CONF [LOG]     `tcpprobe daemon -c CONF` in the client ns (via
+#   dl_start CONF [LOG [ARGS...]]   `tcpprobe daemon -c CONF ARGS` in the client ns (via
 #                           lab_tcpprobe_bg, $LAB_WRAP applies); waits
 #                           until the control socket answers; PID in $DL_PID
 #   dl_stop [SIGNAL]        signal the daemon (TERM), wait <= 10 s; sets
@@ -269,10 +269,12 @@ dl_conf_daemon() { # KEY=VALUE...: overrides (or additions), one per argument
 	echo
 }
 
-dl_start() { # CONF [LOG]
+dl_start() { # CONF [LOG [DAEMON-ARGS...]]
 	local conf=$1 log=${2:-$DL_T/daemon.log}
+	shift
+	[ $# -gt 0 ] && shift
 	rm -f "$DL_SOCK"
-	lab_tcpprobe_bg daemon -c "$conf" 2>>"$log" || { echo "  lab_tcpprobe_bg refused" >&2; return 1; }
+	lab_tcpprobe_bg daemon -c "$conf" "$@" 2>>"$log" || { echo "  lab_tcpprobe_bg refused" >&2; return 1; }
 	DL_PID=$LAB_BG_PID
 	for _ in $(seq 1 200); do
 		ctl status >/dev/null 2>&1 && return 0
