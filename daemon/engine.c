@@ -633,6 +633,7 @@ static void fill_trace_report(const struct engine *e, struct conn *c, struct pro
 	r->sport = c->lport;
 	r->dport = c->rport;
 	r->kind = PROBE_TRACE;
+	r->flow = c->ctx ? c->ctx->flow : 0;
 	r->result = res->result;
 	r->close_result = CLOSE_NONE;
 	r->peer_wscale = -1;

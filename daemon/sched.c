@@ -85,7 +85,7 @@ void registry_target_destroy(struct target *t)
 		engine_profile_unref(t->tr->prof);
 	free(t->tr);
 	free(t->cfg.labels);
-	free(t->flows);
+	target_flows_free(t->flows);
 	target_dealloc(t);
 }
 

@@ -240,6 +240,13 @@ struct target_flows *target_flows_new(unsigned nf)
 	return tf;
 }
 
+void target_flows_free(struct target_flows *tf)
+{
+	for (unsigned i = 0; tf && i < tf->nf; i++)
+		free(tf->f[i].trace);
+	free(tf);
+}
+
 /* The round ends: its numbers (probes/flows), and this round's RTT becomes
  * each flow's previous one (for the next round's jitter). */
 static void round_end(struct target_flows *tf)
@@ -298,6 +305,15 @@ static void record_flow(struct target_flows *tf, const struct probe_report *r)
 	}
 	if (r->have_peer)
 		f->ttl = r->peer_ttl;
+	if (r->trace) {
+		/* Only the hops used: readers stop at nhops. */
+		size_t sz = offsetof(struct trace_result, hops) + r->trace->nhops * sizeof(r->trace->hops[0]);
+		struct trace_result *tr = realloc(f->trace, sz);
+		if (tr) {
+			memcpy(tr, r->trace, sz);
+			f->trace = tr;
+		}
+	}
 	if (tf->pending & (1ULL << i)) {
 		tf->pending &= ~(1ULL << i);
 		if (!tf->pending)

@@ -84,6 +84,8 @@ struct target_flow {
 	uint8_t ttl;                      /* the last SYN/ACK's; 0: none */
 	uint8_t cur;                      /* this round: TF_* */
 	double cur_rtt_us, prev_rtt_us;   /* this round's and the last round's; NAN: none */
+	struct trace_result *trace;       /* kind trace: the flow's last trace (its ECMP path),
+					   * allocated to its hops; NULL: none */
 };
 enum { TF_NONE, TF_ANSWERED, TF_LOST };
 
@@ -102,6 +104,7 @@ struct target_flows {
 	struct target_flow f[];
 };
 struct target_flows *target_flows_new(unsigned nf);
+void target_flows_free(struct target_flows *tf);
 /* p50 and p99 of flow f's RTT window (us; NAN: none). */
 void target_flow_quantiles(const struct target_flow *f, double *p50, double *p99);
 /* The flows worse than the rest (probes/flows' rule) over the windows. */

@@ -770,6 +770,19 @@ static void put_flows(struct jbuf *j, const struct view_field *f, const struct v
 		if (v.why[i] & FLOWS_WORSE_LOSS)
 			jb_str(j, "loss");
 		jb_arr_end(j);
+		/* kind trace: the flow's last path, hop addresses (null: silent). */
+		if (fl->trace) {
+			jb_key(j, "path");
+			jb_arr(j);
+			for (unsigned h = 0; h < fl->trace->nhops; h++) {
+				char a[64];
+				if (fl->trace->hops[h].kind == TRACE_HOP_SILENT)
+					jb_null(j);
+				else
+					jb_str(j, pkt_addr_str(&fl->trace->hops[h].addr, a, sizeof(a)));
+			}
+			jb_arr_end(j);
+		}
 		jb_obj_end(j);
 	}
 	jb_arr_end(j);

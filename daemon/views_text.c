@@ -430,6 +430,13 @@ static void print_flows(FILE *out, const json_t *t)
 			fmt_pct(num(e, "loss_pct"), loss, sizeof(loss)),
 			fmt_us(num(e, "rtt_p50_us"), p50, sizeof(p50)),
 			fmt_us(num(e, "rtt_p99_us"), p99, sizeof(p99)), ttl, why);
+		const json_t *path = json_object_get(e, "path"), *h;
+		if (json_array_size(path)) {
+			fprintf(out, "        path:");
+			json_array_foreach(path, k, h)
+				fprintf(out, " %s", json_is_string(h) ? json_string_value(h) : "*");
+			fputc('\n', out);
+		}
 	}
 	const json_t *rd = json_object_get(t, "round");
 	if (json_is_object(rd)) {

@@ -19,8 +19,9 @@
 #    of the capture holds more than 10 + the 4-packet burst of our segments;
 #  - ECMP (r1 splits over r2 and r2'): `--flows 12 --kind trace` traces each
 #    flow on its own source port, and each trace names the router that the
-#    captures on r1's two links saw that flow take.
-# checks: 14
+#    captures on r1's two links saw that flow take; a daemon target with
+#    flows = 12 keeps each flow's path (ctl show flows[].path), the same way.
+# checks: 15
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -235,42 +236,45 @@ if lab_chain_alt_up && lab_chain_exec 1 sysctl -qw net.ipv4.fib_multipath_hash_p
 	echo $? >"$T/ecmp.rc"
 	lab_capture_stop "$T/legA.pcap"
 	lab_capture_stop "$T/legB.pcap"
-	res=$("$PY" - "$T/ecmp.out" "$T/legA.pcap" "$T/legB.pcap" "$leg4a" "$leg4b" "$CHAIN_T4" <<'EOF' 2>&1
-import json, sys
-sys.path.insert(0, "tests/lab")
-import wire
-out, pa, pb, ra, rb, target = sys.argv[1:]
-legs = {}
-for name, pcap in (("a", pa), ("b", pb)):
-    legs[name] = {s.sport for s in wire.segments(pcap)
-                  if s.icmp is None and s.flags == 0x02 and s.dst == target}
-traces = [json.loads(l) for l in open(out) if l.strip()]
-why = []
-if len(traces) != 12:
-    why.append("%d traces, want 12" % len(traces))
-seen = set()
-for r in traces:
-    sp, hops = r["source_port"], r["hops"]
-    on = [n for n in legs if sp in legs[n]]
-    if len(on) != 1:
-        why.append("flow %s (sport %d) on legs %s" % (r.get("flow"), sp, on))
-        continue
-    seen.add(on[0])
-    want = ra if on[0] == "a" else rb
-    addrs = [h["address"] for h in hops]
-    if r["result"] != "ok" or len(hops) != 4 or addrs[1] != want or addrs[3] != target:
-        why.append("sport %d took leg %s: hops %s" % (sp, on[0], addrs))
-if len(seen) != 2 and not why:
-    why.append("every flow on leg %s" % seen)
-print("ok %d flows on leg A, %d on leg B" % (len(legs["a"]), len(legs["b"])) if not why
-      else "; ".join(why[:4]))
-EOF
-)
-	if [ "${res%% *}" = ok ] && [ "$(cat "$T/ecmp.rc")" = 0 ]; then pass ecmp-flows "$res"
+	res=$(tc ecmp "$T/ecmp.out" --legs "$T/legA.pcap,$T/legB.pcap" --via "$leg4a,$leg4b" \
+		--target "$CHAIN_T4" --flows 12 2>&1)
+	legs=$(for p in legA legB; do "$PY" tests/lab/wire.py dump "$T/$p.pcap" |
+		awk -v t="$CHAIN_T4" '$5 == t && $7 == "S" { print $4 }' | sort -u | wc -l; done | paste -sd/ -)
+	if [ "$res" = ok ] && [ "$(cat "$T/ecmp.rc")" = 0 ]; then pass ecmp-flows
 	else fail ecmp-flows "$res; rc=$(cat "$T/ecmp.rc"); err: $(head -c 300 "$T/ecmp.err")"; fi
-	echo "ecmp: $res"
+	echo "ecmp: flows over leg A / leg B: $legs"
+	# The daemon: a kind = trace target with flows = 12 keeps each flow's
+	# path (ctl show's flows[].path), judged by the same captures.
+	{
+		dl_conf_daemon
+		cat <<EOF
+[target e4]
+host = $CHAIN_T4
+port = $LAB_PORT_OPEN
+kind = trace
+flows = 12
+interval = 1s
+timeout = 500ms
+retries = 0
+max_hops = 8
+EOF
+	} >"$T/e.conf"
+	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch1-l lab_capture_start "$T/dlegA.pcap" "tcp" &&
+	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch11-l lab_capture_start "$T/dlegB.pcap" "tcp" &&
+	dl_start "$T/e.conf" && wait_until 20 dl_has_results e4 12
+	ctl --json show e4 >"$T/eshow.json"
+	ctl show e4 >"$T/eshow.txt"
+	dl_stop
+	lab_capture_stop "$T/dlegA.pcap"
+	lab_capture_stop "$T/dlegB.pcap"
+	res=$(tc ecmp "$T/eshow.json" --legs "$T/dlegA.pcap,$T/dlegB.pcap" --via "$leg4a,$leg4b" \
+		--target "$CHAIN_T4" --flows 12 2>&1)
+	npaths=$(grep -c '^ *path: ' "$T/eshow.txt")
+	if [ "$res" = ok ] && [ "$npaths" = 12 ]; then pass ecmp-flows-daemon
+	else fail ecmp-flows-daemon "$res; text path lines: $npaths"; fi
 else
 	fail ecmp-flows "lab_chain_alt_up, the multipath route or the captures failed"
+	fail ecmp-flows-daemon "not run"
 fi
 
 dl_done

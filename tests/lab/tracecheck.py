@@ -15,6 +15,14 @@
       ACK number; each hop's rtt_us equal to the capture's SYN -> answer time
       within --tolerance-us (20)
 
+  tracecheck.py ecmp RESULTS --legs A.pcap,B.pcap --via RA,RB --target T --flows N
+      RESULTS is `probe --kind trace --flows N --json` output (one result a
+      line) or a `ctl --json show` of such a target (its flows[].path); the
+      captures on the two ECMP legs' first links say which source port took
+      which leg: every flow's SYNs crossed one leg only, its path has the
+      leg's router (RA or RB) at hop 2 and the target last, and both legs
+      carry some flow
+
 Prints "ok" and exits 0, or prints why and exits 1.
 """
 
@@ -140,7 +148,50 @@ def check_wire(r, pcap, routers, target, silent, tol_us):
     return None
 
 
+def flow_paths(path):
+    """[(source_port, [hop addresses], result or None)] of RESULTS."""
+    with open(path) as f:
+        rows = [json.loads(ln) for ln in f if ln.strip()]
+    if len(rows) == 1 and "target" in rows[0] and isinstance(rows[0]["target"], dict):
+        return [(fl["source_port"], fl.get("path"), None)
+                for fl in rows[0]["target"].get("flows") or []]
+    return [(r["source_port"], [h["address"] for h in r["hops"]], r["result"]) for r in rows]
+
+
+def check_ecmp(results, pcaps, via, target, nflows):
+    legs = [{s.sport for s in wire.segments(p)
+             if s.icmp is None and s.flags == SYN and s.dst == target} for p in pcaps]
+    flows = flow_paths(results)
+    if len(flows) != nflows:
+        return "%d flows, want %d" % (len(flows), nflows)
+    seen, why = set(), []
+    for sport, path, result in flows:
+        on = [i for i, leg in enumerate(legs) if sport in leg]
+        if len(on) != 1 or not path:
+            why.append("sport %d: on legs %s, path %s" % (sport, on, path))
+            continue
+        seen.add(on[0])
+        if (result not in (None, "ok") or len(path) != 4 or path[1] != via[on[0]]
+                or path[3] != target):
+            why.append("sport %d took leg %d: path %s (%s)" % (sport, on[0], path, result))
+    if not why and len(seen) != 2:
+        why.append("every flow on leg %s" % seen)
+    return "; ".join(why[:4]) or None
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "ecmp":
+        p = argparse.ArgumentParser()
+        p.add_argument("cmd")
+        p.add_argument("results")
+        p.add_argument("--legs", required=True)
+        p.add_argument("--via", required=True)
+        p.add_argument("--target", required=True)
+        p.add_argument("--flows", type=int, required=True)
+        a = p.parse_args()
+        why = check_ecmp(a.results, a.legs.split(","), a.via.split(","), a.target, a.flows)
+        print(why or "ok")
+        return 1 if why else 0
     p = argparse.ArgumentParser()
     p.add_argument("cmd", choices=("hops", "wire"))
     p.add_argument("json")
