@@ -15,7 +15,7 @@
 # judges: a capture on the client's link shows r2' answering TTL 2 after the
 # switch to B, r1-r3's link after C, and the SYN/ACK's TTL 61 -> 62; and
 # every trace of a target leaving from one source port (one 5-tuple).
-# checks: 14
+# checks: 15
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -195,6 +195,18 @@ fi
 sed -n '/^  peer:/,/^  previous path:/p' "$T/show.txt" | sed 's/^/    /'
 grep -E 'path changed|tracing early' "$T/daemon.log" | sed 's/^/    /'
 
+# Added at run time with trace_interval and removed, twice (a trace still
+# in flight outlives its target, which is freed when the trace reports).
+TADD=$(now_s)
+if ctl add added "[$CHAIN_T6]:$LAB_PORT_OPEN" kind=syn interval=300ms trace_interval=1s >/dev/null &&
+	wait_until 15 has_path added "${CHAIN_PATH6[C]}" && ctl remove added >/dev/null &&
+	wait_until 5 absent added && ctl add added "[$CHAIN_T6]:$LAB_PORT_OPEN" trace_interval=1s >/dev/null &&
+	wait_until 15 has_path added "${CHAIN_PATH6[C]}" && ctl remove added >/dev/null && ctl status >/dev/null; then
+	pass add-remove
+else
+	fail add-remove "path '$(path_of added)'; $(tail -n 3 "$T/daemon.log" | tr '\n' '|')"
+fi
+
 dl_stop
 lab_capture_stop "$CAP"
 if [ "$DL_RC" = 0 ]; then pass daemon-exit; else fail daemon-exit "exit status $DL_RC"; fi
@@ -204,7 +216,7 @@ if why=$(lab_capture_ok "$CAP" 10 'icmp11/0'); then
 	why=$("$DL_PY" - "$DL_ROOT/tests/lab" "$CAP" "$TB" "$TC" \
 		"$CHAIN_T4,${CHAIN_R4[2]},$CHAIN_ALT_R4,$(lab_chain_net4 13).2" \
 		"$CHAIN_T6,${CHAIN_R6[2]},$CHAIN_ALT_R6,$(lab_chain_net6 13)::2" \
-		"$LAB_PORT_OPEN" "$LAB_PORT_EXTRA_LO" 2 <<'EOF'
+		"$LAB_PORT_OPEN" "$LAB_PORT_EXTRA_LO" 2 "$TADD" <<'EOF'
 import ipaddress
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -213,13 +225,14 @@ cap, tb, tc = sys.argv[2:5]
 # per family: the target, r2, r2', r3 on the r1-r3 link
 fams = [[str(ipaddress.ip_address(a)) for a in arg.split(',')] for arg in sys.argv[5:7]]
 tb, tc = int(float(tb) * 1e9), int(float(tc) * 1e9)
+tadd = int(float(sys.argv[10]) * 1e9)  # then target "added" traces the IPv6 target too
 settle = 500000000  # a trace in flight at the switch may still end the old way
 te = {'A': set(), 'B': set(), 'C': set()}
 synack_ttl = {'A': {}, 'B': {}, 'C': {}}
 trace_sports, ttl1 = {}, {}
 targets = [f[0] for f in fams]
 for s in wire.segments(cap):
-    if not s.icmp and s.dst in targets and s.flags & 0x12 == 0x02 and s.ttl <= 30:
+    if not s.icmp and s.dst in targets and s.flags & 0x12 == 0x02 and s.ttl <= 30 and s.t < tadd:
         # a trace's SYN (the probes' go out with TTL 64)
         k = (s.dst, s.dport)
         trace_sports.setdefault(k, set()).add(s.sport)
