@@ -190,6 +190,51 @@ oom:
 }
 
 /* s: a line starting with '['. Returns 0, or -1 after perr(). */
+/* "[WORD NAME]" of a section that repeats by name ([discovery NAME],
+ * [remote_write NAME]): NAME checked, a duplicate refused, and a new zeroed
+ * element of size elem appended to *arr (its name first, its line at
+ * line_off) with its key table's defaults; the parser is then in section
+ * st. 0, -1 after an error, -2 when sec is not WORD's. */
+_Static_assert(offsetof(struct discovery_cfg, name) == 0 &&
+		       offsetof(struct remote_write_cfg, name) == 0,
+	       "named sections start with their name");
+static int named_section(struct parser *p, const char *sec, const char *word, void **arr,
+			 size_t *n, size_t elem, size_t line_off, enum config_key_section ks,
+			 enum section st, int line)
+{
+	size_t wl = strlen(word);
+	if (strncmp(sec, word, wl) || (sec[wl] != '\0' && sec[wl] != ' ' && sec[wl] != '\t'))
+		return -2;
+	const char *name = sec + wl;
+	name += strspn(name, " \t");
+	if (!*name || strlen(name) >= CFG_NAME_MAX || strspn(name, CFG_NAME_CHARS) != strlen(name)) {
+		perr(p, line, "[%s NAME] needs a name of 1-%d characters of A-Z a-z 0-9 . _ -", word,
+		     CFG_NAME_MAX - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		const char *el = (const char *)*arr + i * elem;
+		if (!strcmp(el, name)) {
+			perr(p, line, "duplicate section [%s %s] (first at line %d)", word, name,
+			     *(const int *)(el + line_off));
+			return -1;
+		}
+	}
+	char *a = realloc(*arr, (*n + 1) * elem);
+	if (!a) {
+		perr(p, line, "out of memory");
+		return -1;
+	}
+	*arr = a;
+	a += (*n)++ * elem;
+	memset(a, 0, elem);
+	snprintf(a, CFG_NAME_MAX, "%s", name);
+	*(int *)(a + line_off) = line;
+	config_sect_defaults(ks, a);
+	p->sect = st;
+	return 0;
+}
+
 static int section_header(struct parser *p, const char *s)
 {
 	const char *e = strchr(s, ']');
@@ -249,64 +294,15 @@ static int section_header(struct parser *p, const char *s)
 		p->sect = SEC_TARGET;
 		return 0;
 	}
-	if (!strncmp(sec, "discovery", 9) && (sec[9] == '\0' || sec[9] == ' ' || sec[9] == '\t')) {
-		const char *name = sec + 9;
-		name += strspn(name, " \t");
-		if (!*name || strlen(name) >= CFG_NAME_MAX ||
-		    strspn(name, CFG_NAME_CHARS) != strlen(name)) {
-			perr(p, line, "[discovery NAME] needs a name of 1-%d characters of "
-				      "A-Z a-z 0-9 . _ -", CFG_NAME_MAX - 1);
-			return -1;
-		}
-		for (size_t i = 0; i < p->c->ndisc; i++)
-			if (!strcmp(p->c->disc[i].name, name)) {
-				perr(p, line, "duplicate section [discovery %s] (first at line %d)",
-				     name, p->c->disc[i].line);
-				return -1;
-			}
-		struct discovery_cfg *a = realloc(p->c->disc, (p->c->ndisc + 1) * sizeof(*a));
-		if (!a) {
-			perr(p, line, "out of memory");
-			return -1;
-		}
-		p->c->disc = a;
-		a = &a[p->c->ndisc++];
-		memset(a, 0, sizeof(*a));
-		snprintf(a->name, sizeof(a->name), "%s", name);
-		a->line = line;
-		config_sect_defaults(CONFIG_KEYS_DISCOVERY, a);
-		p->sect = SEC_DISCOVERY;
-		return 0;
-	}
-	if (!strncmp(sec, "remote_write", 12) && (sec[12] == '\0' || sec[12] == ' ' || sec[12] == '\t')) {
-		const char *name = sec + 12;
-		name += strspn(name, " \t");
-		if (!*name || strlen(name) >= CFG_NAME_MAX ||
-		    strspn(name, CFG_NAME_CHARS) != strlen(name)) {
-			perr(p, line, "[remote_write NAME] needs a name of 1-%d characters of "
-				      "A-Z a-z 0-9 . _ -", CFG_NAME_MAX - 1);
-			return -1;
-		}
-		for (size_t i = 0; i < p->c->nrw; i++)
-			if (!strcmp(p->c->rw[i].name, name)) {
-				perr(p, line, "duplicate section [remote_write %s] (first at line %d)",
-				     name, p->c->rw[i].line);
-				return -1;
-			}
-		struct remote_write_cfg *a = realloc(p->c->rw, (p->c->nrw + 1) * sizeof(*a));
-		if (!a) {
-			perr(p, line, "out of memory");
-			return -1;
-		}
-		p->c->rw = a;
-		a = &a[p->c->nrw++];
-		memset(a, 0, sizeof(*a));
-		snprintf(a->name, sizeof(a->name), "%s", name);
-		a->line = line;
-		config_sect_defaults(CONFIG_KEYS_REMOTE_WRITE, a);
-		p->sect = SEC_REMOTE_WRITE;
-		return 0;
-	}
+	int r = named_section(p, sec, "discovery", (void **)&p->c->disc, &p->c->ndisc,
+			      sizeof(*p->c->disc), offsetof(struct discovery_cfg, line),
+			      CONFIG_KEYS_DISCOVERY, SEC_DISCOVERY, line);
+	if (r == -2)
+		r = named_section(p, sec, "remote_write", (void **)&p->c->rw, &p->c->nrw,
+				  sizeof(*p->c->rw), offsetof(struct remote_write_cfg, line),
+				  CONFIG_KEYS_REMOTE_WRITE, SEC_REMOTE_WRITE, line);
+	if (r != -2)
+		return r;
 	perr(p, line, "unknown section [%s]", sec);
 	return -1;
 }
