@@ -1,8 +1,9 @@
 /* control.c: the control socket. A Unix stream socket speaking one request
  * line in, JSON lines out (see ctlproto.h for the request language).
  *
- * Like relayd's control.c: libevent accepts, every client is a bufferevent
- * with bounded input (one request line) and a high-water mark on output,
+ * Like relayd's control.c: the listener accepts (at control priority),
+ * every client is a bufferevent with bounded input (one request line) and
+ * a high-water mark on output,
  * peer credentials are read from the kernel (SO_PEERCRED), never from the
  * client, and running out of descriptors pauses accepting for a second
  * instead of spinning. One handle_x() per command, as chrony's cmdmon;
@@ -11,7 +12,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -34,6 +34,7 @@
 #include "views.h"
 
 #define CTL_CLIENTS_MAX 256
+#define CTL_ACCEPT_BATCH 64         /* clients accepted per loop pass, at most */
 #define CTL_OUT_HIGH (1u << 20)     /* queued reply bytes before we stop answering */
 #define CTL_IN_HIGH (2 * CTL_LINE_MAX) /* buffered request bytes: stop reading */
 #define CTL_IDLE_S 60               /* no request for this long: closed (not watchers) */
@@ -56,6 +57,10 @@ struct ctl_client {
 	enum admin_state admin;
 	unsigned garbage;
 	unsigned probes;   /* one-shot probes in flight */
+	/* `metrics` being sent, a piece at a time (send_metrics_piece): the
+	 * next one is rendered when the output is down to the mark. */
+	struct metrics_stream *ms;
+	struct event *ms_ev; /* renders it, at default priority (handle_metrics) */
 	bool watching;
 	bool closing;      /* answer sent, hang up once it is flushed */
 	bool eof;          /* the client shut its sending side */
@@ -65,7 +70,11 @@ struct control {
 	struct daemon *d;
 	control_reload_fn reload;
 	struct event_base *base;
-	struct evconnlistener *lev;
+	/* The listening socket's event, at control priority: evconnlistener's
+	 * runs at default priority, where a new client waited behind a pass of
+	 * probing and rendering (ctl status at 6,000 targets: up to 0.5 s). */
+	int lfd;
+	struct event *listen_ev;
 	struct event *accept_ev; /* turns accepting back on after EMFILE */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
@@ -284,38 +293,63 @@ static void handle_reload(struct ctl_client *cl, const struct ctl_request *rq)
 	reply_end(cl);
 }
 
-static void free_reply(const void *data, size_t len, void *arg) { free((void *)(uintptr_t)data); }
+/* The reply is {"text":"...","ok":true}: the text, JSON-escaped, goes out
+ * in pieces (6,000 targets make ~24 MB of it), the next rendered when the
+ * output is down to METRICS_STREAM_LOW (on_write), so that other clients
+ * are answered in between; "ok" comes last because only the last piece
+ * knows whether all of it could be rendered. A piece is rendered at
+ * default priority, with the probing. */
+static void send_metrics_piece(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client *cl = arg;
+	struct jbuf text, *j = &cl->c->jb;
+	jb_init(&text);
+	int rc = metrics_stream_next(cl->ms, &text, METRICS_PIECE);
+	jb_reset(j);
+	jb_str_part(j, text.p);
+	jb_free(&text);
+	if (rc) {
+		const char *end = rc > 0 ? "\",\"ok\":true}\n"
+					 : "\",\"ok\":false,\"error\":\"out of memory\"}\n";
+		jb_append(j, end, strlen(end));
+	}
+	if (j->oom || bufferevent_write(cl->bev, j->p, j->len) < 0) {
+		/* Not even the end fits: hang up rather than leave the line open. */
+		cl->closing = true;
+		rc = -1;
+	}
+	jb_reset(j);
+	jb_shrink(j);
+	if (!rc)
+		return;
+	metrics_stream_free(cl->ms);
+	cl->ms = NULL;
+	bufferevent_setwatermark(cl->bev, EV_WRITE, 0, 0); /* on_write: fully drained again */
+	client_kick(cl); /* requests that came in meanwhile */
+}
 
 static void handle_metrics(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	struct jbuf text;
-	jb_init(&text);
-	metrics_render(cl->c->d, &text);
-	if (text.oom) {
-		jb_free(&text);
+	/* Rendering is not control work: at control priority, a client
+	 * reading fast kept control events active pass after pass, and the
+	 * listener (default priority) accepted nobody until the end. */
+	if (!cl->ms_ev && (cl->ms_ev = event_new(cl->c->base, -1, 0, send_metrics_piece, cl)))
+		event_priority_set(cl->ms_ev, DAEMON_PRIO_DEFAULT);
+	if (!cl->ms_ev || !(cl->ms = metrics_stream_new(cl->c->d))) {
 		reply_error(cl, "out of memory");
 		return;
 	}
-	/* Tens of MB for thousands of targets: the reply is built in a buffer
-	 * of its own, sized once, and handed to the socket without a copy. */
-	struct jbuf r;
-	jb_init(&r);
-	size_t want = text.len + text.len / 4 + 64;
-	if ((r.p = malloc(want)))
-		r.cap = want;
-	jb_obj(&r);
-	jb_key(&r, "ok");
-	jb_bool(&r, true);
-	jb_key(&r, "text");
-	jb_str(&r, text.p ? text.p : "");
-	jb_free(&text);
-	jb_obj_end(&r);
-	jb_append(&r, "\n", 1);
-	if (r.oom || evbuffer_add_reference(bufferevent_get_output(cl->bev), r.p, r.len,
-					    free_reply, NULL) < 0) {
-		jb_free(&r);
-		reply_error(cl, "out of memory");
-	}
+	static const char head[] = "{\"text\":\"";
+	bufferevent_write(cl->bev, head, sizeof(head) - 1);
+	bufferevent_setwatermark(cl->bev, EV_WRITE, METRICS_STREAM_LOW, 0);
+	/* A Unix socket takes wmem_default (~200 KB) per write: 31 MB took
+	 * ~150 loop passes. A piece per pass instead (the kernel caps the
+	 * buffer at net.core.wmem_max; failing that, the default stays). */
+	int sndbuf = METRICS_PIECE;
+	(void)setsockopt(bufferevent_getfd(cl->bev), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			 sizeof(sndbuf));
+	bufferevent_set_max_single_write(cl->bev, METRICS_PIECE);
+	event_active(cl->ms_ev, EV_TIMEOUT, 0);
 }
 
 static void client_free(struct ctl_client *cl);
@@ -471,6 +505,12 @@ static void client_free(struct ctl_client *cl)
 	}
 	if (cl->resume_ev)
 		event_free(cl->resume_ev);
+	if (cl->ms)
+		log_info("control: client %llu (uid %u pid %d) gone during 'metrics'; render stopped",
+			 (unsigned long long)cl->id, (unsigned)cl->uid, (int)cl->pid);
+	metrics_stream_free(cl->ms);
+	if (cl->ms_ev)
+		event_free(cl->ms_ev);
 	bufferevent_free(cl->bev);
 	log_debug("control: client %llu (uid %u pid %d) gone", (unsigned long long)cl->id,
 		  (unsigned)cl->uid, (int)cl->pid);
@@ -485,7 +525,7 @@ static bool client_maybe_finish(struct ctl_client *cl)
 		client_free(cl);
 		return true;
 	}
-	if ((cl->closing || cl->eof) && !cl->probes && out_len(cl) == 0) {
+	if ((cl->closing || cl->eof) && !cl->probes && !cl->ms && out_len(cl) == 0) {
 		client_free(cl);
 		return true;
 	}
@@ -541,7 +581,7 @@ static void client_request(struct ctl_client *cl, const char *line, size_t len)
 static void client_process(struct ctl_client *cl)
 {
 	struct evbuffer *in = bufferevent_get_input(cl->bev);
-	while (!cl->closing && !cl->probes) {
+	while (!cl->closing && !cl->probes && !cl->ms) {
 		size_t avail = evbuffer_get_length(in);
 		if (!avail)
 			break;
@@ -617,6 +657,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct ctl_client *cl = arg;
+	if (cl->ms) {
+		event_active(cl->ms_ev, EV_TIMEOUT, 0); /* the next piece of `metrics` */
+		return;
+	}
 	if (client_maybe_finish(cl))
 		return;
 	/* Reading stopped for the mark (a closing client stays stopped). */
@@ -663,10 +707,8 @@ static void refuse(evutil_socket_t fd, const char *msg)
 	evutil_closesocket(fd);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(struct control *c, int fd)
 {
-	struct control *c = arg;
 	if (c->nclients >= CTL_CLIENTS_MAX) {
 		if (!c->refused_full++)
 			log_warnx("control: %d clients connected; refusing more", CTL_CLIENTS_MAX);
@@ -722,20 +764,30 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 static void on_accept_again(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *c = arg;
-	evconnlistener_enable(c->lev);
+	event_add(c->listen_ev, NULL);
 }
 
-/* libevent calls this for accept errors it does not retry itself. Out of
- * descriptors the socket stays readable: stop accepting for a second
- * instead of spinning (relayd's habit). */
-static void on_accept_error(struct evconnlistener *l, void *arg)
+/* New clients, a bounded number per loop pass. Out of descriptors the
+ * socket stays readable: stop accepting for a second instead of spinning
+ * (relayd's habit). */
+static void on_listen(evutil_socket_t lfd, short what, void *arg)
 {
 	struct control *c = arg;
-	int err = EVUTIL_SOCKET_ERROR();
-	log_warnx("control: accept: %s; not accepting for 1 s", strerror(err));
-	evconnlistener_disable(c->lev);
-	struct timeval one = { 1, 0 };
-	evtimer_add(c->accept_ev, &one);
+	for (int i = 0; i < CTL_ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			on_accept(c, fd);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return;
+		log_warnx("control: accept: %s; not accepting for 1 s", strerror(errno));
+		event_del(c->listen_ev);
+		struct timeval one = { 1, 0 };
+		evtimer_add(c->accept_ev, &one);
+		return;
+	}
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -947,16 +999,19 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 	}
-	c->accept_ev = evtimer_new(c->base, on_accept_again, c);
-	c->lev = c->accept_ev ? evconnlistener_new(c->base, on_accept, c,
-						   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-						   64, fd)
-			      : NULL;
-	if (!c->lev) {
+	if (listen(fd, 64) < 0) {
 		snprintf(err, errlen, "listen %s: %s", c->path, strerror(errno));
 		goto fail;
 	}
-	evconnlistener_set_error_cb(c->lev, on_accept_error);
+	c->accept_ev = evtimer_new(c->base, on_accept_again, c);
+	c->listen_ev = event_new(c->base, fd, EV_READ | EV_PERSIST, on_listen, c);
+	if (!c->accept_ev || !c->listen_ev ||
+	    event_priority_set(c->listen_ev, DAEMON_PRIO_CONTROL) < 0 ||
+	    event_add(c->listen_ev, NULL) < 0) {
+		snprintf(err, errlen, "listen %s: cannot start the listener", c->path);
+		goto fail;
+	}
+	c->lfd = fd;
 	log_info("control: listening on %s (mode %04o%s%s%s%s)", c->path,
 		 (unsigned)(cfg->control_mode & 0777), sock_gid != (gid_t)-1 ? ", group " : "",
 		 cfg->control_group, c->have_admin_gid ? ", admin group " : "", c->admin_group);
@@ -966,6 +1021,8 @@ fail:
 		close(fd);
 	if (bound)
 		unlink(c->path);
+	if (c->listen_ev)
+		event_free(c->listen_ev);
 	if (c->accept_ev)
 		event_free(c->accept_ev);
 	jb_free(&c->jb);
@@ -980,8 +1037,10 @@ void control_free(struct control *c)
 	struct ctl_client *cl;
 	while ((cl = TAILQ_FIRST(&c->clients)))
 		client_free(cl);
-	if (c->lev)
-		evconnlistener_free(c->lev);
+	if (c->listen_ev) {
+		event_free(c->listen_ev);
+		close(c->lfd);
+	}
 	if (c->accept_ev)
 		event_free(c->accept_ev);
 	free(c->admin_uids);

@@ -106,9 +106,8 @@ static size_t utf8_len(const unsigned char *p)
 /* JSON text is UTF-8 (RFC 8259 section 8.1): a byte that does not start a
  * well-formed sequence (a file name, a label from a discovery file) is
  * written as U+FFFD, so strict readers (jansson in ctl) take every reply. */
-static void str_raw(struct jbuf *j, const char *s)
+static void str_body(struct jbuf *j, const char *s)
 {
-	put(j, "\"");
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		char esc[8];
@@ -142,8 +141,16 @@ static void str_raw(struct jbuf *j, const char *s)
 		}
 		p += n;
 	}
+}
+
+static void str_raw(struct jbuf *j, const char *s)
+{
+	put(j, "\"");
+	str_body(j, s);
 	put(j, "\"");
 }
+
+void jb_str_part(struct jbuf *j, const char *s) { str_body(j, s ? s : ""); }
 
 void jb_key(struct jbuf *j, const char *k)
 {

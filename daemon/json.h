@@ -24,6 +24,9 @@ void jb_arr(struct jbuf *j);     /* [ */
 void jb_arr_end(struct jbuf *j); /* ] */
 void jb_key(struct jbuf *j, const char *k);
 void jb_str(struct jbuf *j, const char *s);
+/* The inside of a string escaped, without quotes or comma: a long string
+ * written in parts (`ctl metrics`), each part whole UTF-8 sequences. */
+void jb_str_part(struct jbuf *j, const char *s);
 void jb_int(struct jbuf *j, int64_t v);
 void jb_uint(struct jbuf *j, uint64_t v);
 /* A run of "key": unsigned members. */

@@ -32,27 +32,89 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+struct scrape;
+
 struct metrics_server {
 	struct daemon *d;
 	struct evhttp *http;
 	char listen[64];
-	size_t size_hint; /* last body size: the next one is about the same */
+	struct scrape *scrapes; /* GETs being answered, piece by piece */
 };
 
-static struct target *registry_at(void *arg, size_t i) { return registry_target_at(arg, i); }
+/* ---- the exposition, in pieces ---- */
+
+enum { STREAM_STATUS, STREAM_TARGETS, STREAM_REMOTE_WRITE, STREAM_DONE };
+
+struct metrics_stream {
+	struct daemon *d;
+	struct target **t; /* pinned: valid until the stream is freed */
+	size_t n;
+	int stage;
+	struct metrics_cursor cur;
+};
+
+static struct target *pinned_at(void *arg, size_t i)
+{
+	return ((struct metrics_stream *)arg)->t[i];
+}
+
+struct metrics_stream *metrics_stream_new(struct daemon *d)
+{
+	struct metrics_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->d = d;
+	if (!(s->t = registry_targets_pin(d, &s->n))) {
+		free(s);
+		return NULL;
+	}
+	const struct config *c = registry_config(d);
+	metrics_cursor_init(&s->cur, c->d.buckets, c->d.n_buckets);
+	return s;
+}
+
+int metrics_stream_next(struct metrics_stream *s, struct jbuf *out, size_t budget)
+{
+	size_t start = out->len;
+	while (s->stage != STREAM_DONE && out->len - start < budget && !out->oom) {
+		switch (s->stage) {
+		case STREAM_STATUS: {
+			struct registry_status st;
+			registry_status(s->d, &st);
+			metrics_render_status(out, &st);
+			s->stage = STREAM_TARGETS;
+			break;
+		}
+		case STREAM_TARGETS:
+			if (metrics_render_targets_step(&s->cur, out, pinned_at, s, s->n,
+							budget - (out->len - start)))
+				s->stage = STREAM_REMOTE_WRITE;
+			break;
+		default:
+			remote_write_metrics(registry_remote_writers(s->d), out);
+			s->stage = STREAM_DONE;
+		}
+	}
+	if (out->oom)
+		return -1;
+	return s->stage == STREAM_DONE;
+}
+
+void metrics_stream_free(struct metrics_stream *s)
+{
+	if (!s)
+		return;
+	metrics_cursor_free(&s->cur);
+	registry_targets_unpin(s->d, s->t);
+	free(s);
+}
 
 void metrics_render(struct daemon *d, struct jbuf *out)
 {
-	struct registry_status s;
-	registry_status(d, &s);
-	metrics_render_status(out, &s);
-
-	/* The registry holds live targets only: one removed while its probe
-	 * was in flight waits for the report outside it (sched_remove). */
-	const struct config *c = registry_config(d);
-	metrics_render_targets(out, registry_at, d, registry_target_count(d), c->d.buckets,
-			       c->d.n_buckets);
-	remote_write_metrics(registry_remote_writers(d), out);
+	struct metrics_stream *s = metrics_stream_new(d);
+	if (!s || metrics_stream_next(s, out, SIZE_MAX) < 0)
+		out->oom = true;
+	metrics_stream_free(s);
 }
 
 /* ---- HTTP ---- */
@@ -84,41 +146,33 @@ static bool accepts_gzip(const char *ae)
 	return false;
 }
 
-/* gzip (RFC 1952) p into out, in chunks reserved in the evbuffer itself. */
-static int gzip_into(struct evbuffer *out, const char *p, size_t n)
+/* Deflate n bytes at p into out, in chunks reserved in the evbuffer itself;
+ * flush Z_FINISH ends the stream (the gzip trailer). 0, or -1. */
+static int deflate_into(z_stream *z, struct evbuffer *out, const char *p, size_t n, int flush)
 {
-	z_stream z;
-	memset(&z, 0, sizeof(z));
-	/* Level 1: on 10,000 targets it is several times faster than the default
-	 * level 6 for an output only a little larger (measured in test_metrics). */
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -1;
-	int rc = Z_OK;
-	while (rc != Z_STREAM_END) {
-		if (!z.avail_in && n) {
-			size_t chunk = n > (1u << 30) ? (1u << 30) : n;
-			z.next_in = (Bytef *)(uintptr_t)p;
-			z.avail_in = (uInt)chunk;
-			p += chunk;
-			n -= chunk;
-		}
+	z->next_in = (Bytef *)(uintptr_t)p;
+	z->avail_in = (uInt)n; /* a piece: METRICS_PIECE plus one target */
+	for (;;) {
 		struct evbuffer_iovec v;
 		if (evbuffer_reserve_space(out, 256 * 1024, &v, 1) < 1)
-			break;
-		z.next_out = v.iov_base;
-		z.avail_out = (uInt)(v.iov_len > (1u << 30) ? (1u << 30) : v.iov_len);
-		uInt before = z.avail_out;
-		rc = deflate(&z, n ? Z_NO_FLUSH : Z_FINISH);
-		v.iov_len = before - z.avail_out;
-		if (evbuffer_commit_space(out, &v, 1) < 0 || (rc != Z_OK && rc != Z_STREAM_END &&
-							    rc != Z_BUF_ERROR))
-			break;
+			return -1;
+		z->next_out = v.iov_base;
+		z->avail_out = (uInt)(v.iov_len > (1u << 30) ? (1u << 30) : v.iov_len);
+		uInt before = z->avail_out;
+		int rc = deflate(z, flush);
+		v.iov_len = before - z->avail_out;
+		if (evbuffer_commit_space(out, &v, 1) < 0)
+			return -1;
+		if (rc == Z_STREAM_END)
+			return 0;
+		if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return -1;
+		/* Without a flush, deflate is done with the input once it has
+		 * taken all of it and left output room unused. */
+		if (flush == Z_NO_FLUSH && !z->avail_in && z->avail_out)
+			return 0;
 	}
-	deflateEnd(&z);
-	return rc == Z_STREAM_END ? 0 : -1;
 }
-
-static void free_body(const void *data, size_t len, void *arg) { free((void *)(uintptr_t)data); }
 
 static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
 {
@@ -147,70 +201,177 @@ static uint64_t mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+/* A GET of /metrics: a chunked reply, one piece of the exposition per
+ * loop pass. The next piece is rendered when the last one has left for
+ * the socket (evhttp's chunk callback), so a scraper that reads slowly
+ * costs memory for one piece, not for the whole body; one that goes away
+ * stops the render (scrape_closed). */
+struct scrape {
+	struct metrics_server *m;
+	struct evhttp_request *req;
+	struct metrics_stream *ms;
+	struct jbuf text; /* the piece being rendered */
+	bool gz;
+	z_stream z;
+	size_t text_bytes, body_bytes;
+	unsigned pieces;
+	uint64_t t0;
+	struct scrape *next;
+};
+
+static void scrape_free(struct scrape *sc)
+{
+	for (struct scrape **pp = &sc->m->scrapes; *pp; pp = &(*pp)->next) {
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
+	}
+	metrics_stream_free(sc->ms);
+	jb_free(&sc->text);
+	if (sc->gz)
+		deflateEnd(&sc->z);
+	free(sc);
+}
+
+/* Our part in the request is over: its connection no longer tells us. */
+static void scrape_detach(struct scrape *sc)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(sc->req);
+	if (evcon)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+}
+
+/* The scraper went away (or timed out) before the end. */
+static void scrape_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct scrape *sc = arg;
+	struct evhttp_request *req = sc->req;
+	log_info("metrics: scraper gone after %u pieces (%zu bytes) of /metrics; render stopped",
+		 sc->pieces, sc->body_bytes);
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	scrape_free(sc);
+	/* An unfinished request that libevent took off its failed connection
+	 * is ours to free; one still on it goes with the connection. */
+	if (!evhttp_request_get_connection(req))
+		evhttp_send_reply_end(req);
+}
+
+/* Out of memory half-way: the connection is closed without the last
+ * chunk, so that the scraper sees a failed scrape, not a short one. */
+static void scrape_abort(struct scrape *sc)
+{
+	struct evhttp_request *req = sc->req;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	log_warnx("metrics: out of memory rendering /metrics; connection closed");
+	scrape_detach(sc);
+	scrape_free(sc);
+	if (evcon)
+		evhttp_connection_free(evcon);
+	else
+		evhttp_send_reply_end(req);
+}
+
+static void scrape_send(struct scrape *sc);
+
+static void scrape_sent(struct evhttp_connection *evcon, void *arg) { scrape_send(arg); }
+
+/* Render and send the next piece (compressed: several pieces when deflate
+ * kept one to itself, as an empty chunk is not sent and would never call
+ * back); after the last, the end of the reply. */
+static void scrape_send(struct scrape *sc)
+{
+	struct evbuffer *buf = evbuffer_new();
+	int rc = buf ? 0 : -1;
+	while (rc == 0 && !evbuffer_get_length(buf)) {
+		jb_reset(&sc->text);
+		rc = metrics_stream_next(sc->ms, &sc->text, METRICS_PIECE);
+		if (rc < 0)
+			break;
+		sc->text_bytes += sc->text.len;
+		const char *p = sc->text.p ? sc->text.p : "";
+		if (sc->gz ? deflate_into(&sc->z, buf, p, sc->text.len, rc ? Z_FINISH : Z_NO_FLUSH) < 0
+			   : evbuffer_add(buf, p, sc->text.len) < 0)
+			rc = -1;
+	}
+	if (rc < 0) {
+		if (buf)
+			evbuffer_free(buf);
+		scrape_abort(sc);
+		return;
+	}
+	struct evhttp_request *req = sc->req;
+	sc->body_bytes += evbuffer_get_length(buf);
+	sc->pieces++;
+	if (!rc) {
+		evhttp_send_reply_chunk_with_cb(req, buf, scrape_sent, sc);
+		evbuffer_free(buf);
+		return;
+	}
+	/* evhttp finishes the request when the output has drained: all of it. */
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	if (evcon)
+		bufferevent_setwatermark(evhttp_connection_get_bufferevent(evcon), EV_WRITE, 0, 0);
+	log_debug("metrics: %zu bytes rendered in %u pieces over %.1f ms, %zu sent%s",
+		  sc->text_bytes, sc->pieces, (double)(mono_ns() - sc->t0) / 1e6, sc->body_bytes,
+		  sc->gz ? " (gzip)" : "");
+	evhttp_send_reply_chunk(req, buf);
+	evbuffer_free(buf);
+	scrape_detach(sc);
+	scrape_free(sc);
+	evhttp_send_reply_end(req);
+}
+
 static void serve_metrics(struct metrics_server *m, struct evhttp_request *req)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-	bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
 	bool gz = accepts_gzip(evhttp_find_header(in, "Accept-Encoding"));
-
-	uint64_t t0 = mono_ns();
-	struct jbuf j;
-	jb_init(&j);
-	/* Start near the last size: a handful of reallocs instead of ~20. */
-	if (m->size_hint && (j.p = malloc(m->size_hint + m->size_hint / 8)))
-		j.cap = m->size_hint + m->size_hint / 8;
-	metrics_render(m->d, &j);
-	if (j.oom || !j.p) {
-		jb_free(&j);
-		log_warnx("%s: out of memory rendering metrics", __func__);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* The headers a GET gets; its length is known only once it
+		 * is sent (chunked), so nothing is rendered for a HEAD. */
+		evhttp_add_header(oh, "Content-Type", METRICS_CONTENT_TYPE);
+		evhttp_add_header(oh, "Vary", "Accept-Encoding");
+		if (gz)
+			evhttp_add_header(oh, "Content-Encoding", "gzip");
+		evhttp_send_reply(req, 200, "OK", NULL);
+		return;
+	}
+	struct scrape *sc = calloc(1, sizeof(*sc));
+	if (sc && !(sc->ms = metrics_stream_new(m->d))) {
+		free(sc);
+		sc = NULL;
+	}
+	/* Level 1: on 10,000 targets it is several times faster than the
+	 * default level 6 for an output only a little larger (test_metrics). */
+	if (sc && gz && deflateInit2(&sc->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		metrics_stream_free(sc->ms);
+		free(sc);
+		sc = NULL;
+	}
+	if (!sc) {
+		log_warnx("%s: out of memory", __func__);
 		reply_text(req, 500, "Internal Server Error", "500 out of memory\n");
 		return;
 	}
-	m->size_hint = j.len;
-	uint64_t t1 = mono_ns();
-
-	struct evbuffer *body = evbuffer_new();
-	if (!body) {
-		jb_free(&j);
-		reply_text(req, 500, "Internal Server Error", "500 out of memory\n");
-		return;
-	}
-	if (gz) {
-		if (gzip_into(body, j.p, j.len) < 0) {
-			jb_free(&j);
-			evbuffer_free(body);
-			log_warnx("%s: gzip failed", __func__);
-			reply_text(req, 500, "Internal Server Error", "500 compression failed\n");
-			return;
-		}
-		jb_free(&j);
-		evhttp_add_header(oh, "Content-Encoding", "gzip");
-	} else {
-		/* The body goes out without a copy; the evbuffer frees it. */
-		size_t len = j.len;
-		char *p = j.p;
-		jb_init(&j);
-		if (evbuffer_add_reference(body, p, len, free_body, NULL) < 0) {
-			free(p);
-			evbuffer_free(body);
-			reply_text(req, 500, "Internal Server Error", "500 out of memory\n");
-			return;
-		}
-	}
-	log_debug("%s: %zu bytes rendered in %.1f ms, %zu sent%s", __func__, (size_t)m->size_hint,
-		  (double)(t1 - t0) / 1e6, evbuffer_get_length(body), gz ? " (gzip)" : "");
+	sc->m = m;
+	sc->req = req;
+	sc->gz = gz;
+	sc->t0 = mono_ns();
+	jb_init(&sc->text);
+	sc->next = m->scrapes;
+	m->scrapes = sc;
 	evhttp_add_header(oh, "Content-Type", METRICS_CONTENT_TYPE);
 	evhttp_add_header(oh, "Vary", "Accept-Encoding");
-	if (head) {
-		/* HEAD: the headers a GET would get, Content-Length included. */
-		char cl[32];
-		snprintf(cl, sizeof(cl), "%zu", evbuffer_get_length(body));
-		evhttp_add_header(oh, "Content-Length", cl);
-		evbuffer_drain(body, evbuffer_get_length(body));
-	}
-	evhttp_send_reply(req, 200, "OK", body);
-	evbuffer_free(body);
+	if (gz)
+		evhttp_add_header(oh, "Content-Encoding", "gzip");
+	evhttp_send_reply_start(req, 200, "OK");
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(evcon, scrape_closed, sc);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	bufferevent_setwatermark(bev, EV_WRITE, METRICS_STREAM_LOW, 0);
+	bufferevent_set_max_single_write(bev, METRICS_PIECE); /* a piece per loop pass */
+	scrape_send(sc);
 }
 
 static void handle(struct evhttp_request *req, void *arg)
@@ -318,6 +479,11 @@ void metrics_server_free(struct metrics_server *m)
 {
 	if (!m)
 		return;
+	/* Unfinished scrapes: their requests go with their connections. */
+	while (m->scrapes) {
+		scrape_detach(m->scrapes);
+		scrape_free(m->scrapes);
+	}
 	evhttp_free(m->http); /* closes the listener and open connections */
 	free(m);
 }

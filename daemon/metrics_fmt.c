@@ -353,6 +353,243 @@ static void target_label(struct jbuf *b, const char *name, const struct target *
 	target_labels(b, '{', t);
 }
 
+/* ---- the per-target families, as a table ----
+ *
+ * One row per family; its emit() writes one target's samples of it. A
+ * render walks the table family by family and each family target by
+ * target, and may stop after any target and go on later from the cursor
+ * (metrics_render_targets_step): 6,000 targets make ~24 MB, which the
+ * daemon sends in bounded pieces across loop passes. */
+
+struct family;
+typedef void (*family_emit)(struct jbuf *b, const struct family *f, const struct target *t,
+			    struct metrics_cursor *c);
+struct family {
+	const char *name, *type, *help;
+	family_emit emit;
+	size_t arg; /* the emitter's: a phase, an offset */
+};
+
+static void emit_info(struct jbuf *b, const struct family *f, const struct target *t,
+		      struct metrics_cursor *c)
+{
+	char a[64] = "", num[METRICS_NUM_MAX];
+	if (t->addr.family)
+		pkt_addr_str(&t->addr, a, sizeof(a));
+	metrics_fmt_u64(num, t->cfg.opts.port);
+	target_label(b, f->name, t);
+	metrics_put_label(b, ',', "host", t->cfg.host);
+	metrics_put_label(b, ',', "port", num);
+	metrics_put_label(b, ',', "kind", probe_kind_str(t->cfg.opts.kind));
+	metrics_put_label(b, ',', "address", a);
+	metrics_put_u64(b, true, 1);
+}
+
+static void emit_probes(struct jbuf *b, const struct family *f, const struct target *t,
+			struct metrics_cursor *c)
+{
+	const char *kind = probe_kind_str(t->cfg.opts.kind);
+	for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
+		uint64_t v = t->st.by_result[r];
+		if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+			continue;
+		target_label(b, f->name, t);
+		metrics_put_label(b, ',', "kind", kind);
+		metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
+		metrics_put_u64(b, true, v);
+	}
+}
+
+static void emit_close(struct jbuf *b, const struct family *f, const struct target *t,
+		       struct metrics_cursor *c)
+{
+	bool hs = t->cfg.opts.kind == PROBE_HANDSHAKE;
+	const char *kind = probe_kind_str(t->cfg.opts.kind);
+	for (int r = CLOSE_OK; r < CLOSE_COUNT; r++) {
+		uint64_t v = t->st.by_close[r];
+		if (!v && !hs)
+			continue;
+		target_label(b, f->name, t);
+		metrics_put_label(b, ',', "kind", kind);
+		metrics_put_label(b, ',', "result", close_result_str((enum close_result)r));
+		metrics_put_u64(b, true, v);
+	}
+}
+
+/* The opening phase, twice: the RTT (Karn: no sample after a SYN
+ * retransmission) and the connect time (first SYN, every answer). */
+static void emit_open_hist(struct jbuf *b, const struct family *f, const struct target *t,
+			   struct metrics_cursor *c)
+{
+	if (!has_handshake_hist(t))
+		return;
+	jb_reset(&c->lbl);
+	target_labels(&c->lbl, 0, t);
+	if (!c->lbl.oom)
+		metrics_put_hist(b, f->name, c->lbl.p, target_phase(&t->st, (enum phase)f->arg),
+				 &c->mb);
+}
+
+static void emit_close_hist(struct jbuf *b, const struct family *f, const struct target *t,
+			    struct metrics_cursor *c)
+{
+	if (!has_close_hist(t))
+		return;
+	for (int p = PHASE_FIN_ACK; p <= PHASE_CLOSE; p++) {
+		jb_reset(&c->lbl);
+		target_labels(&c->lbl, 0, t);
+		metrics_put_label(&c->lbl, ',', "phase", close_phase_label[p]);
+		if (c->lbl.oom)
+			continue;
+		metrics_put_hist(b, f->name, c->lbl.p, target_phase(&t->st, (enum phase)p), &c->mb);
+	}
+}
+
+/* A counter of struct target_stats at offset f->arg. */
+static void emit_stat(struct jbuf *b, const struct family *f, const struct target *t,
+		      struct metrics_cursor *c)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)&t->st + f->arg, sizeof(v));
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, v);
+}
+
+/* The same per target for what its connections met in TIME_WAIT, after
+ * their probe was reported (the target's profile counts it). */
+static void emit_tw(struct jbuf *b, const struct family *f, const struct target *t,
+		    struct metrics_cursor *c)
+{
+	static const struct engine_tw_counts tw_none;
+	const struct engine_tw_counts *tw = t->prof ? &t->prof->tw : &tw_none;
+	uint64_t v;
+	memcpy(&v, (const char *)tw + f->arg, sizeof(v));
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, v);
+}
+
+static void emit_up(struct jbuf *b, const struct family *f, const struct target *t,
+		    struct metrics_cursor *c)
+{
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, probe_up(t->cfg.opts.kind, (enum probe_result)t->st.last_result));
+}
+
+/* A CLOCK_REALTIME ns of struct target_stats at offset f->arg; none while 0. */
+static void emit_time(struct jbuf *b, const struct family *f, const struct target *t,
+		      struct metrics_cursor *c)
+{
+	uint64_t ns;
+	memcpy(&ns, (const char *)&t->st + f->arg, sizeof(ns));
+	if (!ns)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_ns(b, true, ns);
+}
+
+static void emit_peer_info(struct jbuf *b, const struct family *f, const struct target *t,
+			   struct metrics_cursor *c)
+{
+	const struct target_stats *s = &t->st;
+	if (!s->have_peer)
+		return;
+	char mss[METRICS_NUM_MAX] = "none", ws[METRICS_NUM_MAX] = "none";
+	if (s->peer_mss)
+		metrics_fmt_u64(mss, s->peer_mss);
+	if (s->peer_wscale >= 0)
+		metrics_fmt_u64(ws, (uint64_t)s->peer_wscale);
+	target_label(b, f->name, t);
+	metrics_put_label(b, ',', "mss", mss);
+	metrics_put_label(b, ',', "wscale", ws);
+	metrics_put_label(b, ',', "sack", s->peer_sack ? "true" : "false");
+	metrics_put_label(b, ',', "timestamps", s->peer_ts ? "true" : "false");
+	metrics_put_u64(b, true, 1);
+}
+
+static void emit_finding(struct jbuf *b, const struct family *f, const struct target *t,
+			 struct metrics_cursor *c)
+{
+	/* a fin target: stateful-firewall (daemon/pairs.c), once it has a result */
+	bool fin = t->cfg.opts.kind == PROBE_FIN;
+	if (fin ? !t->st.probes : !t->st.find.have_fp)
+		return;
+	for (int i = 0; i < FIND_COUNT; i++) {
+		if (fin ? i != FIND_STATEFUL_FIREWALL :
+			  !find_applies((enum find_name)i, t->cfg.opts.ecn,
+					t->cfg.opts.check_synack_retransmit))
+			continue;
+		target_label(b, f->name, t);
+		metrics_put_label(b, ',', "finding", find_name_str((enum find_name)i));
+		metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)i) ||
+					     ((t->pfound >> i) & 1u));
+	}
+}
+
+static void emit_peer_ttl(struct jbuf *b, const struct family *f, const struct target *t,
+			  struct metrics_cursor *c)
+{
+	if (!t->st.have_peer)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, t->st.peer_ttl);
+}
+
+static void emit_peer_hops(struct jbuf *b, const struct family *f, const struct target *t,
+			   struct metrics_cursor *c)
+{
+	if (!t->st.have_peer)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, path_hops_from_ttl(t->st.peer_ttl));
+}
+
+static void emit_path_changes(struct jbuf *b, const struct family *f, const struct target *t,
+			      struct metrics_cursor *c)
+{
+	if (!t->cfg.opts.trace_interval_ns)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, target_path(t) ? target_path(t)->changes : 0);
+}
+
+static void emit_path_hops(struct jbuf *b, const struct family *f, const struct target *t,
+			   struct metrics_cursor *c)
+{
+	const struct path_track *pt = target_path(t);
+	if (!pt || !pt->have_cur)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, pt->cur.nhops - 1u);
+}
+
+static void emit_trace_hops(struct jbuf *b, const struct family *f, const struct target *t,
+			    struct metrics_cursor *c)
+{
+	if (!t->st.trace)
+		return;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, t->st.trace->nhops);
+}
+
+static void emit_trace_silent(struct jbuf *b, const struct family *f, const struct target *t,
+			      struct metrics_cursor *c)
+{
+	if (!t->st.trace)
+		return;
+	unsigned silent = 0;
+	for (unsigned h = 0; h < t->st.trace->nhops; h++)
+		silent += t->st.trace->hops[h].kind == TRACE_HOP_SILENT;
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, silent);
+}
+
+static void emit_paused(struct jbuf *b, const struct family *f, const struct target *t,
+			struct metrics_cursor *c)
+{
+	target_label(b, f->name, t);
+	metrics_put_u64(b, true, t->paused);
+}
+
 /* target="NAME",...,flow="F" */
 static void flow_label(struct jbuf *b, const char *name, const struct target *t, unsigned f)
 {
@@ -362,412 +599,237 @@ static void flow_label(struct jbuf *b, const char *name, const struct target *t,
 	metrics_put_label(b, ',', "flow", num);
 }
 
+/* probes/flows, opt in per target (flow_metrics = yes): a few series per
+ * flow, and the last round's loss and jitter. */
 static bool flow_metrics(const struct target *t)
 {
 	return t->cfg.opts.flow_metrics && t->flows;
 }
 
-/* probes/flows, opt in per target (flow_metrics = yes): a few series per
- * flow, and the last round's loss and jitter. */
-static void render_flows(struct jbuf *b, metrics_target_at at, void *arg, size_t n)
+static void emit_flow_probes(struct jbuf *b, const struct family *f, const struct target *t,
+			     struct metrics_cursor *c)
 {
-	metrics_put_family(b, "tcpprobe_flow_probes_total", "counter",
-			   "Probes finished per flow (flows = N, flow_metrics = yes), by result.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++)
-			for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
-				uint64_t v = t->flows->f[f].by_result[r];
-				if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
-					continue;
-				flow_label(b, "tcpprobe_flow_probes_total", t, f);
-				metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
-				metrics_put_u64(b, true, v);
-			}
-	}
-	metrics_put_family(b, "tcpprobe_flow_source_port", "gauge",
-			   "The source port of each flow (its ECMP path is this port's).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++) {
-			const struct target_flows *tf = t->flows;
-			flow_label(b, "tcpprobe_flow_source_port", t, f);
-			metrics_put_u64(b, true, tf->n ? tf->port[f] : tf->f[f].sport);
+	for (unsigned k = 0; flow_metrics(t) && k < t->flows->nf; k++)
+		for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
+			uint64_t v = t->flows->f[k].by_result[r];
+			if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+				continue;
+			flow_label(b, f->name, t, k);
+			metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
+			metrics_put_u64(b, true, v);
 		}
+}
+
+static void emit_flow_port(struct jbuf *b, const struct family *f, const struct target *t,
+			   struct metrics_cursor *c)
+{
+	for (unsigned k = 0; flow_metrics(t) && k < t->flows->nf; k++) {
+		const struct target_flows *tf = t->flows;
+		flow_label(b, f->name, t, k);
+		metrics_put_u64(b, true, tf->n ? tf->port[k] : tf->f[k].sport);
 	}
-	metrics_put_family(b, "tcpprobe_flow_handshake_seconds", "summary",
-			   "Handshake RTT per flow (SYN -> SYN/ACK, Karn); quantiles over the "
-			   "flow's last 128 RTTs.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		for (unsigned f = 0; flow_metrics(t) && f < t->flows->nf; f++) {
-			const struct target_flow *fl = &t->flows->f[f];
-			double q[2];
-			target_flow_quantiles(fl, &q[0], &q[1]);
-			static const char *const qs[2] = { "0.5", "0.99" };
-			for (int k = 0; k < 2 && fl->rtt_count; k++) {
-				flow_label(b, "tcpprobe_flow_handshake_seconds", t, f);
-				metrics_put_label(b, ',', "quantile", qs[k]);
-				metrics_put_double(b, true, q[k] / 1e6);
-			}
-			flow_label(b, "tcpprobe_flow_handshake_seconds_sum", t, f);
-			metrics_put_double(b, true, fl->rtt_sum_s);
-			flow_label(b, "tcpprobe_flow_handshake_seconds_count", t, f);
-			metrics_put_u64(b, true, fl->rtt_count);
+}
+
+static void emit_flow_rtt(struct jbuf *b, const struct family *f, const struct target *t,
+			  struct metrics_cursor *c)
+{
+	for (unsigned k = 0; flow_metrics(t) && k < t->flows->nf; k++) {
+		const struct target_flow *fl = &t->flows->f[k];
+		double q[2];
+		target_flow_quantiles(fl, &q[0], &q[1]);
+		static const char *const qs[2] = { "0.5", "0.99" };
+		for (int i = 0; i < 2 && fl->rtt_count; i++) {
+			flow_label(b, f->name, t, k);
+			metrics_put_label(b, ',', "quantile", qs[i]);
+			metrics_put_double(b, true, q[i] / 1e6);
 		}
+		flow_label(b, "tcpprobe_flow_handshake_seconds_sum", t, k);
+		metrics_put_double(b, true, fl->rtt_sum_s);
+		flow_label(b, "tcpprobe_flow_handshake_seconds_count", t, k);
+		metrics_put_u64(b, true, fl->rtt_count);
 	}
-	metrics_put_family(b, "tcpprobe_flow_worse", "gauge",
-			   "1 for a flow worse than the rest (RTT p50 over 2x the best flow's and "
-			   "1 ms above it, or improbable loss), else 0.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!flow_metrics(t))
-			continue;
-		struct flows_verdict v;
-		target_flows_worse(t->flows, &v);
-		for (unsigned f = 0; f < t->flows->nf; f++) {
-			flow_label(b, "tcpprobe_flow_worse", t, f);
-			metrics_put_u64(b, true, v.why[f] != 0);
+}
+
+static void emit_flow_worse(struct jbuf *b, const struct family *f, const struct target *t,
+			    struct metrics_cursor *c)
+{
+	if (!flow_metrics(t))
+		return;
+	struct flows_verdict v;
+	target_flows_worse(t->flows, &v);
+	for (unsigned k = 0; k < t->flows->nf; k++) {
+		flow_label(b, f->name, t, k);
+		metrics_put_u64(b, true, v.why[k] != 0);
+	}
+}
+
+static void emit_round_loss(struct jbuf *b, const struct family *f, const struct target *t,
+			    struct metrics_cursor *c)
+{
+	const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
+	if (!r || !t->flows->rounds || !(r->answered + r->lost))
+		return;
+	target_label(b, f->name, t);
+	metrics_put_double(b, true, (double)r->lost / (double)(r->answered + r->lost));
+}
+
+static void emit_round_jitter(struct jbuf *b, const struct family *f, const struct target *t,
+			      struct metrics_cursor *c)
+{
+	const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
+	if (!r || !t->flows->rounds || isnan(r->jitter_us))
+		return;
+	target_label(b, f->name, t);
+	metrics_put_double(b, true, r->jitter_us / 1e6);
+}
+
+#define STAT(field) offsetof(struct target_stats, field)
+#define TW(field) offsetof(struct engine_tw_counts, field)
+static const struct family families[] = {
+	{ "tcpprobe_target_info", "gauge",
+	  "Always 1; labels: the target's host, port, probe kind and the address probed "
+	  "(empty until resolved).", emit_info, 0 },
+	{ "tcpprobe_probes_total", "counter",
+	  "Probes finished, by result. syn and handshake: ok, refused, timeout, unreachable, "
+	  "reset, error; fin: closed, silent, unreachable, error.", emit_probes, 0 },
+	{ "tcpprobe_close_total", "counter",
+	  "Close phases of handshake probes finished, by result: ok, reset, timeout.",
+	  emit_close, 0 },
+	{ "tcpprobe_handshake_duration_seconds", "histogram",
+	  "Round-trip time from our SYN to the peer's SYN/ACK (kernel timestamps), syn and "
+	  "handshake probes; by Karn's rule no sample when a SYN was retransmitted (see "
+	  "tcpprobe_connect_duration_seconds).", emit_open_hist, PHASE_HANDSHAKE },
+	{ "tcpprobe_connect_duration_seconds", "histogram",
+	  "Time from our first SYN to the peer's SYN/ACK, including SYN retransmission delays, "
+	  "syn and handshake probes.", emit_open_hist, PHASE_CONNECT },
+	{ "tcpprobe_close_duration_seconds", "histogram",
+	  "Phases of the active close of handshake probes: fin_ack (our FIN to its ACK), "
+	  "fin_wait_2 (that ACK to the peer's FIN), total (the first FIN, ours or the peer's, "
+	  "to CLOSED or TIME_WAIT).", emit_close_hist, 0 },
+	{ "tcpprobe_syn_retransmits_total", "counter",
+	  "SYNs we retransmitted (no SYN/ACK within the timeout).", emit_stat,
+	  STAT(syn_retransmits) },
+	{ "tcpprobe_rtt_ambiguous_total", "counter",
+	  "Probes whose SYN/ACK came after a retransmitted SYN: no RTT sample (Karn's rule), "
+	  "counted in the connect histogram only.", emit_stat, STAT(rtt_ambiguous) },
+	{ "tcpprobe_synack_retransmits_total", "counter",
+	  "SYN/ACKs the peer retransmitted (our ACK was lost); network duplicates excluded.",
+	  emit_stat, STAT(synack_retransmits) },
+	{ "tcpprobe_duplicates_total", "counter",
+	  "SYN/ACK and FIN copies the network duplicated (same TSval, < 100 ms apart).",
+	  emit_stat, STAT(duplicates) },
+	{ "tcpprobe_fin_retransmits_total", "counter", "FINs we retransmitted.", emit_stat,
+	  STAT(fin_retransmits) },
+	{ "tcpprobe_peer_fin_retransmits_total", "counter",
+	  "FINs the peer retransmitted before the probe was reported (our ACK was lost); later "
+	  "ones in tcpprobe_time_wait_peer_fin_retransmits_total.", emit_stat,
+	  STAT(peer_fin_retransmits) },
+	{ "tcpprobe_target_time_wait_duplicates_total", "counter",
+	  "Network duplicates of the peer's FIN that arrived in TIME_WAIT.", emit_tw,
+	  TW(duplicates) },
+	{ "tcpprobe_target_time_wait_peer_fin_retransmits_total", "counter",
+	  "FINs the peer retransmitted in TIME_WAIT (our last ACK was lost).", emit_tw,
+	  TW(peer_fin_retransmits) },
+	{ "tcpprobe_target_time_wait_rsts_total", "counter", "RSTs received in TIME_WAIT.",
+	  emit_tw, TW(rsts) },
+	{ "tcpprobe_up", "gauge",
+	  "1 if the last probe succeeded (syn, handshake: ok; fin: closed or silent), else 0 "
+	  "(also before the first result).", emit_up, 0 },
+	{ "tcpprobe_last_probe_timestamp_seconds", "gauge",
+	  "Start of the last finished probe, seconds since the Unix epoch.", emit_time,
+	  STAT(last_probe_ns) },
+	{ "tcpprobe_last_success_timestamp_seconds", "gauge",
+	  "Start of the last probe with result ok, seconds since the Unix epoch.", emit_time,
+	  STAT(last_ok_ns) },
+	{ "tcpprobe_peer_info", "gauge",
+	  "Always 1; labels: the TCP options of the peer's last SYN/ACK (none: option absent). "
+	  "Present once a SYN/ACK was seen.", emit_peer_info, 0 },
+	{ "tcpprobe_peer_finding", "gauge",
+	  "1 if the last probe that got a SYN/ACK found this middlebox (probes/findings; or with "
+	  "another target: pairs.c), else 0. Present once a SYN/ACK was seen (fin targets: "
+	  "stateful-firewall, once probed).", emit_finding, 0 },
+	{ "tcpprobe_peer_fingerprint_changes_total", "counter",
+	  "Times the fingerprint of the peer's SYN/ACK differed from the one before (another "
+	  "stack answers: failover, load balancer).", emit_stat, STAT(fp_changes) },
+	{ "tcpprobe_peer_ttl", "gauge", "IP TTL (hop limit) of the peer's last SYN/ACK as received.",
+	  emit_peer_ttl, 0 },
+	{ "tcpprobe_peer_hops", "gauge",
+	  "Routers on the way back from the peer: the initial TTL guessed (the smallest of 64, "
+	  "128, 255 not below it) minus the last SYN/ACK's TTL.", emit_peer_hops, 0 },
+	{ "tcpprobe_path_changes_total", "counter",
+	  "Path changes seen by the target's traces (trace_interval): two traces in a row "
+	  "agreeing on a path that differs from the current one.", emit_path_changes, 0 },
+	{ "tcpprobe_path_hops", "gauge",
+	  "Routers on the way to the target in its current traced path (the TTL at which the "
+	  "target answered, minus one).", emit_path_hops, 0 },
+	{ "tcpprobe_trace_hops", "gauge",
+	  "Hops of the target's last trace: the TTL at which the target (or an ICMP unreachable) "
+	  "answered; max_hops when none did.", emit_trace_hops, 0 },
+	{ "tcpprobe_trace_silent_hops", "gauge",
+	  "Hops of the target's last trace that sent no ICMP back (every try timed out): a router "
+	  "that drops or rate-limits ICMP, or a firewall.", emit_trace_silent, 0 },
+	{ "tcpprobe_target_paused", "gauge",
+	  "1 if the target is paused (tcpprobe ctl pause), else 0.", emit_paused, 0 },
+	{ "tcpprobe_flow_probes_total", "counter",
+	  "Probes finished per flow (flows = N, flow_metrics = yes), by result.", emit_flow_probes,
+	  0 },
+	{ "tcpprobe_flow_source_port", "gauge",
+	  "The source port of each flow (its ECMP path is this port's).", emit_flow_port, 0 },
+	{ "tcpprobe_flow_handshake_seconds", "summary",
+	  "Handshake RTT per flow (SYN -> SYN/ACK, Karn); quantiles over the flow's last 128 RTTs.",
+	  emit_flow_rtt, 0 },
+	{ "tcpprobe_flow_worse", "gauge",
+	  "1 for a flow worse than the rest (RTT p50 over 2x the best flow's and 1 ms above it, or "
+	  "improbable loss), else 0.", emit_flow_worse, 0 },
+	{ "tcpprobe_round_loss_ratio", "gauge",
+	  "Share of the last round's probes (one per flow) nothing answered.", emit_round_loss, 0 },
+	{ "tcpprobe_round_jitter_seconds", "gauge",
+	  "The last round's jitter: mean over its flows of |RTT - the flow's RTT in the round "
+	  "before|.", emit_round_jitter, 0 },
+};
+#undef STAT
+#undef TW
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+void metrics_cursor_init(struct metrics_cursor *c, const double *bounds, unsigned nbuckets)
+{
+	memset(c, 0, sizeof(*c));
+	metrics_bounds_init(&c->mb, bounds, nbuckets);
+	jb_init(&c->lbl);
+}
+
+void metrics_cursor_free(struct metrics_cursor *c) { jb_free(&c->lbl); }
+
+bool metrics_render_targets_step(struct metrics_cursor *c, struct jbuf *b, metrics_target_at at,
+				 void *arg, size_t n, size_t budget)
+{
+	size_t start = b->len;
+	while (c->fam < N_FAMILIES) {
+		const struct family *f = &families[c->fam];
+		if (!c->i)
+			metrics_put_family(b, f->name, f->type, f->help);
+		/* At least one target after the header: a resumed family
+		 * starts past it (c->i > 0). */
+		while (c->i < n) {
+			f->emit(b, f, at(arg, c->i++), c);
+			if (b->len - start >= budget || b->oom)
+				break;
 		}
+		if (c->i < n)
+			return false; /* the budget is spent (or out of memory: the caller sees it) */
+		c->fam++;
+		c->i = 0;
+		if (b->len - start >= budget)
+			break;
 	}
-	metrics_put_family(b, "tcpprobe_round_loss_ratio", "gauge",
-			   "Share of the last round's probes (one per flow) nothing answered.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
-		if (!r || !t->flows->rounds || !(r->answered + r->lost))
-			continue;
-		target_label(b, "tcpprobe_round_loss_ratio", t);
-		metrics_put_double(b, true, (double)r->lost / (double)(r->answered + r->lost));
-	}
-	metrics_put_family(b, "tcpprobe_round_jitter_seconds", "gauge",
-			   "The last round's jitter: mean over its flows of |RTT - the flow's "
-			   "RTT in the round before|.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		const struct flows_round *r = flow_metrics(t) ? &t->flows->last : NULL;
-		if (!r || !t->flows->rounds || isnan(r->jitter_us))
-			continue;
-		target_label(b, "tcpprobe_round_jitter_seconds", t);
-		metrics_put_double(b, true, r->jitter_us / 1e6);
-	}
+	return c->fam == N_FAMILIES;
 }
 
 void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, size_t n,
 			    const double *bounds, unsigned nbuckets)
 {
-	struct metrics_bounds mb;
-	metrics_bounds_init(&mb, bounds, nbuckets);
-	char num[METRICS_NUM_MAX];
-	struct jbuf lbl; /* "target=...,phase=..." for histograms; grows once */
-	jb_init(&lbl);
-
-	metrics_put_family(b, "tcpprobe_target_info", "gauge",
-			   "Always 1; labels: the target's host, port, probe kind and the "
-			   "address probed (empty until resolved).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		char a[64] = "";
-		if (t->addr.family)
-			pkt_addr_str(&t->addr, a, sizeof(a));
-		metrics_fmt_u64(num, t->cfg.opts.port);
-		target_label(b, "tcpprobe_target_info", t);
-		metrics_put_label(b, ',', "host", t->cfg.host);
-		metrics_put_label(b, ',', "port", num);
-		metrics_put_label(b, ',', "kind", probe_kind_str(t->cfg.opts.kind));
-		metrics_put_label(b, ',', "address", a);
-		metrics_put_u64(b, true, 1);
-	}
-
-	metrics_put_family(b, "tcpprobe_probes_total", "counter",
-			   "Probes finished, by result. syn and handshake: ok, refused, timeout, "
-			   "unreachable, reset, error; fin: closed, silent, unreachable, error.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		const char *kind = probe_kind_str(t->cfg.opts.kind);
-		for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
-			uint64_t v = t->st.by_result[r];
-			if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
-				continue;
-			target_label(b, "tcpprobe_probes_total", t);
-			metrics_put_label(b, ',', "kind", kind);
-			metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));
-			metrics_put_u64(b, true, v);
-		}
-	}
-
-	metrics_put_family(b, "tcpprobe_close_total", "counter",
-			   "Close phases of handshake probes finished, by result: ok, reset, "
-			   "timeout.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		bool hs = t->cfg.opts.kind == PROBE_HANDSHAKE;
-		const char *kind = probe_kind_str(t->cfg.opts.kind);
-		for (int r = CLOSE_OK; r < CLOSE_COUNT; r++) {
-			uint64_t v = t->st.by_close[r];
-			if (!v && !hs)
-				continue;
-			target_label(b, "tcpprobe_close_total", t);
-			metrics_put_label(b, ',', "kind", kind);
-			metrics_put_label(b, ',', "result", close_result_str((enum close_result)r));
-			metrics_put_u64(b, true, v);
-		}
-	}
-
-	/* The opening phase, twice: the RTT (Karn: no sample after a SYN
-	 * retransmission) and the connect time (first SYN, every answer). */
-	static const struct { const char *name, *help; enum phase p; } open_hists[] = {
-		{ "tcpprobe_handshake_duration_seconds",
-		  "Round-trip time from our SYN to the peer's SYN/ACK (kernel timestamps), syn "
-		  "and handshake probes; by Karn's rule no sample when a SYN was retransmitted "
-		  "(see tcpprobe_connect_duration_seconds).", PHASE_HANDSHAKE },
-		{ "tcpprobe_connect_duration_seconds",
-		  "Time from our first SYN to the peer's SYN/ACK, including SYN retransmission "
-		  "delays, syn and handshake probes.", PHASE_CONNECT },
-	};
-	for (size_t h = 0; h < sizeof(open_hists) / sizeof(open_hists[0]); h++) {
-		metrics_put_family(b, open_hists[h].name, "histogram", open_hists[h].help);
-		for (size_t i = 0; i < n; i++) {
-			const struct target *t = at(arg, i);
-			if (!has_handshake_hist(t))
-				continue;
-			jb_reset(&lbl);
-			target_labels(&lbl, 0, t);
-			if (lbl.oom)
-				continue;
-			metrics_put_hist(b, open_hists[h].name, lbl.p, target_phase(&t->st, open_hists[h].p),
-					 &mb);
-		}
-	}
-
-	metrics_put_family(b, "tcpprobe_close_duration_seconds", "histogram",
-			   "Phases of the active close of handshake probes: fin_ack (our FIN "
-			   "to its ACK), fin_wait_2 (that ACK to the peer's FIN), total (the "
-			   "first FIN, ours or the peer's, to CLOSED or TIME_WAIT).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!has_close_hist(t))
-			continue;
-		for (int p = PHASE_FIN_ACK; p <= PHASE_CLOSE; p++) {
-			jb_reset(&lbl);
-			target_labels(&lbl, 0, t);
-			metrics_put_label(&lbl, ',', "phase", close_phase_label[p]);
-			if (lbl.oom)
-				continue;
-			metrics_put_hist(b, "tcpprobe_close_duration_seconds", lbl.p,
-					 target_phase(&t->st, (enum phase)p), &mb);
-		}
-	}
-	jb_free(&lbl);
-
-	/* Per-target counters of struct target_stats, one family each. */
-	static const struct { const char *name, *help; size_t off; } counters[] = {
-		{ "tcpprobe_syn_retransmits_total",
-		  "SYNs we retransmitted (no SYN/ACK within the timeout).",
-		  offsetof(struct target_stats, syn_retransmits) },
-		{ "tcpprobe_rtt_ambiguous_total",
-		  "Probes whose SYN/ACK came after a retransmitted SYN: no RTT sample (Karn's "
-		  "rule), counted in the connect histogram only.",
-		  offsetof(struct target_stats, rtt_ambiguous) },
-		{ "tcpprobe_synack_retransmits_total",
-		  "SYN/ACKs the peer retransmitted (our ACK was lost); network duplicates "
-		  "excluded.", offsetof(struct target_stats, synack_retransmits) },
-		{ "tcpprobe_duplicates_total",
-		  "SYN/ACK and FIN copies the network duplicated (same TSval, < 100 ms apart).",
-		  offsetof(struct target_stats, duplicates) },
-		{ "tcpprobe_fin_retransmits_total", "FINs we retransmitted.",
-		  offsetof(struct target_stats, fin_retransmits) },
-		{ "tcpprobe_peer_fin_retransmits_total",
-		  "FINs the peer retransmitted before the probe was reported (our ACK was "
-		  "lost); later ones in tcpprobe_time_wait_peer_fin_retransmits_total.",
-		  offsetof(struct target_stats, peer_fin_retransmits) },
-	};
-	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
-		metrics_put_family(b, counters[c].name, "counter", counters[c].help);
-		for (size_t i = 0; i < n; i++) {
-			const struct target *t = at(arg, i);
-			uint64_t v;
-			memcpy(&v, (const char *)&t->st + counters[c].off, sizeof(v));
-			target_label(b, counters[c].name, t);
-			metrics_put_u64(b, true, v);
-		}
-	}
-	/* The same per target for what its connections met in TIME_WAIT, after
-	 * their probe was reported (the target's profile counts it). */
-	static const struct { const char *name, *help; size_t off; } tw_counters[] = {
-		{ "tcpprobe_target_time_wait_duplicates_total",
-		  "Network duplicates of the peer's FIN that arrived in TIME_WAIT.",
-		  offsetof(struct engine_tw_counts, duplicates) },
-		{ "tcpprobe_target_time_wait_peer_fin_retransmits_total",
-		  "FINs the peer retransmitted in TIME_WAIT (our last ACK was lost).",
-		  offsetof(struct engine_tw_counts, peer_fin_retransmits) },
-		{ "tcpprobe_target_time_wait_rsts_total", "RSTs received in TIME_WAIT.",
-		  offsetof(struct engine_tw_counts, rsts) },
-	};
-	static const struct engine_tw_counts tw_none;
-	for (size_t c = 0; c < sizeof(tw_counters) / sizeof(tw_counters[0]); c++) {
-		metrics_put_family(b, tw_counters[c].name, "counter", tw_counters[c].help);
-		for (size_t i = 0; i < n; i++) {
-			const struct target *t = at(arg, i);
-			const struct engine_tw_counts *tw = t->prof ? &t->prof->tw : &tw_none;
-			uint64_t v;
-			memcpy(&v, (const char *)tw + tw_counters[c].off, sizeof(v));
-			target_label(b, tw_counters[c].name, t);
-			metrics_put_u64(b, true, v);
-		}
-	}
-
-	metrics_put_family(b, "tcpprobe_up", "gauge",
-			   "1 if the last probe succeeded (syn, handshake: ok; fin: closed or "
-			   "silent), else 0 (also before the first result).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		target_label(b, "tcpprobe_up", t);
-		metrics_put_u64(b, true,
-				probe_up(t->cfg.opts.kind, (enum probe_result)t->st.last_result));
-	}
-
-	metrics_put_family(b, "tcpprobe_last_probe_timestamp_seconds", "gauge",
-			   "Start of the last finished probe, seconds since the Unix epoch.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.last_probe_ns)
-			continue;
-		target_label(b, "tcpprobe_last_probe_timestamp_seconds", t);
-		metrics_put_ns(b, true, t->st.last_probe_ns);
-	}
-	metrics_put_family(b, "tcpprobe_last_success_timestamp_seconds", "gauge",
-			   "Start of the last probe with result ok, seconds since the Unix epoch.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.last_ok_ns)
-			continue;
-		target_label(b, "tcpprobe_last_success_timestamp_seconds", t);
-		metrics_put_ns(b, true, t->st.last_ok_ns);
-	}
-
-	metrics_put_family(b, "tcpprobe_peer_info", "gauge",
-			   "Always 1; labels: the TCP options of the peer's last SYN/ACK "
-			   "(none: option absent). Present once a SYN/ACK was seen.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		const struct target_stats *s = &t->st;
-		if (!s->have_peer)
-			continue;
-		char mss[METRICS_NUM_MAX] = "none", ws[METRICS_NUM_MAX] = "none";
-		if (s->peer_mss)
-			metrics_fmt_u64(mss, s->peer_mss);
-		if (s->peer_wscale >= 0)
-			metrics_fmt_u64(ws, (uint64_t)s->peer_wscale);
-		target_label(b, "tcpprobe_peer_info", t);
-		metrics_put_label(b, ',', "mss", mss);
-		metrics_put_label(b, ',', "wscale", ws);
-		metrics_put_label(b, ',', "sack", s->peer_sack ? "true" : "false");
-		metrics_put_label(b, ',', "timestamps", s->peer_ts ? "true" : "false");
-		metrics_put_u64(b, true, 1);
-	}
-	metrics_put_family(b, "tcpprobe_peer_finding", "gauge",
-			   "1 if the last probe that got a SYN/ACK found this middlebox "
-			   "(probes/findings; or with another target: pairs.c), else 0. Present "
-			   "once a SYN/ACK was seen (fin targets: stateful-firewall, once probed).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		/* a fin target: stateful-firewall (daemon/pairs.c), once it has a result */
-		bool fin = t->cfg.opts.kind == PROBE_FIN;
-		if (fin ? !t->st.probes : !t->st.find.have_fp)
-			continue;
-		for (int f = 0; f < FIND_COUNT; f++) {
-			if (fin ? f != FIND_STATEFUL_FIREWALL :
-				  !find_applies((enum find_name)f, t->cfg.opts.ecn,
-						t->cfg.opts.check_synack_retransmit))
-				continue;
-			target_label(b, "tcpprobe_peer_finding", t);
-			metrics_put_label(b, ',', "finding", find_name_str((enum find_name)f));
-			metrics_put_u64(b, true, find_has(&t->st.find, (enum find_name)f) ||
-						     ((t->pfound >> f) & 1u));
-		}
-	}
-	metrics_put_family(b, "tcpprobe_peer_fingerprint_changes_total", "counter",
-			   "Times the fingerprint of the peer's SYN/ACK differed from the "
-			   "one before (another stack answers: failover, load balancer).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		target_label(b, "tcpprobe_peer_fingerprint_changes_total", t);
-		metrics_put_u64(b, true, t->st.fp_changes);
-	}
-
-	metrics_put_family(b, "tcpprobe_peer_ttl", "gauge",
-			   "IP TTL (hop limit) of the peer's last SYN/ACK as received.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.have_peer)
-			continue;
-		target_label(b, "tcpprobe_peer_ttl", t);
-		metrics_put_u64(b, true, t->st.peer_ttl);
-	}
-
-	metrics_put_family(b, "tcpprobe_peer_hops", "gauge",
-			   "Routers on the way back from the peer: the initial TTL guessed (the "
-			   "smallest of 64, 128, 255 not below it) minus the last SYN/ACK's TTL.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.have_peer)
-			continue;
-		target_label(b, "tcpprobe_peer_hops", t);
-		metrics_put_u64(b, true, path_hops_from_ttl(t->st.peer_ttl));
-	}
-	metrics_put_family(b, "tcpprobe_path_changes_total", "counter",
-			   "Path changes seen by the target's traces (trace_interval): two traces "
-			   "in a row agreeing on a path that differs from the current one.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->cfg.opts.trace_interval_ns)
-			continue;
-		target_label(b, "tcpprobe_path_changes_total", t);
-		metrics_put_u64(b, true, target_path(t) ? target_path(t)->changes : 0);
-	}
-	metrics_put_family(b, "tcpprobe_path_hops", "gauge",
-			   "Routers on the way to the target in its current traced path (the TTL "
-			   "at which the target answered, minus one).");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		const struct path_track *pt = target_path(t);
-		if (!pt || !pt->have_cur)
-			continue;
-		target_label(b, "tcpprobe_path_hops", t);
-		metrics_put_u64(b, true, pt->cur.nhops - 1u);
-	}
-
-	metrics_put_family(b, "tcpprobe_trace_hops", "gauge",
-			   "Hops of the target's last trace: the TTL at which the target (or an "
-			   "ICMP unreachable) answered; max_hops when none did.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.trace)
-			continue;
-		target_label(b, "tcpprobe_trace_hops", t);
-		metrics_put_u64(b, true, t->st.trace->nhops);
-	}
-	metrics_put_family(b, "tcpprobe_trace_silent_hops", "gauge",
-			   "Hops of the target's last trace that sent no ICMP back (every try "
-			   "timed out): a router that drops or rate-limits ICMP, or a firewall.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		if (!t->st.trace)
-			continue;
-		unsigned silent = 0;
-		for (unsigned h = 0; h < t->st.trace->nhops; h++)
-			silent += t->st.trace->hops[h].kind == TRACE_HOP_SILENT;
-		target_label(b, "tcpprobe_trace_silent_hops", t);
-		metrics_put_u64(b, true, silent);
-	}
-
-	metrics_put_family(b, "tcpprobe_target_paused", "gauge",
-			   "1 if the target is paused (tcpprobe ctl pause), else 0.");
-	for (size_t i = 0; i < n; i++) {
-		const struct target *t = at(arg, i);
-		target_label(b, "tcpprobe_target_paused", t);
-		metrics_put_u64(b, true, t->paused);
-	}
-	render_flows(b, at, arg, n);
+	struct metrics_cursor c;
+	metrics_cursor_init(&c, bounds, nbuckets);
+	metrics_render_targets_step(&c, b, at, arg, n, SIZE_MAX);
+	metrics_cursor_free(&c);
 }

@@ -61,4 +61,20 @@ typedef struct target *(*metrics_target_at)(void *arg, size_t i);
 void metrics_render_targets(struct jbuf *b, metrics_target_at at, void *arg, size_t n,
 			    const double *bounds, unsigned nbuckets);
 
+/* The same in pieces: where a render stopped (family, target) and what it
+ * keeps between pieces. The targets must stay the same n, in the same
+ * order, from the first piece to the last (metrics.c pins them). */
+struct metrics_cursor {
+	size_t fam, i;
+	struct metrics_bounds mb;
+	struct jbuf lbl; /* "target=...,phase=..." for histograms; grows once */
+};
+void metrics_cursor_init(struct metrics_cursor *c, const double *bounds, unsigned nbuckets);
+void metrics_cursor_free(struct metrics_cursor *c);
+/* Render on from the cursor until b grew by at least budget bytes (whole
+ * targets: a piece ends after a target's last line) or every family is
+ * done; true when done. */
+bool metrics_render_targets_step(struct metrics_cursor *c, struct jbuf *b, metrics_target_at at,
+				 void *arg, size_t n, size_t budget);
+
 #endif

@@ -89,6 +89,27 @@ struct target *registry_target_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
+struct target **registry_targets_pin(struct daemon *d, size_t *n)
+{
+	struct target **a = malloc((d->nt ? d->nt : 1) * sizeof(*a));
+	if (!a)
+		return NULL;
+	if (d->nt)
+		memcpy(a, d->t, d->nt * sizeof(*a));
+	*n = d->nt;
+	d->pins++;
+	return a;
+}
+
+void registry_targets_unpin(struct daemon *d, struct target **pinned)
+{
+	if (!pinned)
+		return;
+	free(pinned);
+	if (d->pins && !--d->pins)
+		sched_unpinned(d);
+}
+
 /* Append t to the registry and its index; on failure (out of memory)
  * neither holds it and the caller still owns t. */
 int registry_append(struct daemon *d, struct target *t)

@@ -53,6 +53,12 @@ void registry_status(struct daemon *d, struct registry_status *out);
 size_t registry_target_count(struct daemon *d);
 struct target *registry_target_at(struct daemon *d, size_t i);
 struct target *registry_target_find(struct daemon *d, const char *name);
+/* For a reader that works across loop passes (a /metrics render in
+ * pieces): the registry's targets as they are now, in a copy of its order.
+ * Until that copy is unpinned, a target removed meanwhile is kept (not
+ * freed), so every pointer in it stays valid. NULL when out of memory. */
+struct target **registry_targets_pin(struct daemon *d, size_t *n);
+void registry_targets_unpin(struct daemon *d, struct target **pinned);
 
 /* Mutations; each returns 0 or -1 with err set to a message for the user. */
 int registry_target_add(struct daemon *d, const char *name, const char *hostport,

@@ -44,8 +44,9 @@ struct daemon {
 	size_t nt, t_cap;
 	struct target **idx;   /* size idx_mask+1, NULL = empty */
 	size_t idx_mask;
-	struct target *zombies; /* removed with probes in flight (list through znext):
-				 * freed when they report */
+	struct target *zombies; /* removed with probes in flight or while pinned (list
+				 * through znext): freed when they report and no pin is left */
+	unsigned pins;          /* registry_targets_pin copies in use */
 	struct pairs *pairs;    /* findings that take two targets (pairs.c) */
 	struct evdns_base *dns;         /* resolve.c */
 	struct resolve_req *lookups;    /* lookups not yet called back */
@@ -92,6 +93,8 @@ int sched_init(struct daemon *d);
 void sched_free(struct daemon *d);
 void sched_add(struct daemon *d, struct target *t, uint64_t now);
 void sched_remove(struct daemon *d, struct target *t);
+/* The last pin went: free the removed targets no probe holds. */
+void sched_unpinned(struct daemon *d);
 void sched_kick(struct daemon *d);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the

@@ -137,6 +137,13 @@ static bool target_busy(const struct target *t)
 	return t->inflight || (t->tr && t->tr->inflight);
 }
 
+/* A removed t stays (a zombie) while it is busy or a reader has the
+ * registry pinned (registry_targets_pin). */
+static bool zombie_held(const struct daemon *d, const struct target *t)
+{
+	return target_busy(t) || d->pins;
+}
+
 static void trace_soon(struct daemon *d, struct target *t, bool early);
 
 static void on_target_report(void *arg, const struct probe_report *r)
@@ -145,7 +152,7 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	struct daemon *d = t->owner;
 	t->inflight--;
 	if (t->removed) {
-		if (!target_busy(t))
+		if (!zombie_held(d, t))
 			drop_zombie(d, t);
 		return;
 	}
@@ -441,7 +448,7 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 	struct target_trace *tr = t->tr;
 	tr->inflight = false;
 	if (t->removed) {
-		if (!target_busy(t))
+		if (!zombie_held(d, t))
 			drop_zombie(d, t);
 		return;
 	}
@@ -539,14 +546,28 @@ void sched_remove(struct daemon *d, struct target *t)
 	resolve_target_stop(d, t);
 	flows_unreserve(d, t);
 	pairs_forget(d->pairs, t); /* its partners no longer see it */
-	if (target_busy(t)) {
-		/* Freed when its last probe reports (on_target_report). */
+	if (zombie_held(d, t)) {
+		/* Freed when its last probe reports (on_target_report) or
+		 * the last pin goes (sched_unpinned), whichever is later. */
 		t->removed = true;
 		t->znext = d->zombies;
 		d->zombies = t;
 		return;
 	}
 	registry_target_destroy(t);
+}
+
+void sched_unpinned(struct daemon *d)
+{
+	for (struct target **pp = &d->zombies; *pp;) {
+		struct target *t = *pp;
+		if (target_busy(t)) {
+			pp = &t->znext;
+			continue;
+		}
+		*pp = t->znext;
+		registry_target_destroy(t);
+	}
 }
 
 int sched_init(struct daemon *d)

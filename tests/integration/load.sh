@@ -20,7 +20,7 @@
 # 3 s of slack instead of 1 s, and one failed scrape is tolerated (a reset
 # was seen once under ASan with 1.8 s scrapes).
 # Prints PASS/FAIL/SKIP lines. Packets stay inside the lab's namespaces.
-# checks: 13
+# checks: 15
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -33,7 +33,8 @@ NT=${LOAD_TARGETS:-10000}
 WARM=12 # before the flood: every target probed once, history rings full
 MPORT=9110
 # Slack for probes sent while /metrics is scraped at 10 Hz: each scrape
-# renders ~23 MB on the daemon's loop (~100 ms; ~500 ms under ASan).
+# renders ~23 MB on the daemon's loop (~100 ms, ~500 ms under ASan, in
+# pieces of a few ms).
 WSLACK=1000 SCRAPES_BAD_OK=0
 [ "${SANITIZE:-0}" = 1 ] && WSLACK=3000 SCRAPES_BAD_OK=1
 
@@ -208,7 +209,10 @@ fi # LOAD_ONLY_CP
 # ---- the control plane under overload (issue 11 point 2) ----------------------
 # Measured while it happens, for CP_SECONDS each: `status` every 100 ms,
 # `metrics` every 500 ms (both on a new control connection, timed from
-# connect to the whole reply), GET /metrics every 500 ms. Goal: status <=
+# connect to the whole reply), GET /metrics every 500 ms (overload-6000:
+# every 1 s, one after the other; half as many must be answered, so that
+# the count asks for the goal, <= 2 s, not <= 1 s; and `metrics` for
+# CP_SECONDS, then /metrics, with status throughout). Goal: status <=
 # 200 ms, metrics and /metrics <= 2 s, every request answered. SANITIZE=1:
 # the times are noted, not judged (ASan slows the daemon several times
 # over); every request must still be answered.
@@ -217,12 +221,13 @@ fi # LOAD_ONLY_CP
 #               ~1 s each in TIME_WAIT): status port_exhausted must grow
 #   overload    a schedule at 3x the caps: 300 syn targets every 100 ms
 #               (6,000 pkt/s) with pps = 2000: slots must be skipped
-#   overload-6000  LOAD_CP_6000=1 only (it FAILs today, issue 11 point 2):
-#               6,000 syn targets on one destination every 100 ms with the
-#               default source range, ~6x what one core probes: slots must
-#               be skipped. /metrics for them is ~24 MB rendered in one go
-#               on the loop, which holds `status` back and makes `metrics`
-#               take seconds
+#   overload-6000  6,000 syn targets on one destination every 100 ms with
+#               the default source range, ~6x what one core probes: slots
+#               must be skipped. Their exposition is ~24 MB: /metrics and
+#               `metrics` render and send it a piece per loop pass, so that
+#               `status` is answered in between (in one go it held `status`
+#               0.5-1.4 s). Then clients that hang up half-way through it
+#               (hangups): each render stops, the daemon answers on
 CP_SECONDS=${LOAD_CP_SECONDS:-8}
 cp_conf() { # sport-range pps targets one|many (destinations)
 	dl_conf_daemon history=1 metrics_listen=127.0.0.1:$MPORT source_ports="$1" pps="$2"
@@ -237,19 +242,10 @@ for i in range(1, n + 1):
         print("[target c%d]\nhost = 198.19.%d.%d\nport = 9000\n" % (i, i // 250 + 100, i % 250 + 1))
 PYEND
 }
-cp_measure() { # name sport-range pps targets one|many counter
-	local name=$1 range=$2 pps=$3 nt=$4 ctr=$6 c0 c1 st sm sh p1 p2 p3
-	cp_conf "$range" "$pps" "$nt" "$5" >"$DL_T/cp-$name.conf"
-	if ! dl_start "$DL_T/cp-$name.conf" "$DL_T/cp-$name.log"; then fail "control-$name" "daemon did not start"; return; fi
-	sleep 2 # the overload builds up
-	c0=$(ctl --json status | jpy "d[\"$ctr\"]")
-	dctl latency "$CP_SECONDS" status 100 >"$DL_T/cp-$name.status" 2>&1 &
-	p1=$!
-	dctl latency "$CP_SECONDS" metrics 500 >"$DL_T/cp-$name.metrics" 2>&1 &
-	p2=$!
-	lab_cexec "$DL_PY" - "$MPORT" "$CP_SECONDS" >"$DL_T/cp-$name.http" 2>&1 <<'PYEND' &
+cp_http() { # name period-ms: GET /metrics every period for CP_SECONDS
+	lab_cexec "$DL_PY" - "$MPORT" "$CP_SECONDS" "$2" >"$DL_T/cp-$1.http" 2>&1 <<'PYEND'
 import sys, time, urllib.request
-port, secs = int(sys.argv[1]), float(sys.argv[2])
+port, secs, period = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]) / 1000
 end = time.time() + secs
 lat, bad = [], 0
 while time.time() < end:
@@ -260,17 +256,41 @@ while time.time() < end:
     except Exception:
         bad += 1
     lat.append(time.time() - t)
-    time.sleep(max(0, 0.5 - lat[-1]))
+    time.sleep(max(0, period - lat[-1]))
 lat.sort()
 print("n=%d failed=%d median_ms=%.0f max_ms=%.0f" % (len(lat), bad, lat[len(lat) // 2] * 1000, lat[-1] * 1000))
 PYEND
-	p3=$!
-	wait "$p1" "$p2" "$p3"
+}
+# serial: `metrics` for CP_SECONDS, then GET /metrics for CP_SECONDS (status
+# throughout), not both at once: two 24 MB renders back to back all the
+# time took more CPU than a loaded 2-core box left the daemon.
+cp_measure() { # name sport-range pps targets one|many counter [metrics-period-ms [serial]]
+	local name=$1 range=$2 pps=$3 nt=$4 ctr=$6 mp=${7:-500} serial=${8:-} c0 c1 st sm sh p1 p2 p3
+	cp_conf "$range" "$pps" "$nt" "$5" >"$DL_T/cp-$name.conf"
+	if ! dl_start "$DL_T/cp-$name.conf" "$DL_T/cp-$name.log"; then fail "control-$name" "daemon did not start"; return; fi
+	sleep 2 # the overload builds up
+	c0=$(ctl --json status | jpy "d[\"$ctr\"]")
+	if [ "$serial" = serial ]; then
+		dctl latency "$((2 * CP_SECONDS))" status 100 >"$DL_T/cp-$name.status" 2>&1 &
+		p1=$!
+		dctl latency "$CP_SECONDS" metrics "$mp" >"$DL_T/cp-$name.metrics" 2>&1
+		cp_http "$name" "$mp"
+		wait "$p1"
+	else
+		dctl latency "$CP_SECONDS" status 100 >"$DL_T/cp-$name.status" 2>&1 &
+		p1=$!
+		dctl latency "$CP_SECONDS" metrics "$mp" >"$DL_T/cp-$name.metrics" 2>&1 &
+		p2=$!
+		cp_http "$name" "$mp" &
+		p3=$!
+		wait "$p1" "$p2" "$p3"
+	fi
+	[ "$name" = overload-6000 ] && cp_hangups "$DL_T/cp-$name.log"
 	c1=$(ctl --json status | jpy "d[\"$ctr\"]")
 	dl_stop TERM
 	st=$(cat "$DL_T/cp-$name.status") sm=$(cat "$DL_T/cp-$name.metrics") sh=$(cat "$DL_T/cp-$name.http")
 	note "$name ($nt targets, source_ports $range, pps $pps; $ctr +$((c1 - c0)) while measured): status $st; metrics $sm; GET /metrics $sh"
-	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" "${SANITIZE:-0}" >"$DL_T/cp-$name.verdict" <<'PYEND'
+	"$DL_PY" - "$st" "$sm" "$sh" "$((c1 - c0))" "${SANITIZE:-0}" "$CP_SECONDS" "$mp" >"$DL_T/cp-$name.verdict" <<'PYEND'
 import re, sys
 def parse(s):
     m = re.match(r"n=(\d+) failed=(\d+) median_ms=(\d+) max_ms=(\d+)", s)
@@ -278,10 +298,11 @@ def parse(s):
 st, sm, sh = (parse(a) for a in sys.argv[1:4])
 grew = int(sys.argv[4])
 timed = sys.argv[5] != "1"
+nm = int(float(sys.argv[6]) * 1000 / float(sys.argv[7]) / 2) # half the requests made
 bad = []
 if grew <= 0:
     bad.append("the overload did not happen (counter +%d)" % grew)
-for what, r, limit, nmin in (("status", st, 200, 40), ("metrics", sm, 2000, 8), ("GET /metrics", sh, 2000, 8)):
+for what, r, limit, nmin in (("status", st, 200, 40), ("metrics", sm, 2000, nm), ("GET /metrics", sh, 2000, nm)):
     if not r or r[0] < (nmin if timed else 4) or r[1] or (timed and r[3] > limit):
         bad.append("%s %s (limit %d ms, >= %d answered)" % (what, r, limit, nmin))
 print("bad: " + "; ".join(bad) if bad else "ok")
@@ -289,7 +310,40 @@ PYEND
 	if grep -qx ok "$DL_T/cp-$name.verdict"; then pass "control-$name"
 	else fail "control-$name" "$(cat "$DL_T/cp-$name.verdict")"; fi
 }
-cp_measure exhaustion 20000-20099 10000 600 one port_exhausted
-cp_measure overload 20000-29999 2000 300 many sched_skipped
-[ "${LOAD_CP_6000:-0}" = 1 ] && cp_measure overload-6000 20000-29999 10000 6000 one sched_skipped
+# Clients that hang up after 64 KiB of the ~24 MB exposition: 5 scrapers
+# and 5 `metrics` requests, one after the other. Each render must stop (the
+# daemon logs it; a render in one go never noticed) and the daemon go on
+# answering.
+cp_hangups() { # daemon log
+	local log=$1 n1=0 n2=0 hh hc ok
+	lab_cexec "$DL_PY" - "$MPORT" >"$DL_T/hangup-http.out" 2>&1 <<'PYEND'
+import socket, sys
+sys.path.insert(0, "tests/lab")
+from dctl import read_upto
+got = []
+for _ in range(5):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: tcpprobe\r\n\r\n")
+    got.append(read_upto(s, 65536))
+    s.close()
+print("read=%s" % ",".join(map(str, got)))
+PYEND
+	dctl hangup metrics 5 65536 >"$DL_T/hangup-ctl.out" 2>&1
+	for _ in $(seq 1 50); do # noticed on the daemon's next passes
+		n1=$(grep -c 'scraper gone after' "$log") n2=$(grep -c "gone during 'metrics'" "$log")
+		[ "$n1" -ge 5 ] && [ "$n2" -ge 5 ] && break
+		sleep 0.1
+	done
+	ok=$(ctl --json status | jpy 'd["ok"]')
+	hh=$(cat "$DL_T/hangup-http.out") hc=$(cat "$DL_T/hangup-ctl.out")
+	note "hang-ups: /metrics $hh, metrics $hc; renders stopped: /metrics $n1, metrics $n2; status after: $ok"
+	if [ "$hh" = read=65536,65536,65536,65536,65536 ] && [ "$hc" = "$hh" ] && [ "$n1" -ge 5 ] &&
+		[ "$n2" -ge 5 ] && [ "$ok" = True ]; then pass control-overload-6000-hangups
+	else fail control-overload-6000-hangups "/metrics $hh ($n1 renders stopped), metrics $hc ($n2 stopped), status $ok"; fi
+}
+# LOAD_CP="overload-6000" (while working on one): those scenarios only.
+cp_want() { [[ " ${LOAD_CP:-exhaustion overload overload-6000} " == *" $1 "* ]]; }
+cp_want exhaustion && cp_measure exhaustion 20000-20099 10000 600 one port_exhausted
+cp_want overload && cp_measure overload 20000-29999 2000 300 many sched_skipped
+cp_want overload-6000 && cp_measure overload-6000 20000-29999 10000 6000 one sched_skipped 1000 serial
 [ "$DL_FAILS" = 0 ]

@@ -239,12 +239,15 @@ scrape -H 'Accept-Encoding: gzip;q=0, identity'
 if [ -z "$(hdr Content-Encoding)" ] && lint "$tmp/body"; then pass gzip-q0-refused
 else fail gzip-q0-refused "Content-Encoding '$(hdr Content-Encoding)' for gzip;q=0"; fi
 
-# HEAD: 200, the headers of a GET, no body
+# HEAD: 200, the headers of a GET, no body. The GET's body is sent in
+# pieces (chunked), so neither says a length.
 got=$(c --head -o /dev/null -D "$tmp/hdr" -w '%{size_download}' "$URL/metrics")
-cl=$(hdr Content-Length)
-if [ "$(status)" = 200 ] && [ "$(hdr Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ] &&
-	[ -n "$cl" ] && [ "$cl" -gt 1000 ] && [ "$got" = 0 ]; then pass head
-else fail head "status $(status), Content-Length '$cl', $got body bytes"; fi
+hs=$(status) hct=$(hdr Content-Type) hcl=$(hdr Content-Length)
+scrape
+te=$(hdr Transfer-Encoding)
+if [ "$hs" = 200 ] && [ "$hct" = "text/plain; version=0.0.4; charset=utf-8" ] && [ -z "$hcl" ] &&
+	[ "$got" = 0 ] && [ "$(status)" = 200 ] && [ "$te" = chunked ] && lint "$tmp/body"; then pass head
+else fail head "HEAD: status $hs, Content-Type '$hct', Content-Length '$hcl', $got body bytes; GET: status $(status), Transfer-Encoding '$te'"; fi
 
 bad=""
 for m in POST PUT DELETE PATCH OPTIONS; do

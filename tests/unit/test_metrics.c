@@ -289,6 +289,49 @@ static void render_sample(struct jbuf *b)
 	tset_free(&s);
 }
 
+/* The render in pieces (the daemon's /metrics and `ctl metrics` send one
+ * per loop pass) is the render in one go, whatever the budget; a piece
+ * stops after a whole target, so it may overshoot by one target's lines. */
+static void render_in_pieces(void)
+{
+	struct tset s;
+	sample_targets(&s);
+	struct jbuf whole, parts, piece;
+	jb_init(&whole);
+	jb_init(&parts);
+	jb_init(&piece);
+	metrics_render_targets(&whole, tset_at, &s, s.n, default_bounds, NDEF);
+	CHECK(!whole.oom && whole.len > 1000);
+	const size_t budgets[] = { 1, 100, 1000, 4096, SIZE_MAX };
+	for (size_t k = 0; k < sizeof(budgets) / sizeof(budgets[0]); k++) {
+		struct metrics_cursor c;
+		metrics_cursor_init(&c, default_bounds, NDEF);
+		jb_reset(&parts);
+		size_t pieces = 0, biggest = 0;
+		bool done = false;
+		while (!done && pieces < 100000) {
+			jb_reset(&piece);
+			done = metrics_render_targets_step(&c, &piece, tset_at, &s, s.n, budgets[k]);
+			CHECK(!piece.oom);
+			if (piece.len > biggest)
+				biggest = piece.len;
+			jb_append(&parts, piece.p ? piece.p : "", piece.len);
+			pieces++;
+		}
+		metrics_cursor_free(&c);
+		CHECK(done);
+		CHECK(parts.len == whole.len && !memcmp(parts.p, whole.p, whole.len));
+		/* A piece ends at a line end, and small budgets give many pieces. */
+		CHECK(budgets[k] == SIZE_MAX ? pieces == 1 : pieces > 1);
+		if (budgets[k] == 1000)
+			CHECK(biggest < 1000 + 8192); /* one header and one target past it */
+	}
+	jb_free(&whole);
+	jb_free(&parts);
+	jb_free(&piece);
+	tset_free(&s);
+}
+
 static bool has_line(const char *text, const char *line)
 {
 	size_t n = strlen(line);
@@ -612,6 +655,7 @@ int main(void)
 	RUN(bounds_default);
 	RUN(histogram_cumulative);
 	RUN(families_rendered);
+	RUN(render_in_pieces);
 	RUN(exposition_well_formed);
 	RUN(render_10k_targets);
 	return CHECK_EXIT();
