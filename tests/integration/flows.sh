@@ -15,13 +15,15 @@
 #   lost. `--flows 8` must name as worse exactly the flows whose segments a
 #   capture on the bad leg shows, and each flow's loss and RTT p50 must be
 #   what the client-side capture shows (SYNs without SYN/ACK; SYN -> SYN/ACK
-#   times), over IPv4 and IPv6;
+#   times), over IPv4 and IPv6, and over IPv6 once more with the router
+#   hashing addresses and flow label only (hash policy 0): the flows keep
+#   their paths by their labels;
 # - the same through the daemon (flows = 8, flow_metrics = yes, both families
 #   at once): tcpprobe_flow_worse names the bad leg's ports, and the flows'
 #   tcpprobe_flow_probes_total and p50 in /metrics equal the captures';
 # - the daemon keeps a flow target's ports its own: another target to the
 #   same address and port never gets one.
-# checks: 16
+# checks: 18
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -371,15 +373,17 @@ if ! lab_ecmp_up "$DELAY" || ! lab_ecmp_loss "$LOSS"; then
 		fail "ecmp-$c" "lab_ecmp_up failed"
 		fail "daemon-$c" "lab_ecmp_up failed"
 	done
+	fail ecmp-named-v6label "lab_ecmp_up failed"
+	fail ecmp-loss-rtt-v6label "lab_ecmp_up failed"
 fi
-lo=20000
-for fam in 4 6; do
-	[ $ecmp_ok = 1 ] || break
-	if [ $fam = 4 ]; then dst=$ECMP_T4; hp="$ECMP_T4:$LAB_PORT_OPEN"
-	else dst=$ECMP_T6; hp="[$ECMP_T6]:$LAB_PORT_OPEN"; fi
+# ecmp_probe LABEL DST HOSTPORT: tcpprobe probe --flows 8 with the captures,
+# judged (checks ecmp-named-LABEL, ecmp-loss-rtt-LABEL); leaves lo, the start
+# of the source port range that split the flows.
+ecmp_probe() {
+	local label=$1 dst=$2 hp=$3 name n why
 	# The hash may put all 8 flows on one leg (1 in 128): then other ports.
 	for lo in 20000 21000 22000; do
-		name=e$fam-$lo
+		name=e$label-$lo
 		caps_start "$name" || break
 		# -r 0 -t 0.3: a lost SYN is a lost probe, and over before the next round.
 		LAB_WRAP="timeout 60" lab_tcpprobe probe --flows 8 -c 20 -i 0.4 -t 0.3 -r 0 \
@@ -387,18 +391,32 @@ for fam in 4 6; do
 		caps_stop "$name"
 		n=$(awk '$2 == ">" {print $4}' "$tmp/$name.leg.dump" | sort -u | wc -l)
 		[ "$n" -gt 0 ] && [ "$n" -lt 8 ] && break
-		note "IPv$fam source ports $lo-: $n of 8 flows on the bad leg; trying other ports"
+		note "$label: source ports $lo-: $n of 8 flows on the bad leg; trying other ports"
 	done
 	if ! why=$(lab_capture_ok "$tmp/$name.cli.pcap" 160 ' S ') ||
 		! why=$(lab_capture_ok "$tmp/$name.leg.pcap" 10 ' S '); then
-		fail "ecmp-named-v$fam" "capture: $why"
-		fail "ecmp-loss-rtt-v$fam" "capture: $why"
-		continue
+		fail "ecmp-named-$label" "capture: $why"
+		fail "ecmp-loss-rtt-$label" "capture: $why"
+		return
 	fi
 	rows_text "$tmp/$name.out" >"$tmp/$name.rows"
-	verdict ecmp "v$fam" "$tmp/$name.rows" "$tmp/$name.leg.dump" "$tmp/$name.cli.dump" "$dst"
-	sed -n '/^round 20:/p; /^worse flows:/,$p' "$tmp/$name.out" | sed "s/^/  flows: IPv$fam /"
-done
+	verdict ecmp "$label" "$tmp/$name.rows" "$tmp/$name.leg.dump" "$tmp/$name.cli.dump" "$dst"
+	sed -n '/^round 20:/p; /^worse flows:/,$p' "$tmp/$name.out" | sed "s/^/  flows: $label /"
+}
+lo=20000
+if [ $ecmp_ok = 1 ]; then
+	# IPv6 hashed on addresses and flow label only (fib_multipath_hash_policy
+	# = 0, not the ports): each flow still keeps one path, by its label.
+	if ip netns exec "$ECMP_RNS" sysctl -qw net.ipv6.fib_multipath_hash_policy=0; then
+		ecmp_probe v6label "$ECMP_T6" "[$ECMP_T6]:$LAB_PORT_OPEN"
+	else
+		fail ecmp-named-v6label "cannot set net.ipv6.fib_multipath_hash_policy=0"
+		fail ecmp-loss-rtt-v6label "cannot set net.ipv6.fib_multipath_hash_policy=0"
+	fi
+	ip netns exec "$ECMP_RNS" sysctl -qw net.ipv6.fib_multipath_hash_policy=1
+	ecmp_probe v4 "$ECMP_T4" "$ECMP_T4:$LAB_PORT_OPEN"
+	ecmp_probe v6 "$ECMP_T6" "[$ECMP_T6]:$LAB_PORT_OPEN"
+fi
 
 # --- the same through the daemon: flows = 8, flow_metrics = yes, /metrics --------
 # Both families at once, on the source ports the probe runs split (the daemon
