@@ -349,6 +349,92 @@ static void t_path_eq(void)
 	CHECK_STR(trace_hop_kind_str(TRACE_HOP_SILENT), "silent");
 }
 
+/* Random events (ICMP and segments quoting our sequence numbers or not,
+ * timers, credit, errors) into many traces: every trace reports once,
+ * within max_hops, sends each TTL at most its tries, keeps its window, and
+ * is silent once done. */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void t_random(void)
+{
+#define RND() rnd()
+	for (unsigned n = 0; n < 2000; n++) {
+		setup((uint8_t)(1 + RND() % 12), (uint8_t)(1 + RND() % 8), (uint8_t)(RND() % 5));
+		uint64_t now = T0;
+		unsigned results = 0, sent[TRACE_HOPS_MAX + 1] = { 0 };
+		bool done = false;
+		step(TRACE_EV_START, NULL, now, (uint32_t)(RND() % 4));
+		for (unsigned k = 0; k < 200 && !done; k++) {
+			CHECK(acts.n < TRACE_ACTIONS_MAX);
+			for (unsigned i = 0; i < acts.n; i++) {
+				const struct trace_action *a = &acts.a[i];
+				if (a->type == TRACE_ACT_SEND && a->ttl) {
+					CHECK(a->ttl >= 1 && a->ttl <= tp.max_hops);
+					CHECK(++sent[a->ttl] <= tr.tries_max);
+				}
+				results += a->type == TRACE_ACT_RESULT;
+				done |= a->type == TRACE_ACT_DONE;
+			}
+			unsigned open = 0;
+			for (unsigned i = 0; i < tp.max_hops; i++)
+				open += tr.slot[i].st == 1; /* waiting */
+			CHECK(open <= tp.window);
+			now += RND() % (300 * MS);
+			uint8_t ttl = (uint8_t)(1 + RND() % (tp.max_hops + 1));
+			uint32_t seq = RND() % 3 ? trace_seq(&tr, ttl, (uint8_t)(RND() % 2)) : (uint32_t)RND();
+			struct pkt_info p;
+			switch (RND() % 6) {
+			case 0:
+				p = icmp(a4(ttl), RND() % 2 ? 11 : 3, (uint8_t)(RND() % 14), seq);
+				step(TRACE_EV_ICMP, &p, now, (uint32_t)(RND() % 4));
+				break;
+			case 1:
+				p = answer(a4(99), RND() % 2 ? PKT_SYN | PKT_ACK : PKT_RST | PKT_ACK, seq);
+				step(TRACE_EV_SEGMENT, &p, now, (uint32_t)(RND() % 4));
+				break;
+			case 2:
+				step(TRACE_EV_CREDIT, NULL, now, (uint32_t)(RND() % 4));
+				break;
+			case 3:
+				if (RND() % 50 == 0) {
+					p = (struct pkt_info){ .family = AF_INET, .flags = PKT_SYN, .seq = seq };
+					step(TRACE_EV_SEND_ERROR, &p, now, NOCAP);
+					break;
+				}
+				/* fall through */
+			default:
+				if (tr.deadline && tr.deadline > now)
+					now = tr.deadline;
+				step(TRACE_EV_TIMER, NULL, now, (uint32_t)(RND() % 4));
+				break;
+			}
+		}
+		/* Whatever happened, enough time and budget end it. */
+		for (unsigned k = 0; k < 400 && !done; k++) {
+			now = tr.deadline > now ? tr.deadline : now + MS;
+			step(TRACE_EV_TIMER, NULL, now, NOCAP);
+			for (unsigned i = 0; i < acts.n; i++) {
+				results += acts.a[i].type == TRACE_ACT_RESULT;
+				done |= acts.a[i].type == TRACE_ACT_DONE;
+			}
+		}
+		CHECK(done);
+		CHECK_EQ(results, 1);
+		CHECK(tr.res.nhops <= tp.max_hops);
+		CHECK(tr.res.result != RESULT_PENDING);
+		step(TRACE_EV_TIMER, NULL, now + 1000 * MS, NOCAP);
+		CHECK_EQ(acts.n, 0);
+	}
+#undef RND
+}
+
 int main(void)
 {
 	RUN(t_chain_v4);
@@ -361,5 +447,6 @@ int main(void)
 	RUN(t_credit);
 	RUN(t_send_error_abort);
 	RUN(t_path_eq);
+	RUN(t_random);
 	return CHECK_EXIT();
 }
