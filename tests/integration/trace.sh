@@ -9,6 +9,8 @@
 #  - the text output is traceroute's: one line per TTL, the target last;
 #  - a router that drops its ICMP (nftables on its output) is a silent hop
 #    (`*`, address null), tried 1 + retries times on the wire; the trace goes on;
+#    a router at Linux's default ICMP rate limit: 16 traces in a row are all
+#    ok, hop 2 silent in those whose SYN drew no ICMP from it on the wire;
 #  - a closed port: result refused, the target's RST is the last hop;
 #  - safety: forged ICMP time exceeded and SYN/ACK that quote our 4-tuple with
 #    sequence numbers we did not send name no hop and draw no RST (RFC 5927);
@@ -21,7 +23,7 @@
 #    flow on its own source port, and each trace names the router that the
 #    captures on r1's two links saw that flow take; a daemon target with
 #    flows = 12 keeps each flow's path (ctl show flows[].path), the same way.
-# checks: 15
+# checks: 16
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -92,6 +94,45 @@ want="1 ${CHAIN_R6[1]},2 *,3 ${CHAIN_R6[3]},4 $CHAIN_T6"
 if [ "$got" = "$want" ] && [ "$(rc silent6)" = 0 ]; then pass silent-hop-v6-text
 else fail silent-hop-v6-text "got '$got' want '$want'; $(why silent6)"; fi
 lab_chain_icmp_clear 2
+
+# ---- a router that rate-limits its ICMP errors: silent hops, not errors -----------
+# r2 back to Linux's default ICMP rate limit (per destination: a burst of 6,
+# then one a second); 16 traces 20 ms apart: the traces past its burst show hop
+# 2 silent, every trace is still ok, and the silent hops are exactly the
+# traces whose SYN of TTL 2 drew no ICMP from r2 on the wire.
+lab_chain_exec 2 sysctl -qw net.ipv4.icmp_ratelimit=1000
+trace ratelimit --json -c 16 -i 20ms -r 0 -t 300ms "$CHAIN_T4:$LAB_PORT_OPEN"
+lab_chain_exec 2 sysctl -qw net.ipv4.icmp_ratelimit=0
+res=$("$PY" - "$T/ratelimit.out" "$T/ratelimit.pcap" "${CHAIN_R4[2]}" "$CHAIN_T4" <<'EOF' 2>&1
+import json, sys
+sys.path.insert(0, "tests/lab")
+import wire
+out, pcap, r2, target = sys.argv[1:]
+rs = [json.loads(l) for l in open(out) if l.strip()]
+segs = list(wire.segments(pcap))
+syn2 = {s.seq: s.sport for s in segs if s.icmp is None and s.flags == 0x02 and s.ttl == 2}
+icmp = {(s.quote[1], s.quote[4]) for s in segs if s.icmp == "icmp11/0" and s.src == r2 and s.quote}
+why, silent = [], 0
+for r in rs:
+    h = r["hops"][1]
+    mine = [q for q, sp in syn2.items() if sp == r["source_port"]]
+    wire_answered = any((r["source_port"], q) in icmp for q in mine)
+    if r["result"] != "ok" or len(r["hops"]) != 4:
+        why.append("sport %d: %s, %d hops" % (r["source_port"], r["result"], len(r["hops"])))
+    if (h["kind"] == "silent") == wire_answered:
+        why.append("sport %d: hop 2 %s, r2's ICMP on the wire: %s" % (r["source_port"], h["kind"],
+                                                                     wire_answered))
+    silent += h["kind"] == "silent"
+if len(rs) != 16:
+    why.append("%d traces" % len(rs))
+if not silent and not why:
+    why.append("no silent hop 2 (r2 not rate-limiting?)")
+print("; ".join(why[:4]) or "ok %d of %d traces with hop 2 silent" % (silent, len(rs)))
+EOF
+)
+if [ "${res%% *}" = ok ] && [ "$(rc ratelimit)" = 0 ] && [ ! -s "$T/ratelimit.cap" ]; then pass ratelimit
+else fail ratelimit "$res; $(why ratelimit)"; fi
+echo "ratelimit: $res"
 
 # ---- a closed port: the target's RST ends the trace -----------------------------
 trace closed --json "$CHAIN_T4:$LAB_PORT_CLOSED"
