@@ -213,7 +213,8 @@ if [ "$prc" = 2 ] && grep -qi multicast "$T/policy.err" && [ "$n" = 0 ]; then pa
 else fail policy "rc=$prc segments=$n err: $(cat "$T/policy.err")"; fi
 
 # ---- the daemon: kind = trace targets, under the pps cap ---------------------------
-MPORT=$((20000 + $$ % 20000))
+# Outside the probes' source ports (20000-29999) and the kernel's ephemeral range.
+MPORT=$((30000 + $$ % 2000))
 {
 	dl_conf_daemon pps=10 metrics_listen=127.0.0.1:$MPORT
 	cat <<EOF
