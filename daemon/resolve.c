@@ -156,9 +156,9 @@ static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const 
 	if (rc < 0) {
 		/* Keep the last good address; retry sooner than the interval. */
 		t->resolve_failures++;
-		snprintf(t->resolve_error, sizeof(t->resolve_error), "%s", err);
+		target_msg_set(&t->resolve_error, "%s", err);
 		if (!t->addr.family)
-			snprintf(t->error, sizeof(t->error), "%s", err);
+			target_msg_set(&t->error, "%s", err);
 		uint64_t back = BACKOFF_MIN_NS << (t->resolve_failures < 20 ? t->resolve_failures - 1 : 19);
 		if (back > iv)
 			back = iv;
@@ -172,8 +172,8 @@ static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const 
 	t->resolved_at = engine_now();
 	if (addrpolicy_check(a, &d->cfg.d, why, sizeof(why)) < 0) {
 		/* An answer the policy refuses: no address, state error. */
-		snprintf(t->resolve_error, sizeof(t->resolve_error), "%s", why);
-		snprintf(t->error, sizeof(t->error), "%s", why);
+		target_msg_set(&t->resolve_error, "%s", why);
+		target_msg_set(&t->error, "%s", why);
 		memset(&t->addr, 0, sizeof(t->addr));
 		log_warnx("target %s: %s", t->cfg.name, why);
 	} else {
@@ -188,8 +188,8 @@ static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const 
 			t->addr = *a;
 			memset(&t->src, 0, sizeof(t->src)); /* route looked up at the next probe */
 		}
-		t->resolve_error[0] = 0;
-		t->error[0] = 0;
+		target_msg_clear(t->resolve_error);
+		target_msg_clear(t->error);
 	}
 	arm_lookup(d, t, iv);
 }
@@ -218,10 +218,10 @@ int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t e
 		char why[256];
 		if (t->addr.family && addrpolicy_check(&t->addr, &d->cfg.d, why, sizeof(why)) < 0) {
 			memset(&t->addr, 0, sizeof(t->addr));
-			snprintf(t->error, sizeof(t->error), "%s", why);
+			target_msg_set(&t->error, "%s", why);
 		}
-		if (!t->addr.family && !t->error[0])
-			snprintf(t->error, sizeof(t->error), "resolving '%.200s'", t->cfg.host);
+		if (!t->addr.family && !target_msg_has(t->error))
+			target_msg_set(&t->error, "resolving '%.200s'", t->cfg.host);
 		start_lookup(d, t);
 		return 0;
 	}
@@ -230,11 +230,11 @@ int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t e
 		if (!pkt_addr_eq(&a, &t->addr))
 			memset(&t->src, 0, sizeof(t->src));
 		t->addr = a;
-		t->error[0] = 0;
+		target_msg_clear(t->error);
 		return 0;
 	}
 	memset(&t->addr, 0, sizeof(t->addr));
-	snprintf(t->error, sizeof(t->error), "%s", err);
+	target_msg_set(&t->error, "%s", err);
 	return -1;
 }
 

@@ -85,6 +85,8 @@ void registry_target_destroy(struct target *t)
 		engine_profile_unref(t->tr->prof);
 	free(t->tr);
 	free(t->cfg.labels);
+	free(t->error);
+	free(t->resolve_error);
 	target_flows_free(t->flows);
 	target_dealloc(t);
 }
@@ -160,11 +162,11 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	 * carry their source address) as an error without a connection. */
 	bool opened = !(r->result == RESULT_ERROR && !r->sport);
 	if (!opened && r->flow && r->error)
-		snprintf(t->error, sizeof(t->error), "flow %u: %s", r->flow, r->error);
+		target_msg_set(&t->error, "flow %u: %s", r->flow, r->error);
 	else if (!opened)
-		snprintf(t->error, sizeof(t->error),
-			 "no connection opened: no free source port for this destination "
-			 "(source_ports exhausted) or out of memory");
+		target_msg_set(&t->error,
+			       "no connection opened: no free source port for this destination "
+			       "(source_ports exhausted) or out of memory");
 	if (r->send_errno) {
 		char why[96];
 		report_error_str(r, why, sizeof(why));
@@ -172,7 +174,7 @@ static void on_target_report(void *arg, const struct probe_report *r)
 		if (t->logged_errno != r->send_errno)
 			log_warnx("target %s: probe error: %s", t->cfg.name, why);
 		t->logged_errno = r->send_errno;
-		snprintf(t->error, sizeof(t->error), "%s", why);
+		target_msg_set(&t->error, "%s", why);
 	}
 	struct find_fp fp_was = t->st.find.fp;
 	uint64_t fp_changes = t->st.fp_changes;
@@ -245,15 +247,15 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 	/* No address (yet): the name's lookup runs apart (resolve.c); never
 	 * resolve here, on the probing path. */
 	if (!t->addr.family) {
-		if (!t->error[0])
-			snprintf(t->error, sizeof(t->error), "no address for '%.200s'", t->cfg.host);
-		log_debug("target %s: %s", t->cfg.name, t->error);
+		if (!target_msg_has(t->error))
+			target_msg_set(&t->error, "no address for '%.200s'", t->cfg.host);
+		log_debug("target %s: %s", t->cfg.name, target_msg(t->error));
 		record_error(d, t, now);
 		return;
 	}
 	if (!t->src.family &&
 	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0) {
-		snprintf(t->error, sizeof(t->error), "%s", err);
+		target_msg_set(&t->error, "%s", err);
 		record_error(d, t, now);
 		return;
 	}
@@ -261,16 +263,16 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 	/* Per-flow state only where asked for: 100,000 single-flow targets
 	 * keep a NULL pointer. */
 	if (!t->flows && (nf > 1 || t->cfg.opts.flow_metrics) && !(t->flows = target_flows_new(nf))) {
-		snprintf(t->error, sizeof(t->error), "out of memory");
+		target_msg_set(&t->error, "out of memory");
 		record_error(d, t, now);
 		return;
 	}
 	if (nf > 1 && flows_ports(d, t, err, sizeof(err)) < 0) {
-		snprintf(t->error, sizeof(t->error), "%s", err);
+		target_msg_set(&t->error, "%s", err);
 		record_error(d, t, now);
 		return;
 	}
-	t->error[0] = 0;
+	target_msg_clear(t->error);
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
 		.profile = t->prof,
@@ -286,7 +288,7 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		t->inflight++;
 		if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
 			t->inflight--;
-			snprintf(t->error, sizeof(t->error), "%s", err);
+			target_msg_set(&t->error, "%s", err);
 			record_error(d, t, now);
 			continue;
 		}

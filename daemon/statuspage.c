@@ -764,7 +764,7 @@ void statuspage_target(struct daemon *d, const struct target *t, const char *qs,
 	      t->addr.family ? pkt_addr_str(&t->addr, a, sizeof(a)) : "–");
 	h_fmt(j, "<tr><th>port, kind</th><td>%u, %s</td></tr><tr><th>state</th><td>%s",
 	      t->cfg.opts.port, probe_kind_str(t->cfg.opts.kind), target_state(t));
-	if (t->error[0]) {
+	if (target_msg_has(t->error)) {
 		h_raw(j, ": ");
 		h_esc(j, t->error);
 	}

@@ -1,6 +1,8 @@
 #include "targets.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -132,6 +134,16 @@ void target_forget_trace(struct target_stats *s)
 	s->trace = NULL;
 }
 
+void target_msg_set(char **msg, const char *fmt, ...)
+{
+	if (!*msg && !(*msg = malloc(TARGET_MSG_MAX)))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(*msg, TARGET_MSG_MAX, fmt, ap);
+	va_end(ap);
+}
+
 const struct hist *target_phase(const struct target_stats *s, enum phase p)
 {
 	static const struct hist empty;
@@ -148,7 +160,7 @@ const char *target_state(const struct target *t)
 {
 	if (t->paused)
 		return "paused";
-	if (t->error[0])
+	if (target_msg_has(t->error))
 		return "error";
 	return "ok";
 }

@@ -549,10 +549,10 @@ static void put_t_u64(struct jbuf *j, const struct view_field *f, const struct v
 	jb_uint(j, *(const uint64_t *)((const char *)x->t + f->off));
 }
 
-/* A string at f->off ("" is null). */
-static void put_t_str(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+/* A target message (char * at f->off; target_msg): none is null. */
+static void put_t_msg(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_str_or_null(j, f->key, (const char *)x->t + f->off);
+	j_str_or_null(j, f->key, target_msg(*(char *const *)((const char *)x->t + f->off)));
 }
 
 /* A CLOCK_REALTIME ns at f->off, in seconds (0 is null). */
@@ -871,12 +871,12 @@ const struct view_field view_show_fields[] = {
 	/* A name's last answer and the last lookup's error (null: it worked). */
 	{ "resolved_at", NULL, "  resolved:", "%s", VF_TIME, put_t_time, TG(resolved_at), NULL,
 	  VF_OPT },
-	{ "resolve_error", NULL, NULL, ", last lookup: %s", VF_STR, put_t_str, TG(resolve_error),
+	{ "resolve_error", NULL, NULL, ", last lookup: %s", VF_STR, put_t_msg, TG(resolve_error),
 	  NULL, VF_OPT },
 	{ "port", NULL, NULL, NULL, VF_COUNT, put_port, 0, NULL, 0 },
 	{ "kind", NULL, "  kind:", "%s", VF_STR, put_kind, 0, NULL, 0 },
 	{ "state", NULL, "  state:", "%s", VF_STR, put_state, 0, NULL, 0 },
-	{ "error", NULL, "  error:", "%s", VF_STR, put_t_str, TG(error), NULL, VF_OPT },
+	{ "error", NULL, "  error:", "%s", VF_STR, put_t_msg, TG(error), NULL, VF_OPT },
 	/* 0: added at run time */
 	{ "config_line", NULL, "  config line:", "%s", VF_COUNT, put_config_line, 0,
 	  "none (added at run time)", 0 },
