@@ -314,11 +314,11 @@ if [ "$(ctl --json help | jpy 'len(d["commands"])')" = 14 ] && ctl help | grep -
 else fail ctl-help "help lists the wrong commands"; fi
 
 # ---- watch: two results, then hang up ---------------------------------------------
-timeout 10 "$TCPPROBE" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 3 >"$T/watch"
+timeout -k 5 10 "$TCPPROBE" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 3 >"$T/watch"
 if [ "$(head -1 "$T/watch")" = '{"ok":true}' ] && [ "$(grep -c '"event":"result"' "$T/watch")" = 2 ]; then
 	pass ctl-watch
 else fail ctl-watch "$(cut -c1-200 "$T/watch")"; fi
-timeout 10 "$TCPPROBE" ctl -s "$SOCK" watch 2>/dev/null | head -n 2 >"$T/watch"
+timeout -k 5 10 "$TCPPROBE" ctl -s "$SOCK" watch 2>/dev/null | head -n 2 >"$T/watch"
 if [ "$(grep -cE '^[0-9-]+ [0-9:.]+ (handshake|syn) \[' "$T/watch")" = 2 ]; then pass ctl-watch-human
 else fail ctl-watch-human "$(cat "$T/watch")"; fi
 # The daemon notices the watcher left at its next result.
@@ -454,7 +454,7 @@ if [ "$user_ok" = 1 ]; then
 		# shellcheck disable=SC2086
 		as "$USR" $cmd >/dev/null 2>"$T/err" || bad="$bad [$cmd: $(cat "$T/err")]"
 	done
-	timeout 10 runuser -u "$USR" -- "$T/tcpprobe" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 2 >"$T/watch"
+	timeout -k 5 10 runuser -u "$USR" -- "$T/tcpprobe" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 2 >"$T/watch"
 	[ "$(grep -c '"event":"result"' "$T/watch")" = 1 ] || bad="$bad [watch]"
 	if [ -z "$bad" ]; then pass ctl-user-read-allowed
 	else fail ctl-user-read-allowed "$bad"; fi

@@ -158,7 +158,7 @@ if ctl show "$O4" | grep -q '^  labels: *env=a "b" \\ c,team=net$' &&
 	ctl --json show "$O4" | grep -qF '"labels":{"env":"a \"b\" \\ c","team":"net"}'; then
 	pass ctl-show-labels
 else fail ctl-show-labels "$(ctl show "$O4" | head -4)"; fi
-timeout 3 "$DL_BIN" ctl -s "$DL_SOCK" --json watch >"$DL_T/watch" 2>/dev/null
+timeout -k 5 3 "$DL_BIN" ctl -s "$DL_SOCK" --json watch >"$DL_T/watch" 2>/dev/null
 if grep -F "\"target\":\"$O4\"" "$DL_T/watch" | grep -qF '"labels":{"env":"a \"b\" \\ c","team":"net"}'; then
 	pass watch-json-labels
 else fail watch-json-labels "$(head -c 400 "$DL_T/watch")"; fi
