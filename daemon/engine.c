@@ -1320,6 +1320,16 @@ void engine_free(struct engine *e)
 			struct conn *c = e->tab[i];
 			while (c) {
 				struct conn *next = c->hnext;
+				bool trace = conn_is_trace(c);
+				/* A SYN/ACK may be on its way or unread: the peer holds a
+				 * half-open connection, and the kernel's RST to it dies in
+				 * the guard until the guard goes. An RST at our SYN's
+				 * sequence + 1 (the peer's rcv_nxt) ends it (RFC 9293
+				 * 3.10.7.3); a listener that never saw the SYN ignores it. */
+				if (e->raw && !trace && c->f.state == TCPS_SYN_SENT) {
+					struct fsm_segment rst = { .seq = c->f.snd_nxt, .flags = PKT_RST };
+					send_segment(e, c, &rst, 0);
+				}
 				if (e->raw && c->f.state != TCPS_CLOSED && c->f.state != TCPS_TIME_WAIT) {
 					struct fsm_event ev = { .type = EV_ABORT };
 					struct fsm_actions acts;
@@ -1328,7 +1338,6 @@ void engine_free(struct engine *e)
 						if (acts.a[k].type == ACT_SEND)
 							send_segment(e, c, &acts.a[k].u.seg, 0);
 				}
-				bool trace = conn_is_trace(c);
 				if (c->ctx)
 					engine_profile_unref(c->ctx->prof);
 				engine_profile_unref(conn_prof(c));

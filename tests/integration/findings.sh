@@ -437,6 +437,10 @@ if dl_start "$T/p.conf" "$T/p.log" && wait_until 30 ge sf-fin 5 && wait_until 30
 	n1=$(probes sf-fin) n6=$(probes sf-fin6)
 	lab_capture_start "$T/p2.pcap" "tcp port $P_SF" || fail pairs-capture "could not start"
 	wait_until 30 ge sf-fin $((n1 + 5)) && wait_until 30 ge sf-fin6 $((n6 + 5))
+	# A FIN sent before the delete ends silent 300 ms later, possibly after
+	# newer probes ended closed: the last result is judged once it is closed.
+	last_closed() { pshow "$1" 2 && [ "$(pf "$1" 2)" = "closed -" ]; }
+	wait_until 10 last_closed sf-fin; wait_until 10 last_closed sf-fin6
 	for n in sf-fin sf-fin6; do pshow $n 2; done
 	ctl metrics >"$T/p-metrics-2.txt"
 	lab_capture_stop "$T/p2.pcap"
