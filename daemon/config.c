@@ -613,18 +613,17 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 			if (!(dc->probe_mask & (1u << k)))
 				config_probe_key_copy(&dc->defaults, &c.defaults, (int)k);
 	}
-	/* Each flow's next probe takes its tuple over from TIME_WAIT (engine.h),
-	 * but not from a connection still open: checked once [defaults] apply. */
+	/* Checked once [defaults] apply. */
 	for (size_t i = 0; i < c.ntargets && !p.errline; i++) {
 		const struct target_cfg *t = &c.targets[i];
-		if (t->opts.flows > 1 && t->opts.hold_ns >= t->opts.interval_ns)
+		if (config_flows_hold_conflict(&t->opts))
 			perr(&p, t->line, "target '%s': flows = %u needs hold below interval: each "
 			     "flow's probe would still be open at the next round", t->name,
 			     t->opts.flows);
 	}
 	for (size_t i = 0; i < c.ndisc && !p.errline; i++) {
 		const struct discovery_cfg *dc = &c.disc[i];
-		if (dc->defaults.flows > 1 && dc->defaults.hold_ns >= dc->defaults.interval_ns)
+		if (config_flows_hold_conflict(&dc->defaults))
 			perr(&p, dc->line, "[discovery %s]: flows = %u needs hold below interval: each "
 			     "flow's probe would still be open at the next round", dc->name,
 			     dc->defaults.flows);

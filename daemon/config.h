@@ -238,6 +238,9 @@ const char *config_duration_str(uint64_t ns, char *buf, size_t len);
 uint64_t config_name_hash(const char *s);
 /* A hostname (RFC 1123 labels, '_' tolerated) or an IPv4/IPv6 literal. */
 bool config_host_valid(const char *s);
+/* Flows whose probes would still be open at the next round: each flow's
+ * next probe takes its 4-tuple over only from TIME_WAIT (engine.h). */
+bool config_flows_hold_conflict(const struct probe_opts *o);
 /* rendezvous hashing: does the target called name belong to shard i of n? */
 bool config_shard_mine(const struct daemon_cfg *d, const char *name);
 /* fsm parameters for opts. */

@@ -519,6 +519,11 @@ int config_for_each_item(const char *v, int (*fn)(void *arg, const char *item, c
 }
 
 
+bool config_flows_hold_conflict(const struct probe_opts *o)
+{
+	return o->flows > 1 && o->hold_ns >= o->interval_ns;
+}
+
 uint64_t config_name_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */

@@ -682,7 +682,7 @@ int probe_main(int argc, char **argv)
 			"has a port of its own (give a range with --source-ports)\n", ps.flows);
 		return 2;
 	}
-	if (ps.flows > 1 && po.hold_ns >= po.interval_ns && ps.count > 1) {
+	if (config_flows_hold_conflict(&po) && ps.count > 1) {
 		fprintf(stderr, "tcpprobe probe: --flows %u needs --hold below -i/--interval: each "
 			"flow's probe would still be open at the next round\n", ps.flows);
 		return 2;
