@@ -1,6 +1,7 @@
 /* registry_priv.h: the daemon's state, shared by daemon.c (the lifecycle:
- * start, reload, signals, tick, shutdown), registry.c (the targets) and
- * sched.c (schedule, results, one-shots, watchers). */
+ * start, reload, signals, tick, shutdown), registry.c (the targets),
+ * sched.c (schedule, results, one-shots, watchers) and pathwatch.c
+ * (trace_interval). */
 #ifndef TCPPROBE_REGISTRY_PRIV_H
 #define TCPPROBE_REGISTRY_PRIV_H
 
@@ -54,7 +55,8 @@ struct daemon {
 	struct event *resolve_ev;
 	struct wheel *sched;
 	struct event *sched_ev, *tick_ev, *sigs[4];
-	struct wheel *twheel;            /* next trace of each target with trace_interval */
+	struct wheel *twheel;            /* next trace of each target with trace_interval
+					  * (pathwatch.c) */
 	struct event *trace_ev;
 	struct watcher *w;
 	size_t nw, w_cap;
@@ -97,6 +99,9 @@ void sched_remove(struct daemon *d, struct target *t);
 void sched_unpinned(struct daemon *d);
 void sched_kick(struct daemon *d);
 void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
+/* A probe or trace of the removed (zombie) t reported: t is freed unless
+ * something still holds it. */
+void sched_zombie_reported(struct daemon *d, struct target *t);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */
 int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,

@@ -20,14 +20,16 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # Modules of more than one file: the registry (registry.c: the targets and
-# their index; sched.c: schedule, results, one-shots, watchers; resolve.c:
-# name lookups off the loop) share their state (registry_priv.h); the config
+# their index; sched.c: schedule, results, one-shots, watchers; pathwatch.c:
+# trace_interval's traces; resolve.c: name lookups off the loop) share their
+# state (registry_priv.h); the config
 # (config.c: the INI parser; config_keys.c: the probe keys' table;
 # config_sections.c: the other sections' key tables; config_value.c:
 # the value syntax; config_print.c) shares config_priv.h; discovery
 # (discovery.c: sources, file_sd, applying; discovery_http.c: http_sd)
 # shares discovery_priv.h.
-GROUP = {"sched": "registry", "resolve": "registry", "discovery_http": "discovery",
+GROUP = {"sched": "registry", "pathwatch": "registry", "resolve": "registry",
+         "discovery_http": "discovery",
          "config_keys": "config", "config_sections": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h

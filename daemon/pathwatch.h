@@ -1,0 +1,38 @@
+/* pathwatch.h: trace_interval, the daemon's side of path change detection
+ * (README "Path changes"): each target's traces on their own schedule (a
+ * timer wheel of their own), the early trace when the SYN/ACKs' TTL moves,
+ * and what each trace means for the target's path (probes/path.h decides).
+ * Part of the registry module (registry_priv.h's state); sched.c calls it
+ * when a target is prepared, added, removed or freed and for every probe
+ * result. */
+#ifndef TCPPROBE_PATHWATCH_H
+#define TCPPROBE_PATHWATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "targets.h"
+
+struct daemon;
+
+/* The trace wheel and its timer: 0, or -1 (out of memory). */
+int pathwatch_init(struct daemon *d);
+void pathwatch_free(struct daemon *d);
+
+/* t's trace profile from its options (kind trace), when it has a
+ * trace_interval: 0, or -1 (out of memory). */
+int pathwatch_prepare(struct target *t);
+/* Schedule t's traces (its first within 10 s). */
+void pathwatch_add(struct daemon *d, struct target *t, uint64_t now);
+/* Stop t's traces and release their source port (a trace in flight still
+ * reports: t is a zombie until then, see pathwatch_busy). */
+void pathwatch_remove(struct daemon *d, struct target *t);
+/* Free t's trace state (the target goes). */
+void pathwatch_destroy(struct target *t);
+/* A trace of t is in flight. */
+bool pathwatch_busy(const struct target *t);
+/* A probe result of t: its SYN/ACK's TTL may call for an early trace. */
+void pathwatch_probe_result(struct daemon *d, struct target *t, const struct probe_report *r);
+
+#endif
