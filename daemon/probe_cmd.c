@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "probe_flows.h"
 #include "report.h"
 #include "timens.h"
 
@@ -29,17 +30,6 @@ struct pseq {
 	struct ptarget *t;
 	unsigned seq;
 	unsigned flow; /* 0-based; flows > 1 only */
-};
-
-/* A target probed over several flows: per flow, its port and each round's
- * result (so rounds, jitter and quantiles come from probes/flows). */
-enum { PF_PENDING, PF_ANSWERED, PF_LOST, PF_NONE };
-struct pflow {
-	uint16_t sport;
-	unsigned probes, lost;
-	uint8_t ttl;           /* the last SYN/ACK's; 0: none */
-	double *rtt;           /* per round, us; NAN: none */
-	uint8_t *st;           /* per round, PF_* */
 };
 
 struct ptarget {
@@ -57,8 +47,7 @@ struct ptarget {
 	double conn_min, conn_max, conn_sum, conn_sq; /* ms, first SYN -> SYN/ACK */
 	unsigned conn_n, ambiguous;
 	struct event *tick;
-	struct pflow *flows;      /* ps->flows of them when > 1, else NULL */
-	uint8_t *round_done;      /* per round: its probes reported */
+	struct pflows *flows;     /* flows > 1: each flow's rounds, else NULL */
 };
 
 struct probe_state {
@@ -210,138 +199,19 @@ static void stat_print(const char *what, double min, double max, double sum, dou
 	       var > 0 ? sqrt(var) : 0.0, note);
 }
 
-/* ---- flows (probes/flows does the statistics) ---- */
-
-static int flows_alloc(struct ptarget *t, unsigned n, unsigned count)
+/* flows > 1: where a target's rounds and flows table go (probe_flows). */
+static void flows_out(const struct ptarget *t, struct pflows_out *o)
 {
-	if (!(t->flows = calloc(n, sizeof(*t->flows))) || !(t->round_done = calloc(count, 1)))
-		return -1;
-	for (unsigned f = 0; f < n; f++) {
-		struct pflow *pf = &t->flows[f];
-		if (!(pf->rtt = malloc(count * sizeof(*pf->rtt))) || !(pf->st = calloc(count, 1)))
-			return -1;
-		for (unsigned k = 0; k < count; k++)
-			pf->rtt[k] = NAN;
-	}
-	return 0;
+	*o = (struct pflows_out){ .f = stdout, .j = t->ps->json ? &t->ps->jb : NULL,
+				  .target = t->name, .addr = &t->addr, .port = t->port };
 }
 
-static void flows_free(struct ptarget *t, unsigned n)
+/* After a round's last probe: its line, or its JSON object. */
+static void round_out(const struct ptarget *t, unsigned round)
 {
-	for (unsigned f = 0; t->flows && f < n; f++) {
-		free(t->flows[f].rtt);
-		free(t->flows[f].st);
-	}
-	free(t->flows);
-	free(t->round_done);
-}
-
-static void flow_record(struct ptarget *t, const struct pseq *q, const struct probe_report *r)
-{
-	struct pflow *pf = &t->flows[q->flow];
-	unsigned k = q->seq - 1;
-	enum probe_outcome o = probe_outcome((enum probe_kind)r->kind, (enum probe_result)r->result);
-	t->round_done[k]++;
-	if (r->error || o == OUTCOME_ERROR) {
-		pf->st[k] = PF_NONE; /* this host's failure: neither answered nor lost */
-		return;
-	}
-	pf->probes++;
-	pf->st[k] = o == OUTCOME_UNANSWERED ? PF_LOST : PF_ANSWERED;
-	pf->lost += o == OUTCOME_UNANSWERED;
-	if (r->ph.handshake)
-		pf->rtt[k] = r->ph.handshake / 1e3;
-	if (r->have_peer)
-		pf->ttl = r->peer_ttl;
-}
-
-static void ms_or_dash(char *buf, size_t len, double us)
-{
-	if (isnan(us))
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.3f", us / 1e3);
-}
-
-/* "round 3: 8 probes, 7 answered, 1 lost, rtt min/median/max = .../.../... ms, jitter ... ms" */
-static void round_print(const struct ptarget *t, unsigned k)
-{
-	unsigned n = t->ps->flows;
-	struct flows_sample s[FLOWS_MAX];
-	unsigned m = 0;
-	for (unsigned f = 0; f < n; f++) {
-		const struct pflow *pf = &t->flows[f];
-		if (pf->st[k] == PF_NONE)
-			continue;
-		s[m++] = (struct flows_sample){ .lost = pf->st[k] == PF_LOST,
-						.answered = pf->st[k] == PF_ANSWERED,
-						.rtt_us = pf->rtt[k], .prev_us = k ? pf->rtt[k - 1] : NAN };
-	}
-	struct flows_round rd;
-	flows_round(s, m, &rd);
-	char a[24], b[24], c[24], j[24];
-	ms_or_dash(a, sizeof(a), rd.rtt_min_us);
-	ms_or_dash(b, sizeof(b), rd.rtt_median_us);
-	ms_or_dash(c, sizeof(c), rd.rtt_max_us);
-	ms_or_dash(j, sizeof(j), rd.jitter_us);
-	printf("round %u: %u probes, %u answered, %u lost, rtt min/median/max = %s/%s/%s ms, "
-	       "jitter %s ms\n", k + 1, rd.probes, rd.answered, rd.lost, a, b, c, j);
-}
-
-/* The per-flow table and the flows worse than the rest (probes/flows' rule). */
-static void flows_summary(const struct ptarget *t)
-{
-	unsigned n = t->ps->flows, count = t->ps->count;
-	struct flows_flow ff[FLOWS_MAX];
-	double p99[FLOWS_MAX];
-	double *v = malloc(count * sizeof(*v));
-	if (!v)
-		return;
-	printf("flow  sport  probes  lost  loss%%    rtt p50    rtt p99  ttl\n");
-	for (unsigned f = 0; f < n; f++) {
-		const struct pflow *pf = &t->flows[f];
-		size_t m = 0;
-		for (unsigned k = 0; k < count; k++)
-			if (!isnan(pf->rtt[k]))
-				v[m++] = pf->rtt[k];
-		ff[f] = (struct flows_flow){ .probes = pf->probes, .lost = pf->lost,
-					     .rtt_p50_us = flows_quantile(v, m, 0.5) };
-		p99[f] = flows_quantile(v, m, 0.99);
-		char a[24], b[24], ttl[8] = "-";
-		ms_or_dash(a, sizeof(a), ff[f].rtt_p50_us);
-		ms_or_dash(b, sizeof(b), p99[f]);
-		if (pf->ttl)
-			snprintf(ttl, sizeof(ttl), "%u", pf->ttl);
-		printf("%4u  %5u  %6u  %4u  %5.1f%%  %6s ms  %6s ms  %3s\n", f + 1, pf->sport,
-		       pf->probes, pf->lost, pf->probes ? 100.0 * pf->lost / pf->probes : 0.0, a, b,
-		       ttl);
-	}
-	free(v);
-	struct flows_verdict vd;
-	flows_worse(ff, n, &vd);
-	/* "worse flows: 1, 4" on one line (easy to grep), then why, a line each. */
-	printf("worse flows:");
-	if (!vd.n_worse)
-		printf(" none");
-	const char *sep = " ";
-	for (unsigned f = 0; f < n; f++)
-		if (vd.why[f]) {
-			printf("%s%u", sep, f + 1);
-			sep = ", ";
-		}
-	for (unsigned f = 0; f < n; f++) {
-		if (!vd.why[f])
-			continue;
-		printf("\n  flow %u (sport %u):", f + 1, t->flows[f].sport);
-		if (vd.why[f] & FLOWS_WORSE_RTT)
-			printf(" rtt p50 %.3f ms > %.0fx the best flow's %.3f ms", ff[f].rtt_p50_us / 1e3,
-			       FLOWS_RTT_FACTOR, vd.ref_rtt_p50_us / 1e3);
-		if (vd.why[f] & FLOWS_WORSE_LOSS)
-			printf("%s loss %.1f%% against the best flows' %.1f%%",
-			       vd.why[f] & FLOWS_WORSE_RTT ? ";" : "",
-			       100.0 * (double)ff[f].lost / (double)ff[f].probes, 100.0 * vd.ref_loss);
-	}
-	putchar('\n');
+	struct pflows_out o;
+	flows_out(t, &o);
+	pflows_round(&o, t->flows, round);
 }
 
 static void on_report(void *arg, const struct probe_report *r)
@@ -371,8 +241,7 @@ static void on_report(void *arg, const struct probe_report *r)
 		stat_add(r->ph.connect / 1e6, &t->conn_min, &t->conn_max, &t->conn_sum, &t->conn_sq,
 			 &t->conn_n);
 	t->ambiguous += r->ph.rtt_ambiguous;
-	if (t->flows)
-		flow_record(t, q, r);
+	bool round_end = t->flows && pflows_record(t->flows, q->flow, q->seq - 1, r);
 	if (ps->json) {
 		jb_reset(&ps->jb);
 		report_json(&ps->jb, t->name, r);
@@ -382,9 +251,9 @@ static void on_report(void *arg, const struct probe_report *r)
 		report_line(stdout, t->name, q->seq, r);
 		if (ps->trace)
 			report_trace(stdout, r);
-		if (t->flows && t->round_done[q->seq - 1] == ps->flows)
-			round_print(t, q->seq - 1);
 	}
+	if (round_end)
+		round_out(t, q->seq - 1);
 	fflush(stdout);
 }
 
@@ -400,7 +269,7 @@ static void launch_one(struct ptarget *t, unsigned flow)
 		.timeline = ps->trace || ps->json, .cb = on_report,
 	};
 	if (t->flows) {
-		p.sport = t->flows[flow].sport;
+		p.sport = pflows_port(t->flows, flow);
 		p.flow = (uint8_t)(flow + 1);
 	}
 	if (!t->seqs && !(t->seqs = calloc((size_t)ps->count * ps->flows, sizeof(*t->seqs)))) {
@@ -419,10 +288,8 @@ static void launch_one(struct ptarget *t, unsigned flow)
 		fprintf(stderr, "tcpprobe probe: %s\n", err);
 		t->done++;
 		t->not_sent++;
-		if (t->flows) {
-			t->flows[flow].st[q->seq - 1] = PF_NONE;
-			t->round_done[q->seq - 1]++;
-		}
+		if (t->flows && pflows_not_sent(t->flows, flow, q->seq - 1))
+			round_out(t, q->seq - 1);
 	}
 }
 
@@ -498,8 +365,11 @@ static void summary(const struct probe_state *ps)
 			stat_print("connect", t->conn_min, t->conn_max, t->conn_sum, t->conn_sq,
 				   t->conn_n, note);
 		}
-		if (t->flows)
-			flows_summary(t);
+		if (t->flows) {
+			struct pflows_out o;
+			flows_out(t, &o);
+			pflows_summary(&o, t->flows);
+		}
 	}
 }
 
@@ -767,7 +637,7 @@ int probe_main(int argc, char **argv)
 	for (unsigned i = 0; ps.flows > 1 && i < ps.nt; i++) {
 		struct ptarget *t = &ps.t[i];
 		uint16_t ports[FLOWS_MAX];
-		if (flows_alloc(t, ps.flows, ps.count) < 0) {
+		if (!(t->flows = pflows_new(ps.flows, ps.count))) {
 			fprintf(stderr, "tcpprobe probe: out of memory\n");
 			engine_free(ps.eng);
 			goto out;
@@ -780,7 +650,7 @@ int probe_main(int argc, char **argv)
 			goto out;
 		}
 		for (unsigned f = 0; f < ps.flows; f++)
-			t->flows[f].sport = ports[f];
+			pflows_set_port(t->flows, f, ports[f]);
 	}
 	jb_init(&ps.jb);
 	struct event *sigint = evsignal_new(ps.base, SIGINT, on_signal, &ps);
@@ -798,6 +668,12 @@ int probe_main(int argc, char **argv)
 
 	if (!ps.json)
 		summary(&ps);
+	for (unsigned i = 0; ps.json && i < ps.nt; i++)
+		if (ps.t[i].flows) {
+			struct pflows_out o;
+			flows_out(&ps.t[i], &o);
+			pflows_summary(&o, ps.t[i].flows);
+		}
 	/* Ctrl-C ends the run as ping's does: the probes that finished
 	 * decide (those in flight are aborted and not counted); none at all
 	 * is a failure. */
@@ -823,7 +699,7 @@ out:
 		event_base_free(ps.base);
 	for (unsigned i = 0; ps.t && i < ps.nt; i++) {
 		free(ps.t[i].seqs);
-		flows_free(&ps.t[i], ps.flows);
+		pflows_free(ps.t[i].flows);
 	}
 	free(ps.t);
 	return rc;

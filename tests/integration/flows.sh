@@ -8,7 +8,8 @@
 # - with --flows 4 each flow keeps one port over the rounds, the rounds run
 #   faster than TIME_WAIT (the flow's next SYN takes its tuple over, with a
 #   higher ISN, and the server accepts it), IPv6 flows keep one nonzero flow
-#   label each; the per-flow table and the round lines match the probes;
+#   label each; the per-flow table and the round lines match the probes, and
+#   so do --json's round objects and flows object;
 # - bad values are usage errors;
 # - ECMP (tests/lab/lab_ecmp.sh): a router splits the flows over two equal-cost
 #   legs by 5-tuple hash, one leg 20 ms slower one way with 25% of its SYNs
@@ -17,13 +18,15 @@
 #   what the client-side capture shows (SYNs without SYN/ACK; SYN -> SYN/ACK
 #   times), over IPv4 and IPv6, and over IPv6 once more with the router
 #   hashing addresses and flow label only (hash policy 0): the flows keep
-#   their paths by their labels;
+#   their paths by their labels; each round's probes, answered, lost, RTT
+#   min/median/max and jitter are the client capture's for that round (IPv4:
+#   --json's round objects, IPv6: the text's round lines);
 # - the same through the daemon (flows = 8, flow_metrics = yes, both families
 #   at once): tcpprobe_flow_worse names the bad leg's ports, and the flows'
 #   tcpprobe_flow_probes_total and p50 in /metrics equal the captures';
 # - the daemon keeps a flow target's ports its own: another target to the
 #   same address and port never gets one.
-# checks: 18
+# checks: 20
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -116,7 +119,10 @@ for fam in 4 6; do
 	if why=$("$PY" - "$tmp/f$fam.out" "$tmp/f$fam.dump" "$tmp/f$fam.fields" "$(cat "$tmp/f$fam.rc")" $fam <<'EOF'
 import json, sys
 out, dump, fields, rc, fam = sys.argv[1:]
-rs = [json.loads(l) for l in open(out)]
+objs = [json.loads(l) for l in open(out)]
+rs = [o for o in objs if "result" in o]
+rounds = [o for o in objs if "round" in o]
+table = [o for o in objs if "flows" in o]
 errs = []
 if rc != "0" or len(rs) != 12:
     errs.append("rc %s, %d results" % (rc, len(rs)))
@@ -128,6 +134,14 @@ if sorted(port) != [1, 2, 3, 4] or any(len(p) != 1 for p in port.values()):
 ports = {min(p) for p in port.values()}
 if len(ports) != 4:
     errs.append("flows share ports: %s" % port)
+# A round object after each round's last probe; the flows table last.
+if [(o["round"], o["probes"], o["answered"], o["lost"]) for o in rounds] != \
+        [(k, 4, 4, 0) for k in (1, 2, 3)] or rounds[0]["jitter_us"] is not None:
+    errs.append("round objects %s" % rounds)
+if len(table) != 1 or objs[-1] is not table[0] or \
+        {(f["flow"], f["source_port"], f["probes"], f["lost"]) for f in table[0]["flows"]} != \
+        {(f, min(p), 3, 0) for f, p in port.items() if f} or table[0]["worse_flows"] != []:
+    errs.append("flows object %s" % table)
 # The wire: three SYNs per flow port, ISNs growing, each answered.
 syn, synack = {}, {}
 for l in open(dump):
@@ -247,6 +261,21 @@ lp = {p for p, r in rows.items() if listed and str(r[0]) in listed[0].split(", "
 print(json.dumps({"rows": rows, "named": sorted(named) if lp == named else ["mismatch"]}))
 EOF
 }
+# rows_json OUT: the same from `tcpprobe probe --json`'s flows object (its
+# worse_flows list and the rows' worse must agree, as the text's lines do).
+rows_json() {
+	"$PY" - "$1" <<'EOF'
+import json, sys
+t = [o for o in map(json.loads, open(sys.argv[1])) if "flows" in o]
+fl = t[-1]["flows"] if t else []
+rows = {f["source_port"]: (f["flow"], f["probes"], f["lost"],
+                           f["rtt_p50_us"] / 1e3 if f["rtt_p50_us"] is not None else float("nan"))
+        for f in fl}
+named = {f["source_port"] for f in fl if f["worse"]}
+listed = {f["source_port"] for f in fl if t and f["flow"] in t[-1]["worse_flows"]}
+print(json.dumps({"rows": rows, "named": sorted(named) if t and listed == named else ["mismatch"]}))
+EOF
+}
 # rows_metrics METRICS TARGET: the same from the daemon's /metrics.
 rows_metrics() {
 	"$PY" - "$1" "$2" <<'EOF'
@@ -341,6 +370,85 @@ print("; ".join(errs[:5]))
 sys.exit(1 if errs else 0)
 EOF
 }
+# rounds_judge OUT CLI_DUMP DST: tcpprobe's round figures (the JSON round
+# objects, or the text's round lines) against the client capture's. Ground
+# truth per round (the SYNs of one tick: a gap of over 150 ms between SYNs
+# starts the next): probes = SYNs, answered = those a SYN/ACK answered within
+# the 0.3 s timeout, lost = the rest, RTT min/median/max over SYN -> SYN/ACK,
+# jitter = the mean over the flows (source ports) with an RTT in this round
+# and the one before of the difference. Prints why not; each round on stderr.
+rounds_judge() {
+	"$PY" - "$1" "$2" "$3" <<'EOF'
+import json, re, sys
+out, cli, dst = sys.argv[1:4]
+TIMEOUT_NS, GAP_NS = 300e6, 150e6
+KEYS = ("probes", "answered", "lost", "rtt_min_us", "rtt_median_us", "rtt_max_us", "jitter_us")
+got = {}
+for l in open(out):
+    if l.startswith("{"):
+        o = json.loads(l)
+        if "round" in o:
+            got[o["round"]] = [o[k] for k in KEYS]
+        continue
+    m = re.match(r"round (\d+): (\d+) probes, (\d+) answered, (\d+) lost, "
+                 r"rtt min/median/max = (\S+)/(\S+)/(\S+) ms, jitter (\S+) ms$", l)
+    if m:
+        v = [int(x) for x in m.groups()[1:4]]
+        v += [None if x == "-" else float(x) * 1e3 for x in m.groups()[4:]]
+        got[int(m.group(1))] = v
+syn, ans = [], {}
+for l in open(cli):
+    f = l.split()
+    if dst not in (f[2], f[4]):
+        continue
+    if f[1] == ">" and f[6] == "S":
+        syn.append((int(f[0]), int(f[3]), (int(f[7]) + 1) % 2**32))
+    elif f[1] == "<" and f[6] == "S.":
+        ans.setdefault((int(f[5]), int(f[8])), int(f[0]))
+syn.sort()
+rounds, last = [], None
+for t, p, a in syn:
+    if last is None or t - last > GAP_NS:
+        rounds.append({})
+    last = t
+    w = ans.get((p, a))
+    rounds[-1][p] = (w - t) / 1e3 if w is not None and w - t < TIMEOUT_NS else None
+def median(v):
+    v, n = sorted(v), len(v)
+    return (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2) if n else None
+want, prev = {}, {}
+for k, r in enumerate(rounds, 1):
+    rtts = [x for x in r.values() if x is not None]
+    jd = [abs(x - prev[p]) for p, x in r.items() if x is not None and prev.get(p) is not None]
+    want[k] = [len(r), len(rtts), len(r) - len(rtts), min(rtts, default=None),
+               median(rtts), max(rtts, default=None), sum(jd) / len(jd) if jd else None]
+    prev = r
+errs, worst = [], [0.0, 0.0]
+if sorted(got) != sorted(want) or len(want) != 20:
+    errs.append("rounds %s, the capture's %s" % (sorted(got), sorted(want)))
+for k in sorted(set(got) & set(want)):
+    g, w = got[k], want[k]
+    print("round %d: %s / capture %s" % (k, g, ["%.3f" % x if isinstance(x, float) else x for x in w]),
+          file=sys.stderr)
+    if g[:3] != w[:3]:
+        errs.append("round %d: probes/answered/lost %s, capture %s" % (k, g[:3], w[:3]))
+    for i in range(3, 7):
+        if (g[i] is None) != (w[i] is None):
+            errs.append("round %d %s: %s, capture %s" % (k, KEYS[i], g[i], w[i]))
+            continue
+        if g[i] is None:
+            continue
+        d, j = abs(g[i] - w[i]), i == 6
+        worst[j] = max(worst[j], d)
+        # The RTTs within 20 us + 1% as the p50 check; jitter is a mean of
+        # differences of two of them: twice that.
+        if d > (2 if j else 1) * (20 + 0.01 * w[i]):
+            errs.append("round %d %s: %.3f us, capture %.3f us" % (k, KEYS[i], g[i], w[i]))
+print("largest difference to the capture: rtt %.1f us, jitter %.1f us" % tuple(worst), file=sys.stderr)
+print("; ".join(errs[:5]))
+sys.exit(1 if errs else 0)
+EOF
+}
 # verdict CHECK LABEL ROWS LEG CLI DST: two checks from one judgement
 # (CHECK-named-LABEL, CHECK-loss-rtt-LABEL).
 verdict() {
@@ -373,20 +481,23 @@ if ! lab_ecmp_up "$DELAY" || ! lab_ecmp_loss "$LOSS"; then
 		fail "ecmp-$c" "lab_ecmp_up failed"
 		fail "daemon-$c" "lab_ecmp_up failed"
 	done
+	fail ecmp-rounds-v4 "lab_ecmp_up failed"
+	fail ecmp-rounds-v6 "lab_ecmp_up failed"
 	fail ecmp-named-v6label "lab_ecmp_up failed"
 	fail ecmp-loss-rtt-v6label "lab_ecmp_up failed"
 fi
-# ecmp_probe LABEL DST HOSTPORT: tcpprobe probe --flows 8 with the captures,
-# judged (checks ecmp-named-LABEL, ecmp-loss-rtt-LABEL); leaves lo, the start
-# of the source port range that split the flows.
+# ecmp_probe LABEL DST HOSTPORT [--json]: tcpprobe probe --flows 8 with the
+# captures, judged (checks ecmp-named-LABEL, ecmp-loss-rtt-LABEL, and with
+# ROUNDS=1 ecmp-rounds-LABEL); leaves lo, the start of the source port range
+# that split the flows.
 ecmp_probe() {
-	local label=$1 dst=$2 hp=$3 name n why
+	local label=$1 dst=$2 hp=$3 json=${4:-} name n why
 	# The hash may put all 8 flows on one leg (1 in 128): then other ports.
 	for lo in 20000 21000 22000; do
 		name=e$label-$lo
 		caps_start "$name" || break
 		# -r 0 -t 0.3: a lost SYN is a lost probe, and over before the next round.
-		LAB_WRAP="timeout 60" lab_tcpprobe probe --flows 8 -c 20 -i 0.4 -t 0.3 -r 0 \
+		LAB_WRAP="timeout 60" lab_tcpprobe probe --flows 8 -c 20 -i 0.4 -t 0.3 -r 0 $json \
 			--source-ports "$lo-$((lo + 999))" "$hp" >"$tmp/$name.out" 2>"$tmp/$name.err"
 		caps_stop "$name"
 		n=$(awk '$2 == ">" {print $4}' "$tmp/$name.leg.dump" | sort -u | wc -l)
@@ -397,11 +508,21 @@ ecmp_probe() {
 		! why=$(lab_capture_ok "$tmp/$name.leg.pcap" 10 ' S '); then
 		fail "ecmp-named-$label" "capture: $why"
 		fail "ecmp-loss-rtt-$label" "capture: $why"
+		[ "${ROUNDS:-0}" = 1 ] && fail "ecmp-rounds-$label" "capture: $why"
 		return
 	fi
-	rows_text "$tmp/$name.out" >"$tmp/$name.rows"
+	if [ -n "$json" ]; then rows_json "$tmp/$name.out"; else rows_text "$tmp/$name.out"; fi >"$tmp/$name.rows"
 	verdict ecmp "$label" "$tmp/$name.rows" "$tmp/$name.leg.dump" "$tmp/$name.cli.dump" "$dst"
-	sed -n '/^round 20:/p; /^worse flows:/,$p' "$tmp/$name.out" | sed "s/^/  flows: $label /"
+	if [ "${ROUNDS:-0}" = 1 ]; then
+		if why=$(rounds_judge "$tmp/$name.out" "$tmp/$name.cli.dump" "$dst" 2>"$tmp/$name.rdetail"); then
+			pass "ecmp-rounds-$label"
+		else
+			fail "ecmp-rounds-$label" "$why"
+		fi
+		grep -E '^(round (1|2|20):|largest)' "$tmp/$name.rdetail" | sed "s/^/  flows: $label /"
+	fi
+	sed -n '/^round 20:/p; /^worse flows:/,$p; /"round": *20,/p; /"worse_flows"/p' "$tmp/$name.out" |
+		sed "s/^/  flows: $label /"
 }
 lo=20000
 if [ $ecmp_ok = 1 ]; then
@@ -414,8 +535,11 @@ if [ $ecmp_ok = 1 ]; then
 		fail ecmp-loss-rtt-v6label "cannot set net.ipv6.fib_multipath_hash_policy=0"
 	fi
 	ip netns exec "$ECMP_RNS" sysctl -qw net.ipv6.fib_multipath_hash_policy=1
-	ecmp_probe v4 "$ECMP_T4" "$ECMP_T4:$LAB_PORT_OPEN"
-	ecmp_probe v6 "$ECMP_T6" "[$ECMP_T6]:$LAB_PORT_OPEN"
+	# IPv4 in JSON (rows from its flows object, rounds from its round
+	# objects), IPv6 in text (the table, the round lines): each against the
+	# captures.
+	ROUNDS=1 ecmp_probe v4 "$ECMP_T4" "$ECMP_T4:$LAB_PORT_OPEN" --json
+	ROUNDS=1 ecmp_probe v6 "$ECMP_T6" "[$ECMP_T6]:$LAB_PORT_OPEN"
 fi
 
 # --- the same through the daemon: flows = 8, flow_metrics = yes, /metrics --------

@@ -17,7 +17,7 @@
 
   tracecheck.py ecmp RESULTS --legs A.pcap,B.pcap --via RA,RB --target T --flows N
       RESULTS is `probe --kind trace --flows N --json` output (one result a
-      line) or a `ctl --json show` of such a target (its flows[].path); the
+      line, with the round and flows objects) or a `ctl --json show` of such a target (its flows[].path); the
       captures on the two ECMP legs' first links say which source port took
       which leg: every flow's SYNs crossed one leg only, its path has the
       leg's router (RA or RB) at hop 2 and the target last, and both legs
@@ -155,7 +155,9 @@ def flow_paths(path):
     if len(rows) == 1 and "target" in rows[0] and isinstance(rows[0]["target"], dict):
         return [(fl["source_port"], fl.get("path"), None)
                 for fl in rows[0]["target"].get("flows") or []]
-    return [(r["source_port"], [h["address"] for h in r["hops"]], r["result"]) for r in rows]
+    # The results only: --json also prints each round and the flows table.
+    return [(r["source_port"], [h["address"] for h in r["hops"]], r["result"]) for r in rows
+            if "result" in r]
 
 
 def check_ecmp(results, pcaps, via, target, nflows):
