@@ -23,7 +23,9 @@
 #    flow on its own source port, and each trace names the router that the
 #    captures on r1's two links saw that flow take; a daemon target with
 #    flows = 12 keeps each flow's path (ctl show flows[].path), the same way.
-# checks: 16
+#    IPv4 and IPv6; over IPv6 r1 hashes addresses and flow label only, so the
+#    flow's label (one for all its TTLs) alone picks its leg.
+# checks: 18
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -282,35 +284,52 @@ echo "pps: $res (probes waited on the caps: $waited)"
 
 # ---- ECMP: with flows, one trace per flow shows each flow's path ------------------
 # r1 splits the server's prefix over r2 and r2' (tests/lab/lab_chain_alt.sh), a
-# multipath route hashed on the 5-tuple. Ground truth: captures on r1's links to
-# r2 and r2' say which flow (source port) took which; each flow's trace must
-# name that router at hop 2, every SYN of a flow must have crossed one leg only,
-# and both legs must carry some flow (12 flows: all on one leg is 1 in 2,048).
+# multipath route for each family: IPv4 hashed on the 5-tuple, IPv6 on
+# addresses and flow label only (fib_multipath_hash_policy 0), so over IPv6 the
+# flow label alone picks the leg: each flow must keep one label for all its
+# TTLs, and the flows' labels must differ. Ground truth: captures on r1's links
+# to r2 and r2' say which flow (source port) took which; each flow's trace
+# must name that router at hop 2, every SYN of a flow must have crossed one leg
+# only, and both legs must carry some flow (12 flows: all on one leg is 1 in
+# 2,048).
 leg4a=$(lab_chain_net4 1).2 leg4b=$(lab_chain_net4 11).2
-if lab_chain_alt_up && lab_chain_exec 1 sysctl -qw net.ipv4.fib_multipath_hash_policy=1 &&
+leg6a=$(lab_chain_net6 1)::2 leg6b=$(lab_chain_net6 11)::2
+# ecmp_probe LABEL TARGET HOSTPORT VIA: `--flows 12 --kind trace` under captures
+# on both legs, judged (check ecmp-flows[-v6]).
+ecmp_probe() {
+	local label=$1 tgt=$2 hp=$3 via=$4 res legs
+	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch1-l lab_capture_start "$T/legA$label.pcap" "tcp" &&
+		LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch11-l lab_capture_start "$T/legB$label.pcap" "tcp"
+	LAB_WRAP="timeout 60" lab_tcpprobe probe --kind trace --flows 12 --json -r 0 -t 500ms \
+		"$hp" >"$T/ecmp$label.out" 2>"$T/ecmp$label.err"
+	echo $? >"$T/ecmp$label.rc"
+	lab_capture_stop "$T/legA$label.pcap"
+	lab_capture_stop "$T/legB$label.pcap"
+	res=$(tc ecmp "$T/ecmp$label.out" --legs "$T/legA$label.pcap,$T/legB$label.pcap" --via "$via" \
+		--target "$tgt" --flows 12 2>&1)
+	legs=$(for p in legA legB; do "$PY" tests/lab/wire.py dump "$T/$p$label.pcap" |
+		awk -v t="$tgt" '$5 == t && $7 == "S" { print $4 }' | sort -u | wc -l; done | paste -sd/ -)
+	if [ "$res" = ok ] && [ "$(cat "$T/ecmp$label.rc")" = 0 ]; then pass "ecmp-flows$label"
+	else fail "ecmp-flows$label" "$res; rc=$(cat "$T/ecmp$label.rc"); err: $(head -c 300 "$T/ecmp$label.err")"; fi
+	echo "ecmp${label:- v4}: flows over leg A / leg B: $legs"
+}
+if lab_chain_alt_up && lab_chain_exec 1 sysctl -qw net.ipv4.fib_multipath_hash_policy=1 \
+	net.ipv6.fib_multipath_hash_policy=0 &&
 	ip -n "${CHAIN_NS[1]}" route replace "$(lab_chain_net4 3).0/24" \
 		nexthop via "$leg4a" nexthop via "$leg4b" &&
-	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch1-l lab_capture_start "$T/legA.pcap" "tcp" &&
-	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch11-l lab_capture_start "$T/legB.pcap" "tcp"; then
-	LAB_WRAP="timeout 60" lab_tcpprobe probe --kind trace --flows 12 --json -r 0 -t 500ms \
-		"$CHAIN_T4:$LAB_PORT_OPEN" >"$T/ecmp.out" 2>"$T/ecmp.err"
-	echo $? >"$T/ecmp.rc"
-	lab_capture_stop "$T/legA.pcap"
-	lab_capture_stop "$T/legB.pcap"
-	res=$(tc ecmp "$T/ecmp.out" --legs "$T/legA.pcap,$T/legB.pcap" --via "$leg4a,$leg4b" \
-		--target "$CHAIN_T4" --flows 12 2>&1)
-	legs=$(for p in legA legB; do "$PY" tests/lab/wire.py dump "$T/$p.pcap" |
-		awk -v t="$CHAIN_T4" '$5 == t && $7 == "S" { print $4 }' | sort -u | wc -l; done | paste -sd/ -)
-	if [ "$res" = ok ] && [ "$(cat "$T/ecmp.rc")" = 0 ]; then pass ecmp-flows
-	else fail ecmp-flows "$res; rc=$(cat "$T/ecmp.rc"); err: $(head -c 300 "$T/ecmp.err")"; fi
-	echo "ecmp: flows over leg A / leg B: $legs"
-	# The daemon: a kind = trace target with flows = 12 keeps each flow's
-	# path (ctl show's flows[].path), judged by the same captures.
+	ip -n "${CHAIN_NS[1]}" -6 route replace "$(lab_chain_net6 3)::/64" \
+		nexthop via "$leg6a" nexthop via "$leg6b"; then
+	ecmp_probe "" "$CHAIN_T4" "$CHAIN_T4:$LAB_PORT_OPEN" "$leg4a,$leg4b"
+	ecmp_probe -v6 "$CHAIN_T6" "[$CHAIN_T6]:$LAB_PORT_OPEN" "$leg6a,$leg6b"
+	# The daemon: kind = trace targets with flows = 12 keep each flow's path
+	# (ctl show's flows[].path), judged by the same kind of captures.
 	{
 		dl_conf_daemon
-		cat <<EOF
-[target e4]
-host = $CHAIN_T4
+		for fam in 4 6; do
+			if [ $fam = 4 ]; then host=$CHAIN_T4; else host=$CHAIN_T6; fi
+			cat <<EOF
+[target e$fam]
+host = $host
 port = $LAB_PORT_OPEN
 kind = trace
 flows = 12
@@ -319,23 +338,31 @@ timeout = 500ms
 retries = 0
 max_hops = 8
 EOF
+		done
 	} >"$T/e.conf"
 	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch1-l lab_capture_start "$T/dlegA.pcap" "tcp" &&
 	LAB_CAP_NS=${CHAIN_NS[1]} LAB_CAP_IF=ch11-l lab_capture_start "$T/dlegB.pcap" "tcp" &&
-	dl_start "$T/e.conf" && wait_until 20 dl_has_results e4 12
-	ctl --json show e4 >"$T/eshow.json"
-	ctl show e4 >"$T/eshow.txt"
+	dl_start "$T/e.conf" && wait_until 20 dl_has_results e4 12 && wait_until 10 dl_has_results e6 12
+	for fam in 4 6; do
+		ctl --json show "e$fam" >"$T/eshow$fam.json"
+		ctl show "e$fam" >"$T/eshow$fam.txt"
+	done
 	dl_stop
 	lab_capture_stop "$T/dlegA.pcap"
 	lab_capture_stop "$T/dlegB.pcap"
-	res=$(tc ecmp "$T/eshow.json" --legs "$T/dlegA.pcap,$T/dlegB.pcap" --via "$leg4a,$leg4b" \
-		--target "$CHAIN_T4" --flows 12 2>&1)
-	npaths=$(grep -c '^ *path: ' "$T/eshow.txt")
-	if [ "$res" = ok ] && [ "$npaths" = 12 ]; then pass ecmp-flows-daemon
-	else fail ecmp-flows-daemon "$res; text path lines: $npaths"; fi
+	for fam in 4 6; do
+		if [ $fam = 4 ]; then tgt=$CHAIN_T4 via="$leg4a,$leg4b" label=""
+		else tgt=$CHAIN_T6 via="$leg6a,$leg6b" label=-v6; fi
+		res=$(tc ecmp "$T/eshow$fam.json" --legs "$T/dlegA.pcap,$T/dlegB.pcap" --via "$via" \
+			--target "$tgt" --flows 12 2>&1)
+		npaths=$(grep -c '^ *path: ' "$T/eshow$fam.txt")
+		if [ "$res" = ok ] && [ "$npaths" = 12 ]; then pass "ecmp-flows-daemon$label"
+		else fail "ecmp-flows-daemon$label" "$res; text path lines: $npaths"; fi
+	done
 else
-	fail ecmp-flows "lab_chain_alt_up, the multipath route or the captures failed"
-	fail ecmp-flows-daemon "not run"
+	for c in ecmp-flows ecmp-flows-v6 ecmp-flows-daemon ecmp-flows-daemon-v6; do
+		fail "$c" "lab_chain_alt_up or the multipath routes failed"
+	done
 fi
 
 dl_done
