@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "config_keys.h"
 #include "fsm.h"
 
 #define CFG_NAME_MAX 64
@@ -26,27 +27,12 @@ int config_rst_guard_from_str(const char *s);
 const char *config_rst_guard_str(enum rst_guard_mode m);
 enum addr_family_pref { FAMILY_ANY = 0, FAMILY_V4 = 4, FAMILY_V6 = 6 };
 
-/* What one probe of a target does: [defaults] and per-target overrides. */
+/* What one probe of a target does: [defaults] and per-target overrides.
+ * Each field is a probe key's, declared by its row of config_keys.h. */
 struct probe_opts {
-	enum probe_kind kind;
-	uint16_t port;
-	uint8_t family;           /* enum addr_family_pref */
-	uint8_t ttl, tos;
-	uint8_t retries;
-	uint16_t window;
-	struct pkt_syn_opts syn;  /* mss, wscale, sack, timestamps */
-	bool ecn;                 /* ECN-setup SYN (probes/findings: ecn-*) */
-	bool check_synack_retransmit; /* syn probes: see whether the SYN/ACK comes again */
-	uint16_t expect_mss;      /* mss-clamped below this; 0: 1460 (IPv4) / 1440 (IPv6) */
-	uint8_t flows;            /* probes per round, one per flow (probes/flows) */
-	bool flow_metrics;        /* per-flow series in /metrics */
-	uint8_t max_hops;         /* kind trace: TTLs 1..max_hops */
-	uint64_t interval_ns;
-	uint64_t trace_interval_ns; /* a trace every (path changes); 0: off */
-	uint64_t timeout_ns;      /* initial RTO: wait for a reply, doubled per retry */
-	uint64_t time_wait_ns;
-	uint64_t fin_wait_2_ns;
-	uint64_t hold_ns;
+	PROBE_KEYS(PROBE_KEY_FIELD_WIDE)
+	PROBE_KEYS(PROBE_KEY_FIELD_NARROW)
+	struct pkt_syn_opts syn;  /* the SYN's options: keys mss, wscale, sack, timestamps */
 };
 
 struct target_cfg {

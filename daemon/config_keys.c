@@ -1,13 +1,7 @@
-/* config_keys.c: the table of the probe keys, and the readers' view of
- * every key table (config_keys(), config_key_info(); the other sections'
- * tables are config_sections.c's). Each probe key (in [defaults], [target
- * NAME] and [discovery NAME]; also `ctl add` and `ctl probe` key=value words)
- * is one row: its name, the field it sets, its parser, its printer, its
- * range, its default as written in a file, and its options of `tcpprobe
- * probe`. config_defaults(), config_print(), `ctl show`'s options, `tcpprobe
- * probe`'s options and usage, and the key and option lists of
- * tcpprobe.conf(5) and tcpprobe(8) with their defaults (checked by
- * test_config) all come from here.
+/* config_keys.c: the probe keys' table, built from its rows
+ * (config_keys.h): their parsers, printers and defaults, and the readers'
+ * view of every key table (config_keys(), config_key_info(); the other
+ * sections' tables are config_sections.c's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +13,21 @@
 #include "log.h"
 #include "trace.h"
 
-/*
- * time_wait, 2s: TIME_WAIT exists to re-ACK the peer's FIN if our last ACK
- * was lost (RFC 9293 3.6.1). The peer retransmits after its RTO: about
- * 200 ms + RTT on Linux, 1 s on an RFC 6298 stack; 2 s covers either plus a
- * round trip, where RFC 9293's 2*MSL (4 min) would hold 1,000x the state.
- */
-
-
 static const char *const family_names[7] = {
 	[FAMILY_ANY] = "any", [FAMILY_V4] = "ipv4", [FAMILY_V6] = "ipv6",
 };
 
 /* ---- probe options ------------------------------------------------------ */
 
-/* PT_DUR_OFF: a duration in min..max, or off (stored as 0; "0" reads as off too). */
-enum pk_type { PT_KIND, PT_FAMILY, PT_UINT, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR, PT_DUR_OFF,
-	       PT_BOOL };
+/* The types of config_keys.h. PT_DUR_OFF: a duration in min..max, or off
+ * (stored as 0; "0" reads as off too). */
+enum pk_type { PT_KIND, PT_FAMILY, PT_U8, PT_U16, PT_PORT, PT_TOS, PT_MSS, PT_WSCALE, PT_DUR,
+	       PT_DUR_OFF, PT_BOOL, PT_SYN_BOOL };
 
-/* The probe keys, in print order. min/max are ns for durations; def is the
- * built-in default, as a file would write it. opts: the key's options in
- * `tcpprobe probe` (config.h, struct config_key_opt), with the command
- * line's own default opt_def (NULL: def) and, with opt_min0, no lower bound
- * there. Adding a probe option is one row here plus its use. */
-static const struct probe_key {
+/* One row of config_keys.h: min/max are ns for durations, def is the
+ * built-in default as a file would write it; opts, opt_def, opt_min0 and
+ * doc as config_keys.h says. */
+struct probe_key {
 	const char *name;
 	enum pk_type type;
 	size_t off, size;
@@ -51,65 +36,15 @@ static const struct probe_key {
 	struct config_key_opt opts[CONFIG_KEY_OPTS];
 	const char *opt_def;
 	bool opt_min0;
-} probe_keys[] = {
-#define PK(n, t, f, lo, hi, d, ...) { .name = n, .type = t, .off = offsetof(struct probe_opts, f), \
-				      .size = sizeof(((struct probe_opts *)0)->f), .min = lo, \
-				      .max = hi, .def = d, .opts = __VA_ARGS__ }
-	PK("kind", PT_KIND, kind, 0, 0, "handshake",
-	   { { 'k', "kind", "KIND", NULL, "syn | handshake | fin | trace" } }),
-	PK("port", PT_PORT, port, 1, 65535, "80",
-	   { { 'p', "port", "P", NULL, "port for targets given without one" } }),
-	PK("family", PT_FAMILY, family, 0, 0, "any",
-	   { { '4', NULL, NULL, "ipv4", "IPv4 only" }, { '6', NULL, NULL, "ipv6", "IPv6 only" } }),
-	/* A one-shot run may go faster than a daemon's target, no slower. */
-	PK("interval", PT_DUR, interval_ns, 100 * NS_MS, 24 * NS_H, "10s",
-	   { { 'i', "interval", "S", NULL, "time between probes of a target" } },
-	   .opt_def = "1s", .opt_min0 = true),
-	/* Path change detection (probes/path.h): a trace of the target this
-	 * often, next to its probes. 1s at least: a trace sends up to max_hops
-	 * SYNs and waits for its silent hops. Not a `tcpprobe probe` option. */
-	PK("trace_interval", PT_DUR_OFF, trace_interval_ns, 1 * NS_S, 24 * NS_H, "off", { { 0 } }),
-	/* RFC 6298 2.1: the initial RTO. */
-	PK("timeout", PT_DUR, timeout_ns, 1 * NS_MS, 60 * NS_S, "1s",
-	   { { 't', "timeout", "S", NULL,
-	       "wait for a reply before retransmitting, doubled per retry" } }),
-	PK("retries", PT_UINT, retries, 0, 10, "2",
-	   { { 'r', "retries", "N", NULL, "SYN/FIN retransmissions" } }),
-	PK("time_wait", PT_DUR, time_wait_ns, 0, 240 * NS_S, "2s",
-	   { { 0, "time-wait", "S", NULL, "TIME_WAIT duration" } }),
-	PK("fin_wait_2", PT_DUR, fin_wait_2_ns, 1 * NS_MS, 10 * NS_M, "5s",
-	   { { 0, "fin-wait-2", "S", NULL, "how long FIN_WAIT_2 waits for the peer's FIN" } }),
-	PK("hold", PT_DUR, hold_ns, 0, 1 * NS_H, "0s",
-	   { { 0, "hold", "S", NULL, "stay ESTABLISHED this long before closing" } }),
-	PK("ttl", PT_UINT, ttl, 1, 255, "64", { { 0, "ttl", "N", NULL, "TTL / hop limit" } }),
-	PK("tos", PT_TOS, tos, 0, 255, "0", { { 0, "tos", "N", NULL, "TOS / traffic class" } }),
-	/* Linux's: 44 * 1460. */
-	PK("window", PT_UINT, window, 0, 65535, "64240",
-	   { { 0, "window", "N", NULL, "the SYN's window" } }),
-	PK("mss", PT_MSS, syn.mss, 0, 65535, "1460",
-	   { { 0, "mss", "N|off", NULL, "the SYN's MSS option" } }),
-	PK("wscale", PT_WSCALE, syn.wscale, 0, 14, "7",
-	   { { 0, "wscale", "N|off", NULL, "the SYN's window scale option" } }),
-	PK("sack", PT_BOOL, syn.sack_ok, 0, 0, "yes",
-	   { { 0, "no-sack", NULL, "no", "leave the SACK-permitted option out of the SYN" } }),
-	PK("timestamps", PT_BOOL, syn.timestamps, 0, 0, "yes",
-	   { { 0, "no-timestamps", NULL, "no", "leave the timestamps option out of the SYN" } }),
-	PK("ecn", PT_BOOL, ecn, 0, 0, "no",
-	   { { 0, "ecn", NULL, "yes",
-	       "an ECN-setup SYN (ECE|CWR): findings ecn-negotiated/-refused/-bleached" } }),
-	PK("check_synack_retransmit", PT_BOOL, check_synack_retransmit, 0, 0, "no",
-	   { { 0, "check-synack-retransmit", NULL, "yes",
-	       "syn probes: withhold the RST 1.5 s; no SYN/ACK retransmission: syn-cookies" } }),
-	PK("expect_mss", PT_UINT, expect_mss, 0, 65535, "0",
-	   { { 0, "expect-mss", "N", NULL,
-	       "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6" } }),
-	/* probes/flows: N probes a round, each flow on its own source port. */
-	PK("flows", PT_UINT, flows, 1, FLOWS_MAX, "1",
-	   { { 0, "flows", "N", NULL, "probes per round, one per flow (its own source port)" } }),
-	PK("flow_metrics", PT_BOOL, flow_metrics, 0, 0, "no", { { 0 } }),
-	PK("max_hops", PT_UINT, max_hops, 1, TRACE_HOPS_MAX, "30",
-	   { { 0, "max-hops", "N", NULL, "trace: SYNs with TTL 1..N" } }),
-#undef PK
+	const char *doc;
+};
+
+static const struct probe_key probe_keys[] = {
+#define PK_ROW(n, f, t, lo, hi, d, ...) \
+	{ .name = n, .type = PT_##t, .off = offsetof(struct probe_opts, f), \
+	  .size = sizeof(((struct probe_opts *)0)->f), .min = lo, .max = hi, .def = d, __VA_ARGS__ },
+	PROBE_KEYS(PK_ROW)
+#undef PK_ROW
 };
 #define N_PROBE_KEYS (sizeof(probe_keys) / sizeof(probe_keys[0]))
 _Static_assert(N_PROBE_KEYS <= CONFIG_PROBE_KEYS_MAX, "CONFIG_PROBE_KEYS_MAX");
@@ -153,7 +88,8 @@ static int probe_key_set_as(struct probe_opts *o, const struct probe_key *k, con
 			return -1;
 		o->family = (uint8_t)w;
 		return 0;
-	case PT_UINT:
+	case PT_U8:
+	case PT_U16:
 		if (config_parse_uint(v, min, k->max, &u, err, errlen) < 0)
 			return -1;
 		config_store_uint(field, k->size, u);
@@ -212,6 +148,7 @@ static int probe_key_set_as(struct probe_opts *o, const struct probe_key *k, con
 		return 0;
 	}
 	case PT_BOOL:
+	case PT_SYN_BOOL:
 		if (config_parse_bool(v, &b, err, errlen) < 0)
 			return -1;
 		*(bool *)field = b;
@@ -246,7 +183,8 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 		fprintf(f, "%s\n", o->family < 7 && family_names[o->family]
 					   ? family_names[o->family] : "?");
 		break;
-	case PT_UINT:
+	case PT_U8:
+	case PT_U16:
 	case PT_PORT:
 		fprintf(f, "%llu\n", config_load_uint(field, k->size));
 		break;
@@ -273,6 +211,7 @@ static void probe_key_print(const struct probe_opts *o, const struct probe_key *
 			? config_duration_str(*(const uint64_t *)field, buf, sizeof(buf)) : "off");
 		break;
 	case PT_BOOL:
+	case PT_SYN_BOOL:
 		fprintf(f, "%s\n", *(const bool *)field ? "yes" : "no");
 		break;
 	}
@@ -299,6 +238,7 @@ void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_
 						: "off";
 		return;
 	case PT_BOOL:
+	case PT_SYN_BOOL:
 		v->type = CONFIG_VAL_BOOL;
 		v->b = *(const bool *)field;
 		return;
@@ -306,7 +246,8 @@ void config_probe_key_value(const struct probe_opts *o, size_t k, struct config_
 		v->type = CONFIG_VAL_INT;
 		v->i = o->syn.wscale;
 		return;
-	case PT_UINT:
+	case PT_U8:
+	case PT_U16:
 	case PT_PORT:
 	case PT_TOS:
 	case PT_MSS:

@@ -1,5 +1,5 @@
 /* config_priv.h: what the config's files share among themselves:
- * config_value.c (the value syntax), config_keys.c (the probe keys' table),
+ * config_value.c (the value syntax), config_keys.c (the probe keys' table of config_keys.h),
  * config_sections.c (the other sections' key tables),
  * config.c (the INI parser) and config_print.c. Not for other modules. */
 #ifndef TCPPROBE_CONFIG_PRIV_H

@@ -5,7 +5,7 @@
  * reload applies it or it takes effect only at a restart. The parser
  * (config.c), config_defaults(), config_print(), the reload's restart-only
  * checks (daemon.c) and the key lists of tcpprobe.conf(5) (checked by
- * test_config) come from here; config_keys.c has the probe keys' table.
+ * test_config) come from here; config_keys.h has the probe keys' table.
  */
 #include <arpa/inet.h>
 #include <math.h>

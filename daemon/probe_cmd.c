@@ -82,7 +82,7 @@ static void usage(FILE *f)
 		"usage: tcpprobe probe [options] HOST[:PORT]...\n"
 		"\n"
 		"  -c, --count N          probes per target (default 1)\n");
-	/* The probe keys' options: from the key table (config_keys.c). */
+	/* The probe keys' options: from the key table (config_keys.h). */
 	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
 		struct config_key_info ki;
 		config_key_info(CONFIG_KEYS_PROBE, k, &ki);

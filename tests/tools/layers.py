@@ -23,7 +23,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # their index; sched.c: schedule, results, one-shots, watchers; pathwatch.c:
 # trace_interval's traces; resolve.c: name lookups off the loop) share their
 # state (registry_priv.h); the config
-# (config.c: the INI parser; config_keys.c: the probe keys' table;
+# (config.c: the INI parser; config_keys.c: the probe keys' table, config_keys.h;
 # config_sections.c: the other sections' key tables; config_value.c:
 # the value syntax; config_print.c) shares config_priv.h; discovery
 # (discovery.c: sources, file_sd, applying; discovery_http.c: http_sd)
