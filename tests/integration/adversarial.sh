@@ -17,28 +17,19 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lab/daemon_lib.sh
 dl_checks ""
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-LAB_TCPPROBE=$BIN
-PY=/usr/bin/python3
+PY=$DL_PY
 ADV=tests/adversarial/adv.py
 ADV4=198.19.66.1 ADV6=fd00:19::66:1
 PORT_LO=7000 PORT_HI=7999
-tmp=$(mktemp -d /tmp/tcpprobe-adv.XXXXXX)
-cleanup() {
-	lab_down
-	if [ -n "${KEEP:-}" ]; then echo "note: files kept in $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-if [ "$(id -u)" != 0 ] || ! "$PY" -c 'import scapy' 2>/dev/null; then
-	echo "SKIP adversarial: needs root and python3-scapy"
+if ! "$PY" -c 'import scapy' 2>/dev/null; then
+	skip adversarial "needs python3-scapy"
 	exit 0
 fi
-[ -x "$BIN" ] || { echo "FAIL adv-setup: $BIN missing (make)"; exit 1; }
-lab_up || { echo "FAIL adv-setup: lab did not come up"; exit 1; }
+dl_init adversarial "" # KEEP=1 keeps the files
+tmp=$DL_T
 
-ip netns exec "$LAB_SNS" nft -f - <<EOF || { echo "FAIL adv-setup: nft"; exit 1; }
+ip netns exec "$LAB_SNS" nft -f - <<EOF || { fail adv-setup "nft"; exit 1; }
 table inet adv {
 	chain output {
 		type filter hook output priority 0; policy accept;
@@ -47,7 +38,7 @@ table inet adv {
 }
 EOF
 if [ -n "$(ip netns exec "$LAB_SNS" ss -Hltn "sport >= :$PORT_LO and sport <= :$PORT_HI")" ]; then
-	echo "FAIL adv-setup: something listens on $PORT_LO-$PORT_HI in the server ns"; exit 1
+	fail adv-setup "something listens on $PORT_LO-$PORT_HI in the server ns"; exit 1
 fi
 
 
@@ -95,7 +86,7 @@ run() {
 	if [ $rc = 0 ] && [ -z "$peer_err" ]; then
 		pass "$id"
 	elif [ $rc = 3 ]; then
-		echo "SKIP $id: $why"   # a known bug, see the scenario's known_bug
+		skip "$id" "$why" # a known bug, see the scenario's known_bug
 	else
 		fail "$id" "${why}${peer_err:+ [peer: $peer_err]}"
 		[ -n "${VERBOSE:-}" ] && sed 's/^/    /' "$d/probe.err" && "$PY" -c \

@@ -10,48 +10,28 @@
 # checks: 57
 set -u
 cd "$(dirname "$0")/../.."
-TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-PY=/usr/bin/python3
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP ctl: needs root (network namespaces)"; exit 0; fi
-if [ ! -f tests/lab/lab.sh ]; then echo "SKIP ctl: tests/lab/lab.sh missing"; exit 0; fi
-if [ ! -x "$TCPPROBE" ]; then echo "FAIL ctl: $TCPPROBE not built"; exit 1; fi
-
 # shellcheck source=../lab/lab.sh
 source tests/lab/lab.sh
 # shellcheck source=../lab/daemon_lib.sh
 source tests/lab/daemon_lib.sh
-dl_checks ""
+dl_init ctl ""
 
 # Names of this run's own (several runs of this test may overlap): a plain
 # user, an admin_group member, and the group.
 MARK_PREFIX="tcpprobe ctl.sh test"
 GRP=tcpprobe-g$$ USR=tcpprobe-u$$ ADM=tcpprobe-a$$
-T=$(mktemp -d /tmp/tcpprobe-ctl.XXXXXX)
-SOCK=$T/ctl.sock CONF=$T/tcpprobe.conf DLOG=$T/daemon.log
-DPID= MYPIDS=() MADE_USERS=() MADE_GROUP=0
+T=$DL_T SOCK=$DL_SOCK CONF=$DL_T/tcpprobe.conf DLOG=$DL_T/daemon.log
+MADE_USERS=() MADE_GROUP=0
 
+# The users and the group go after the daemon (dl_cleanup stops it).
 cleanup() {
 	local p
-	for p in "${MYPIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	lab_down
+	dl_cleanup
 	for p in "${MADE_USERS[@]}"; do userdel "$p" 2>/dev/null; done
 	[ "$MADE_GROUP" = 1 ] && groupdel "$GRP" 2>/dev/null
-	rm -rf "$T"
 }
 trap cleanup EXIT
 
-ctl() { timeout 30 "$TCPPROBE" ctl -s "$SOCK" "$@"; }
-# Evaluate a Python expression on the first JSON line of stdin (as d).
-jpy() {
-	"$PY" -c '
-import json, sys
-try:
-    d = json.loads(sys.stdin.readline())
-    print(eval(sys.argv[1]))
-except Exception as e:
-    print("jpy-error:", e)' "$1"
-}
 dlog_has() { grep -q -- "$1" "$DLOG"; }
 
 # Raw protocol client: tests/integration/ctl.sh is the only user.
@@ -154,20 +134,13 @@ elif mode == "maxclients":  # fill every slot, then one more
     ok = len(r) == 1 and not r[0]["ok"] and "too many clients" in r[0]["error"]
     print("ok" if ok and closed(extra) else "bad %r" % r)
 EOF
-raw() { timeout 60 "$PY" "$T/raw.py" "$SOCK" "$@"; }
+raw() { timeout 60 "$DL_PY" "$T/raw.py" "$SOCK" "$@"; }
 
 write_conf() { # extra lines appended
-	cat >"$CONF" <<EOF
-[daemon]
-control_socket = $SOCK
-control_mode = 0666
-control_group = $GRP
-admin_group = $GRP
-metrics_listen = off
-source_ports = 20000-29999
-history = 20
-log_level = info
-
+	{
+		dl_conf_daemon control_mode=0666 control_group="$GRP" admin_group="$GRP" \
+			source_ports=20000-29999 history=20
+		cat <<EOF
 [defaults]
 interval = 200ms
 timeout = 300ms
@@ -195,6 +168,7 @@ kind = syn
 timeout = 100ms
 retries = 0
 EOF
+	} >"$CONF"
 	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$CONF"
 	return 0
 }
@@ -228,39 +202,26 @@ if [ "$user_ok" = 1 ]; then
 	useradd -r -M -N -g nogroup -G "$GRP" -s /usr/sbin/nologin -c "$MARK" "$ADM" && MADE_USERS+=("$ADM") || user_ok=0
 fi
 if ! getent group "$GRP" >/dev/null; then
-	echo "FAIL ctl-setup: cannot create group $GRP"; exit 1
+	fail ctl-setup "cannot create group $GRP"; exit 1
 fi
-chmod 0711 "$T"
-install -m 0755 "$TCPPROBE" "$T/tcpprobe"
+chmod 0711 "$T" # the users run $DL_BIN, the private copy in it
 as() { # USER ctl args...: the real user, its groups from /etc/group (initgroups)
 	local u=$1; shift
-	timeout 30 runuser -u "$u" -- "$T/tcpprobe" ctl -s "$SOCK" "$@"
+	timeout 30 runuser -u "$u" -- "$DL_BIN" ctl -s "$SOCK" "$@"
 }
 as_nogroups() { # USER ctl args...: no supplementary groups; admin only via the member list
 	local u=$1; shift
-	timeout 30 setpriv --reuid="$u" --regid=nogroup --clear-groups -- "$T/tcpprobe" ctl -s "$SOCK" "$@"
+	timeout 30 setpriv --reuid="$u" --regid=nogroup --clear-groups -- "$DL_BIN" ctl -s "$SOCK" "$@"
 }
 
-# ---- lab and daemon -------------------------------------------------------------
-lab_up || { echo "FAIL ctl-setup: lab_up failed"; exit 1; }
+# ---- the daemon -------------------------------------------------------------------
 write_conf
 
 # A stale socket: bound once, nobody listening. The daemon must replace it.
-"$PY" -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
+"$DL_PY" -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
 
-start_daemon() {
-	LAB_TCPPROBE=$TCPPROBE lab_tcpprobe_bg daemon -c "$CONF" 2>>"$DLOG"
-	DPID=$LAB_BG_PID
-	local i
-	for i in $(seq 1 100); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-if ! start_daemon; then
-	echo "FAIL ctl-daemon-start: daemon did not answer; log:"; sed 's/^/    /' "$DLOG" | tail -20
+if ! DL_KEEP_SOCK=1 dl_start "$CONF" "$DLOG"; then
+	fail ctl-daemon-start "daemon did not answer; log: $(tail -n 20 "$DLOG")"
 	exit 1
 fi
 pass ctl-daemon-start
@@ -272,14 +233,8 @@ if [ "$mode" = 666 ] && [ "$grp" = "$GRP" ]; then pass ctl-socket-mode-group
 else fail ctl-socket-mode-group "mode $mode group $grp, expected 666 $GRP"; fi
 
 # Wait for every target to have a few results: <= 10 s.
-until_ok() { # TRIES CMD...: run CMD every 100 ms until it succeeds, at most TRIES times
-	local n=$1 i
-	shift
-	for i in $(seq 1 "$n"); do "$@" && return 0; [ "$i" -lt "$n" ] && sleep 0.1; done
-	return 1
-}
 min_probes() { [ "$(ctl --json targets | jpy 'min(t["probes"] for t in d["targets"])')" -ge "$1" ] 2>/dev/null; }
-until_ok 100 min_probes 10 || fail ctl-targets-probed "not every target had 10 probes after 10 s"
+wait_until 10 min_probes 10 || fail ctl-targets-probed "not every target had 10 probes after 10 s"
 
 # ---- read commands --------------------------------------------------------------
 out=$(ctl --json status)
@@ -314,35 +269,34 @@ if [ "$(ctl --json help | jpy 'len(d["commands"])')" = 14 ] && ctl help | grep -
 else fail ctl-help "help lists the wrong commands"; fi
 
 # ---- watch: two results, then hang up ---------------------------------------------
-timeout -k 5 10 "$TCPPROBE" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 3 >"$T/watch"
+timeout -k 5 10 "$DL_BIN" ctl -s "$SOCK" --json watch 2>/dev/null | head -n 3 >"$T/watch"
 if [ "$(head -1 "$T/watch")" = '{"ok":true}' ] && [ "$(grep -c '"event":"result"' "$T/watch")" = 2 ]; then
 	pass ctl-watch
 else fail ctl-watch "$(cut -c1-200 "$T/watch")"; fi
-timeout -k 5 10 "$TCPPROBE" ctl -s "$SOCK" watch 2>/dev/null | head -n 2 >"$T/watch"
+timeout -k 5 10 "$DL_BIN" ctl -s "$SOCK" watch 2>/dev/null | head -n 2 >"$T/watch"
 if [ "$(grep -cE '^[0-9-]+ [0-9:.]+ (handshake|syn) \[' "$T/watch")" = 2 ]; then pass ctl-watch-human
 else fail ctl-watch-human "$(cat "$T/watch")"; fi
 # The daemon notices the watcher left at its next result.
 clients_1() { [ "$(ctl --json status 2>/dev/null | jpy 'd["control_clients"]')" = 1 ]; }
-if until_ok 30 clients_1; then pass ctl-watch-disconnect
+if wait_until 3 clients_1; then pass ctl-watch-disconnect
 else fail ctl-watch-disconnect "$(ctl --json status | jpy 'd["control_clients"]') clients still connected"; fi
 
 # ---- one renderer: a result reads the same wherever it is printed ------------------
 # The same probe from `ctl watch`, `ctl history` and `ctl show`: one line,
 # byte for byte (report.c renders it from the JSON each command got).
-"$TCPPROBE" ctl -s "$SOCK" watch >"$T/wtext" 2>/dev/null &
-WPID=$!
-MYPIDS+=("$WPID")
+dl_bg "$DL_BIN" ctl -s "$SOCK" watch >"$T/wtext" 2>/dev/null
+WPID=$DL_BG
 watched() { grep -q ' open4 sport=' "$T/wtext"; }
 idle() { [ "$(ctl --json show open4 | jpy 'd["target"]["inflight"]')" = 0 ]; }
 hline=
-if until_ok 50 watched && ctl pause open4 >/dev/null && until_ok 50 idle; then
+if wait_until 5 watched && ctl pause open4 >/dev/null && wait_until 5 idle; then
 	hline=$(ctl history open4 1)
 	in_watch() { grep -qxF -- "$hline" "$T/wtext"; }
 	sline=$(ctl show open4 | sed -n '/^recent results:$/{n;p;q}')
 fi
 kill "$WPID" 2>/dev/null
 ctl resume open4 >/dev/null
-if [ -n "$hline" ] && until_ok 50 in_watch && [ "$sline" = "$hline" ] &&
+if [ -n "$hline" ] && wait_until 5 in_watch && [ "$sline" = "$hline" ] &&
 	echo "$hline" | grep -qE "^[0-9-]+ [0-9:.]+ handshake \[$LAB_S4\]:$LAB_PORT_OPEN open4 sport=[0-9]+ ok rtt="; then
 	pass ctl-result-same-text
 else fail ctl-result-same-text "history: '$hline' show: '${sline:-}' watch: $(grep ' open4 ' "$T/wtext" | tail -2 | tr '\n' '|')"; fi
@@ -380,8 +334,8 @@ if ! ctl add extra1 "$LAB_S4:$LAB_PORT_OPEN" 2>/dev/null; then pass ctl-add-dupl
 else fail ctl-add-duplicate "a second 'extra1' was accepted"; fi
 if ! ctl add extra2 "$LAB_S4:$LAB_PORT_OPEN" nosuchkey=1 2>"$T/err"; then pass ctl-add-bad-option
 else fail ctl-add-bad-option "accepted nosuchkey=1"; ctl remove extra2 >/dev/null 2>&1; fi
-probed() { [ "$(ctl --json show "$1" | jpy 'd["target"]["probes"]')" -gt "$2" ] 2>/dev/null; }
-if until_ok 30 probed extra1 0; then pass ctl-add-probes
+more_probes() { [ "$(probes "$1")" -gt "$2" ] 2>/dev/null; } # NAME N: more than N
+if wait_until 3 more_probes extra1 0; then pass ctl-add-probes
 else fail ctl-add-probes "added target never probed"; fi
 
 ctl pause open4 >/dev/null
@@ -393,7 +347,7 @@ st=$(ctl --json show open4 | jpy 'd["target"]["state"]')
 if [ "$st" = paused ] && [ "$p1" = "$p2" ]; then pass ctl-pause
 else fail ctl-pause "state $st, probes $p1 -> $p2"; fi
 ctl resume open4 >/dev/null
-until_ok 50 probed open4 "$p2"
+wait_until 5 more_probes open4 "$p2"
 p3=$(ctl --json show open4 | jpy 'd["target"]["probes"]')
 if [ "$(ctl --json show open4 | jpy 'd["target"]["state"]')" = ok ] && [ "$p3" -gt "$p2" ]; then pass ctl-resume
 else fail ctl-resume "probes $p2 -> $p3"; fi
@@ -500,13 +454,12 @@ out=$(raw overlong nonl)
 rss0=$(ctl --json status | jpy 'd["memory"]["rss_bytes"]')
 # Not through raw(): $! must be the process holding the socket (timeout
 # passes the TERM on to python).
-timeout 60 "$PY" "$T/raw.py" "$SOCK" neverread 20 >"$T/nr" &
-nrpid=$!
-MYPIDS+=("$nrpid")
+dl_bg timeout 60 "$DL_PY" "$T/raw.py" "$SOCK" neverread 20 >"$T/nr"
+nrpid=$DL_BG
 for i in $(seq 1 100); do grep -q ready "$T/nr" && break; sleep 0.1; done
 sleep 0.5
 ok=1
-for i in 1 2 3; do timeout 5 "$TCPPROBE" ctl -s "$SOCK" status >/dev/null || ok=0; done
+for i in 1 2 3; do timeout 5 "$DL_BIN" ctl -s "$SOCK" status >/dev/null || ok=0; done
 rss1=$(ctl --json status | jpy 'd["memory"]["rss_bytes"]')
 if [ "$ok" = 1 ] && grep -q ready "$T/nr" && [ $((rss1 - rss0)) -lt $((16 << 20)) ]; then
 	pass ctl-never-reading-client
@@ -528,83 +481,69 @@ else fail ctl-slow-watcher-dropped "$out"; fi
 if command -v prlimit >/dev/null; then
 	printf '%s\n' "[daemon]" "control_socket = $T/emfile.sock" "metrics_listen = off" \
 		"source_ports = 30000-30999" "rst_guard = none" >"$T/emfile.conf"
-	LAB_TCPPROBE=$TCPPROBE lab_tcpprobe_bg daemon -c "$T/emfile.conf" 2>"$T/emfile.log"
-	epid=$LAB_BG_PID
-	emfile_up() { timeout 5 "$TCPPROBE" ctl -s "$T/emfile.sock" status >/dev/null 2>&1; }
-	until_ok 100 emfile_up || fail ctl-emfile-start "the second daemon did not answer in 10 s"
+	dl_spawn "$T/emfile.sock" "$T/emfile.conf" "$T/emfile.log" ||
+		fail ctl-emfile-start "the second daemon did not answer in 10 s"
+	epid=$DL_SPAWNED
 	read -r soft hard < <(prlimit --pid "$epid" --nofile --output SOFT,HARD --noheadings)
 	# The kernel hands out the lowest free descriptor: a limit at the first
 	# gap makes the next accept fail.
 	free=$(ls "/proc/$epid/fd" | sort -n | awk '$1 != NR - 1 {print NR - 1; f = 1; exit} END {if (!f) print NR}')
 	cpu0=$(awk '{print $14 + $15}' "/proc/$epid/stat")
 	prlimit --pid "$epid" --nofile="$free:$hard"
-	timeout 30 "$PY" "$T/raw.py" "$T/emfile.sock" hold 3 6 >"$T/hold" &
-	hpid=$!
-	MYPIDS+=("$hpid")
+	dl_bg timeout 30 "$DL_PY" "$T/raw.py" "$T/emfile.sock" hold 3 6 >"$T/hold"
+	hpid=$DL_BG
 	sleep 2
 	cpu1=$(awk '{print $14 + $15}' "/proc/$epid/stat" 2>/dev/null || echo 999999)
 	prlimit --pid "$epid" --nofile="$soft:$hard"
 	wait "$hpid"
 	if grep -q "accept: Too many open files; not accepting for 1 s" "$T/emfile.log" &&
 		[ "$(cat "$T/hold")" = 3 ] && [ $((cpu1 - cpu0)) -lt 50 ] &&
-		timeout 5 "$TCPPROBE" ctl -s "$T/emfile.sock" status >/dev/null; then
+		timeout 5 "$DL_BIN" ctl -s "$T/emfile.sock" status >/dev/null; then
 		pass ctl-emfile-pauses-accept
 	else fail ctl-emfile-pauses-accept "answered $(cat "$T/hold")/3, cpu ticks $((cpu1 - cpu0)); $(tail -3 "$T/emfile.log")"; fi
-	kill -TERM "$epid" 2>/dev/null
-	for i in $(seq 1 50); do kill -0 "$epid" 2>/dev/null || break; sleep 0.1; done
+	dl_kill "$epid"
 else
 	skip ctl-emfile-pauses-accept "no prlimit"
 fi
 
 # Every earlier client gone (the daemon notices at its next read or write).
-until_ok 50 clients_1 || fail ctl-clients-gone "earlier clients still connected after 5 s"
+wait_until 5 clients_1 || fail ctl-clients-gone "earlier clients still connected after 5 s"
 out=$(raw maxclients 256)
 if [ "$out" = ok ]; then pass ctl-max-clients
 else fail ctl-max-clients "$out"; fi
-if until_ok 30 clients_1 && ctl status >/dev/null; then pass ctl-after-max-clients
+if wait_until 3 clients_1 && ctl status >/dev/null; then pass ctl-after-max-clients
 else fail ctl-after-max-clients "daemon does not answer"; fi
 
 grown() { [ "$(total_probes)" -gt "$before" ]; }
-until_ok 50 grown
+wait_until 5 grown
 after=$(total_probes)
-if kill -0 "$DPID" 2>/dev/null && [ "$after" -gt "$before" ]; then pass ctl-daemon-survives-abuse
+if kill -0 "$DL_PID" 2>/dev/null && [ "$after" -gt "$before" ]; then pass ctl-daemon-survives-abuse
 else fail ctl-daemon-survives-abuse "probes $before -> $after"; fi
 
 # ---- a second daemon, and a path that is not a socket ------------------------------------
-if ! kill -0 "$DPID" 2>/dev/null; then
+if ! kill -0 "$DL_PID" 2>/dev/null; then
 	fail ctl-daemon-alive "the daemon died; log: $(tail -5 "$DLOG")"
 	exit 1
 fi
-cat >"$T/second.conf" <<EOF
-[daemon]
-control_socket = $SOCK
-metrics_listen = off
-source_ports = 30000-30999
-rst_guard = none
-EOF
-LAB_TCPPROBE=$TCPPROBE LAB_WRAP="timeout 20" lab_tcpprobe daemon -c "$T/second.conf" 2>"$T/second.log"; rc=$?
+dl_conf_daemon source_ports=30000-30999 rst_guard=none >"$T/second.conf"
+dl_run "$T/second.conf" "$T/second.log"; rc=$?
 if [ "$rc" != 0 ] && grep -q "another daemon is answering" "$T/second.log" && ctl status >/dev/null; then
 	pass ctl-second-daemon-refused
 else fail ctl-second-daemon-refused "exit $rc: $(tail -3 "$T/second.log")"; fi
 echo data >"$T/regular"
 sed -i "s|^control_socket = .*|control_socket = $T/regular|" "$T/second.conf"
-LAB_TCPPROBE=$TCPPROBE LAB_WRAP="timeout 20" lab_tcpprobe daemon -c "$T/second.conf" 2>"$T/second.log"; rc=$?
+dl_run "$T/second.conf" "$T/second.log"; rc=$?
 if [ "$rc" != 0 ] && grep -q "not a socket" "$T/second.log" && [ "$(cat "$T/regular")" = data ]; then
 	pass ctl-not-a-socket-refused
 else fail ctl-not-a-socket-refused "exit $rc: $(tail -3 "$T/second.log")"; fi
 
 # ---- shutdown removes the socket -------------------------------------------------------
-kill -TERM "$DPID"
-# Our child: a zombie once it exited, until waited for. <= 5 s.
-for i in $(seq 1 50); do
-	case $(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null) in "" | Z) break ;; esac
-	sleep 0.1
-done
-drc=running
-case $(awk '{print $3}' "/proc/$DPID/stat" 2>/dev/null) in "" | Z) wait "$DPID"; drc=$? ;; esac
+DPID=$DL_PID
+dl_stop TERM
+drc=$DL_RC
 if [ "$drc" = 0 ] && [ ! -e "$SOCK" ]; then pass ctl-socket-removed-on-exit
 else fail ctl-socket-removed-on-exit "daemon exit status $drc, socket left: $([ -e "$SOCK" ] && echo yes || echo no)"; fi
-"$TCPPROBE" ctl -s "$SOCK" status 2>"$T/err"; rc=$?
+"$DL_BIN" ctl -s "$SOCK" status 2>"$T/err"; rc=$?
 if [ "$rc" = 1 ] && grep -q "No such file or directory (is the daemon running?)" "$T/err"; then pass ctl-no-daemon-message
 else fail ctl-no-daemon-message "exit $rc: $(cat "$T/err")"; fi
 
@@ -623,7 +562,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 	elif [ "$drc" != 0 ]; then fail ctl-daemon-sanitizer-clean "the daemon exited $drc"
 	else pass ctl-daemon-sanitizer-clean; fi
 else
-	echo "SKIP ctl-daemon-sanitizer-clean: not a sanitizer build (make check SANITIZE=1 runs it)"
+	skip ctl-daemon-sanitizer-clean "not a sanitizer build (make check SANITIZE=1 runs it)"
 fi
 
 dl_done || { echo "daemon log (last 30 lines):"; tail -n 30 "$DLOG" | sed 's/^/    /'; }

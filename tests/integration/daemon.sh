@@ -22,6 +22,7 @@ source tests/lab/lab.sh
 source tests/lab/daemon_lib.sh
 SECS=${DAEMON_SECONDS:-60}
 CHECK=tests/lab/dcheck.py
+dl_checks daemon
 
 # ---- b. daemon -n (no lab needed) -------------------------------------------------
 if [ -x "$DL_BIN" ]; then
@@ -34,15 +35,15 @@ if [ -x "$DL_BIN" ]; then
 	if [ "$rc" = 0 ] && [ "$rc2" = 0 ] && cmp -s "$t/n1" "$t/n2" && [ -z "$missing" ] &&
 		grep -qx '\[daemon\]' "$t/n1" && grep -qx '\[defaults\]' "$t/n1" &&
 		grep -qx 'pps = 10000' "$t/n1" && grep -qx 'interval = 10s' "$t/n1"; then
-		echo "PASS daemon-check-config-normalised"
+		pass check-config-normalised
 	else
-		echo "FAIL daemon-check-config-normalised: rc=$rc/$rc2 missing='$missing' $(head -c 300 "$t/err")"
+		fail check-config-normalised "rc=$rc/$rc2 missing='$missing' $(head -c 300 "$t/err")"
 	fi
 	printf '[daemon]\npps = lots\n' >"$t/bad.conf"
 	"$DL_BIN" daemon -n -c "$t/bad.conf" >"$t/out" 2>"$t/err"; rc=$?
 	if [ "$rc" = 1 ] && grep -q "bad.conf:2: " "$t/err" && [ ! -s "$t/out" ]; then
-		echo "PASS daemon-check-config-error"
-	else echo "FAIL daemon-check-config-error: rc=$rc $(cat "$t/err")"; fi
+		pass check-config-error
+	else fail check-config-error "rc=$rc $(cat "$t/err")"; fi
 	rm -rf "$t"
 fi
 
@@ -290,4 +291,4 @@ else fail sigterm-nothing-left "nft table or $DL_SOCK still there"; fi
 krst=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/d.pcap" | awk -v t="$tterm" '$1 < t' | wc -l)
 [ "$krst" = 0 ] && pass sigterm-no-rst-before || fail sigterm-no-rst-before "$krst client RSTs before SIGTERM (none expected: handshakes close with FINs)"
 
-[ "$DL_FAILS" = 0 ]
+dl_done

@@ -185,17 +185,11 @@ print(json.dumps([{"targets": ["%s:%d" % (sys.argv[1], p) for p in range(1, 3001
 EOF
 mkdir -p "$DL_T/shard"
 cp "$DL_T/all.json" "$DL_T/shard/all.json"
-pids=()
 for i in 0 1 2; do
 	{
+		dl_conf_daemon control_socket="$DL_T/s$i.sock" rst_guard=none \
+			source_ports=$((22000 + i * 1000))-$((22999 + i * 1000)) shard=$i/3
 		cat <<EOF
-[daemon]
-control_socket = $DL_T/s$i.sock
-metrics_listen = off
-rst_guard = none
-source_ports = $((22000 + i * 1000))-$((22999 + i * 1000))
-shard = $i/3
-
 [defaults]
 interval = 1h
 
@@ -203,16 +197,12 @@ interval = 1h
 files = $DL_T/shard/*.json
 EOF
 	} >"$DL_T/s$i.conf"
-	lab_tcpprobe_bg daemon -c "$DL_T/s$i.conf" 2>>"$DL_T/s$i.log" ||
-		{ fail shard-start "lab_tcpprobe_bg refused"; break; }
-	pids+=("$LAB_BG_PID")
-	DL_PIDS+=("$LAB_BG_PID")
+	dl_spawn "$DL_T/s$i.sock" "$DL_T/s$i.conf" "$DL_T/s$i.log" 2>/dev/null ||
+		fail shard-start "daemon $i: $(tail -3 "$DL_T/s$i.log")"
 done
 for i in 0 1 2; do
-	wait_until 10 timeout 5 "$DL_BIN" ctl -s "$DL_T/s$i.sock" status ||
-		fail shard-start "daemon $i: $(tail -3 "$DL_T/s$i.log")"
-	timeout 30 "$DL_BIN" ctl -s "$DL_T/s$i.sock" --json targets >"$DL_T/t$i.json"
-	timeout 30 "$DL_BIN" ctl -s "$DL_T/s$i.sock" --json status >"$DL_T/st$i.json"
+	DL_SOCK=$DL_T/s$i.sock ctl --json targets >"$DL_T/t$i.json"
+	DL_SOCK=$DL_T/s$i.sock ctl --json status >"$DL_T/st$i.json"
 done
 res=$("$DL_PY" - "$DL_T" <<'EOF'
 import json, sys
@@ -235,6 +225,5 @@ else fail shards-disjoint-cover "$res"; fi
 if timeout 5 "$DL_BIN" ctl -s "$DL_T/s1.sock" status | grep -q '^shard: *1/3 ([0-9,]* targets left to other shards)'; then
 	pass shard-status
 else fail shard-status "$(timeout 5 "$DL_BIN" ctl -s "$DL_T/s1.sock" status | tail -3)"; fi
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 
-[ "$DL_FAILS" = 0 ]
+dl_done

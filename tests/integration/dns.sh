@@ -189,4 +189,4 @@ else fail add-name "$(ctl --json show added 2>&1 | head -c 300)"; fi
 dl_stop TERM
 if [ "$DL_RC" = 0 ] && [ "$DL_STOP_MS" -le 2000 ]; then pass stop
 else fail stop "exit $DL_RC after $DL_STOP_MS ms"; fi
-[ "$DL_FAILS" = 0 ]
+dl_done

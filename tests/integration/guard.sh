@@ -41,7 +41,7 @@ done
 [ -z "$bad" ] && pass config-refuses-addresses || fail config-refuses-addresses "$bad"
 
 # A start with such a file fails (exit 2: systemd does not restart it).
-LAB_WRAP="timeout 20" lab_tcpprobe daemon -c "$DL_T/c.conf" >/dev/null 2>"$DL_T/err"; rc=$?
+dl_run "$DL_T/c.conf" "$DL_T/err"; rc=$?
 if [ "$rc" = 2 ] && grep -q "refusing to probe" "$DL_T/err" && [ ! -e "$DL_SOCK" ]; then pass config-refused-at-start
 else fail config-refused-at-start "rc=$rc $(cat "$DL_T/err")"; fi
 
@@ -210,4 +210,4 @@ if [ "$queued" -le 420 ] && [ "$skipped" -gt 0 ] && grep -q "overloaded: .* prob
 	pass overload-queue-bounded
 else fail overload-queue-bounded "$queued queued, $skipped skipped; log: $(grep overloaded "$DL_T/daemon.log" | head -2)"; fi
 
-[ "$DL_FAILS" = 0 ]
+dl_done

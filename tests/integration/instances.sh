@@ -28,13 +28,6 @@ targets() { # PREFIX NET3: four handshake targets every 100 ms
 	printf '[defaults]\ninterval = 100ms\ntime_wait = 200ms\n\n'
 	for i in 1 2 3 4; do printf '[target %s%d]\nhost = %s.%d\nport = 9000\n\n' "$1" "$i" "$2" "$i"; done
 }
-wait_gone() { # PID: our child, until it exited (bounded 10 s)
-	for _ in $(seq 1 200); do
-		case $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) in "" | Z) return 0 ;; esac
-		sleep 0.05
-	done
-	return 1
-}
 has_table() { lab_cexec nft list table inet "tcpprobe_guard_$1" >/dev/null 2>&1; }
 
 # ---- handrun: the socket's directory is created --------------------------------------
@@ -67,11 +60,8 @@ dl_stop TERM
 
 # ---- two daemons in one namespace ------------------------------------------------------
 start_as() { # VAR CONF LOG: start a daemon, its PID in VAR
-	DL_SOCK=${2%.conf}.sock
-	dl_start "$2" "$3" || return 1
-	printf -v "$1" %s "$DL_PID"
-	DL_PIDS+=("$DL_PID")
-	DL_PID=
+	dl_spawn "${2%.conf}.sock" "$2" "$3" || return 1
+	printf -v "$1" %s "$DL_SPAWNED"
 }
 A=$DL_T/a.conf B=$DL_T/b.conf
 { dl_conf_daemon control_socket="$DL_T/a.sock" source_ports=20000-20999; targets a 198.19.21; } >"$A"
@@ -86,8 +76,8 @@ else fail two-tables "$(lab_cexec nft list tables | tr '\n' ' ')"; fi
 # Overlapping or equal ranges are refused, naming the holder.
 { dl_conf_daemon control_socket="$DL_T/c.sock" source_ports=20500-21499; targets c 198.19.23; } >"$DL_T/c.conf"
 { dl_conf_daemon control_socket="$DL_T/d.sock" source_ports=21000-21999; targets d 198.19.23; } >"$DL_T/d.conf"
-LAB_WRAP="timeout 10" lab_tcpprobe daemon -c "$DL_T/c.conf" >/dev/null 2>"$DL_T/c.err"; crc=$?
-LAB_WRAP="timeout 10" lab_tcpprobe daemon -c "$DL_T/d.conf" >/dev/null 2>"$DL_T/d.err"; drc=$?
+DL_RUN_SECONDS=10 dl_run "$DL_T/c.conf" "$DL_T/c.err"; crc=$?
+DL_RUN_SECONDS=10 dl_run "$DL_T/d.conf" "$DL_T/d.err"; drc=$?
 if [ "$crc" = 1 ] && grep -q "source ports 20500-21499 overlap 20000-20999 of another tcpprobe (pid $apid) in this network namespace" "$DL_T/c.err" &&
 	[ "$drc" = 1 ] && grep -q "source ports 21000-21999 are in use by another tcpprobe (pid $bpid)" "$DL_T/d.err" &&
 	has_table 20000_20999 && has_table 21000_21999 && ! has_table 20500_21499; then
@@ -111,9 +101,8 @@ else fail two-probe-overlap-refused "rc=$prc $(cat "$DL_T/p.err")"; fi
 lab_capture_start "$DL_T/two.pcap" "tcp" || fail two-capture "tcpdump did not start"
 sleep 0.5
 tstop=$(date +%s%N)
-kill -TERM "$bpid"
-wait_gone "$bpid" || fail two-stop-b "B did not exit"
-wait "$bpid" 2>/dev/null; brc=$?
+dl_kill "$bpid" || fail two-stop-b "B did not exit"
+brc=$DL_RC
 DL_SOCK=$DL_T/a.sock
 p0=$(ctl --json targets | jpy 'sum(t["probes"] for t in d["targets"])')
 sleep 2
@@ -128,10 +117,11 @@ synacks=$(awk -v t="$tstop" '$1 > t && $2 == "<" && $7 == "S." && $6 >= 20000 &&
 acks=$(awk -v t="$tstop" '$1 > t && $2 == ">" && $7 == "." && $4 >= 20000 && $4 <= 20999' "$DL_T/two.txt" | wc -l)
 krst=$("$DL_PY" tests/lab/wire.py rsts "$DL_T/two.pcap" | awk '$4 >= 20000 && $4 <= 20999' | wc -l)
 note "after B stopped: A ran $((p1 - p0)) probes in 2 s (last results: $last); wire: $synacks SYN/ACKs to A, $acks ACKs from A, $krst RSTs from A's ports"
-if [ "$synacks" -ge 40 ] && [ "$acks" -ge "$synacks" ] && [ "$krst" = 0 ] && [ "$((p1 - p0))" -ge 40 ] && [ "$last" = ok ]; then
+capwhy=$(lab_capture_ok "$DL_T/two.pcap") && capwhy=
+if [ -z "$capwhy" ] && [ "$synacks" -ge 40 ] && [ "$acks" -ge "$synacks" ] && [ "$krst" = 0 ] && [ "$((p1 - p0))" -ge 40 ] && [ "$last" = ok ]; then
 	pass two-other-keeps-probing-no-kernel-rst
-else fail two-other-keeps-probing-no-kernel-rst "$synacks SYN/ACKs, $acks ACKs, $krst RSTs, $((p1 - p0)) probes, last '$last'"; fi
-kill -TERM "$apid"; wait_gone "$apid"; wait "$apid" 2>/dev/null; arc=$?
+else fail two-other-keeps-probing-no-kernel-rst "${capwhy:+$capwhy; }$synacks SYN/ACKs, $acks ACKs, $krst RSTs, $((p1 - p0)) probes, last '$last'"; fi
+dl_kill "$apid"; arc=$DL_RC
 if [ "$arc" = 0 ] && ! lab_cexec nft list tables | grep -q tcpprobe_guard; then pass two-last-stop-removes-all
 else fail two-last-stop-removes-all "A exit $arc; tables: $(lab_cexec nft list tables | tr '\n' ' ')"; fi
 exit 0

@@ -127,4 +127,4 @@ if run text 40 "${probe_args[@]}"; then
 else
 	fail summary "capture: $(cat "$tmp/text.capwhy")"
 fi
-[ "$DL_FAILS" = 0 ]
+dl_done

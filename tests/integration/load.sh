@@ -346,4 +346,4 @@ cp_want() { [[ " ${LOAD_CP:-exhaustion overload overload-6000} " == *" $1 "* ]];
 cp_want exhaustion && cp_measure exhaustion 20000-20099 10000 600 one port_exhausted
 cp_want overload && cp_measure overload 20000-29999 2000 300 many sched_skipped
 cp_want overload-6000 && cp_measure overload-6000 20000-29999 10000 6000 one sched_skipped 1000 serial
-[ "$DL_FAILS" = 0 ]
+dl_done

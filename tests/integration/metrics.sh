@@ -11,23 +11,14 @@
 # checks: 20
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/lab/lab.sh
+. tests/lab/lab.sh
 # shellcheck source=tests/lab/daemon_lib.sh
 . tests/lab/daemon_lib.sh
-dl_checks metrics
-root=$PWD
+dl_init metrics
 B=${B:-build}
-BIN=${TCPPROBE:-$root/$B/tcpprobe}
-PY=/usr/bin/python3
-PROM=$root/etc/prometheus
-
-
-tmp=$(mktemp -d /tmp/tcpprobe-metrics.XXXXXX)
-LAB_UP=0
-cleanup() {
-	[ "$LAB_UP" = 1 ] && lab_down
-	if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
+BIN=$DL_BIN PY=$DL_PY tmp=$DL_T
+PROM=$PWD/etc/prometheus
 
 # ---- 1. promtool on the shipped files ------------------------------------
 promtool_run() { # name command...
@@ -65,27 +56,12 @@ if ! [ -x "$BIN" ] || ! "$BIN" daemon -h >/dev/null 2>&1; then
 	fail lab "$BIN daemon does not run"
 	exit 1
 fi
-if [ "$(id -u)" != 0 ]; then
-	skip lab "needs root for the namespace lab"
-	exit 0
-fi
-# shellcheck source=tests/lab/lab.sh
-. tests/lab/lab.sh
-if ! lab_up; then
-	fail lab "lab_up failed"
-	exit 1
-fi
 
 MPORT=9110 # the default metrics port, free: the namespace is ours
 URL=http://127.0.0.1:$MPORT
-sock=$tmp/control.sock
-cat >"$tmp/tcpprobe.conf" <<EOF
-[daemon]
-control_socket = $sock
-metrics_listen = 127.0.0.1:$MPORT
-source_ports = 20000-20999
-log_level = debug
-
+{
+	dl_conf_daemon metrics_listen=127.0.0.1:$MPORT source_ports=20000-20999 log_level=debug
+	cat <<EOF
 [defaults]
 interval = 500ms
 timeout = 200ms
@@ -126,17 +102,19 @@ host = $LAB_S4
 port = $LAB_PORT_CLOSED
 kind = fin
 EOF
+} >"$tmp/tcpprobe.conf"
 NTARGETS=7
 
 if ! "$BIN" daemon -n -c "$tmp/tcpprobe.conf" >"$tmp/check.out" 2>&1; then
 	fail config "daemon -n: $(head -n 3 "$tmp/check.out")"
 	exit 1
 fi
-LAB_TCPPROBE=$BIN lab_tcpprobe_bg daemon -c "$tmp/tcpprobe.conf" >"$tmp/daemon.log" 2>&1
-DPID=$LAB_BG_PID
-
-# curl inside the client namespace; never a proxy.
-c() { lab_cexec curl --noproxy '*' -sS --max-time 10 "$@"; }
+if ! dl_start "$tmp/tcpprobe.conf" "$tmp/daemon.log"; then
+	fail start "the daemon did not start: $(tail -n 5 "$tmp/daemon.log" | tr '\n' ' ')"
+	exit 1
+fi
+DPID=$DL_PID
+c() { dl_http "$@"; }
 
 up=0
 for _ in $(seq 1 100); do
@@ -272,14 +250,9 @@ else fail index "status $(status)"; fi
 
 # A second daemon on the same metrics port fails with the address and errno.
 # No RST guard and no targets: it must not touch the first one's state.
-cat >"$tmp/second.conf" <<EOF
-[daemon]
-control_socket = $tmp/second.sock
-metrics_listen = 127.0.0.1:$MPORT
-source_ports = 21000-21099
-rst_guard = none
-EOF
-LAB_TCPPROBE=$BIN LAB_WRAP="timeout 10" lab_tcpprobe daemon -c "$tmp/second.conf" >"$tmp/second.log" 2>&1
+dl_conf_daemon control_socket="$tmp/second.sock" metrics_listen=127.0.0.1:$MPORT \
+	source_ports=21000-21099 rst_guard=none >"$tmp/second.conf"
+DL_RUN_SECONDS=10 dl_run "$tmp/second.conf" "$tmp/second.log"
 rc=$?
 if [ "$rc" != 0 ] && [ "$rc" != 124 ] &&
 	grep -q "metrics_listen 127.0.0.1:$MPORT: Address already in use" "$tmp/second.log"; then
@@ -371,7 +344,6 @@ grep -qxF "tcpprobe_build_info{version=\"$ver\"} 1" "$f" || why="$why build_info
 if [ -n "$why" ]; then fail histograms "$why"; else pass histograms; fi
 
 # ---- agreement with tcpprobe ctl ----
-ctl() { lab_cexec "$BIN" ctl -s "$sock" "$@"; }
 if ! ctl --json status >"$tmp/status.json" 2>"$tmp/ctl.err" || ! "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/status.json" 2>/dev/null; then
 	fail ctl-agrees "tcpprobe ctl --json status fails: $(head -n 1 "$tmp/ctl.err")"
 	exit 1
@@ -382,14 +354,8 @@ why=""
 if ! ctl pause --all >"$tmp/pause.out" 2>&1; then
 	why="$why pause --all failed: $(head -n 1 "$tmp/pause.out");"
 fi
-quiet=0
-for _ in $(seq 1 50); do
-	ctl --json status >"$tmp/status.json" 2>/dev/null &&
-		"$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["inflight"] == 0 and s["time_wait"] == 0 and s["queued"] == 0 else 1)' "$tmp/status.json" &&
-		{ quiet=1; break; }
-	sleep 0.1
-done
-[ "$quiet" = 1 ] || why="$why still busy 5 s after pause;"
+quiet() { [ "$(ctl --json status | jpy 'd["inflight"] + d["time_wait"] + d["queued"]')" = 0 ]; }
+wait_until 5 quiet || why="$why still busy 5 s after pause;"
 sleep 0.3 # late replies to connections just closed
 scrape
 ctl --json status >"$tmp/status.json"

@@ -34,7 +34,8 @@ tmp=$DL_T
 
 # An unprivileged daemon that installs the guard itself must fail plainly.
 as_user="setpriv --reuid=$user --regid=$user --clear-groups --inh-caps=+net_raw --ambient-caps=+net_raw"
-out=$(LAB_WRAP="timeout 20 $as_user" lab_tcpprobe daemon -c "$tmp/tcpprobe.conf" 2>&1); rc=$?
+LAB_WRAP=$as_user dl_run "$tmp/tcpprobe.conf" "$tmp/nft.log"; rc=$?
+out=$(cat "$tmp/nft.log")
 if [ $rc -ne 0 ] && echo "$out" | grep -qi "nftables"; then pass privsep-nft-needs-net-admin
 else fail privsep-nft-needs-net-admin "rc=$rc: $out"; fi
 
@@ -48,10 +49,7 @@ pid=$DL_PID
 # Until every target has 3 probes (interval 500 ms: about 1.5 s), <= 15 s.
 three_each() {
 	status=$(ctl --json targets 2>&1)
-	echo "$status" | "$DL_PY" -c '
-import json,sys
-d=json.loads(sys.stdin.readline())
-sys.exit(0 if len(d["targets"]) == 3 and all(x["probes"] >= 3 for x in d["targets"]) else 1)'
+	echo "$status" | jpy 'len(d["targets"]) == 3 and all(x["probes"] >= 3 for x in d["targets"])' | grep -qx True
 }
 status=
 wait_until 15 three_each
@@ -60,11 +58,7 @@ caps=$(grep -E '^Cap(Eff|Prm)' /proc/$pid/status 2>/dev/null | awk '{print $2}' 
 # own (marked) RSTs, which are not the kernel's.
 lab_capture_stop "$tmp/wire.pcap"
 dl_stop; rc=$DL_RC
-ok=$(echo "$status" | /usr/bin/python3 -c '
-import json,sys
-d=json.loads(sys.stdin.readline())
-t={x["name"]:x for x in d["targets"]}
-print(all(t[n]["last_result"]=="ok" and t[n]["probes"]>=3 for n in ("open4","open6","slow")))' 2>&1)
+ok=$(echo "$status" | jpy 'sorted(t["name"] for t in d["targets"]) == ["open4", "open6", "slow"] and all(t["last_result"] == "ok" and t["probes"] >= 3 for t in d["targets"])' 2>&1)
 if [ "$ok" = True ] && [ "$rc" = 0 ]; then pass privsep-daemon-probes-as-user
 else fail privsep-daemon-probes-as-user "rc=$rc ok=$ok $(tail -n 5 "$tmp/daemon.log")"; fi
 # With the guard external nothing is needed once the sockets are open: the

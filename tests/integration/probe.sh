@@ -10,12 +10,8 @@ cd "$(dirname "$0")/../.."
 . tests/lab/daemon_lib.sh
 dl_checks ""
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-LAB_TCPPROBE=$BIN
-PY=/usr/bin/python3
-tmp=$(mktemp -d /tmp/tcpprobe-probe.XXXXXX)
-trap 'lab_down; rm -rf "$tmp"' EXIT
-lab_up || { echo "FAIL probe-lab: lab did not come up"; exit 1; }
+dl_init probe ""
+BIN=$DL_BIN PY=$DL_PY tmp=$DL_T
 
 
 # probe NAME ARGS...: runs tcpprobe probe --json in the client ns with a capture;

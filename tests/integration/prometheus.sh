@@ -15,7 +15,8 @@ root=$PWD
 . tests/lab/daemon_lib.sh
 
 if ! command -v prometheus >/dev/null 2>&1; then
-	echo "FAIL prometheus-server: prometheus not installed (Debian package prometheus; make deps installs it)"
+	dl_checks prometheus
+	fail server "prometheus not installed (Debian package prometheus; make deps installs it)"
 	exit 1
 fi
 dl_init prometheus
@@ -199,4 +200,4 @@ EOF
 if dl_prom_stop; then
 	if [ "$DL_PROM_RC" = 0 ]; then pass stop; else fail stop "prometheus exited $DL_PROM_RC after SIGTERM"; fi
 else fail stop "prometheus $DL_PROM_PID still running 10 s after SIGTERM"; fi
-[ "$DL_FAILS" = 0 ]
+dl_done

@@ -23,11 +23,11 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
 if [ "$(id -u)" != 0 ] || ! command -v tcpdump >/dev/null; then
-	echo "SKIP rawio: needs root and tcpdump"
+	skip rawio "needs root and tcpdump"
 	exit 0
 fi
 if [ ! -x "$TOOL" ]; then
-	echo "FAIL rawio_tool_built: $TOOL missing (make unit)"
+	fail rawio_tool_built "$TOOL missing (make unit)"
 	exit 1
 fi
 
@@ -114,7 +114,7 @@ time.sleep(300)' >"$W/lo.out" 2>&1 &
 	ip -n "$S" neigh replace fd00:18::1 lladdr "$cmac" dev veth0 nud permanent
 }
 if ! setup >"$W/setup.log" 2>&1; then
-	echo "FAIL rawio_lab_setup: $(tail -n 3 "$W/setup.log" | tr '\n' ' ')"
+	fail rawio_lab_setup "$(tail -n 3 "$W/setup.log" | tr '\n' ' ')"
 	exit 1
 fi
 pass rawio_lab_setup

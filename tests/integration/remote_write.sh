@@ -20,7 +20,8 @@ source tests/lab/lab.sh
 # shellcheck source=../lab/daemon_lib.sh
 source tests/lab/daemon_lib.sh
 if ! command -v prometheus >/dev/null 2>&1; then
-	echo "FAIL remote-write-server: prometheus not installed (make deps)"
+	dl_checks remote-write
+	fail server "prometheus not installed (make deps)"
 	exit 1
 fi
 dl_init remote-write
@@ -122,4 +123,4 @@ if ctl metrics | grep -q '^tcpprobe_remote_write_dropped_samples_total{remote="p
 else fail dropped-metric "$(ctl metrics | grep remote_write | head -3)"; fi
 dl_stop
 dl_prom_stop
-[ "$DL_FAILS" = 0 ]
+dl_done

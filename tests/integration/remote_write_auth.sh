@@ -162,4 +162,4 @@ else fail timeout-retried-delivered "$nh hung requests over $nbody bodies, $unde
 if [ "${nh:-0}" -ge 2 ] && [ "$fails" = "$nh" ] && [ "$rej" = 0 ]; then pass timeout-counted
 else fail timeout-counted "$nh requests unanswered; daemon failed_requests +$fails, rejected +$rej"; fi
 dl_stop
-[ "$DL_FAILS" = 0 ]
+dl_done

@@ -257,4 +257,4 @@ if capok d7 && [ "$n_fw" = 0 ] && [ "$n_log" = 1 ] &&
 	pass daemon-send-error
 else fail daemon-send-error "segments to $FW on the wire=$n_fw log lines=$n_log show: $(cut -c1-700 "$T/d7.show-fw")"; fi
 
-[ "$DL_FAILS" = 0 ]
+dl_done

@@ -42,7 +42,8 @@ cd "$(dirname "$0")/../.." || exit 1
 ART=${STATUSPAGE_ARTEFACTS:-$DL_ROOT/${B:-build}/artefacts/statuspage}
 CHECK="$DL_PY $DL_ROOT/tests/lab/pagecheck.py"
 if ! command -v chromium >/dev/null 2>&1; then
-	echo "FAIL statuspage-chromium: chromium not installed (Debian package chromium; make deps installs it)"
+	dl_checks statuspage
+	fail chromium "chromium not installed (Debian package chromium; make deps installs it)"
 	exit 1
 fi
 export LAB_MIDDLE=1 # the delay step (8) needs the forwarder; the rest does not mind

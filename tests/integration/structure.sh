@@ -5,8 +5,12 @@
 # depend on each other only as tests/layers.allowed and README's picture say
 # (tests/tools/layers.py, over the objects with nm); README's `tcpprobe probe`
 # option list is the binary's own --help (built from the key table).
+# Every integration script counts, starts daemons and checks captures through
+# tests/lab/daemon_lib.sh (tests/tools/testlib_check.py; the check's own
+# fixtures show it catches each way around the library, and passes what only
+# looks like one).
 # Prints PASS/FAIL lines.
-# checks: 9
+# checks: 11
 set -u
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/lab/daemon_lib.sh
@@ -25,7 +29,7 @@ out=$(make --no-print-directory B="$B" DEB_TEST=tcpprobe-no-such-package deps-pr
 if [ $? -ne 0 ] && grep -q 'not installed: tcpprobe-no-such-package (make deps installs them)' <<<"$out"; then
 	pass make-check-names-missing-package
 else fail make-check-names-missing-package "deps-present did not stop naming it: $out"; fi
-python3 tests/tools/layers.py "$B" || DL_FAILS=$((DL_FAILS + 1))
+python3 tests/tools/layers.py "$B" || dl_failed
 # The option lines of README's usage block, and of --help (which prints
 # nothing but its text: no probe is sent), -v/--verbose left out of README.
 readme=$(sed -n '/^tcpprobe probe \[options\] HOST\[:PORT\]\.\.\.$/,/^```$/p' README.md | sed '1d;$d')
@@ -35,4 +39,18 @@ if [ -n "$readme" ] && [ "$readme" = "$help" ]; then
 else
 	fail readme-probe-usage "README.md's usage block differs from tcpprobe probe --help: $(diff <(echo "$readme") <(echo "$help") | head -6 | tr '\n' '|')"
 fi
+
+# The library's users: no script of its own pass/fail, counter or daemon start.
+if out=$(python3 tests/tools/testlib_check.py tests/integration/*.sh); then
+	pass integration-scripts-use-testlib
+else fail integration-scripts-use-testlib "$(echo "$out" | head -n 8 | tr '\n' '|')"; fi
+# The check itself, on its fixtures: a line of each kind it must catch, and
+# lines that only look like one (a comment, a config check, a message, a grep
+# pattern, a difference of counters).
+fx=tests/tools/testlib_check
+want=$(grep -vn '^#' "$fx/around.txt" | cut -d: -f1 | paste -sd, -)
+bad=$(python3 tests/tools/testlib_check.py "$fx/around.txt" | cut -d: -f2 | sort -un | paste -sd, -)
+good=$(python3 tests/tools/testlib_check.py "$fx/alike.txt")
+if [ -n "$want" ] && [ "$bad" = "$want" ] && [ -z "$good" ]; then pass testlib-check-catches
+else fail testlib-check-catches "caught lines '$bad' of '$want' in $fx/around.txt; in alike.txt: $good"; fi
 dl_done

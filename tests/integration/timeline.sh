@@ -114,4 +114,4 @@ fi
 # --- the text trace says the same -------------------------------------------
 out=$(lab_tcpprobe probe --trace "$LAB_S4:$LAB_PORT_UNREACH" 2>&1)
 if echo "$out" | grep -q "<-- ICMP type 3   code 3 "; then pass trace-icmp; else fail trace-icmp "$out"; fi
-[ "$DL_FAILS" = 0 ]
+dl_done

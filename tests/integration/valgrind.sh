@@ -10,48 +10,33 @@ cd "$(dirname "$0")/../.."
 . tests/lab/daemon_lib.sh
 dl_checks ""
 source tests/lab/lab.sh
-BIN=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-LAB_TCPPROBE=$BIN
-tmp=$(mktemp -d /tmp/tcpprobe-valgrind.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait "$pid" 2>/dev/null; }
-	lab_down
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 if [ "${SANITIZE:-0}" = 1 ]; then
 	# Skips, not passes: tests/run.sh allows them under SANITIZE=1 only.
-	echo "SKIP valgrind-daemon-clean: the sanitizer build cannot run under valgrind"
-	echo "SKIP valgrind-daemon-probed: the sanitizer build cannot run under valgrind"
+	skip valgrind-daemon-clean "the sanitizer build cannot run under valgrind"
+	skip valgrind-daemon-probed "the sanitizer build cannot run under valgrind"
 	exit 0
 fi
 command -v valgrind >/dev/null || { fail valgrind-installed "valgrind missing (make deps installs it)"; exit 1; }
-lab_up || { fail valgrind-lab "lab did not come up"; exit 1; }
+dl_init valgrind ""
+tmp=$DL_T
 sed -e "s|@RUNDIR@|$tmp|" -e "s|@METRICS_PORT@|9957|" tests/lab/demo.conf >"$tmp/c.conf"
 sed -i 's/^interval = 2s/interval = 500ms/' "$tmp/c.conf"
-LAB_WRAP="valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+DL_SOCK=$tmp/control.sock # demo.conf's
+DL_START_SECONDS=30 LAB_WRAP="valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
 	--suppressions=tests/valgrind.supp --log-file=$tmp/vg.log" \
-	lab_tcpprobe_bg daemon -c "$tmp/c.conf" 2>"$tmp/daemon.err"
-pid=$LAB_BG_PID
-for _ in $(seq 150); do [ -S "$tmp/control.sock" ] && break; sleep 0.2; done
-[ -S "$tmp/control.sock" ] || { fail valgrind-daemon-start "no control socket after 30 s: $(tail -n 3 "$tmp/daemon.err")"; exit 1; }
+	dl_start "$tmp/c.conf" "$tmp/daemon.err" ||
+	{ fail valgrind-daemon-start "no answer on the control socket after 30 s: $(tail -n 3 "$tmp/daemon.err")"; exit 1; }
 # Until every target has a result of its own (the demo's 16 kinds): <= 60 s.
-for _ in $(seq 300); do
-	"$BIN" ctl -s "$tmp/control.sock" --json targets 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-d = json.loads(sys.stdin.readline())
-sys.exit(0 if d["targets"] and all(t["probes"] >= 2 for t in d["targets"]) else 1)' && break
-	sleep 0.2
-done
-"$BIN" ctl -s "$tmp/control.sock" targets >"$tmp/targets.txt" 2>&1
-"$BIN" ctl -s "$tmp/control.sock" show four-way-close >/dev/null 2>&1
-ip netns exec "$LAB_CNS" curl -s --compressed 127.0.0.1:9957/metrics >"$tmp/metrics.txt"
-"$BIN" ctl -s "$tmp/control.sock" reload >/dev/null 2>&1
-"$BIN" ctl -s "$tmp/control.sock" probe "$LAB_S6:$LAB_PORT_SLOWCLOSE" >/dev/null 2>&1
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+each_probed() { ctl --json targets | jpy 'd["targets"] and all(t["probes"] >= 2 for t in d["targets"])' | grep -qx True; }
+wait_until 60 each_probed
+ctl targets >"$tmp/targets.txt" 2>&1
+ctl show four-way-close >/dev/null 2>&1
+dl_http --compressed 127.0.0.1:9957/metrics >"$tmp/metrics.txt"
+ctl reload >/dev/null 2>&1
+ctl probe "$LAB_S6:$LAB_PORT_SLOWCLOSE" >/dev/null 2>&1
+DL_STOP_WAIT=60 dl_stop TERM; rc=$DL_RC
 errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$tmp/vg.log" | tail -1)
 lost=$(grep -E "definitely lost:|indirectly lost:" "$tmp/vg.log" | grep -v " 0 bytes" | head -2)
 kinds=$(grep -cE '\b(ok|refused|timeout|unreachable|closed|silent)\b' "$tmp/targets.txt")

@@ -13,10 +13,25 @@
 #   dl_conf_daemon [KEY=VALUE...]   a [daemon] section for the lab: control
 #                           socket in $DL_T, metrics off, overrides appended
 #   dl_start CONF [LOG [ARGS...]]   `tcpprobe daemon -c CONF ARGS` in the client ns (via
-#                           lab_tcpprobe_bg, $LAB_WRAP applies); waits
-#                           until the control socket answers; PID in $DL_PID
-#   dl_stop [SIGNAL]        signal the daemon (TERM), wait <= 10 s; sets
-#                           DL_RC (exit status) and DL_STOP_MS (time to exit)
+#                           lab_tcpprobe_bg, $LAB_WRAP applies); waits (<=
+#                           $DL_START_SECONDS, 10) until the control socket
+#                           $DL_SOCK answers; PID in $DL_PID. A file at the
+#                           socket's path is removed first, unless
+#                           DL_KEEP_SOCK=1 (a test of the stale-socket rule)
+#   dl_stop [SIGNAL]        dl_kill $DL_PID SIGNAL, and it is no longer $DL_PID
+#   dl_spawn SOCK CONF LOG [ARGS...]   one more daemon, on control socket SOCK,
+#                           started as dl_start does; PID in $DL_SPAWNED,
+#                           stopped at exit (ctl on it: DL_SOCK=SOCK ctl ...)
+#   dl_kill PID [SIGNAL]    signal a daemon started here (TERM), wait (<=
+#                           $DL_STOP_WAIT s, 10) for its exit; DL_RC its exit
+#                           status ("running" and false if it did not exit:
+#                           killed at exit), DL_STOP_MS the time to exit
+#   dl_run CONF LOG [ARGS...]   `tcpprobe daemon -c CONF ARGS` in the client ns
+#                           in the foreground, for a daemon that must refuse
+#                           to start: under timeout $DL_RUN_SECONDS (20) and
+#                           $LAB_WRAP, stdout and stderr to LOG; its exit
+#                           status in DL_RC (and returned)
+#   dl_failed               count a failure whose FAIL line a tool printed
 #   ctl ARGS...             tcpprobe ctl on the daemon's socket
 #   jpy EXPR                eval EXPR on the JSON object read from stdin (d)
 #   dctl ARGS...            tests/lab/dctl.py on the daemon's socket
@@ -76,6 +91,7 @@ dl_checks() { # NAME: check names get the prefix NAME- ("": none, names are whol
 	DL_PREFIX=${1:+$1-}
 }
 dl_done() { [ "$DL_FAILS" = 0 ]; }
+dl_failed() { DL_FAILS=$((DL_FAILS + 1)); }
 
 dl_cleanup() {
 	local p
@@ -109,7 +125,16 @@ dl_init() { # NAME [PREFIX]: PREFIX of check names, NAME- unless given ("" for n
 }
 
 ctl() { timeout 30 "$DL_BIN" ctl -s "$DL_SOCK" "$@"; }
-jpy() { "$DL_PY" -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(eval(sys.argv[1]))' "$1"; }
+# jpy EXPR: a failure (no JSON, a missing key) prints nothing and is false.
+jpy() {
+	"$DL_PY" -c '
+import json, sys
+try:
+    d = json.loads(sys.stdin.readline())
+    print(eval(sys.argv[1]))
+except Exception as e:
+    sys.exit("jpy: %s: %r" % (sys.argv[1][:60], e))' "$1"
+}
 dctl() { timeout 120 "$DL_PY" "$DL_ROOT/tests/lab/dctl.py" "$DL_SOCK" "$@"; }
 
 # wait_until SECONDS CMD...: true once CMD succeeds, polled every 0.1 s; false
@@ -269,16 +294,16 @@ dl_conf_daemon() { # KEY=VALUE...: overrides (or additions), one per argument
 	echo
 }
 
-dl_start() { # CONF [LOG [DAEMON-ARGS...]]
-	local conf=$1 log=${2:-$DL_T/daemon.log}
-	shift
-	[ $# -gt 0 ] && shift
-	rm -f "$DL_SOCK"
+# SOCK CONF LOG [ARGS...]: a daemon in the background, LAB_BG_PID; true once
+# SOCK answers, false (the log's tail on stderr) if it exits or stays mute.
+dl_launch() {
+	local sock=$1 conf=$2 log=$3 i n=$((${DL_START_SECONDS:-10} * 20))
+	shift 3
+	[ "${DL_KEEP_SOCK:-0}" = 1 ] || rm -f "$sock"
 	lab_tcpprobe_bg daemon -c "$conf" "$@" 2>>"$log" || { echo "  lab_tcpprobe_bg refused" >&2; return 1; }
-	DL_PID=$LAB_BG_PID
-	for _ in $(seq 1 200); do
-		ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$DL_PID" 2>/dev/null || break
+	for ((i = 0; i < n; i++)); do
+		DL_SOCK=$sock ctl status >/dev/null 2>&1 && return 0
+		kill -0 "$LAB_BG_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	echo "  daemon did not start; log:" >&2
@@ -286,21 +311,60 @@ dl_start() { # CONF [LOG [DAEMON-ARGS...]]
 	return 1
 }
 
-dl_stop() { # [SIGNAL]
-	local sig=${1:-TERM} t0
-	[ -n "$DL_PID" ] || return 1
+dl_start() { # CONF [LOG [DAEMON-ARGS...]]
+	local conf=$1 log=${2:-$DL_T/daemon.log} rc
+	shift
+	[ $# -gt 0 ] && shift
+	dl_launch "$DL_SOCK" "$conf" "$log" "$@"
+	rc=$?
+	DL_PID=$LAB_BG_PID
+	return $rc
+}
+
+DL_SPAWNED=''
+dl_spawn() { # SOCK CONF LOG [DAEMON-ARGS...]
+	local rc
+	dl_launch "$@"
+	rc=$?
+	DL_SPAWNED=$LAB_BG_PID
+	[ -n "$DL_SPAWNED" ] && DL_PIDS+=("$DL_SPAWNED")
+	return $rc
+}
+
+dl_kill() { # PID [SIGNAL]
+	local pid=$1 sig=${2:-TERM} t0 i n=$((${DL_STOP_WAIT:-10} * 100))
 	t0=$(date +%s%N)
-	kill -"$sig" "$DL_PID" 2>/dev/null
+	kill -"$sig" "$pid" 2>/dev/null
 	# Our child: once it exits it is a zombie until waited for.
-	for _ in $(seq 1 1000); do
-		case $(awk '{print $3}' "/proc/$DL_PID/stat" 2>/dev/null) in "" | Z) break ;; esac
+	for ((i = 0; i < n; i++)); do
+		case $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) in
+		"" | Z)
+			wait "$pid" 2>/dev/null
+			DL_RC=$?
+			DL_STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+			return 0
+			;;
+		esac
 		sleep 0.01
 	done
-	wait "$DL_PID" 2>/dev/null
-	DL_RC=$?
-	DL_STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	DL_RC=running DL_STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+	DL_PIDS+=("$pid")
+	return 1
+}
+
+dl_stop() { # [SIGNAL]
+	[ -n "$DL_PID" ] || return 1
+	local pid=$DL_PID
 	DL_PID=
-	return 0
+	dl_kill "$pid" "${1:-TERM}"
+}
+
+dl_run() { # CONF LOG [DAEMON-ARGS...]
+	local conf=$1 log=$2
+	shift 2
+	LAB_WRAP="timeout ${DL_RUN_SECONDS:-20} ${LAB_WRAP:-}" lab_tcpprobe daemon -c "$conf" "$@" >"$log" 2>&1
+	DL_RC=$?
+	return $DL_RC
 }
 
 # The daemon's RSS in KiB from /proc (not via the control socket).
