@@ -24,7 +24,6 @@
 enum rst_guard_mode { RST_GUARD_NFT, RST_GUARD_NONE, RST_GUARD_EXTERNAL };
 /* The one place for its names (rst_guard, --rst-guard): -1 if s names none. */
 int config_rst_guard_from_str(const char *s);
-const char *config_rst_guard_str(enum rst_guard_mode m);
 enum addr_family_pref { FAMILY_ANY = 0, FAMILY_V4 = 4, FAMILY_V6 = 6 };
 
 /* What one probe of a target does: [defaults] and per-target overrides.
@@ -196,9 +195,6 @@ int config_parse_duration(const char *s, uint64_t *ns, char *err, size_t errlen)
 /* Apply one probe option key=value (kind, port, interval, timeout, ...). */
 int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value,
 			 char *err, size_t errlen);
-/* Same as config_set_probe_opt, with err saying only what is wrong with value. */
-int config_probe_opt_value(struct probe_opts *o, const char *key, const char *value, char *err,
-			   size_t errlen);
 int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
 /* A port as operators type it: decimal 1..65535; 0, hex ("0x50"), a leading
  * zero ("08080") and out-of-range values are errors that say why. */

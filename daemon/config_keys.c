@@ -275,17 +275,6 @@ void config_print_probe_opts(FILE *f, const struct probe_opts *o)
 		probe_key_print(o, &probe_keys[k], f);
 }
 
-int config_probe_opt_value(struct probe_opts *o, const char *key, const char *value, char *err,
-			   size_t errlen)
-{
-	int i = config_probe_key_find(key);
-	if (i < 0) {
-		config_seterr(err, errlen, "unknown probe option '%s'", key);
-		return -1;
-	}
-	return probe_key_set(o, &probe_keys[i], value, err, errlen);
-}
-
 int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value, char *err,
 			 size_t errlen)
 {

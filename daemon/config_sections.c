@@ -57,12 +57,6 @@ int config_rst_guard_from_str(const char *s)
 	return -1;
 }
 
-const char *config_rst_guard_str(enum rst_guard_mode m)
-{
-	return (size_t)m < sizeof(rst_guard_names) / sizeof(rst_guard_names[0]) ? rst_guard_names[m]
-										 : "?";
-}
-
 /* ---- [daemon] ---------------------------------------------------------- */
 
 struct sect_key;

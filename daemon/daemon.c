@@ -163,7 +163,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("%s: shutting down", strsignal((int)sig));
-	d->stopping = true;
 	event_base_loopbreak(d->base);
 }
 

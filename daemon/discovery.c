@@ -284,7 +284,6 @@ static void discovery_apply(struct daemon *d)
 	ds->conflicts = conflicts;
 	ds->added += added;
 	ds->removed += removed;
-	ds->applies++;
 	ds->last_apply_ns = engine_now() - t0;
 	if (added || removed)
 		sched_kick(d);

@@ -215,7 +215,6 @@ static void on_apply(evutil_socket_t fd, short what, void *arg)
 	ds->conflicts = count_conflicts(s->d);
 	ds->added += s->added;
 	ds->removed += s->removed;
-	ds->applies++;
 	s->busy = false;
 	s->loop_ns += engine_now() - t0;
 	s->last_refresh_ns = s->loop_ns;
@@ -345,7 +344,6 @@ static void on_http_done(struct evhttp_request *req, void *arg)
 	}
 	s->busy = true; /* until the change is applied: one refresh at a time */
 	s->loop_ns = engine_now() - t0;
-	s->t_recv = t0;
 }
 
 void disc_http_fetch(struct disc_source *s)

@@ -60,7 +60,7 @@ struct disc_source {
 	struct event *job_ev, *apply_ev;
 	char (*pend)[CFG_NAME_MAX];
 	size_t npend, pend_pos;
-	uint64_t loop_ns, parse_ns, t_recv; /* this refresh's loop time so far, its parse */
+	uint64_t loop_ns, parse_ns; /* this refresh's loop time so far, its parse */
 	uint64_t added, removed;   /* by this refresh so far */
 	unsigned passes;
 	uint64_t refreshes, errors;
@@ -71,7 +71,7 @@ struct discovery {
 	struct disc_source *s;
 	size_t ns;
 	uint64_t skipped, conflicts; /* last apply: other shards' / names taken by the config */
-	uint64_t applies, last_apply_ns, added, removed;
+	uint64_t last_apply_ns, added, removed;
 };
 
 /* discovery.c */

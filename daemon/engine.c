@@ -883,7 +883,6 @@ static int flow_port(struct engine *e, struct pctx *x, char *err, size_t errlen)
 	struct conn *old = tab_find(e, &x->dst, x->dport, x->sport);
 	/* A trace that lingers (reported) only waits for late SYN/ACKs. */
 	if (old && !old->ctx && (old->f.state == TCPS_TIME_WAIT || conn_is_trace(old))) {
-		e->st.tw_taken_over++;
 		conn_free(e, old);
 	} else if (old) {
 		snprintf(err, errlen, "source port %u: the flow's previous probe is still running (%s)",
@@ -1409,11 +1408,6 @@ void engine_stats(struct engine *e, struct engine_stats *out)
 
 uint64_t engine_busy(const struct engine *e) { return e->nconns + e->queued; }
 uint64_t engine_queued(const struct engine *e) { return e->queued; }
-
-int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen)
-{
-	return engine_source_addr_scoped(dst, 0, src, err, errlen);
-}
 
 int engine_source_addr_scoped(const struct pkt_addr *dst, unsigned ifindex, struct pkt_addr *src,
 			      char *err, size_t errlen)

@@ -95,7 +95,6 @@ struct engine_stats {
 	uint64_t conns, inflight, queued, time_wait;
 	uint64_t conn_bytes;    /* sizeof one connection */
 	uint64_t port_exhausted;
-	uint64_t tw_taken_over; /* a flow's next probe ended its previous one's TIME_WAIT */
 	/* Counted in TIME_WAIT after the probe was reported (so in no report):
 	 * duplicated and retransmitted peer FINs, RSTs received. */
 	uint64_t tw_duplicates, tw_peer_fin_retransmits, tw_rsts;
@@ -130,9 +129,8 @@ void engine_profile_ref(struct engine_profile *p);
 void engine_profile_unref(struct engine_profile *p);
 
 /* The local address the kernel would use to reach dst (route lookup via a
- * connected UDP socket; nothing is sent). 0 or -1 with err. */
-int engine_source_addr(const struct pkt_addr *dst, struct pkt_addr *src, char *err, size_t errlen);
-/* Same for a link-local IPv6 dst on interface ifindex (0: none). */
+ * connected UDP socket; nothing is sent), on interface ifindex for a
+ * link-local IPv6 dst (0: none). 0 or -1 with err. */
 int engine_source_addr_scoped(const struct pkt_addr *dst, unsigned ifindex, struct pkt_addr *src,
 			      char *err, size_t errlen);
 uint64_t engine_now(void); /* CLOCK_REALTIME ns: the kernel's timestamp clock */

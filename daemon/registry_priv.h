@@ -69,7 +69,6 @@ struct daemon {
 	uint64_t last_tx, last_tx_ns;
 	double pps_out;
 	uint64_t watchdog_usec;
-	bool stopping;
 	struct discovery *disc;          /* [discovery] sources (discovery.c) */
 	struct remote_writers *rw;       /* [remote_write] (remote_write.c); fixed at start */
 	uint64_t shard_skipped;          /* config targets left to other shards */

@@ -382,7 +382,6 @@ struct ladder {
 	double t_us[FSM_TL_MAX]; /* from the probe's start, as the JSON's t_us */
 	double y[FSM_TL_MAX];
 	const struct fsm_tl_entry *e[FSM_TL_MAX];
-	bool linear;
 };
 
 /* y at any time: between events linear in time (the compressed scale is
@@ -404,7 +403,6 @@ static void ladder_layout(struct ladder *l, const struct probe_report *r, bool l
 {
 	uint8_t order[FSM_TL_MAX];
 	l->n = r->tl ? fsm_timeline_order(r->tl, order) : 0;
-	l->linear = linear;
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct fsm_tl_entry *e = &r->tl->e[order[i]];
 		l->e[i] = e;
