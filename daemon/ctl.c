@@ -390,12 +390,8 @@ int ctl_main(int argc, char **argv)
 			timeout_s = (int)v;
 			break;
 		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h', or an option getopt did not know */
+			return cmd_usage(ch, usage);
 		}
 	}
 	if (optind >= argc) {

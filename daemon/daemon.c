@@ -226,12 +226,8 @@ int daemon_main(int argc, char **argv)
 		case 'n':
 			check = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h', or an option getopt did not know */
+			return cmd_usage(c, usage);
 		}
 	}
 	if (optind != argc) {

@@ -34,12 +34,8 @@ int guard_main(int argc, char **argv)
 		case 'c':
 			path = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h', or an option getopt did not know */
+			return cmd_usage(c, usage);
 		}
 	}
 	if (optind != argc - 1) {

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "addrpolicy.h"
+#include "commands.h"
 #include "engine.h"
 #include "flows.h"
 #include "hostport.h"
@@ -533,12 +534,8 @@ int probe_main(int argc, char **argv)
 		case 'v':
 			log_init("tcpprobe probe", LOG_LVL_DEBUG);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h', or an option getopt did not know */
+			return cmd_usage(c, usage);
 		}
 	}
 	if (optind >= argc) {
