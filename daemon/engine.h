@@ -1,7 +1,8 @@
 /* engine.h: runs probes on the wire. Owns the raw sockets, the RST guard,
  * the connection table (4-tuple hash), the timer wheel, source ports and
  * the packets-per-second cap, and executes the actions of probes/fsm.
- * Shared by `tcpprobe probe` and `tcpprobe daemon`. */
+ * Shared by `tcpprobe probe` and `tcpprobe daemon`. Implemented by engine*.c
+ * (engine.c says which file does what), sharing engine_priv.h. */
 #ifndef TCPPROBE_ENGINE_H
 #define TCPPROBE_ENGINE_H
 

@@ -27,14 +27,20 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # config_sections.c: the other sections' key tables; config_value.c:
 # the value syntax; config_print.c) shares config_priv.h; discovery
 # (discovery.c: sources, file_sd, applying; discovery_http.c: http_sd)
-# shares discovery_priv.h.
+# shares discovery_priv.h; the engine (engine.c: its lifetime; engine_probe.c,
+# engine_io.c, engine_trace.c, engine_report.c, engine_conns.c,
+# engine_ports.c, engine_route.c) shares engine_priv.h.
 GROUP = {"sched": "registry", "pathwatch": "registry", "resolve": "registry",
          "discovery_http": "discovery",
+         "engine_probe": "engine", "engine_io": "engine", "engine_trace": "engine",
+         "engine_report": "engine", "engine_conns": "engine", "engine_ports": "engine",
+         "engine_route": "engine",
          "config_keys": "config", "config_sections": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h
 # only declares each command's entry point (main.c's dispatch table).
 HEADER_MODULE = {"registry_priv.h": "registry", "discovery_priv.h": "discovery",
+                 "engine_priv.h": "engine",
                  "commands.h": None}
 
 
