@@ -543,23 +543,28 @@ static void emit_peer_hops(struct jbuf *b, const struct family *f, const struct 
 	metrics_put_u64(b, true, path_hops_from_ttl(t->st.peer_ttl));
 }
 
+/* Over flows: the sum of the flows' changes. */
 static void emit_path_changes(struct jbuf *b, const struct family *f, const struct target *t,
 			      struct metrics_cursor *c)
 {
-	if (!t->cfg.opts.trace_interval_ns)
+	if (!target_path_watched(t))
 		return;
+	struct path_sum s;
+	target_path_sum(t, &s);
 	target_label(b, f->name, t);
-	metrics_put_u64(b, true, target_path(t) ? target_path(t)->changes : 0);
+	metrics_put_u64(b, true, s.changes);
 }
 
+/* Over flows: the longest of the flows' current paths. */
 static void emit_path_hops(struct jbuf *b, const struct family *f, const struct target *t,
 			   struct metrics_cursor *c)
 {
-	const struct path_track *pt = target_path(t);
-	if (!pt || !pt->have_cur)
+	struct path_sum s;
+	target_path_sum(t, &s);
+	if (!s.have_cur)
 		return;
 	target_label(b, f->name, t);
-	metrics_put_u64(b, true, pt->cur.nhops - 1u);
+	metrics_put_u64(b, true, s.max_hops);
 }
 
 static void emit_trace_hops(struct jbuf *b, const struct family *f, const struct target *t,
@@ -647,6 +652,16 @@ static void emit_flow_rtt(struct jbuf *b, const struct family *f, const struct t
 		metrics_put_double(b, true, fl->rtt_sum_s);
 		flow_label(b, "tcpprobe_flow_handshake_seconds_count", t, k);
 		metrics_put_u64(b, true, fl->rtt_count);
+	}
+}
+
+/* Per flow with flow_metrics, where changes are counted per flow. */
+static void emit_flow_path_changes(struct jbuf *b, const struct family *f,
+				   const struct target *t, struct metrics_cursor *c)
+{
+	for (unsigned k = 0; flow_metrics(t) && target_path_per_flow(t) && k < t->flows->nf; k++) {
+		flow_label(b, f->name, t, k);
+		metrics_put_u64(b, true, t->flows->f[k].path ? t->flows->f[k].path->changes : 0);
 	}
 }
 
@@ -757,11 +772,12 @@ static const struct family families[] = {
 	  "Routers on the way back from the peer: the initial TTL guessed (the smallest of 64, "
 	  "128, 255 not below it) minus the last SYN/ACK's TTL.", emit_peer_hops, 0 },
 	{ "tcpprobe_path_changes_total", "counter",
-	  "Path changes seen by the target's traces (trace_interval): two traces in a row "
-	  "agreeing on a path that differs from the current one.", emit_path_changes, 0 },
+	  "Path changes seen by the target's traces (trace_interval; kind trace over flows): two "
+	  "traces in a row agreeing on a path that differs from the current one; over flows the "
+	  "sum of the flows'.", emit_path_changes, 0 },
 	{ "tcpprobe_path_hops", "gauge",
 	  "Routers on the way to the target in its current traced path (the TTL at which the "
-	  "target answered, minus one).", emit_path_hops, 0 },
+	  "target answered, minus one); over flows the longest flow's.", emit_path_hops, 0 },
 	{ "tcpprobe_trace_hops", "gauge",
 	  "Hops of the target's last trace: the TTL at which the target (or an ICMP unreachable) "
 	  "answered; max_hops when none did.", emit_trace_hops, 0 },
@@ -778,6 +794,9 @@ static const struct family families[] = {
 	{ "tcpprobe_flow_handshake_seconds", "summary",
 	  "Handshake RTT per flow (SYN -> SYN/ACK, Karn); quantiles over the flow's last 128 RTTs.",
 	  emit_flow_rtt, 0 },
+	{ "tcpprobe_flow_path_changes_total", "counter",
+	  "Path changes per flow (flow_metrics = yes; trace_interval or kind trace over flows); "
+	  "tcpprobe_path_changes_total is their sum.", emit_flow_path_changes, 0 },
 	{ "tcpprobe_flow_worse", "gauge",
 	  "1 for a flow worse than the rest (RTT p50 over 2x the best flow's and 1 ms above it, or "
 	  "improbable loss), else 0.", emit_flow_worse, 0 },

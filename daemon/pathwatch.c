@@ -1,12 +1,20 @@
-/* pathwatch.c: trace_interval (pathwatch.h): every trace of a target from
- * one reserved source port, on its own grid; path_observe (probes/path.c)
- * judges each finished trace. */
+/* pathwatch.c: trace_interval and path changes (pathwatch.h). A target of
+ * one flow is traced from one reserved source port of its own; a target
+ * over flows (flows > 1) traces each flow on the flow's own port (and IPv6
+ * flow label), the 4-tuple its probes use, so each trace follows its flow's
+ * ECMP path, and keeps a path tracker per flow. path_observe
+ * (probes/path.c) judges each finished trace. */
 #include <event2/event.h>
 #include <stdlib.h>
 
 #include "log.h"
 #include "pathwatch.h"
 #include "registry_priv.h"
+
+static uint64_t flow_bit(unsigned f)
+{
+	return 1ULL << f;
+}
 
 /* trace_interval: the target's trace profile (its options, kind trace). */
 int pathwatch_prepare(struct target *t)
@@ -22,9 +30,10 @@ int pathwatch_prepare(struct target *t)
 	config_fsm_params(&o, &fp);
 	engine_profile_unref(t->tr->prof);
 	t->tr->prof = engine_profile_new(&fp, o.ttl, o.tos);
+	if (t->tr->prof) /* a flow's trace carries the flow's label, as its probes do */
+		t->tr->prof->flow_label = o.flows > 1;
 	return t->tr->prof ? 0 : -1;
 }
-
 
 static void on_trace_report(void *arg, const struct probe_report *r);
 
@@ -52,7 +61,9 @@ static int trace_port(struct daemon *d, struct target *t, char *err, size_t errl
 	return 0;
 }
 
-static void trace_launch(struct daemon *d, struct target *t)
+/* Trace t, over flow (1..N) on that flow's reserved port, or (0) on the
+ * target's own trace port. */
+static void trace_launch(struct daemon *d, struct target *t, unsigned flow)
 {
 	struct target_trace *tr = t->tr;
 	char err[200];
@@ -62,17 +73,31 @@ static void trace_launch(struct daemon *d, struct target *t)
 	if (!t->src.family &&
 	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0)
 		return;
-	if (trace_port(d, t, err, sizeof(err)) < 0) {
+	uint16_t sport;
+	if (flow) {
+		/* The flow's port, reserved at the target's first round: before
+		 * that there is no flow to follow yet. */
+		if (!t->flows || flow > t->flows->n)
+			return;
+		sport = t->flows->port[flow - 1];
+	} else if (trace_port(d, t, err, sizeof(err)) < 0) {
 		log_warnx("target %s: trace not started: %s", t->cfg.name, err);
 		return;
+	} else {
+		sport = tr->sport;
 	}
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
-		.profile = tr->prof, .sport = tr->sport, .cb = on_trace_report, .arg = t,
+		.profile = tr->prof, .sport = sport, .flow = (uint8_t)flow, .cb = on_trace_report,
+		.arg = t,
 	};
-	tr->inflight = true;
+	tr->inflight++;
+	if (flow)
+		tr->fbusy |= flow_bit(flow - 1);
 	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
-		tr->inflight = false;
+		tr->inflight--;
+		if (flow)
+			tr->fbusy &= ~flow_bit(flow - 1);
 		log_warnx("target %s: trace not started: %s", t->cfg.name, err);
 		return;
 	}
@@ -80,21 +105,98 @@ static void trace_launch(struct daemon *d, struct target *t)
 	d->handoffs++;
 }
 
+/* Run the trace wheel's pass for t now: what waits (a trace, a flow's
+ * probe or trace) starts from its timer, never inside the engine's report
+ * callbacks (a reported connection still lingers on the 4-tuple the next
+ * one takes over). */
+static void wake(struct daemon *d, struct target *t)
+{
+	uint64_t now = engine_now();
+	wheel_arm(d->twheel, &t->tr->due, now);
+	wheel_arm_timer(d->twheel, d->trace_ev, now);
+}
+
 /* Trace t now, or once the trace in flight has reported (a reported trace
  * that still lingers for late SYN/ACKs gives its 4-tuple over, as a
- * TIME_WAIT does). Called from the engine's report callbacks: the trace
- * starts from the trace wheel's timer, not inside the engine. */
-static void trace_soon(struct daemon *d, struct target *t, bool early)
+ * TIME_WAIT does). Over flows: flow f (0..N-1) once its 4-tuple is free. */
+static void trace_soon(struct daemon *d, struct target *t, bool early, int f)
 {
 	struct target_trace *tr = t->tr;
 	tr->early += early;
+	if (f >= 0) {
+		tr->fwant |= flow_bit((unsigned)f);
+		wake(d, t);
+		return;
+	}
 	if (tr->inflight) {
 		tr->again = true;
 		return;
 	}
-	uint64_t now = engine_now();
-	wheel_arm(d->twheel, &tr->due, now);
-	wheel_arm_timer(d->twheel, d->trace_ev, now);
+	wake(d, t);
+}
+
+/* Over flows: start what each flow waits for, one connection at a time
+ * on its 4-tuple: a probe held back by the flow's trace first (the
+ * schedule's), then a trace wanted once the flow's probe has reported. */
+static void pump(struct daemon *d, struct target *t)
+{
+	struct target_trace *tr = t->tr;
+	unsigned nf = t->flows ? t->flows->nf : 0;
+	if (t->paused)
+		tr->fwait = tr->fwant = 0;
+	for (unsigned f = 0; f < nf; f++) {
+		uint64_t b = flow_bit(f);
+		if (tr->fbusy & b)
+			continue;
+		if (tr->fwait & b) {
+			tr->fwait &= ~b;
+			sched_flow_start(d, t, f);
+		} else if ((tr->fwant & b) && !(tr->fprobe & b)) {
+			tr->fwant &= ~b;
+			trace_launch(d, t, f + 1);
+		}
+	}
+}
+
+/* One line per path event: "target NAME[ flow F]: ...". */
+static void log_verdict(const struct target *t, unsigned flow, const struct path_track *pt,
+			enum path_verdict v)
+{
+	char who[80], was[TRACE_HOPS_MAX * 48], now_p[TRACE_HOPS_MAX * 48];
+	if (flow)
+		snprintf(who, sizeof(who), "%s flow %u", t->cfg.name, flow);
+	else
+		snprintf(who, sizeof(who), "%s", t->cfg.name);
+	if (v == PATH_CHANGED)
+		/* One line: what it was, what it is. */
+		log_info("target %s: path changed: %s -> %s", who, path_str(&pt->prev, was, sizeof(was)),
+			 path_str(&pt->cur, now_p, sizeof(now_p)));
+	else if (v == PATH_FIRST)
+		log_info("target %s: path: %s", who, path_str(&pt->cur, now_p, sizeof(now_p)));
+	log_debug("target %s: trace %s", who, path_verdict_str(v));
+}
+
+/* Flow f's tracker (allocated at its first use); NULL when out of memory. */
+static struct path_track *flow_track(struct target *t, unsigned f)
+{
+	struct target_flow *fl = &t->flows->f[f];
+	if (!fl->path && !(fl->path = calloc(1, sizeof(*fl->path))))
+		log_warnx("target %s flow %u: out of memory for its path", t->cfg.name, f + 1);
+	return fl->path;
+}
+
+/* A finished trace of flow (1..N), a trace_interval trace or a kind trace
+ * target's own: the one place a flow's path is judged. True: confirm it
+ * with another trace at once. */
+static bool flow_observe(struct target *t, unsigned flow, const struct trace_result *p)
+{
+	if (!t->flows || !flow || flow > t->flows->nf)
+		return false;
+	struct path_track *pt = flow_track(t, flow - 1);
+	if (!pt)
+		return false;
+	log_verdict(t, flow, pt, path_observe(pt, p, engine_now()));
+	return path_confirm_wanted(pt);
 }
 
 static void on_trace_report(void *arg, const struct probe_report *r)
@@ -102,35 +204,38 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 	struct target *t = arg;
 	struct daemon *d = t->owner;
 	struct target_trace *tr = t->tr;
-	tr->inflight = false;
+	unsigned flow = r->flow;
+	tr->inflight--;
+	if (flow)
+		tr->fbusy &= ~flow_bit(flow - 1);
 	if (t->removed) {
+		tr->fwait = 0; /* held probes of a removed target never start */
 		sched_zombie_reported(d, t);
 		return;
 	}
 	tr->traces++;
+	bool again = false;
 	if (r->trace) {
-		struct path_track *pt = &tr->track;
 		target_keep_trace(t, r->trace); /* ctl show's "trace": the last one */
-		enum path_verdict v = path_observe(pt, r->trace, engine_now());
-		if (v == PATH_CHANGED) {
-			/* One line: what it was, what it is, since when. */
-			char was[TRACE_HOPS_MAX * 48], now_p[TRACE_HOPS_MAX * 48];
-			log_info("target %s: path changed: %s -> %s", t->cfg.name,
-				 path_str(&pt->prev, was, sizeof(was)),
-				 path_str(&pt->cur, now_p, sizeof(now_p)));
-		} else if (v == PATH_FIRST) {
-			char now_p[TRACE_HOPS_MAX * 48];
-			log_info("target %s: path: %s", t->cfg.name,
-				 path_str(&pt->cur, now_p, sizeof(now_p)));
+		if (flow) {
+			again = flow_observe(t, flow, r->trace);
+		} else {
+			struct path_track *pt = &tr->track;
+			log_verdict(t, 0, pt, path_observe(pt, r->trace, engine_now()));
+			again = path_confirm_wanted(pt);
 		}
-		log_debug("target %s: trace %s", t->cfg.name, path_verdict_str(v));
-		if (path_confirm_wanted(pt))
-			tr->again = true;
 	}
 	sched_deliver(d, t->cfg.name, r);
-	if (tr->again) {
+	if (flow) {
+		if (again)
+			tr->fwant |= flow_bit(flow - 1);
+		if ((tr->fwait | tr->fwant) & flow_bit(flow - 1))
+			wake(d, t);
+		return;
+	}
+	if (again || tr->again) {
 		tr->again = false;
-		trace_soon(d, t, false);
+		trace_soon(d, t, false, -1);
 	}
 }
 
@@ -145,16 +250,26 @@ static void on_trace_due(void *arg, struct wheel_entry *e)
 	struct target *t = trace_entry_target(e);
 	struct target_trace *tr = t->tr;
 	uint64_t iv = t->cfg.opts.trace_interval_ns, now = engine_now();
+	bool slot = now + WHEEL_TICK_NS >= tr->next_base;
 	/* At a slot the grid moves on, past any slots a stall missed; woken
 	 * early (trace_soon) it stays. */
-	if (now + WHEEL_TICK_NS >= tr->next_base) {
+	if (slot) {
 		tr->next_base += iv;
 		if (tr->next_base < now)
 			tr->next_base += (now - tr->next_base) / iv * iv + iv;
 	}
-	/* One trace at a time per target: a slot that finds one running passes. */
-	if (!tr->inflight)
-		trace_launch(d, t);
+	if (t->cfg.opts.flows > 1) {
+		/* Every flow at a slot, each when its 4-tuple is free. */
+		/* Before the target's first round no flow has its port: each
+		 * flow's trace then waits for the flow's first probe to report. */
+		unsigned nf = t->cfg.opts.flows;
+		if (slot && !t->paused)
+			tr->fwant |= nf >= 64 ? ~0ULL : flow_bit(nf) - 1;
+		pump(d, t);
+	} else if (!tr->inflight) {
+		/* One trace at a time per target: a slot that finds one running passes. */
+		trace_launch(d, t, 0);
+	}
 	wheel_arm(d->twheel, &tr->due, tr->next_base);
 }
 
@@ -203,16 +318,55 @@ bool pathwatch_busy(const struct target *t)
 	return t->tr && t->tr->inflight;
 }
 
+bool pathwatch_flow_hold(struct target *t, unsigned f)
+{
+	struct target_trace *tr = t->tr;
+	if (!tr || f >= 64)
+		return false;
+	if (tr->fbusy & flow_bit(f)) {
+		tr->fwait |= flow_bit(f);
+		return true;
+	}
+	tr->fprobe |= flow_bit(f);
+	return false;
+}
+
+void pathwatch_flow_end(struct daemon *d, struct target *t, unsigned f)
+{
+	struct target_trace *tr = t->tr;
+	if (!tr || f >= 64)
+		return;
+	tr->fprobe &= ~flow_bit(f);
+	if (tr->fwant & flow_bit(f))
+		wake(d, t);
+}
+
 void pathwatch_probe_result(struct daemon *d, struct target *t, const struct probe_report *r)
 {
+	/* A kind trace target's own trace of a flow: judged as trace_interval's. */
+	if (r->flow && r->trace && t->cfg.opts.kind == PROBE_TRACE && target_path_per_flow(t) &&
+	    flow_observe(t, r->flow, r->trace) && t->tr)
+		trace_soon(d, t, false, r->flow - 1);
+	if (!t->tr)
+		return;
+	if (r->flow)
+		pathwatch_flow_end(d, t, r->flow - 1u);
 	/* The hop count on the SYN/ACK's way back moved: trace now rather than
-	 * at the next slot (path_peer_hops rate-limits). */
-	if (t->tr && r->have_peer &&
-	    path_peer_hops(&t->tr->track, r->peer_ttl, engine_now(), t->cfg.opts.trace_interval_ns)) {
-		log_info("target %s: peer hops now %u (SYN/ACK TTL %u): tracing early", t->cfg.name,
-			 path_hops_from_ttl(r->peer_ttl), r->peer_ttl);
-		trace_soon(d, t, true);
-	}
+	 * at the next slot (path_peer_hops rate-limits); over flows, that flow. */
+	if (!r->have_peer)
+		return;
+	bool per_flow = t->cfg.opts.flows > 1;
+	if (per_flow && (!r->flow || !t->flows || r->flow > t->flows->nf))
+		return;
+	struct path_track *pt = per_flow ? flow_track(t, r->flow - 1u) : &t->tr->track;
+	if (!pt || !path_peer_hops(pt, r->peer_ttl, engine_now(), t->cfg.opts.trace_interval_ns))
+		return;
+	char who[80] = "";
+	if (per_flow)
+		snprintf(who, sizeof(who), " flow %u", r->flow);
+	log_info("target %s%s: peer hops now %u (SYN/ACK TTL %u): tracing early", t->cfg.name, who,
+		 path_hops_from_ttl(r->peer_ttl), r->peer_ttl);
+	trace_soon(d, t, true, per_flow ? (int)r->flow - 1 : -1);
 }
 
 int pathwatch_init(struct daemon *d)

@@ -1,7 +1,8 @@
 /* pathwatch.h: trace_interval, the daemon's side of path change detection
  * (README "Path changes"): each target's traces on their own schedule (a
- * timer wheel of their own), the early trace when the SYN/ACKs' TTL moves,
- * and what each trace means for the target's path (probes/path.h decides).
+ * timer wheel of their own), per flow over flows (flows = N), the early
+ * trace when the SYN/ACKs' TTL moves, and what each trace means for the
+ * target's (the flow's) path (probes/path.h decides).
  * Part of the registry module (registry_priv.h's state); sched.c calls it
  * when a target is prepared, added, removed or freed and for every probe
  * result. */
@@ -32,7 +33,17 @@ void pathwatch_remove(struct daemon *d, struct target *t);
 void pathwatch_destroy(struct target *t);
 /* A trace of t is in flight. */
 bool pathwatch_busy(const struct target *t);
-/* A probe result of t: its SYN/ACK's TTL may call for an early trace. */
+/* A probe result of t: its SYN/ACK's TTL may call for an early trace (of
+ * its flow, over flows); a kind trace target's trace of a flow is judged
+ * for path changes (per flow, as trace_interval's). */
 void pathwatch_probe_result(struct daemon *d, struct target *t, const struct probe_report *r);
+/* Over flows, one connection at a time on a flow's 4-tuple. Before the
+ * schedule starts flow f's probe: true when the flow's trace holds the
+ * 4-tuple (the probe then starts when it has reported: sched_flow_start),
+ * else the probe is marked running. */
+bool pathwatch_flow_hold(struct target *t, unsigned f);
+/* Flow f's probe is over (reported, or could not start): a trace waiting
+ * for its 4-tuple may go. */
+void pathwatch_flow_end(struct daemon *d, struct target *t, unsigned f);
 
 #endif

@@ -101,6 +101,9 @@ void sched_deliver(struct daemon *d, const char *name, const struct probe_report
 /* A probe or trace of the removed (zombie) t reported: t is freed unless
  * something still holds it. */
 void sched_zombie_reported(struct daemon *d, struct target *t);
+/* Start t's probe of flow f now: one pathwatch held back while the flow's
+ * trace ran. */
+void sched_flow_start(struct daemon *d, struct target *t, unsigned f);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */
 int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,

@@ -219,6 +219,36 @@ static int flows_ports(struct daemon *d, struct target *t, char *err, size_t err
 	return 0;
 }
 
+/* Start t's probe of flow f (0..flows-1; with one flow, its probe). Over
+ * flows, a flow whose trace holds its 4-tuple gets its probe once the
+ * trace has reported (pathwatch). */
+static void start_flow(struct daemon *d, struct target *t, unsigned f, uint64_t now)
+{
+	char err[200];
+	struct engine_probe p = {
+		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
+		.profile = t->prof,
+		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
+	};
+	bool flows = t->cfg.opts.flows > 1;
+	if (flows) {
+		p.sport = t->flows->port[f];
+		p.flow = (uint8_t)(f + 1);
+		if (pathwatch_flow_hold(t, f))
+			return;
+	}
+	t->inflight++;
+	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+		t->inflight--;
+		if (flows)
+			pathwatch_flow_end(d, t, f);
+		target_msg_set(&t->error, "%s", err);
+		record_error(d, t, now);
+		return;
+	}
+	t->handoff = ++d->handoffs;
+}
+
 static void launch(struct daemon *d, struct target *t, uint64_t now)
 {
 	char err[200];
@@ -251,27 +281,15 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		return;
 	}
 	target_msg_clear(t->error);
-	struct engine_probe p = {
-		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
-		.profile = t->prof,
-		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
-	};
 	/* One probe per flow (on_target_report tells them apart by r->flow). */
 	target_round_start(t);
-	for (unsigned f = 0; f < nf; f++) {
-		if (nf > 1) {
-			p.sport = t->flows->port[f];
-			p.flow = (uint8_t)(f + 1);
-		}
-		t->inflight++;
-		if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
-			t->inflight--;
-			target_msg_set(&t->error, "%s", err);
-			record_error(d, t, now);
-			continue;
-		}
-		t->handoff = ++d->handoffs;
-	}
+	for (unsigned f = 0; f < nf; f++)
+		start_flow(d, t, f, now);
+}
+
+void sched_flow_start(struct daemon *d, struct target *t, unsigned f)
+{
+	start_flow(d, t, f, engine_now());
 }
 
 /* Whether t's last probe still waits in the engine's queue. The queue is

@@ -254,9 +254,23 @@ struct target_flows *target_flows_new(unsigned nf)
 
 void target_flows_free(struct target_flows *tf)
 {
-	for (unsigned i = 0; tf && i < tf->nf; i++)
+	for (unsigned i = 0; tf && i < tf->nf; i++) {
 		free(tf->f[i].trace);
+		free(tf->f[i].path);
+	}
 	free(tf);
+}
+
+void target_path_sum(const struct target *t, struct path_sum *out)
+{
+	const struct path_track *one = target_path(t), *fl[FLOWS_MAX];
+	unsigned n = 0;
+	if (one)
+		fl[n++] = one;
+	else if (target_path_per_flow(t) && t->flows)
+		for (; n < t->flows->nf && n < FLOWS_MAX; n++)
+			fl[n] = t->flows->f[n].path;
+	path_sum(fl, n, out);
 }
 
 /* The round ends: its numbers (probes/flows), and this round's RTT becomes

@@ -86,6 +86,8 @@ struct target_flow {
 	double cur_rtt_us, prev_rtt_us;   /* this round's and the last round's; NAN: none */
 	struct trace_result *trace;       /* kind trace: the flow's last trace (its ECMP path),
 					   * allocated to its hops; NULL: none */
+	struct path_track *path;          /* its path changes (target_path_per_flow), allocated
+					   * at its first trace (6.3 KB); NULL: none yet */
 };
 enum { TF_NONE, TF_ANSWERED, TF_LOST };
 
@@ -117,11 +119,18 @@ struct target_trace {
 	struct target *t;
 	struct engine_profile *prof;      /* the target's options with kind trace */
 	uint64_t next_base;               /* next slot on its trace_interval grid */
-	bool inflight;                    /* a trace runs */
+	unsigned inflight;                /* traces running */
 	bool again;                       /* trace again once it reports (confirm, early) */
 	uint64_t traces, early;           /* traces finished; of those started early (TTL) */
-	/* Every trace of the target from one reserved source port toward
-	 * (dst, dport): one 5-tuple, so ECMP keeps every trace on one path. */
+	/* Over flows (flows > 1), one bit a flow: each flow is traced on its own
+	 * source port (and flow label), one connection at a time on its 4-tuple:
+	 * a trace waits for the flow's probe, a probe for the flow's trace. */
+	uint64_t fbusy;                   /* the flow's trace runs (or waits on the caps) */
+	uint64_t fwant;                   /* trace it once its 4-tuple is free */
+	uint64_t fprobe;                  /* its probe runs (or waits on the caps) */
+	uint64_t fwait;                   /* its probe waits for its trace */
+	/* One flow: every trace of the target from one reserved source port
+	 * toward (dst, dport): one 5-tuple, so ECMP keeps every trace on one path. */
 	uint16_t sport;                   /* 0: none reserved (yet) */
 	struct pkt_addr dst;
 	uint16_t dport;
@@ -180,11 +189,27 @@ void target_slab_done(struct target_slab *s);
 /* Free t's memory (its slab's mapping, if it was the last one there). */
 void target_dealloc(struct target *t);
 
-/* t's paths, NULL when it traces nothing (trace_interval off). */
+/* Path changes per flow (each flow's path_track, target_flow.path): a
+ * target over flows (flows > 1) with trace_interval, or of kind trace. */
+static inline bool target_path_per_flow(const struct target *t)
+{
+	return t->cfg.opts.flows > 1 &&
+	       (t->cfg.opts.trace_interval_ns || t->cfg.opts.kind == PROBE_TRACE);
+}
+/* Whether t counts path changes (one tracker, or one per flow). */
+static inline bool target_path_watched(const struct target *t)
+{
+	return t->cfg.opts.trace_interval_ns || target_path_per_flow(t);
+}
+/* t's one path, NULL when it traces nothing (trace_interval off) or
+ * per flow (target_path_sum). */
 static inline const struct path_track *target_path(const struct target *t)
 {
-	return t->tr && t->cfg.opts.trace_interval_ns ? &t->tr->track : NULL;
+	return t->tr && t->cfg.opts.trace_interval_ns && !target_path_per_flow(t) ? &t->tr->track
+										   : NULL;
 }
+/* t's path figures: its one tracker's, or the sum over its flows'. */
+void target_path_sum(const struct target *t, struct path_sum *out);
 
 /* A target's messages (error, resolve_error): NULL or "" is none. The
  * buffer is allocated when one is first set and kept for the next: most

@@ -642,7 +642,9 @@ static void put_findings(struct jbuf *j, const struct view_field *f, const struc
 	jb_arr_end(j);
 }
 
-/* Path change detection (probes/path.h); every row null without trace_interval. */
+/* Path change detection (probes/path.h): the target's one tracker; null
+ * rows without trace_interval, or over flows (then each flow has its path
+ * in flows[], and the counts and times below are the flows' sum, latest). */
 static const struct path_track *track(const struct view_ctx *x)
 {
 	return target_path(x->t);
@@ -658,17 +660,9 @@ static void put_peer_hops(struct jbuf *j, const struct view_field *f, const stru
 		jb_null(j);
 }
 
-/* The path at f->off of the track, or null. */
-static void put_path(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+/* A path: hop addresses, null for a silent hop, the target last. */
+static void j_path(struct jbuf *j, const struct trace_result *p)
 {
-	const struct path_track *pt = track(x);
-	bool have = pt && (f->off == offsetof(struct path_track, cur) ? pt->have_cur : pt->have_prev);
-	jb_key(j, f->key);
-	if (!have) {
-		jb_null(j);
-		return;
-	}
-	const struct trace_result *p = (const struct trace_result *)((const char *)pt + f->off);
 	jb_arr(j);
 	for (unsigned i = 0; i < p->nhops && i < TRACE_HOPS_MAX; i++) {
 		char b[64];
@@ -680,38 +674,64 @@ static void put_path(struct jbuf *j, const struct view_field *f, const struct vi
 	jb_arr_end(j);
 }
 
-/* A time of the track at f->off in seconds; null when 0 or no track. */
+/* The path at f->off of the track, or null. */
+static void put_path(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
+{
+	const struct path_track *pt = track(x);
+	bool have = pt && (f->off == offsetof(struct path_track, cur) ? pt->have_cur : pt->have_prev);
+	jb_key(j, f->key);
+	if (!have) {
+		jb_null(j);
+		return;
+	}
+	j_path(j, (const struct trace_result *)((const char *)pt + f->off));
+}
+
+/* A time of the track at f->off in seconds; null when 0 or no track. Over
+ * flows: the latest change and trace of any flow (a path's age: per flow). */
 static void put_path_time(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct path_track *pt = track(x);
-	j_ns_or_null(j, f->key, pt ? *(const uint64_t *)((const char *)pt + f->off) : 0, 1e9);
+	uint64_t ns = pt ? *(const uint64_t *)((const char *)pt + f->off) : 0;
+	if (!pt && target_path_per_flow(x->t) && f->off != offsetof(struct path_track, cur_ns)) {
+		struct path_sum s;
+		target_path_sum(x->t, &s);
+		ns = f->off == offsetof(struct path_track, changed_ns) ? s.changed_ns : s.traced_ns;
+	}
+	j_ns_or_null(j, f->key, ns, 1e9);
 }
 
+/* Changes (over flows: their sum); null when the target counts none. */
 static void put_path_changes(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
+	struct path_sum s;
 	jb_key(j, f->key);
-	if (x->t->cfg.opts.trace_interval_ns)
-		jb_uint(j, track(x) ? track(x)->changes : 0);
-	else
+	if (target_path_watched(x->t)) {
+		target_path_sum(x->t, &s);
+		jb_uint(j, s.changes);
+	} else {
 		jb_null(j);
+	}
 }
 
 /* A count of the target's traces at f->off; null without trace_interval. */
 static void put_trace_count(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	jb_key(j, f->key);
-	if (track(x))
+	if (x->t->tr && x->t->cfg.opts.trace_interval_ns)
 		jb_uint(j, *(const uint64_t *)((const char *)x->t->tr + f->off));
 	else
 		jb_null(j);
 }
 
+/* The last trace's verdict (over flows: of the flow traced last). */
 static void put_path_verdict(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	const struct path_track *pt = track(x);
+	struct path_sum s;
+	target_path_sum(x->t, &s);
 	jb_key(j, f->key);
-	if (pt && pt->traced_ns)
-		jb_str(j, path_verdict_str(pt->last));
+	if (s.traced_ns)
+		jb_str(j, path_verdict_str(s.last));
 	else
 		jb_null(j);
 }
@@ -723,6 +743,30 @@ static void j_us_or_null(struct jbuf *j, const char *key, double us)
 		jb_null(j);
 	else
 		jb_double(j, us);
+}
+
+/* A flow's path: the current one of its tracker (trace_interval, or kind
+ * trace), else (kind trace) its last trace's; absent when it has none. With
+ * path changes per flow also previous_path (null: none), path_changes and
+ * path_changed_time (null: none). */
+static void put_flow_path(struct jbuf *j, const struct target *t, const struct target_flow *fl)
+{
+	const struct path_track *pt = fl->path;
+	const struct trace_result *cur = pt && pt->have_cur ? &pt->cur : fl->trace;
+	if (cur) {
+		jb_key(j, "path");
+		j_path(j, cur);
+	}
+	if (!target_path_per_flow(t))
+		return;
+	jb_key(j, "previous_path");
+	if (pt && pt->have_prev)
+		j_path(j, &pt->prev);
+	else
+		jb_null(j);
+	jb_key(j, "path_changes");
+	jb_uint(j, pt ? pt->changes : 0);
+	j_ns_or_null(j, "path_changed_time", pt ? pt->changed_ns : 0, 1e9);
 }
 
 /* probes/flows: each flow's numbers (targets with flows > 1 or
@@ -770,19 +814,7 @@ static void put_flows(struct jbuf *j, const struct view_field *f, const struct v
 		if (v.why[i] & FLOWS_WORSE_LOSS)
 			jb_str(j, "loss");
 		jb_arr_end(j);
-		/* kind trace: the flow's last path, hop addresses (null: silent). */
-		if (fl->trace) {
-			jb_key(j, "path");
-			jb_arr(j);
-			for (unsigned h = 0; h < fl->trace->nhops; h++) {
-				char a[64];
-				if (fl->trace->hops[h].kind == TRACE_HOP_SILENT)
-					jb_null(j);
-				else
-					jb_str(j, pkt_addr_str(&fl->trace->hops[h].addr, a, sizeof(a)));
-			}
-			jb_arr_end(j);
-		}
+		put_flow_path(j, x->t, fl);
 		jb_obj_end(j);
 	}
 	jb_arr_end(j);

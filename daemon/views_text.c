@@ -430,12 +430,16 @@ static void print_flows(FILE *out, const json_t *t)
 			fmt_pct(num(e, "loss_pct"), loss, sizeof(loss)),
 			fmt_us(num(e, "rtt_p50_us"), p50, sizeof(p50)),
 			fmt_us(num(e, "rtt_p99_us"), p99, sizeof(p99)), ttl, why);
-		const json_t *path = json_object_get(e, "path"), *h;
-		if (json_array_size(path)) {
-			fprintf(out, "        path:");
-			json_array_foreach(path, k, h)
-				fprintf(out, " %s", json_is_string(h) ? json_string_value(h) : "*");
-			fputc('\n', out);
+		char pb[TRACE_HOPS_MAX * 48];
+		const json_t *path = json_object_get(e, "path");
+		if (json_array_size(path))
+			fprintf(out, "        path: %s\n", fmt_path(path, pb, sizeof(pb)));
+		/* Path changes per flow: shown once there was one. */
+		if (num(e, "path_changes") > 0) {
+			char when[64];
+			fprintf(out, "        path changes: %.0f, last at %s, previous: %s\n",
+				num(e, "path_changes"), fmt_time(num(e, "path_changed_time"), when, sizeof(when)),
+				fmt_path(json_object_get(e, "previous_path"), pb, sizeof(pb)));
 		}
 	}
 	const json_t *rd = json_object_get(t, "round");

@@ -159,3 +159,23 @@ bool path_peer_hops(struct path_track *t, uint8_t ttl, uint64_t now, uint64_t in
 	t->early_ns = now;
 	return true;
 }
+
+void path_sum(const struct path_track *const *flows, unsigned n, struct path_sum *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		const struct path_track *t = flows[i];
+		if (!t)
+			continue;
+		out->changes += t->changes;
+		if (t->changed_ns > out->changed_ns)
+			out->changed_ns = t->changed_ns;
+		if (t->traced_ns && t->traced_ns >= out->traced_ns) {
+			out->traced_ns = t->traced_ns;
+			out->last = t->last;
+		}
+		if (t->have_cur && (!out->have_cur || t->cur.nhops - 1u > out->max_hops))
+			out->max_hops = t->cur.nhops - 1u;
+		out->have_cur |= t->have_cur;
+	}
+}

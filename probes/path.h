@@ -83,6 +83,20 @@ enum path_verdict path_observe(struct path_track *t, const struct trace_result *
 /* After path_observe: whether to trace again at once. */
 bool path_confirm_wanted(const struct path_track *t);
 
+/* A target traced over flows (flows = N) keeps one path_track per flow,
+ * each flow on its own 5-tuple and so on its own ECMP path: the rules above
+ * hold per flow, and the target's figures are their sum. NULL entries
+ * (flows not traced yet) count nothing. */
+struct path_sum {
+	uint64_t changes;       /* over all flows */
+	uint64_t changed_ns;    /* the latest change of any flow; 0: none */
+	uint64_t traced_ns;     /* the latest trace of any flow; 0: none */
+	enum path_verdict last; /* that trace's verdict */
+	unsigned max_hops;      /* the longest current path (routers, the target's TTL - 1) */
+	bool have_cur;          /* some flow has a current path (then max_hops) */
+};
+void path_sum(const struct path_track *const *flows, unsigned n, struct path_sum *out);
+
 /* A SYN/ACK arrived with this TTL at now. True when the hop count differs
  * from the last SYN/ACK's and an early trace is allowed: at most one per
  * interval (the target's trace_interval), so a peer whose SYN/ACKs take two

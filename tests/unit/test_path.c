@@ -293,6 +293,67 @@ static void t_peer_hops(void)
 	CHECK_EQ(t.early_ns, S(1062));
 }
 
+/* Flows of one target over two ECMP legs: only leg B's path moves. Each
+ * flow's tracker judges its own traces (a flow on leg A never sees leg B's
+ * path, so nothing it sees is a change), and the target's figures are the
+ * sum (path_sum). */
+static void t_flows(void)
+{
+	struct trace_result la = PATH("10.0.1.1", "10.0.2.1", "10.0.3.1", "198.18.9.2");
+	struct trace_result lb = PATH("10.0.1.1", "10.0.12.1", "10.0.3.1", "198.18.9.2");
+	struct trace_result lc = PATH("10.0.1.1", "10.0.3.1", "198.18.9.2");
+	struct trace_result lb_half = PATH("10.0.1.1", "10.0.12.1", "198.18.9.2"); /* straddles */
+	struct path_track fl[4];
+	memset(fl, 0, sizeof(fl));
+	const struct path_track *ptr[5] = { &fl[0], &fl[1], &fl[2], &fl[3], NULL };
+	struct path_sum sum;
+	path_sum(ptr, 5, &sum);
+	CHECK_EQ(sum.changes, 0);
+	CHECK(!sum.have_cur);
+	CHECK_EQ(sum.traced_ns, 0);
+	/* Flows 0 and 2 on leg A, 1 and 3 on leg B: every flow's first path. */
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(path_observe(&fl[i], i % 2 ? &lb : &la, S(10 + i)), PATH_FIRST);
+	path_sum(ptr, 5, &sum);
+	CHECK_EQ(sum.changes, 0);
+	CHECK(sum.have_cur);
+	CHECK_EQ(sum.max_hops, 3);
+	CHECK_EQ(sum.traced_ns, S(13));
+	CHECK_EQ(sum.last, PATH_FIRST);
+	/* Leg B moves. Flow 1's trace straddles the move (half of each), then
+	 * two agree: one change; flow 3's first trace after it is a suspect,
+	 * its confirmation the change. Leg A's flows see theirs: same. */
+	CHECK_EQ(path_observe(&fl[0], &la, S(20)), PATH_SAME);
+	CHECK_EQ(path_observe(&fl[1], &lb_half, S(20)), PATH_SUSPECT);
+	CHECK_EQ(path_observe(&fl[1], &lc, S(21)), PATH_SUSPECT);
+	CHECK_EQ(path_observe(&fl[3], &lc, S(21)), PATH_SUSPECT);
+	path_sum(ptr, 5, &sum);
+	CHECK_EQ(sum.changes, 0); /* suspects count nothing */
+	CHECK_EQ(sum.last, PATH_SUSPECT);
+	CHECK_EQ(path_observe(&fl[1], &lc, S(22)), PATH_CHANGED);
+	CHECK_EQ(path_observe(&fl[3], &lc, S(22)), PATH_CHANGED);
+	CHECK_EQ(path_observe(&fl[2], &la, S(23)), PATH_SAME);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(fl[i].changes, i % 2 ? 1u : 0u);
+	CHECK_EQ(fl[1].changed_ns, S(21)); /* the first trace that saw the new path whole */
+	CHECK_EQ(fl[3].changed_ns, S(21));
+	char buf[256];
+	CHECK_STR(path_str(&fl[3].prev, buf, sizeof(buf)), "10.0.1.1 10.0.12.1 10.0.3.1 198.18.9.2");
+	CHECK_STR(path_str(&fl[3].cur, buf, sizeof(buf)), "10.0.1.1 10.0.3.1 198.18.9.2");
+	CHECK(!fl[0].have_prev && !fl[2].have_prev);
+	path_sum(ptr, 5, &sum);
+	CHECK_EQ(sum.changes, 2);
+	CHECK_EQ(sum.changed_ns, S(21));
+	CHECK_EQ(sum.traced_ns, S(23));
+	CHECK_EQ(sum.last, PATH_SAME);
+	CHECK_EQ(sum.max_hops, 3); /* leg A's flows: 3 routers; leg B's now 2 */
+	/* The flows' SYN/ACK TTLs apart: each flow compares with its own last. */
+	CHECK(!path_peer_hops(&fl[0], 61, S(30), S(60)));
+	CHECK(!path_peer_hops(&fl[1], 62, S(30), S(60)));
+	CHECK(!path_peer_hops(&fl[0], 61, S(31), S(60)));
+	CHECK(!path_peer_hops(&fl[1], 62, S(31), S(60)));
+}
+
 int main(void)
 {
 	RUN(t_hops_from_ttl);
@@ -304,5 +365,6 @@ int main(void)
 	RUN(t_track_confirm_cap);
 	RUN(t_track_rate_limited_routers);
 	RUN(t_peer_hops);
+	RUN(t_flows);
 	return CHECK_EXIT();
 }
