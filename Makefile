@@ -46,8 +46,13 @@ DEB_TEST   := nftables iproute2 ethtool tcpdump tshark python3 python3-scapy pro
               debootstrap systemd-container chromium fonts-liberation
 DEB_BENCH  := zmap hping3 nmap wrk prometheus-blackbox-exporter linux-perf
 
+# The man pages: man/PAGE.in with what the key tables know filled in by
+# man/mangen.c (key lists, options, defaults); these are what `make install`
+# installs and test_config checks.
+MAN_PAGES  := $(B)/man/tcpprobe.8 $(B)/man/tcpprobe.conf.5
+
 .PHONY: all deps deps-bench check test unit bench demo fuzz clean install uninstall proto
-all: $(B)/tcpprobe
+all: $(B)/tcpprobe $(MAN_PAGES)
 
 # `make V=1` shows the full commands.
 Q          := $(if $(V),,@)
@@ -65,6 +70,20 @@ $(B)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(B)/mangen: man/mangen.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(B)/man/%: man/%.in $(B)/mangen
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)$(B)/mangen $< >$@.tmp && mv -f $@.tmp $@
+
+# test_config checks the generated pages against the key tables.
+$(B)/tests/test_config: $(MAN_PAGES)
+$(B)/tests/test_config: CFLAGS += -DMAN_DIR='"$(B)/man"'
 
 # test_oom fails chosen allocations of the daemon's code (tests/unit/test_oom.c).
 $(B)/tests/test_oom: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup

@@ -149,6 +149,14 @@ struct config_key_info {
 	struct config_key_opt opts[CONFIG_KEY_OPTS];
 	const char *opt_def;
 	bool duration;            /* a plain number is seconds on the command line */
+	/* What the key takes, for its man page entry (man/mangen.c): words in
+	 * lower case, placeholders in upper case, alternatives split by '|'
+	 * ("DURATION|off", "nft|none|external"); "" when the man page spells it.
+	 * min..max: its range (ns for a duration), both 0 when it has none that
+	 * is a number. doc: a sentence for a key the man page says nothing of. */
+	char syntax[64];
+	unsigned long long min, max;
+	const char *doc;
 };
 size_t config_keys(enum config_key_section s);
 void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out);

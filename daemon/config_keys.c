@@ -314,17 +314,48 @@ size_t config_keys(enum config_key_section s)
 	return s == CONFIG_KEYS_PROBE ? N_PROBE_KEYS : config_sect_keys(s);
 }
 
+/* What a key of type t takes, as struct config_key_info's syntax says. */
+static void probe_key_syntax(enum pk_type t, char *buf, size_t len)
+{
+	static const char *const fixed[] = {
+		[PT_U8] = "N", [PT_U16] = "N", [PT_TOS] = "N", [PT_PORT] = "PORT",
+		[PT_MSS] = "N|off", [PT_WSCALE] = "N|off", [PT_DUR] = "DURATION",
+		[PT_DUR_OFF] = "DURATION|off", [PT_BOOL] = "BOOLEAN", [PT_SYN_BOOL] = "BOOLEAN",
+	};
+	size_t l = 0;
+	buf[0] = '\0';
+	if (t == PT_KIND) {
+		for (int k = 0; k < PROBE_KIND_COUNT; k++)
+			l += (size_t)snprintf(buf + l, len - l, "%s%s", k ? "|" : "",
+					      probe_kind_str((enum probe_kind)k));
+	} else if (t == PT_FAMILY) {
+		for (size_t w = 0; w < sizeof(family_names) / sizeof(family_names[0]); w++)
+			if (family_names[w])
+				l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? "|" : "",
+						      family_names[w]);
+	} else if (fixed[t]) {
+		snprintf(buf, len, "%s", fixed[t]);
+	}
+}
+
 void config_key_info(enum config_key_section s, size_t i, struct config_key_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (s != CONFIG_KEYS_PROBE) {
 		config_sect_key_info(s, i, out);
 	} else {
-		out->name = probe_keys[i].name;
-		out->def = probe_keys[i].def;
-		memcpy(out->opts, probe_keys[i].opts, sizeof(out->opts));
-		out->opt_def = probe_keys[i].opt_def;
-		out->duration = probe_keys[i].type == PT_DUR || probe_keys[i].type == PT_DUR_OFF;
+		const struct probe_key *k = &probe_keys[i];
+		out->name = k->name;
+		out->def = k->def;
+		memcpy(out->opts, k->opts, sizeof(out->opts));
+		out->opt_def = k->opt_def;
+		out->duration = k->type == PT_DUR || k->type == PT_DUR_OFF;
+		probe_key_syntax(k->type, out->syntax, sizeof(out->syntax));
+		if (k->max && k->type != PT_MSS && k->type != PT_WSCALE) {
+			out->min = k->min;
+			out->max = k->max;
+		}
+		out->doc = k->doc;
 	}
 }
 

@@ -695,7 +695,24 @@ size_t config_sect_keys(enum config_key_section s) { return sect_tables[s].n; }
 
 void config_sect_key_info(enum config_key_section s, size_t i, struct config_key_info *out)
 {
-	out->name = sect_tables[s].keys[i].name;
-	out->def = sect_tables[s].keys[i].def;
-	out->restart = sect_tables[s].keys[i].restart;
+	const struct sect_key *k = &sect_tables[s].keys[i];
+	size_t l = 0;
+	out->name = k->name;
+	out->def = k->def;
+	out->restart = k->restart;
+	out->duration = k->set == set_duration;
+	/* The syntax of the usual kinds; the man page spells the others. */
+	if (k->set == set_bool)
+		snprintf(out->syntax, sizeof(out->syntax), "BOOLEAN");
+	else if (k->set == set_duration)
+		snprintf(out->syntax, sizeof(out->syntax), "DURATION");
+	else if (k->set == set_uint)
+		snprintf(out->syntax, sizeof(out->syntax), "N");
+	for (size_t w = 0; k->set == set_word && w < k->nwords; w++)
+		l += (size_t)snprintf(out->syntax + l, sizeof(out->syntax) - l, "%s%s", w ? "|" : "",
+				      k->words[w]);
+	if (k->set == set_uint || k->set == set_duration) {
+		out->min = k->min;
+		out->max = k->max;
+	}
 }

@@ -82,7 +82,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tcpprobe probe [options] HOST[:PORT]...\n"
 		"\n"
-		"  -c, --count N          probes per target (default 1)\n");
+		"  -c, --count N          probes per target (default 1)\n"
+		"  -s, --source-port P    use this source port (default: from the range)\n"
+		"      --source-ports L-H source port range\n"
+		"      --json             one JSON object per probe per line\n"
+		"      --trace            draw each probe's timeline\n"
+		"      --rst-guard MODE   nft (default) | none (you drop the kernel's RSTs yourself)\n"
+		"  -v, --verbose          debug logging\n"
+		"Each probe key of tcpprobe.conf(5) is an option too:\n");
 	/* The probe keys' options: from the key table (config_keys.h). */
 	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
 		struct config_key_info ki;
@@ -107,12 +114,6 @@ static void usage(FILE *f)
 		}
 	}
 	fprintf(f,
-		"  -s, --source-port P    use this source port (default: from the range)\n"
-		"      --source-ports L-H source port range\n"
-		"      --json             one JSON object per probe per line\n"
-		"      --trace            draw each probe's timeline\n"
-		"      --rst-guard MODE   nft (default) | none (you drop the kernel's RSTs yourself)\n"
-		"  -v, --verbose          debug logging\n"
 		"\n"
 		"Numbers are decimal. Durations take units (250ms, 2s) or plain seconds (0.25),\n"
 		"within the config's ranges. IPv6 with a port: [ADDR]:PORT; link-local with\n"

@@ -6,7 +6,7 @@
 #   $(UNITDIR)/tcpprobe.service                      0644, @SBINDIR@ filled in
 #   $(PREFIX)/lib/sysusers.d/tcpprobe.conf           0644
 #   $(PREFIX)/lib/tmpfiles.d/tcpprobe.conf           0644
-#   $(PREFIX)/share/man/man8/tcpprobe.8              0644
+#   $(PREFIX)/share/man/man8/tcpprobe.8              0644, generated ($(B)/man/)
 #   $(PREFIX)/share/man/man5/tcpprobe.conf.5         0644
 #   $(PREFIX)/share/doc/tcpprobe/prometheus/*        0644, if etc/prometheus/ has any
 #
@@ -35,7 +35,7 @@ INSTALL     ?= install
 
 CONF_DEST   := $(DESTDIR)$(SYSCONFDIR)/tcpprobe/tcpprobe.conf
 
-install: $(B)/tcpprobe
+install: $(B)/tcpprobe $(MAN_PAGES)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/tcpprobe \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
@@ -53,8 +53,8 @@ install: $(B)/tcpprobe
 	mv -f $(DESTDIR)$(UNITDIR)/tcpprobe.service.tmp $(DESTDIR)$(UNITDIR)/tcpprobe.service
 	$(INSTALL) -m 0644 systemd/tcpprobe.sysusers $(DESTDIR)$(SYSUSERSDIR)/tcpprobe.conf
 	$(INSTALL) -m 0644 systemd/tcpprobe.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tcpprobe.conf
-	$(INSTALL) -m 0644 man/tcpprobe.8 $(DESTDIR)$(MANDIR)/man8/tcpprobe.8
-	$(INSTALL) -m 0644 man/tcpprobe.conf.5 $(DESTDIR)$(MANDIR)/man5/tcpprobe.conf.5
+	$(INSTALL) -m 0644 $(B)/man/tcpprobe.8 $(DESTDIR)$(MANDIR)/man8/tcpprobe.8
+	$(INSTALL) -m 0644 $(B)/man/tcpprobe.conf.5 $(DESTDIR)$(MANDIR)/man5/tcpprobe.conf.5
 ifneq ($(PROM_FILES),)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(DOCDIR)/prometheus
 	$(INSTALL) -m 0644 $(PROM_FILES) $(DESTDIR)$(DOCDIR)/prometheus/

@@ -81,8 +81,8 @@ same=1
 for pair in "$B/tcpprobe usr/sbin/tcpprobe" "$sample etc/tcpprobe/tcpprobe.conf" \
 	"systemd/tcpprobe.sysusers usr/lib/sysusers.d/tcpprobe.conf" \
 	"systemd/tcpprobe.tmpfiles usr/lib/tmpfiles.d/tcpprobe.conf" \
-	"man/tcpprobe.8 usr/share/man/man8/tcpprobe.8" \
-	"man/tcpprobe.conf.5 usr/share/man/man5/tcpprobe.conf.5"; do
+	"$B/man/tcpprobe.8 usr/share/man/man8/tcpprobe.8" \
+	"$B/man/tcpprobe.conf.5 usr/share/man/man5/tcpprobe.conf.5"; do
 	set -- $pair
 	cmp -s "$1" "$d/$2" || { fail install_contents "$d/$2 differs from $1"; same=0; }
 done

@@ -4,7 +4,8 @@
 # and stop naming a missing package); the daemon/ modules form no cycle and
 # depend on each other only as tests/layers.allowed and README's picture say
 # (tests/tools/layers.py, over the objects with nm); README's `tcpprobe probe`
-# option list is the binary's own --help (built from the key table).
+# option list is the binary's own --help (built from the key table): all of
+# its own options, some of the probe keys'.
 # Every integration script counts, starts daemons and checks captures through
 # tests/lab/daemon_lib.sh (tests/tools/testlib_check.py; the check's own
 # fixtures show it catches each way around the library, and passes what only
@@ -31,13 +32,22 @@ if [ $? -ne 0 ] && grep -q 'not installed: tcpprobe-no-such-package (make deps i
 else fail make-check-names-missing-package "deps-present did not stop naming it: $out"; fi
 python3 tests/tools/layers.py "$B" || dl_failed
 # The option lines of README's usage block, and of --help (which prints
-# nothing but its text: no probe is sent), -v/--verbose left out of README.
+# nothing but its text: no probe is sent), -v/--verbose left out of README:
+# up to the line "Each probe key ..." all of them (tcpprobe probe's own
+# options), then some of the probe keys' options, verbatim and in --help's
+# order (the key table's), and "  ..." for the rest.
 readme=$(sed -n '/^tcpprobe probe \[options\] HOST\[:PORT\]\.\.\.$/,/^```$/p' README.md | sed '1d;$d')
 help=$("${TCPPROBE:-$B/tcpprobe}" probe --help | sed -n '3,/^$/p' | sed '/^$/d' | grep -v -- '--verbose')
-if [ -n "$readme" ] && [ "$readme" = "$help" ]; then
+own_r=$(sed -n '1,/^Each probe key/p' <<<"$readme")
+own_h=$(sed -n '1,/^Each probe key/p' <<<"$help")
+keys_r=$(sed '1,/^Each probe key/d' <<<"$readme" | grep -vx '  \.\.\.')
+# keys_r is a subsequence of --help's key lines: each found after the last.
+if [ -n "$own_r" ] && [ "$own_r" = "$own_h" ] && [ -n "$keys_r" ] &&
+	awk 'NR == FNR { r[++n] = $0; next } i < n && $0 == r[i + 1] { i++ } END { exit !(i == n) }' \
+		<(echo "$keys_r") <(sed '1,/^Each probe key/d' <<<"$help"); then
 	pass readme-probe-usage
 else
-	fail readme-probe-usage "README.md's usage block differs from tcpprobe probe --help: $(diff <(echo "$readme") <(echo "$help") | head -6 | tr '\n' '|')"
+	fail readme-probe-usage "README.md's usage block is not tcpprobe probe --help's text: $(diff <(echo "$readme") <(echo "$help") | head -6 | tr '\n' '|')"
 fi
 
 # The library's users: no script of its own pass/fail, counter or daemon start.

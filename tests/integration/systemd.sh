@@ -39,8 +39,8 @@ else
 	printf '#!/bin/sh\nexit 0\n' >"$tmp/sbin/tcpprobe"
 	chmod 0755 "$tmp/sbin/tcpprobe"
 fi
-cp man/tcpprobe.8 "$tmp/man/man8/"
-cp man/tcpprobe.conf.5 "$tmp/man/man5/"
+cp "$B/man/tcpprobe.8" "$tmp/man/man8/"
+cp "$B/man/tcpprobe.conf.5" "$tmp/man/man5/"
 unit=$tmp/unit/tcpprobe.service
 sed "s|@SBINDIR@|$tmp/sbin|g" systemd/tcpprobe.service >"$unit"
 
