@@ -4,6 +4,15 @@
 # stderr and exit code must equal NAME.out exactly. Also etc/tcpprobe.conf
 # (sample.out), a missing file and a directory.
 #
+# A probe key at its built-in default is left out of every .out but
+# empty.out (whose [defaults] lists them all, the built-in defaults), so that
+# a new probe key changes empty.out and the goldens that set it, not every
+# one: in [defaults], [target NAME] and [discovery NAME] a line that equals
+# empty.out's is dropped from the output before the comparison. That every
+# such section still prints every probe key, in the table's order, is
+# checked on the whole output: a section that does not gets a line
+# "!! [SECTION] prints probe keys ..." that no .out holds.
+#
 #   tests/config/run.sh            check; prints PASS config-NAME / FAIL config-NAME
 #   tests/config/run.sh --update   rewrite every .out from the current output
 #                                  (review the diff before committing it)
@@ -22,11 +31,41 @@ if [ ! -x "$bin" ]; then
 fi
 
 pass=0 fail=0
+# The built-in probe defaults: "key = value" lines, in table order.
+defaults=$(cd "$here" && "$bin" empty.conf 2>/dev/null | sed -n '/^\[defaults\]$/,/^$/p' | sed '1d;/^$/d')
+if [ -z "$defaults" ]; then
+	echo "FAIL config-golden: $bin empty.conf prints no [defaults]"
+	exit 1
+fi
+# stdin: config_check's output; drops the probe-key lines at their default,
+# and flags a probe section that does not print every key in order.
+drop_defaults() {
+	awk -v defaults="$defaults" '
+	BEGIN {
+		n = split(defaults, d, "\n")
+		for (i = 1; i <= n; i++) {
+			isdef[d[i]] = 1
+			k = d[i]; sub(/ = .*/, "", k)
+			iskey[k] = 1; want = want " " k
+		}
+	}
+	function done() {
+		if (probe && seen != want)
+			print "!! " sect " prints probe keys" seen ", not" want
+	}
+	/^\[/ { done(); sect = $0; seen = ""
+		probe = $0 == "[defaults]" || $0 ~ /^\[(target|discovery) /; print; next }
+	probe { k = $0; sub(/ = .*/, "", k); if (k in iskey) seen = seen " " k
+		if ($0 in isdef) next }
+	{ print }
+	END { done() }'
+}
 # name file: run config_check on file from inside tests/config, so that
 # error messages carry the short relative name.
 check() {
 	local name=$1 file=$2 out rc
 	out=$(cd "$here" && "$bin" "$file" 2>&1; echo "exit $?")
+	[ "$name" = empty ] || out=$(printf '%s\n' "$out" | drop_defaults)
 	if [ "$update" = 1 ]; then
 		printf '%s\n' "$out" >"$here/$name.out"
 		echo "updated $name.out"
