@@ -143,12 +143,14 @@ FUZZ_CFLAGS  := -g -O1 -std=gnu17 -Wall -Wextra -Wshadow -Wstrict-prototypes \
                 -Wno-unused-parameter -D_GNU_SOURCE -D_DEFAULT_SOURCE -Iprobes -Idaemon \
                 $(NET_CFLAGS) -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_TARGETS := packet fsm config ctlproto
+FUZZ_TARGETS := packet fsm trace config ctlproto
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
 build/fuzz/fuzz_packet:   tests/fuzz/fuzz_packet.c probes/packet.c
 build/fuzz/fuzz_fsm:      tests/fuzz/fuzz_fsm.c probes/fsm.c probes/packet.c
 build/fuzz/fuzz_fsm:      FUZZ_LIBS := $(NET_LIBS)
+build/fuzz/fuzz_trace:    tests/fuzz/fuzz_trace.c probes/trace.c probes/fsm.c probes/packet.c
+build/fuzz/fuzz_trace:    FUZZ_LIBS := $(NET_LIBS)
 build/fuzz/fuzz_config:   tests/fuzz/fuzz_config.c daemon/config.c daemon/config_keys.c daemon/config_value.c \
                           daemon/config_print.c daemon/config_sections.c daemon/labels.c daemon/log.c probes/fsm.c
 build/fuzz/fuzz_ctlproto: tests/fuzz/fuzz_ctlproto.c daemon/ctlproto.c daemon/config_value.c daemon/log.c
@@ -166,12 +168,12 @@ fuzz: deps-present
 	$(MAKE) --no-print-directory fuzzers
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CC=$(FUZZ_CC) bash tests/fuzz/run.sh fuzz
 
-# Regenerates the gen-* seeds (packets, fsm event sequences, control lines)
+# Regenerates the gen-* seeds (packets, fsm and trace event sequences, control lines)
 # and the config seeds from tests/config; regress-* files are kept.
 fuzz-seeds: build/fuzz/gen_corpus
 	rm -f tests/fuzz/corpus/*/gen-*
-	mkdir -p tests/fuzz/corpus/packet tests/fuzz/corpus/fsm tests/fuzz/corpus/ctlproto \
-		tests/fuzz/corpus/config
+	mkdir -p tests/fuzz/corpus/packet tests/fuzz/corpus/fsm tests/fuzz/corpus/trace \
+		tests/fuzz/corpus/ctlproto tests/fuzz/corpus/config
 	build/fuzz/gen_corpus tests/fuzz/corpus
 	for f in tests/config/*.conf etc/tcpprobe.conf; do \
 		cp "$$f" "tests/fuzz/corpus/config/gen-$$(basename "$$f" .conf)"; done

@@ -41,36 +41,10 @@
 #include <sys/socket.h>
 
 #include "fsm.h"
-
-#define CHECK(c)                                                                 \
-	do {                                                                     \
-		if (!(c)) {                                                      \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                   \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzz.h"
 
 #define MS 1000000ULL
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t u16(struct in *in) { return (uint16_t)(u8(in) << 8 | u8(in)); }
-static uint32_t u32(struct in *in) { return (uint32_t)u16(in) << 16 | u16(in); }
-static uint64_t u64(struct in *in) { return (uint64_t)u32(in) << 32 | u32(in); }
 
 static uint64_t dur(struct in *in)
 {

@@ -17,21 +17,11 @@
 #include <sys/socket.h>
 
 #include "packet.h"
-
-#define CHECK(c)                                                                 \
-	do {                                                                     \
-		if (!(c)) {                                                      \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-				__LINE__, #c);                                   \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzz.h"
 
 static struct pkt_builder *builder;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];

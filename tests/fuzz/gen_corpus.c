@@ -2,11 +2,12 @@
  * gen_corpus.c: writes the generated seed inputs of tests/fuzz/corpus/
  * (`make fuzz-seeds`): packets built with pkt_build() and wrapped by hand
  * where pkt_build cannot (ICMP errors, IPv6 extension headers, IPv4
- * options), state-machine event sequences in fuzz_fsm.c's encoding, and
- * control requests. Files named regress-* (crashes found by fuzzing) and the
+ * options), state-machine event sequences in fuzz_fsm.c's encoding, trace
+ * event sequences in fuzz_trace.c's, and control requests. Files named regress-* (crashes found by fuzzing) and the
  * config seeds (copies of tests/config/NAME.conf) are not written here.
  *
- *   gen_corpus DIR    writes DIR/packet/gen-*, DIR/fsm/gen-*, DIR/ctlproto/gen-*
+ *   gen_corpus DIR    writes DIR/packet/gen-*, DIR/fsm/gen-*, DIR/trace/gen-*,
+ *                     DIR/ctlproto/gen-*
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -336,6 +337,129 @@ static void fsm_seqs(void)
 	fsm_save("retries-255");
 }
 
+/* ---- trace event sequences (fuzz_trace.c's encoding) ------------------- */
+
+#define TR_V6 1
+#define TR_ECN 2
+#define TR_TS 4
+#define TR_CAP 8
+#define TARGET 0xff
+
+static unsigned tr_flags;
+
+static void tr_hdr(unsigned flags, unsigned max_hops, unsigned window, unsigned retries,
+		   unsigned timeout_ms)
+{
+	evn = 0;
+	tr_flags = flags;
+	p8(flags);
+	p8(max_hops - 1);
+	p8(window - 1);
+	p8(retries);
+	p16(timeout_ms - 1);
+	p16(64240);
+	p32(0x10000000); /* iss */
+}
+
+/* op after ms milliseconds, with a credit byte when the header asks (255:
+ * no cap). */
+static void tr_op(unsigned ms, unsigned op, unsigned credit)
+{
+	p8(ms << 3 | op);
+	if ((tr_flags & TR_CAP) && op <= 5)
+		p8(credit);
+}
+
+/* Our SYN of ttl and try. */
+static void tr_seq(unsigned ttl, unsigned try) { p8(0), p8(ttl), p8(try); }
+
+static void tr_start(unsigned credit) { tr_op(0, 0, credit); }
+
+/* ICMP time exceeded (exceeded) or unreachable (code) from router `from`
+ * quoting our SYN of ttl. */
+static void tr_icmp(unsigned ms, unsigned from, bool exceeded, unsigned code, unsigned ttl)
+{
+	tr_op(ms, 1, 255);
+	p8(from), p8(exceeded ? 1 : 0), p8(code);
+	tr_seq(ttl, 0);
+	p8(64 - ttl);
+}
+
+/* The target's segment (flags) acknowledging our SYN of ttl. */
+static void tr_answer(unsigned ms, unsigned flags, unsigned ttl)
+{
+	tr_op(ms, 2, 255);
+	p8(TARGET), p8(flags);
+	tr_seq(ttl, 0);
+	p32(777);
+}
+
+static void tr_timer(void) { tr_op(0, 3, 255), p8(1); }
+static void tr_save(const char *name) { save("trace", name, ev, evn); }
+
+static void trace_seqs(void)
+{
+	tr_hdr(0, 30, 8, 0, 1000);
+	tr_start(255), tr_icmp(1, 1, true, 0, 1), tr_icmp(1, 2, true, 0, 2),
+	tr_icmp(1, 3, true, 0, 3), tr_answer(1, PKT_SYN | PKT_ACK, 4), tr_timer();
+	tr_save("chain-v4");
+
+	tr_hdr(TR_V6 | TR_TS, 30, 8, 2, 300);
+	tr_start(255), tr_icmp(1, 1, true, 0, 1), tr_answer(1, PKT_RST | PKT_ACK, 3),
+	tr_icmp(2, 2, true, 0, 2), tr_timer();
+	tr_save("chain-v6-refused");
+
+	/* TTL 2 silent: its two tries time out; the target at 3. */
+	tr_hdr(0, 30, 8, 1, 100);
+	tr_start(255), tr_icmp(1, 1, true, 0, 1), tr_answer(1, PKT_SYN | PKT_ACK, 3), tr_timer(),
+	tr_timer(), tr_timer();
+	tr_save("silent-hop");
+
+	tr_hdr(0, 30, 4, 0, 1000);
+	tr_start(255), tr_icmp(1, 1, true, 0, 1), tr_icmp(1, 2, false, 1, 2);
+	tr_save("unreachable");
+
+	/* Forgeries: a quote one off our SYN of TTL 2, an answer with a raw
+	 * ACK number; then the real answers. */
+	tr_hdr(0, 30, 8, 0, 1000);
+	tr_start(255);
+	tr_op(1, 1, 255), p8(9), p8(1), p8(0), p8(1), p8(2), p8(0), p8(1), p8(60);
+	tr_op(1, 2, 255), p8(TARGET), p8(PKT_SYN | PKT_ACK), p8(2), p32(0x12345678), p32(5);
+	tr_icmp(1, 1, true, 0, 1), tr_answer(1, PKT_SYN | PKT_ACK, 2), tr_timer();
+	tr_save("forged");
+
+	/* A budget of 2 SYNs, then 1 at a time. */
+	tr_hdr(TR_CAP | TR_ECN, 6, 8, 0, 500);
+	tr_start(2), tr_op(1, 4, 1), tr_op(1, 4, 1), tr_icmp(1, 1, true, 0, 1),
+	tr_op(1, 4, 0), tr_op(1, 4, 3), tr_answer(1, PKT_SYN | PKT_ACK, 5), tr_timer();
+	tr_save("credit");
+
+	/* max_hops 3 short of the target: every TTL silent. */
+	tr_hdr(0, 3, 8, 0, 10);
+	tr_start(255), tr_timer(), tr_timer();
+	tr_save("max-hops-timeout");
+
+	tr_hdr(0, 30, 8, 0, 1000);
+	tr_start(255), tr_op(0, 5, 255), p8(1), tr_seq(1, 0);
+	tr_save("send-error");
+
+	tr_hdr(TR_V6, 30, 8, 0, 1000);
+	tr_start(255), tr_icmp(1, 1, true, 0, 1), p8(7), p8(0);
+	tr_save("abort");
+
+	/* Send stamps 3 ms before the step's clock, a frame read late. */
+	tr_hdr(0, 30, 8, 0, 1000);
+	tr_start(255), p8(6), tr_seq(1, 0), p8(0xfd), p8(6), tr_seq(2, 0), p8(0xfd),
+	p8(7), p8(0xf6), tr_icmp(0, 1, true, 0, 1), tr_answer(1, PKT_SYN | PKT_ACK, 2);
+	tr_save("stamp-clock-back");
+
+	/* SYN/ACKs of higher TTLs after the result: each gets its RST. */
+	tr_hdr(0, 30, 8, 0, 1000);
+	tr_start(255), tr_answer(1, PKT_SYN | PKT_ACK, 1), tr_answer(1, PKT_SYN | PKT_ACK, 4),
+	tr_answer(1, PKT_SYN | PKT_ACK, 6), tr_timer();
+	tr_save("late-synacks");
+}
+
 /* ---- control requests ---------------------------------------------------- */
 
 static void ctl(const char *name, const char *s, size_t n)
@@ -396,6 +520,7 @@ int main(int argc, char **argv)
 	}
 	packets();
 	fsm_seqs();
+	trace_seqs();
 	ctl_lines();
 	pkt_builder_free(b);
 	return 0;

@@ -17,22 +17,23 @@
 #
 # A crash: reproduce with build/fuzz/fuzz_TARGET FILE, fix, then keep FILE as
 # tests/fuzz/corpus/TARGET/regress-WHAT so the corpus run catches a relapse.
-# checks: 8
+# checks: 10
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 mode=${1:-check}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(packet fsm config ctlproto)
+[ ${#targets[@]} -eq 0 ] && targets=(packet fsm trace config ctlproto)
 FUZZ_CC=${FUZZ_CC:-clang-14}
 out=$root/build/fuzz
 
-# Largest input per target: an IP packet we parse, 256 fsm events, a config
-# file, and a control stream longer than CTL_LINE_MAX (4096).
+# Largest input per target: an IP packet we parse, 256 fsm events, 512 trace
+# events, a config file, and a control stream longer than CTL_LINE_MAX (4096).
 max_len() {
 	case $1 in
-	packet) echo 4096 ;; fsm) echo 2048 ;; config) echo 8192 ;; ctlproto) echo 9000 ;;
+	packet) echo 4096 ;; fsm) echo 2048 ;; trace) echo 4096 ;; config) echo 8192 ;;
+	ctlproto) echo 9000 ;;
 	*) echo 4096 ;;
 	esac
 }
@@ -110,7 +111,7 @@ check() {
 			fail=1
 		fi
 	done
-	# The smoke runs, FUZZ_JOBS at a time: 4 x 10 s is 20 s on 2 cores.
+	# The smoke runs, FUZZ_JOBS at a time: 5 x 10 s is 30 s on 2 cores.
 	for t in "${targets[@]}"; do
 		smoke "$tmp" "$t" "$secs" &
 		running=$((running + 1))
