@@ -227,7 +227,7 @@ if [ "$nchg" = "$(jr e4-changes)" ] && grep -qE "^  path changes: +$(jr e4-chang
 else
 	fail show-text "$nchg flow change lines (want $(jr e4-changes)); $(grep -E 'path' "$T/e4.txt" | head -n 8 | tr '\n' '|')"
 fi
-sed -n '/^flows/,/^last round/p' "$T/e4.txt" | head -n 12 | sed 's/^/    /'
+{ grep -E '^  path' "$T/e4.txt"; sed -n '/^flows/,/^last round/p' "$T/e4.txt" | head -n 12; } | sed 's/^/    /'
 
 # The wire: every trace SYN (TTL <= max_hops) of e4 and e6 left from a flow's
 # own source port (the ports its probes use), every flow was traced, and over
