@@ -311,6 +311,41 @@ static void t_show_text(void)
 
 /* Bytes that are not UTF-8 (a file name, a label) still make JSON a strict
  * reader takes: each becomes U+FFFD. */
+/* show over flows with path changes per flow: each flow's path line, and
+ * a changes line (count, time, previous path) under a changed flow only. */
+static void t_show_flows_path(void)
+{
+	char buf[8192];
+	json_t *o = json_loads(
+		"{\"target\":{\"name\":\"e4\",\"path\":null,\"path_changes\":1,"
+		"\"flows\":[{\"flow\":1,\"source_port\":20000,\"probes\":3,\"lost\":0,"
+		"\"loss_pct\":0,\"rtt_p50_us\":20,\"rtt_p99_us\":30,\"ttl\":61,\"worse\":[],"
+		"\"path\":[\"10.0.1.1\",\"10.0.3.1\",\"198.18.9.2\"],"
+		"\"previous_path\":[\"10.0.1.1\",null,\"10.0.3.1\",\"198.18.9.2\"],"
+		"\"path_changes\":1,\"path_changed_time\":1700000000.5},"
+		"{\"flow\":2,\"source_port\":20001,\"probes\":3,\"lost\":0,\"loss_pct\":0,"
+		"\"rtt_p50_us\":20,\"rtt_p99_us\":30,\"ttl\":61,\"worse\":[],"
+		"\"path\":[\"10.0.1.1\",\"10.0.2.1\",\"10.0.3.1\",\"198.18.9.2\"],"
+		"\"previous_path\":null,\"path_changes\":0,\"path_changed_time\":null}]}}",
+		0, NULL);
+	CHECK(o);
+	FILE *fp = fmemopen(buf, sizeof(buf), "w");
+	view_text_show(fp, o);
+	fclose(fp);
+	json_decref(o);
+	char when[64], line[512];
+	report_time_str(1700000000500000000ull, when, sizeof(when));
+	snprintf(line, sizeof(line), "\n        path: 10.0.1.1 10.0.3.1 198.18.9.2\n"
+		 "        path changes: 1, last at %s, previous: 10.0.1.1 * 10.0.3.1 198.18.9.2\n",
+		 when);
+	CHECK(strstr(buf, line) != NULL);
+	CHECK(strstr(buf, "\n        path: 10.0.1.1 10.0.2.1 10.0.3.1 198.18.9.2\n") != NULL);
+	/* one changes line: flow 2's none */
+	const char *c = strstr(buf, "\n        path changes: ");
+	CHECK(c && !strstr(c + 1, "\n        path changes: "));
+	CHECK(!strstr(buf, "\n  path:")); /* the target has no path of its own over flows */
+}
+
 static void t_json_utf8(void)
 {
 	struct jbuf j;
@@ -340,6 +375,7 @@ int main(void)
 	RUN(t_result_bad);
 	RUN(t_status_text);
 	RUN(t_show_text);
+	RUN(t_show_flows_path);
 	RUN(t_status_sources_text);
 	RUN(t_json_utf8);
 	return CHECK_EXIT();
