@@ -39,12 +39,6 @@ static volatile sig_atomic_t interrupted;
 
 typedef void (*ctl_render)(const json_t *reply, const struct ctl_request *rq);
 
-static const char *str_or(const json_t *o, const char *key, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : dflt;
-}
-
 /* ctl targets --labels: a LABELS column (client side only). */
 static bool show_labels;
 
@@ -70,12 +64,12 @@ static void render_history(const json_t *r, const struct ctl_request *rq)
 
 static void render_metrics(const json_t *r, const struct ctl_request *rq)
 {
-	fputs(str_or(r, "text", ""), stdout);
+	fputs(view_text_str(r, "text", ""), stdout);
 }
 
 static void render_log_level(const json_t *r, const struct ctl_request *rq)
 {
-	printf("log level: %s\n", str_or(r, "log_level", "?"));
+	printf("log level: %s\n", view_text_str(r, "log_level", "?"));
 }
 
 static void render_help(const json_t *r, const struct ctl_request *rq)
@@ -84,9 +78,9 @@ static void render_help(const json_t *r, const struct ctl_request *rq)
 	const json_t *c;
 	json_array_foreach(json_object_get(r, "commands"), i, c) {
 		char u[96];
-		snprintf(u, sizeof(u), "%s %s", str_or(c, "name", "?"), str_or(c, "usage", ""));
-		const char *acc = str_or(c, "access", "read");
-		printf("  %-40s %s%s%s%s\n", u, str_or(c, "help", ""), strcmp(acc, "read") ? " [" : "",
+		snprintf(u, sizeof(u), "%s %s", view_text_str(c, "name", "?"), view_text_str(c, "usage", ""));
+		const char *acc = view_text_str(c, "access", "read");
+		printf("  %-40s %s%s%s%s\n", u, view_text_str(c, "help", ""), strcmp(acc, "read") ? " [" : "",
 		       strcmp(acc, "read") ? acc : "", strcmp(acc, "read") ? "]" : "");
 	}
 }
@@ -488,7 +482,7 @@ int ctl_main(int argc, char **argv)
 		}
 		if (!json_is_true(ok)) {
 			if (!json)
-				fprintf(stderr, "%s: %s\n", prog, str_or(v, "error", "failed"));
+				fprintf(stderr, "%s: %s\n", prog, view_text_str(v, "error", "failed"));
 			json_decref(v);
 			rc = 1;
 			break;

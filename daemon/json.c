@@ -183,6 +183,15 @@ void jb_uint(struct jbuf *j, uint64_t v)
 	put(j, b);
 }
 
+void jb_ns(struct jbuf *j, const char *key, uint64_t ns, double unit)
+{
+	jb_key(j, key);
+	if (ns)
+		jb_double(j, (double)ns / unit);
+	else
+		jb_null(j);
+}
+
 void jb_uints(struct jbuf *j, const struct jb_kv_u64 *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -33,6 +33,9 @@ void jb_uint(struct jbuf *j, uint64_t v);
 struct jb_kv_u64 { const char *k; uint64_t v; };
 void jb_uints(struct jbuf *j, const struct jb_kv_u64 *kv, size_t n);
 void jb_double(struct jbuf *j, double v);
+/* "key": ns / unit (1e3: microseconds, 1e9: seconds), or null for 0: how
+ * every view writes a time or duration that was not measured. */
+void jb_ns(struct jbuf *j, const char *key, uint64_t ns, double unit);
 void jb_bool(struct jbuf *j, bool v);
 void jb_null(struct jbuf *j);
 /* Append text outside the JSON structure (e.g. a newline). */

@@ -153,18 +153,10 @@ void report_findings_items(struct jbuf *j, const struct find_result *f)
 		jb_str(j, find_evidence(f, n, ev, sizeof(ev)));
 		switch (n) {
 		case FIND_SYN_PROXY:
-			jb_key(j, "backend_connect_us");
-			if (f->backend_ns && !f->backend_refused)
-				jb_double(j, us(f->backend_ns));
-			else
-				jb_null(j);
+			jb_ns(j, "backend_connect_us", f->backend_refused ? 0 : f->backend_ns, 1e3);
 			jb_key(j, "backend_refused");
 			jb_bool(j, f->backend_refused);
-			jb_key(j, "backend_us");
-			if (f->backend_ns)
-				jb_double(j, us(f->backend_ns));
-			else
-				jb_null(j);
+			jb_ns(j, "backend_us", f->backend_ns, 1e3);
 			jb_key(j, "ack_stamped");
 			jb_bool(j, f->ack_stamped);
 			jb_key(j, "other_stack");
@@ -275,18 +267,10 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 	}
 	jb_key(j, "time");
 	jb_double(j, r->t_start / 1e9);
-	jb_key(j, "rtt_us");
-	if (r->ph.handshake)
-		jb_double(j, us(r->ph.handshake));
-	else
-		jb_null(j);
+	jb_ns(j, "rtt_us", r->ph.handshake, 1e3);
 	jb_key(j, "rtt_ambiguous");
 	jb_bool(j, r->ph.rtt_ambiguous);
-	jb_key(j, "connect_us");
-	if (r->ph.connect)
-		jb_double(j, us(r->ph.connect));
-	else
-		jb_null(j);
+	jb_ns(j, "connect_us", r->ph.connect, 1e3);
 	jb_key(j, "close");
 	jb_str(j, close_result_str(r->close_result));
 	jb_key(j, "phases_us");
@@ -295,13 +279,8 @@ void report_json(struct jbuf *j, const char *target, const struct probe_report *
 		{ "handshake", r->ph.handshake }, { "fin_ack", r->ph.fin_ack },
 		{ "fin_wait_2", r->ph.fin_wait_2 }, { "close", r->ph.close },
 	};
-	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++) {
-		jb_key(j, ph[i].k);
-		if (ph[i].v)
-			jb_double(j, us(ph[i].v));
-		else
-			jb_null(j);
-	}
+	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
+		jb_ns(j, ph[i].k, ph[i].v, 1e3);
 	jb_obj_end(j);
 	const struct jb_kv_u64 counts[] = {
 		{ "syn_retransmits", r->syn_retransmits },

@@ -53,16 +53,6 @@ static void j_addr(struct jbuf *j, const char *key, const struct pkt_addr *a)
 		jb_null(j);
 }
 
-/* ns in unit (1e3: microseconds, 1e9: seconds); 0 is null (never). */
-static void j_ns_or_null(struct jbuf *j, const char *key, uint64_t ns, double unit)
-{
-	jb_key(j, key);
-	if (ns)
-		jb_double(j, (double)ns / unit);
-	else
-		jb_null(j);
-}
-
 static void j_str_or_null(struct jbuf *j, const char *key, const char *s)
 {
 	jb_key(j, key);
@@ -309,7 +299,7 @@ static void put_last_result(struct jbuf *j, const struct view_field *f, const st
 
 static void put_last_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_ns_or_null(j, f->key, x->t->st.last_rtt_ns, 1e3);
+	jb_ns(j, f->key, x->t->st.last_rtt_ns, 1e3);
 }
 
 static void put_p50_rtt(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
@@ -558,7 +548,7 @@ static void put_t_msg(struct jbuf *j, const struct view_field *f, const struct v
 /* A CLOCK_REALTIME ns at f->off, in seconds (0 is null). */
 static void put_t_time(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
-	j_ns_or_null(j, f->key, *(const uint64_t *)((const char *)x->t + f->off), 1e9);
+	jb_ns(j, f->key, *(const uint64_t *)((const char *)x->t + f->off), 1e9);
 }
 
 static void put_source(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
@@ -698,7 +688,7 @@ static void put_path_time(struct jbuf *j, const struct view_field *f, const stru
 		target_path_sum(x->t, &s);
 		ns = f->off == offsetof(struct path_track, changed_ns) ? s.changed_ns : s.traced_ns;
 	}
-	j_ns_or_null(j, f->key, ns, 1e9);
+	jb_ns(j, f->key, ns, 1e9);
 }
 
 /* Changes (over flows: their sum); null when the target counts none. */
@@ -766,7 +756,7 @@ static void put_flow_path(struct jbuf *j, const struct target *t, const struct t
 		jb_null(j);
 	jb_key(j, "path_changes");
 	jb_uint(j, pt ? pt->changes : 0);
-	j_ns_or_null(j, "path_changed_time", pt ? pt->changed_ns : 0, 1e9);
+	jb_ns(j, "path_changed_time", pt ? pt->changed_ns : 0, 1e9);
 }
 
 /* probes/flows: each flow's numbers (targets with flows > 1 or

@@ -22,7 +22,7 @@ static double num(const json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static const char *str_or(const json_t *o, const char *key, const char *dflt)
+const char *view_text_str(const json_t *o, const char *key, const char *dflt)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : dflt;
@@ -99,7 +99,7 @@ static const char *fmt_labels(const json_t *l, char *out, size_t len)
 /* "[addr]:port" as report_line writes it; the host when not resolved. */
 static const char *fmt_dest(const json_t *o, char *b, size_t len)
 {
-	const char *a = str_or(o, "address", str_or(o, "host", "?"));
+	const char *a = view_text_str(o, "address", view_text_str(o, "host", "?"));
 	double port = num(o, "port");
 	snprintf(b, len, strchr(a, ':') ? "[%s]:%.0f" : "%s:%.0f", a, isnan(port) ? 0 : port);
 	return b;
@@ -170,8 +170,8 @@ static const char *fmt_findings(const json_t *a, char *b, size_t len)
 	const json_t *f;
 	b[0] = '\0';
 	json_array_foreach(a, i, f) {
-		int k = snprintf(b + n, len - n, "%s%s: %s", n ? "; " : "", str_or(f, "name", "?"),
-				 str_or(f, "evidence", ""));
+		int k = snprintf(b + n, len - n, "%s%s: %s", n ? "; " : "", view_text_str(f, "name", "?"),
+				 view_text_str(f, "evidence", ""));
 		if (k < 0 || (size_t)k >= len - n)
 			break;
 		n += (size_t)k;
@@ -211,7 +211,7 @@ static const char *fmt_field(const json_t *row, const struct view_field *f, char
 		return f->none;
 	switch (f->fmt) {
 	case VF_COUNT: return fmt_n(o, f->key, b, len);
-	case VF_STR: snprintf(b, len, "%s", str_or(o, f->key, "-")); return b;
+	case VF_STR: snprintf(b, len, "%s", view_text_str(o, f->key, "-")); return b;
 	case VF_RATE:
 		snprintf(b, len, "%.1f", num(o, f->key));
 		return b;
@@ -271,7 +271,7 @@ static void print_fields(FILE *out, const json_t *o, const struct view_field *fs
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 		if (fs[i].flags & VF_NAMED)
-			snprintf(lab, sizeof(lab), fs[i].label, str_or(o, "name", "?"));
+			snprintf(lab, sizeof(lab), fs[i].label, view_text_str(o, "name", "?"));
 #pragma GCC diagnostic pop
 		fprintf(out, "%-*s ", LABEL_W, fs[i].flags & VF_NAMED ? lab : fs[i].label);
 		for (size_t k = i; k < end; k++) {
@@ -456,14 +456,14 @@ static void print_flows(FILE *out, const json_t *t)
 void view_text_show(FILE *out, const json_t *r)
 {
 	const json_t *t = json_object_get(r, "target");
-	fprintf(out, "target %s\n", str_or(t, "name", "?"));
+	fprintf(out, "target %s\n", view_text_str(t, "name", "?"));
 	print_fields(out, t, view_show_fields, view_show_nfields);
 	print_flows(out, t);
 	const json_t *tr = json_object_get(t, "trace");
 	static struct trace_result path; /* 2.6 KB: not on the stack */
 	if (json_is_object(tr) && report_hops_from_json(json_object_get(tr, "hops"), &path) == 0) {
 		char when[64];
-		fprintf(out, "\nlast trace: %s, %s\n", str_or(tr, "result", "?"),
+		fprintf(out, "\nlast trace: %s, %s\n", view_text_str(tr, "result", "?"),
 			fmt_time(num(tr, "time"), when, sizeof(when)));
 		report_hops(out, &path);
 	}

@@ -9,6 +9,8 @@
 
 #include "views.h"
 
+/* A reply's string member key, or dflt when it is missing or no string. */
+const char *view_text_str(const json_t *o, const char *key, const char *dflt);
 void view_text_status(FILE *out, const json_t *reply);
 /* labels: add the LABELS column. */
 void view_text_targets(FILE *out, const json_t *reply, bool labels);
