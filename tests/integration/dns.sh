@@ -160,7 +160,9 @@ else:
     print("bad good-show: %s" % {k: good.get(k) for k in ("address", "resolved_at", "resolve_error")})
 EOF
 sed 's/^/  /' "$DL_T/judge.out"
-if [ "$nsyn" -lt $((RUN * 10)) ]; then fail capture-holds "only $nsyn SYNs in the capture"
+# The capture itself first: started, stopped cleanly, nothing dropped.
+if ! why=$(lab_capture_ok "$DL_T/dns.pcap"); then fail capture-holds "$why"
+elif [ "$nsyn" -lt $((RUN * 10)) ]; then fail capture-holds "only $nsyn SYNs in the capture"
 else pass capture-holds; fi
 for k in good-follows flaky-keeps dead-error good-show; do
 	l=$(grep -E "^(ok|bad) $k:" "$DL_T/judge.out")
