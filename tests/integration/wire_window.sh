@@ -8,17 +8,12 @@
 # checks: 4
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-# shellcheck source=tests/lab/daemon_lib.sh
-. tests/lab/daemon_lib.sh
-dl_checks window
 # shellcheck source=tests/lab/lab.sh
 . tests/lab/lab.sh
-LAB_TCPPROBE=${TCPPROBE:-$PWD/${B:-build}/tcpprobe}
-tmp=$(mktemp -d /tmp/tcpprobe-window.XXXXXX)
-trap 'lab_down; rm -rf "$tmp"' EXIT
-
-
-lab_up || { fail lab "lab_up failed"; exit 1; }
+# shellcheck source=tests/lab/daemon_lib.sh
+. tests/lab/daemon_lib.sh
+dl_init window
+tmp=$DL_T
 
 # case NAME WINDOW WSCALE|off TARGET
 case_() {
