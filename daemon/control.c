@@ -67,8 +67,9 @@ struct ctl_client {
 };
 
 struct control {
-	struct daemon *d;
+	const struct view_src *src; /* registry, discovery, remote writers */
 	control_reload_fn reload;
+	void *reload_arg;
 	struct event_base *base;
 	/* The listening socket's event, at control priority: evconnlistener's
 	 * runs at default priority, where a new client waited behind a pass of
@@ -161,20 +162,20 @@ static void reply_error(struct ctl_client *cl, const char *fmt, ...)
 static void handle_status(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	struct jbuf *j = reply_ok(cl);
-	view_status(j, cl->c->d, cl->c->nclients);
+	view_status(j, cl->c->src, cl->c->nclients);
 	reply_end(cl);
 }
 
 static void handle_targets(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	struct jbuf *j = reply_ok(cl);
-	view_targets(j, cl->c->d);
+	view_targets(j, cl->c->src->reg);
 	reply_end(cl);
 }
 
 static struct target *find_or_reply(struct ctl_client *cl, const char *name)
 {
-	struct target *t = registry_target_find(cl->c->d, name);
+	struct target *t = registry_target_find(cl->c->src->reg, name);
 	if (!t)
 		reply_error(cl, "no target '%s'", name);
 	return t;
@@ -186,7 +187,7 @@ static void handle_show(struct ctl_client *cl, const struct ctl_request *rq)
 	if (!t)
 		return;
 	struct jbuf *j = reply_ok(cl);
-	view_show(j, cl->c->d, t);
+	view_show(j, cl->c->src->reg, t);
 	reply_end(cl);
 }
 
@@ -232,7 +233,7 @@ static void handle_probe(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256];
 	cl->probes++;
-	if (registry_oneshot(cl->c->d, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result,
+	if (registry_oneshot(cl->c->src->reg, rq->argv[0], rq->argv + 1, rq->argc - 1, on_probe_result,
 			   on_probe_error, cl, err, sizeof(err)) < 0) {
 		cl->probes--;
 		reply_error(cl, "%s", err);
@@ -252,7 +253,7 @@ static void reply_mutation(struct ctl_client *cl, int rc, const char *err)
 static void handle_add(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256] = "";
-	int rc = registry_target_add(cl->c->d, rq->argv[0], rq->argv[1], rq->argv + 2, rq->argc - 2,
+	int rc = registry_target_add(cl->c->src->reg, rq->argv[0], rq->argv[1], rq->argv + 2, rq->argc - 2,
 				   err, sizeof(err));
 	reply_mutation(cl, rc, err);
 }
@@ -260,14 +261,14 @@ static void handle_add(struct ctl_client *cl, const struct ctl_request *rq)
 static void handle_remove(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[256] = "";
-	reply_mutation(cl, registry_target_remove(cl->c->d, rq->argv[0], err, sizeof(err)), err);
+	reply_mutation(cl, registry_target_remove(cl->c->src->reg, rq->argv[0], err, sizeof(err)), err);
 }
 
 static void pause_resume(struct ctl_client *cl, const struct ctl_request *rq, bool pause)
 {
 	char err[256] = "";
 	const char *name = strcmp(rq->argv[0], "--all") ? rq->argv[0] : NULL;
-	reply_mutation(cl, registry_target_pause(cl->c->d, name, pause, err, sizeof(err)), err);
+	reply_mutation(cl, registry_target_pause(cl->c->src->reg, name, pause, err, sizeof(err)), err);
 }
 
 static void handle_pause(struct ctl_client *cl, const struct ctl_request *rq)
@@ -283,13 +284,13 @@ static void handle_resume(struct ctl_client *cl, const struct ctl_request *rq)
 static void handle_reload(struct ctl_client *cl, const struct ctl_request *rq)
 {
 	char err[512] = "";
-	if (cl->c->reload(cl->c->d, err, sizeof(err)) < 0) {
+	if (cl->c->reload(cl->c->reload_arg, err, sizeof(err)) < 0) {
 		reply_error(cl, "reload failed, old configuration kept: %s", err[0] ? err : "?");
 		return;
 	}
 	struct jbuf *j = reply_ok(cl);
 	jb_key(j, "targets");
-	jb_uint(j, registry_target_count(cl->c->d));
+	jb_uint(j, registry_target_count(cl->c->src->reg));
 	reply_end(cl);
 }
 
@@ -335,7 +336,7 @@ static void handle_metrics(struct ctl_client *cl, const struct ctl_request *rq)
 	 * listener (default priority) accepted nobody until the end. */
 	if (!cl->ms_ev && (cl->ms_ev = event_new(cl->c->base, -1, 0, send_metrics_piece, cl)))
 		event_priority_set(cl->ms_ev, DAEMON_PRIO_DEFAULT);
-	if (!cl->ms_ev || !(cl->ms = metrics_stream_new(cl->c->d))) {
+	if (!cl->ms_ev || !(cl->ms = metrics_stream_new(cl->c->src))) {
 		reply_error(cl, "out of memory");
 		return;
 	}
@@ -367,13 +368,13 @@ static void on_watch_result(void *arg, const char *target, const struct probe_re
 	}
 	struct jbuf *j = &cl->c->jb;
 	jb_reset(j);
-	view_result_event(j, target, r, registry_target_find(cl->c->d, target), true);
+	view_result_event(j, target, r, registry_target_find(cl->c->src->reg, target), true);
 	send_jb(cl, j);
 }
 
 static void handle_watch(struct ctl_client *cl, const struct ctl_request *rq)
 {
-	if (registry_watch(cl->c->d, on_watch_result, cl) < 0) {
+	if (registry_watch(cl->c->src->reg, on_watch_result, cl) < 0) {
 		reply_error(cl, "out of memory");
 		return;
 	}
@@ -495,7 +496,7 @@ static void client_free(struct ctl_client *cl)
 {
 	struct control *c = cl->c;
 	/* No result callback may reach us after this. */
-	registry_forget(c->d, cl);
+	registry_forget(c->src->reg, cl);
 	TAILQ_REMOVE(&c->clients, cl, entry);
 	c->nclients--;
 	if (c->refused_full) {
@@ -928,8 +929,9 @@ static int make_socket_dir(const char *sock_path, const struct daemon_cfg *cfg, 
 	return 0;
 }
 
-struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
-			    control_reload_fn reload, char *err, size_t errlen)
+struct control *control_new(struct event_base *base, const struct view_src *src,
+			    const struct daemon_cfg *cfg, control_reload_fn reload, void *reload_arg,
+			    char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	gid_t sock_gid = (gid_t)-1;
@@ -940,9 +942,10 @@ struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	c->d = d;
+	c->src = src;
 	c->reload = reload;
-	c->base = registry_base(d);
+	c->reload_arg = reload_arg;
+	c->base = base;
 	TAILQ_INIT(&c->clients);
 	jb_init(&c->jb);
 

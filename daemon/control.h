@@ -7,16 +7,21 @@
 
 #include "config.h"
 
-struct daemon;
+struct event_base;
+struct view_src;
 
 /* `ctl reload`: re-read the config. The lifecycle owns reloading (it
  * restarts discovery, sets the log level, tells systemd), so it hands the
- * control socket its function rather than the socket calling back into it. */
-typedef int (*control_reload_fn)(struct daemon *d, char *err, size_t errlen);
+ * control socket its function (and its argument) rather than the socket
+ * calling back into it. */
+typedef int (*control_reload_fn)(void *arg, char *err, size_t errlen);
 
+/* The socket of cfg on base, answering from src (views.h; read at each
+ * request, so the lifecycle may fill it in after this). */
 struct control;
-struct control *control_new(struct daemon *d, const struct daemon_cfg *cfg,
-			    control_reload_fn reload, char *err, size_t errlen);
+struct control *control_new(struct event_base *base, const struct view_src *src,
+			    const struct daemon_cfg *cfg, control_reload_fn reload, void *reload_arg,
+			    char *err, size_t errlen);
 void control_free(struct control *c);
 
 #endif

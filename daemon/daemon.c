@@ -1,10 +1,12 @@
 /* daemon.c: `tcpprobe daemon`, the lifecycle: start (config, control
- * socket, engine, metrics, privileges, targets, discovery, remote write),
- * reload, signals, the once-a-second tick (rate, RST guard, watchdog) and
- * shutdown. The one file that knows every module, as chrony's main.c: the
- * registry (registry.c, sched.c) and the interfaces that use it (control.c,
- * metrics.c, discovery.c, remote_write.c) do not call back into it; the
- * control socket gets daemon_reload as a function pointer. */
+ * socket, engine, registry, metrics, privileges, targets, discovery,
+ * remote write), reload, signals, the once-a-second tick (rate, RST guard,
+ * watchdog) and shutdown. The one file that knows every module, as
+ * chrony's main.c: the registry (registry.c, sched.c, resolve.c) and the
+ * interfaces that use it (control.c, metrics.c, discovery.c,
+ * remote_write.c) do not call back into it; the control socket gets
+ * daemon_reload as a function pointer. Its state (struct daemon) is its
+ * own: no other file sees it. */
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -22,17 +24,35 @@
 #include "addrpolicy.h"
 #include "commands.h"
 #include "control.h"
-#include "registry_priv.h"
 #include "discovery.h"
 #include "hostport.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
 #include "privs.h"
+#include "registry.h"
 #include "remote_write.h"
 #include "rstguard.h"
+#include "views.h"
 
 #define DEFAULT_CONFIG "/etc/tcpprobe/tcpprobe.conf"
+
+struct daemon {
+	struct event_base *base;
+	struct config cfg;
+	/* --rst-guard: overrides the file's rst_guard at start and at every
+	 * reload (the unit's external guard is not the file's nft). */
+	bool guard_overridden;
+	enum rst_guard_mode guard_override;
+	struct engine *eng;
+	/* What the control socket and the metrics read: the registry, the
+	 * discovery sources, the remote writers (filled in as they start). */
+	struct view_src src;
+	struct control *ctl;
+	struct metrics_server *metrics;
+	struct event *tick_ev, *sigs[4];
+	uint64_t watchdog_usec;
+};
 
 /* ---- targets from config ---- */
 
@@ -70,13 +90,17 @@ static int load_config(const char *path, struct config *out, char *err, size_t e
 	return 0;
 }
 
-int daemon_reload(struct daemon *d, char *err, size_t errlen)
+/* Re-read the config file and apply it (SIGHUP, and `ctl reload` through
+ * control_new's hook). 0, or -1 with err and the running config kept. */
+static int daemon_reload(void *arg, char *err, size_t errlen)
 {
+	struct daemon *d = arg;
+	struct registry *reg = d->src.reg;
 	struct config nc;
 	uint64_t t0 = engine_now();
 	notify_reloading();
 	if (load_config(d->cfg.path, &nc, err, errlen) < 0) {
-		d->reload_errors++;
+		registry_count_reload(reg, false);
 		log_warnx("reload failed, keeping the running config: %s", err);
 		notify_ready();
 		return -1;
@@ -100,26 +124,26 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_warnx("reload: [remote_write] changes take effect only at restart");
 	struct config old = d->cfg;
 	d->cfg = nc;
-	if (registry_apply_targets(d, &d->cfg, false) < 0) {
+	if (registry_apply(reg, &d->cfg, false) < 0) {
 		snprintf(err, errlen, "out of memory applying the new targets");
 		log_warnx("reload failed, keeping the running config: %s", err);
 		config_free(&d->cfg);
 		d->cfg = old;
-		d->reload_errors++;
+		registry_count_reload(reg, false);
 		notify_ready();
 		return -1;
 	}
 	/* The old sources point into the old config: re-create them now. */
-	if (discovery_start(d) < 0)
+	if (discovery_start(d->src.disc, &d->cfg) < 0)
 		log_warnx("reload: out of memory starting discovery");
 	if (buckets_changed)
-		for (size_t i = 0; i < d->nt; i++)
-			target_clear_phases(&d->t[i]->st);
+		for (size_t i = 0; i < registry_target_count(reg); i++)
+			target_clear_phases(&registry_target_at(reg, i)->st);
 	log_set_level(d->cfg.d.log_level);
 	config_free(&old);
-	d->reloads++;
-	sched_kick(d);
-	log_info("reloaded %s: %zu targets (%.1f ms)", d->cfg.path, d->nt,
+	registry_count_reload(reg, true);
+	registry_kick(reg);
+	log_info("reloaded %s: %zu targets (%.1f ms)", d->cfg.path, registry_target_count(reg),
 		 (double)(engine_now() - t0) / 1e6);
 	notify_ready();
 	return 0;
@@ -130,14 +154,9 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	uint64_t now = engine_now();
+	double pps = registry_tick(d->src.reg);
 	struct engine_stats es;
 	engine_stats(d->eng, &es);
-	if (d->last_tx_ns && now > d->last_tx_ns)
-		d->pps_out = 0.7 * d->pps_out +
-			     0.3 * (double)(es.tx_packets - d->last_tx) * 1e9 / (double)(now - d->last_tx_ns);
-	d->last_tx = es.tx_packets;
-	d->last_tx_ns = now;
 	/* The RST guard deleted behind our back: put it back and say so. */
 	if (d->cfg.d.rst_guard == RST_GUARD_NFT &&
 	    !rstguard_present(d->cfg.d.sport_lo, d->cfg.d.sport_hi)) {
@@ -150,7 +169,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (d->watchdog_usec)
 		notify_watchdog();
-	notify_status("%zu targets, %" PRIu64 " in flight, %.0f pkt/s", d->nt, es.inflight, d->pps_out);
+	notify_status("%zu targets, %" PRIu64 " in flight, %.0f pkt/s", registry_target_count(d->src.reg),
+		      es.inflight, pps);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -187,17 +207,12 @@ static void daemon_cleanup(struct daemon *d)
 		metrics_server_free(d->metrics);
 	if (d->ctl)
 		control_free(d->ctl);
-	discovery_free(d);
-	remote_write_free(d->rw);
+	discovery_free(d->src.disc);
+	remote_write_free(d->src.rw);
 	/* engine_free aborts open connections with RSTs and removes the guard. */
 	if (d->eng)
 		engine_free(d->eng);
-	for (size_t i = 0; i < d->nt; i++)
-		registry_target_destroy(d->t[i]);
-	free(d->t);
-	free(d->idx);
-	sched_free(d);
-	resolve_free(d); /* last: it runs the loop to collect cancelled lookups */
+	registry_free(d->src.reg);
 	config_free(&d->cfg);
 	if (d->base)
 		event_base_free(d->base);
@@ -265,19 +280,14 @@ int daemon_main(int argc, char **argv)
 	}
 	log_init("tcpprobe", d->cfg.d.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	d->start_ns = engine_now();
 	d->base = event_base_new();
-	if (!d->base || event_base_priority_init(d->base, DAEMON_PRIOS) < 0 || sched_init(d) < 0) {
+	if (!d->base || event_base_priority_init(d->base, DAEMON_PRIOS) < 0) {
 		log_warnx("out of memory");
-		goto fail;
-	}
-	if (resolve_init(d, err, sizeof(err)) < 0) {
-		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
 	/* The control socket first: a second daemon started by mistake stops
 	 * here, before it could touch the running one's guard table. */
-	d->ctl = control_new(d, &d->cfg.d, daemon_reload, err, sizeof(err));
+	d->ctl = control_new(d->base, &d->src, &d->cfg.d, daemon_reload, d, err, sizeof(err));
 	if (!d->ctl) {
 		log_msg(LOG_LVL_ERR, "control socket: %s", err);
 		goto fail;
@@ -288,12 +298,13 @@ int daemon_main(int argc, char **argv)
 		.rst_guard = d->cfg.d.rst_guard == RST_GUARD_NFT,
 	};
 	d->eng = engine_new(d->base, &ec, err, sizeof(err));
-	if (!d->eng) {
+	if (!d->eng || !(d->src.reg = registry_new(d->base, &d->cfg, d->eng, err, sizeof(err)))) {
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
 	if (d->cfg.d.metrics_listen[0]) {
-		d->metrics = metrics_server_new(d, d->cfg.d.metrics_listen, err, sizeof(err));
+		d->metrics = metrics_server_new(d->base, &d->src, d->cfg.d.metrics_listen, err,
+						sizeof(err));
 		if (!d->metrics) {
 			log_msg(LOG_LVL_ERR, "%s", err);
 			goto fail;
@@ -303,14 +314,15 @@ int daemon_main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
-	if (registry_apply_targets(d, &d->cfg, true) < 0)
+	if (registry_apply(d->src.reg, &d->cfg, true) < 0)
 		goto fail;
-	if (discovery_start(d) < 0) {
+	if (!(d->src.disc = discovery_new(d->src.reg, d->base)) ||
+	    discovery_start(d->src.disc, &d->cfg) < 0) {
 		log_warnx("out of memory starting discovery");
 		goto fail;
 	}
-	d->rw = remote_write_start(d, d->base, &d->cfg, metrics_render, err, sizeof(err));
-	if (!d->rw && d->cfg.nrw) {
+	d->src.rw = remote_write_start(&d->src, d->base, &d->cfg, metrics_render, err, sizeof(err));
+	if (!d->src.rw && d->cfg.nrw) {
 		log_msg(LOG_LVL_ERR, "%s", err);
 		goto fail;
 	}
@@ -325,11 +337,12 @@ int daemon_main(int argc, char **argv)
 	if (d->watchdog_usec && d->watchdog_usec < 1000000)
 		tick = (struct timeval){ 0, (suseconds_t)d->watchdog_usec };
 	evtimer_add(d->tick_ev, &tick);
-	sched_kick(d);
-	log_info("tcpprobe %s: %zu targets from %s, source ports %u-%u", TCPPROBE_VERSION, d->nt,
+	registry_kick(d->src.reg);
+	size_t nt = registry_target_count(d->src.reg);
+	log_info("tcpprobe %s: %zu targets from %s, source ports %u-%u", TCPPROBE_VERSION, nt,
 		 d->cfg.path, d->cfg.d.sport_lo, d->cfg.d.sport_hi);
 	notify_ready();
-	notify_status("%zu targets", d->nt);
+	notify_status("%zu targets", nt);
 
 	event_base_dispatch(d->base);
 

@@ -27,12 +27,12 @@
 
 #include <event2/event.h>
 
-#include "registry_priv.h"
 #include "discovery.h"
 #include "discovery_parse.h"
 #include "discovery_priv.h"
 #include "labels.h"
 #include "log.h"
+#include "registry.h"
 #include "timens.h"
 
 /* ---- name index ---------------------------------------------------------- */
@@ -166,7 +166,7 @@ static int file_read(struct disc_source *s, struct disc_file *f)
 	discovery_free_targets(f->t, f->n);
 	f->t = t;
 	f->n = n;
-	f->skipped = disc_count_skipped(&s->d->cfg.d, t, n);
+	f->skipped = disc_count_skipped(&s->ds->cfg->d, t, n);
 	f->error[0] = 0;
 	return 0;
 fail:
@@ -197,26 +197,35 @@ bool disc_same_probe(const struct target_cfg *a, const struct target_cfg *b)
 	return !strcmp(a->host, b->host) && !memcmp(&a->opts, &b->opts, sizeof(a->opts));
 }
 
-/* A new target for tc in the registry, scheduled: 1, or 0 on OOM. */
-int disc_add_target(struct daemon *d, const struct target_cfg *tc, uint64_t now)
+int disc_add_target(struct discovery *ds, const struct target_cfg *tc, uint64_t now)
 {
-	struct target *t = registry_target_new(d, tc);
-	if (!t || registry_append(d, t) < 0) {
-		registry_target_destroy(t);
+	if (registry_target_add_cfg(ds->reg, tc, now) < 0) {
 		log_warnx("discovery: out of memory adding %s", tc->name);
 		return 0;
 	}
-	sched_add(d, t, now);
 	return 1;
+}
+
+/* registry_sweep's keep: a discovered target stays when the lists still
+ * want it with the same probe (its labels updated). */
+static bool keep_wanted(void *arg, struct target *t)
+{
+	if (!t->cfg.discovered)
+		return true;
+	const struct target_cfg **sl = want_slot(arg, t->cfg.name);
+	if (!*sl || !disc_same_probe(*sl, &t->cfg))
+		return false;
+	registry_target_relabel(t, (*sl)->labels);
+	return true;
 }
 
 /* Bring the registry's discovered targets in line with every source's
  * lists: remove what went away or changed, add what is new, update labels
  * in place; unchanged targets keep their object (history, counters and
  * schedule). The first source (and file) to list a name wins. */
-static void discovery_apply(struct daemon *d)
+static void discovery_apply(struct discovery *ds)
 {
-	struct discovery *ds = d->disc;
+	struct registry *reg = ds->reg;
 	uint64_t t0 = engine_now();
 	size_t total = 0;
 	for (size_t i = 0; i < ds->ns; i++)
@@ -236,7 +245,7 @@ static void discovery_apply(struct daemon *d)
 		for (size_t j = 0; j < ds->s[i].nf; j++)
 			for (size_t k = 0; k < ds->s[i].f[j].n; k++) {
 				const struct target_cfg *tc = &ds->s[i].f[j].t[k];
-				if (!config_shard_mine(&d->cfg.d, tc->name)) {
+				if (!config_shard_mine(&ds->cfg->d, tc->name)) {
 					skipped++;
 					continue;
 				}
@@ -245,39 +254,18 @@ static void discovery_apply(struct daemon *d)
 					*sl = tc;
 			}
 	/* Removals first, in one pass and one index rebuild. */
-	size_t o = 0;
-	for (size_t i = 0; i < d->nt; i++) {
-		struct target *t = d->t[i];
-		if (t->cfg.discovered) {
-			const struct target_cfg **sl = want_slot(&w, t->cfg.name);
-			if (!*sl || !disc_same_probe(*sl, &t->cfg)) {
-				sched_remove(d, t);
-				removed++;
-				continue;
-			}
-			char *nl;
-			if (!labels_equal(t->cfg.labels, (*sl)->labels) &&
-			    labels_dup((*sl)->labels, &nl) == 0) {
-				free(t->cfg.labels);
-				t->cfg.labels = nl;
-			}
-		}
-		d->t[o++] = t;
-	}
-	d->nt = o;
-	if (removed)
-		registry_index_rebuild(d);
+	removed = registry_sweep(reg, keep_wanted, &w);
 	uint64_t now = engine_now();
 	for (size_t k = 0; k <= w.mask; k++) {
 		const struct target_cfg *tc = w.slot[k];
 		if (!tc)
 			continue;
-		struct target *t = registry_target_find(d, tc->name);
+		struct target *t = registry_target_find(reg, tc->name);
 		if (t) {
 			conflicts += !t->cfg.discovered; /* the config's (or ctl add's) wins */
 			continue;
 		}
-		added += disc_add_target(d, tc, now);
+		added += disc_add_target(ds, tc, now);
 	}
 	free(w.slot);
 	ds->skipped = skipped;
@@ -286,10 +274,11 @@ static void discovery_apply(struct daemon *d)
 	ds->removed += removed;
 	ds->last_apply_ns = engine_now() - t0;
 	if (added || removed)
-		sched_kick(d);
+		registry_kick(reg);
 	if (added || removed)
 		log_info("discovery: %" PRIu64 " targets added, %" PRIu64 " removed, %zu targets "
-			 "(%.1f ms)", added, removed, d->nt, (double)ds->last_apply_ns / 1e6);
+			 "(%.1f ms)", added, removed, registry_target_count(reg),
+			 (double)ds->last_apply_ns / 1e6);
 }
 
 /* ---- reading the sources ------------------------------------------------- */
@@ -362,7 +351,7 @@ static void on_settle(evutil_socket_t fd, short what, void *arg)
 {
 	struct disc_source *s = arg;
 	source_scan(s);
-	discovery_apply(s->d);
+	discovery_apply(s->ds);
 }
 
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
@@ -416,7 +405,7 @@ static void source_watch(struct disc_source *s)
 				  s->cfg->name, dir, strerror(errno));
 	}
 	free(pats);
-	s->ino_ev = event_new(s->d->base, s->ino, EV_READ | EV_PERSIST, on_inotify, s);
+	s->ino_ev = event_new(s->ds->base, s->ino, EV_READ | EV_PERSIST, on_inotify, s);
 	if (s->ino_ev)
 		event_add(s->ino_ev, NULL);
 }
@@ -447,22 +436,30 @@ static void sources_free(struct discovery *ds)
 	ds->ns = 0;
 }
 
-int discovery_start(struct daemon *d)
+struct discovery *discovery_new(struct registry *reg, struct event_base *base)
 {
-	if (!d->disc && !(d->disc = calloc(1, sizeof(*d->disc))))
-		return -1;
-	struct discovery *ds = d->disc;
+	struct discovery *ds = calloc(1, sizeof(*ds));
+	if (ds) {
+		ds->reg = reg;
+		ds->base = base;
+	}
+	return ds;
+}
+
+int discovery_start(struct discovery *ds, const struct config *cfg)
+{
 	sources_free(ds);
-	if (d->cfg.ndisc && !(ds->s = calloc(d->cfg.ndisc, sizeof(*ds->s))))
+	ds->cfg = cfg;
+	if (cfg->ndisc && !(ds->s = calloc(cfg->ndisc, sizeof(*ds->s))))
 		return -1;
-	for (size_t i = 0; i < d->cfg.ndisc; i++) {
+	for (size_t i = 0; i < cfg->ndisc; i++) {
 		struct disc_source *s = &ds->s[ds->ns++];
-		s->d = d;
-		s->cfg = &d->cfg.disc[i];
+		s->ds = ds;
+		s->cfg = &cfg->disc[i];
 		s->ino = -1;
 		s->efd = -1;
-		s->settle_ev = evtimer_new(d->base, on_settle, s);
-		s->refresh_ev = event_new(d->base, -1, EV_PERSIST, on_refresh, s);
+		s->settle_ev = evtimer_new(ds->base, on_settle, s);
+		s->refresh_ev = event_new(ds->base, -1, EV_PERSIST, on_refresh, s);
 		if (!s->settle_ev || !s->refresh_ev)
 			return -1;
 		struct timeval tv = ns_timeval(s->cfg->refresh_ns);
@@ -475,33 +472,33 @@ int discovery_start(struct daemon *d)
 		source_watch(s); /* before the first read: a change meanwhile is not missed */
 		source_scan(s);
 	}
-	discovery_apply(d);
+	discovery_apply(ds);
 	return 0;
 }
 
-void discovery_free(struct daemon *d)
+void discovery_free(struct discovery *ds)
 {
-	if (!d->disc)
+	if (!ds)
 		return;
-	sources_free(d->disc);
-	free(d->disc);
-	d->disc = NULL;
+	sources_free(ds);
+	free(ds);
 }
 
-void discovery_totals(struct daemon *d, struct discovery_totals *out)
+void discovery_totals(const struct discovery *ds, struct discovery_totals *out)
 {
-	struct discovery *ds = d->disc;
+	const struct daemon_cfg *dc = ds && ds->cfg ? &ds->cfg->d : NULL;
 	snprintf(out->shard, sizeof(out->shard), "%u/%u",
-		 d->cfg.d.shard_n > 1 ? d->cfg.d.shard_i : 0, d->cfg.d.shard_n > 1 ? d->cfg.d.shard_n : 1);
-	out->shard_skipped = d->shard_skipped + (ds ? ds->skipped : 0);
+		 dc && dc->shard_n > 1 ? dc->shard_i : 0, dc && dc->shard_n > 1 ? dc->shard_n : 1);
+	out->shard_skipped = ds ? registry_shard_skipped(ds->reg) + ds->skipped : 0;
 	out->sources = ds ? ds->ns : 0;
 	out->conflicts = ds ? ds->conflicts : 0;
 	out->apply_us = ds ? ds->last_apply_ns / 1000 : 0;
 }
 
-void discovery_source_status(struct daemon *d, size_t i, struct discovery_source_status *out)
+void discovery_source_status(const struct discovery *ds, size_t i,
+			     struct discovery_source_status *out)
 {
-	const struct disc_source *s = &d->disc->s[i];
+	const struct disc_source *s = &ds->s[i];
 	memset(out, 0, sizeof(*out));
 	out->name = s->cfg->name;
 	out->url = s->cfg->url;
@@ -516,9 +513,10 @@ void discovery_source_status(struct daemon *d, size_t i, struct discovery_source
 	out->last_error = s->last_error;
 }
 
-const char *discovery_file_error(struct daemon *d, size_t i, size_t *k, char *buf, size_t len)
+const char *discovery_file_error(const struct discovery *ds, size_t i, size_t *k, char *buf,
+				 size_t len)
 {
-	const struct disc_source *s = &d->disc->s[i];
+	const struct disc_source *s = &ds->s[i];
 	for (; *k < s->nf; (*k)++)
 		if (s->f[*k].error[0]) {
 			snprintf(buf, len, "%s: %s", s->f[*k].path, s->f[*k].error);

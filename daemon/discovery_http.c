@@ -19,12 +19,12 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "registry_priv.h"
 #include "discovery_parse.h"
 #include "discovery_priv.h"
 #include "httpauth.h"
 #include "labels.h"
 #include "log.h"
+#include "registry.h"
 #include "timens.h"
 
 #define DISC_HTTP_MAX (16u << 20)   /* bytes of an http_sd response */
@@ -141,10 +141,9 @@ static void *job_thread(void *arg)
 
 /* The config that wins name: the first source and file listing it, if this
  * shard takes it. */
-static const struct target_cfg *disc_winner(struct daemon *d, const char *name)
+static const struct target_cfg *disc_winner(const struct discovery *ds, const char *name)
 {
-	struct discovery *ds = d->disc;
-	if (!config_shard_mine(&d->cfg.d, name))
+	if (!config_shard_mine(&ds->cfg->d, name))
 		return NULL;
 	for (size_t i = 0; i < ds->ns; i++)
 		for (size_t k = 0; k < ds->s[i].nf; k++) {
@@ -160,49 +159,46 @@ static const struct target_cfg *disc_winner(struct daemon *d, const char *name)
  * discovery_apply does for all of them). */
 static void reconcile(struct disc_source *s, const char *name, uint64_t now)
 {
-	struct daemon *d = s->d;
-	const struct target_cfg *tc = disc_winner(d, name);
-	struct target *t = registry_target_find(d, name);
+	struct registry *reg = s->ds->reg;
+	const struct target_cfg *tc = disc_winner(s->ds, name);
+	struct target *t = registry_target_find(reg, name);
 	if (t && !t->cfg.discovered)
 		return; /* the config's (or ctl add's) keeps it */
 	if (t && tc && disc_same_probe(tc, &t->cfg)) {
-		char *nl;
-		if (!labels_equal(t->cfg.labels, tc->labels) && labels_dup(tc->labels, &nl) == 0) {
-			free(t->cfg.labels);
-			t->cfg.labels = nl;
-		}
+		registry_target_relabel(t, tc->labels);
 		return;
 	}
 	if (t) {
-		registry_remove(d, t);
-		sched_remove(d, t);
+		registry_target_drop(reg, t);
 		s->removed++;
 	}
 	if (!tc)
 		return;
-	s->added += disc_add_target(d, tc, now);
+	s->added += disc_add_target(s->ds, tc, now);
 }
 
 /* Names taken by the config that a list wants (ctl status). */
-static uint64_t count_conflicts(struct daemon *d)
+static uint64_t count_conflicts(const struct discovery *ds)
 {
 	uint64_t n = 0;
-	for (size_t i = 0; i < d->nt; i++)
-		if (!d->t[i]->cfg.discovered && disc_winner(d, d->t[i]->cfg.name))
+	for (size_t i = 0, nt = registry_target_count(ds->reg); i < nt; i++) {
+		const struct target *t = registry_target_at(ds->reg, i);
+		if (!t->cfg.discovered && disc_winner(ds, t->cfg.name))
 			n++;
+	}
 	return n;
 }
 
 static void on_apply(evutil_socket_t fd, short what, void *arg)
 {
 	struct disc_source *s = arg;
-	struct discovery *ds = s->d->disc;
+	struct discovery *ds = s->ds;
 	uint64_t t0 = engine_now(), a0 = s->added, r0 = s->removed;
 	for (size_t k = 0; k < DISC_APPLY_CHUNK && s->pend_pos < s->npend; k++)
 		reconcile(s, s->pend[s->pend_pos++], t0);
 	s->passes++;
 	if (s->added != a0 || s->removed != r0)
-		sched_kick(s->d);
+		registry_kick(ds->reg);
 	if (s->pend_pos < s->npend) {
 		s->loop_ns += engine_now() - t0;
 		struct timeval zero = { 0, 0 };
@@ -212,7 +208,7 @@ static void on_apply(evutil_socket_t fd, short what, void *arg)
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = s->pend_pos = 0;
-	ds->conflicts = count_conflicts(s->d);
+	ds->conflicts = count_conflicts(ds);
 	ds->added += s->added;
 	ds->removed += s->removed;
 	s->busy = false;
@@ -221,7 +217,8 @@ static void on_apply(evutil_socket_t fd, short what, void *arg)
 	ds->last_apply_ns = s->loop_ns;
 	if (s->added || s->removed)
 		log_info("discovery: %" PRIu64 " targets added, %" PRIu64 " removed, %zu targets "
-			 "(%.1f ms)", s->added, s->removed, s->d->nt, (double)s->loop_ns / 1e6);
+			 "(%.1f ms)", s->added, s->removed, registry_target_count(ds->reg),
+			 (double)s->loop_ns / 1e6);
 	log_debug("discovery %s: %zu bytes, %zu targets: parsed in %.1f ms off the loop, refresh "
 		  "%.1f ms of loop time in %u passes", s->cfg->name, s->body_len, s->f[0].n,
 		  (double)s->parse_ns / 1e6, (double)s->loop_ns / 1e6, s->passes);
@@ -230,7 +227,7 @@ static void on_apply(evutil_socket_t fd, short what, void *arg)
 static void on_job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct disc_source *s = arg;
-	struct discovery *ds = s->d->disc;
+	struct discovery *ds = s->ds;
 	struct disc_file *f = &s->f[0];
 	uint64_t v, t0 = engine_now();
 	if (read(s->efd, &v, sizeof(v)) < 0 || !s->job)
@@ -285,7 +282,7 @@ static int job_start(struct disc_source *s, char *text, size_t len)
 	j->text = text;
 	j->len = len;
 	j->defaults = s->cfg->defaults;
-	j->dc = s->d->cfg.d;
+	j->dc = s->ds->cfg->d;
 	j->old = f->t;
 	j->nold = f->n;
 	j->oldidx = &f->idx;
@@ -354,7 +351,7 @@ void disc_http_fetch(struct disc_source *s)
 	if (!s->conn) {
 		const char *host = evhttp_uri_get_host(s->uri);
 		int port = evhttp_uri_get_port(s->uri);
-		s->conn = evhttp_connection_base_new(s->d->base, s->dns, host, port > 0 ? port : 80);
+		s->conn = evhttp_connection_base_new(s->ds->base, s->dns, host, port > 0 ? port : 80);
 		if (!s->conn) {
 			disc_file_failed(s, &s->f[0], "out of memory");
 			return;
@@ -396,20 +393,20 @@ void disc_http_fetch(struct disc_source *s)
 
 int disc_http_start(struct disc_source *s)
 {
-	struct daemon *d = s->d;
+	struct event_base *base = s->ds->base;
 	/* One entry, the URL; its first answer arrives on the loop. */
 	s->f = calloc(1, sizeof(*s->f));
 	s->uri = evhttp_uri_parse(s->cfg->url);
-	s->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!s->dns) /* no resolv.conf: addresses still work */
-		s->dns = evdns_base_new(d->base, 0);
+		s->dns = evdns_base_new(base, 0);
 	if (!s->f || !s->uri || !evhttp_uri_get_host(s->uri) || !(s->f->path = strdup(s->cfg->url)))
 		return -1;
 	s->nf = 1;
 	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->efd < 0 ||
-	    !(s->job_ev = event_new(d->base, s->efd, EV_READ | EV_PERSIST, on_job_done, s)) ||
-	    event_add(s->job_ev, NULL) < 0 || !(s->apply_ev = evtimer_new(d->base, on_apply, s)))
+	    !(s->job_ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_job_done, s)) ||
+	    event_add(s->job_ev, NULL) < 0 || !(s->apply_ev = evtimer_new(base, on_apply, s)))
 		return -1;
 	disc_http_fetch(s);
 	return 0;

@@ -11,8 +11,9 @@
 
 #include "config.h"
 
-struct daemon;
 struct disc_job;
+struct event_base;
+struct registry;
 struct evdns_base;
 struct event;
 struct evhttp_connection;
@@ -38,8 +39,8 @@ struct disc_file {
 };
 
 struct disc_source {
-	struct daemon *d;
-	const struct discovery_cfg *cfg; /* in d->cfg.disc: replaced with it on reload */
+	struct discovery *ds;
+	const struct discovery_cfg *cfg; /* in ds->cfg->disc: replaced with it on reload */
 	struct disc_file *f;
 	size_t nf;
 	int ino;                   /* inotify fd, -1 = none */
@@ -68,6 +69,9 @@ struct disc_source {
 };
 
 struct discovery {
+	struct registry *reg;       /* where the targets go (registry.h's API) */
+	struct event_base *base;
+	const struct config *cfg;   /* the running config (discovery_start) */
 	struct disc_source *s;
 	size_t ns;
 	uint64_t skipped, conflicts; /* last apply: other shards' / names taken by the config */
@@ -85,7 +89,8 @@ uint64_t disc_count_skipped(const struct daemon_cfg *dc, const struct target_cfg
 /* f could not be read: it keeps its last good list; say so. */
 int disc_file_failed(struct disc_source *s, struct disc_file *f, const char *err);
 bool disc_same_probe(const struct target_cfg *a, const struct target_cfg *b);
-int disc_add_target(struct daemon *d, const struct target_cfg *tc, uint64_t now);
+/* A new target for tc in the registry, scheduled: 1, or 0 on OOM. */
+int disc_add_target(struct discovery *ds, const struct target_cfg *tc, uint64_t now);
 
 /* discovery_http.c: an http_sd source (s->cfg->url): set it up and send
  * the first request (-1 on OOM), request again (every refresh), free what

@@ -29,13 +29,14 @@
 #include "remote_write.h"
 #include "statuspage.h"
 #include "timens.h"
+#include "views.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct scrape;
 
 struct metrics_server {
-	struct daemon *d;
+	const struct view_src *src;
 	struct evhttp *http;
 	char listen[64];
 	struct scrape *scrapes; /* GETs being answered, piece by piece */
@@ -46,7 +47,7 @@ struct metrics_server {
 enum { STREAM_STATUS, STREAM_TARGETS, STREAM_REMOTE_WRITE, STREAM_DONE };
 
 struct metrics_stream {
-	struct daemon *d;
+	const struct view_src *src;
 	struct target **t; /* pinned: valid until the stream is freed */
 	size_t n;
 	int stage;
@@ -58,17 +59,17 @@ static struct target *pinned_at(void *arg, size_t i)
 	return ((struct metrics_stream *)arg)->t[i];
 }
 
-struct metrics_stream *metrics_stream_new(struct daemon *d)
+struct metrics_stream *metrics_stream_new(const struct view_src *src)
 {
 	struct metrics_stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->d = d;
-	if (!(s->t = registry_targets_pin(d, &s->n))) {
+	s->src = src;
+	if (!(s->t = registry_targets_pin(src->reg, &s->n))) {
 		free(s);
 		return NULL;
 	}
-	const struct config *c = registry_config(d);
+	const struct config *c = registry_config(src->reg);
 	metrics_cursor_init(&s->cur, c->d.buckets, c->d.n_buckets);
 	return s;
 }
@@ -80,7 +81,7 @@ int metrics_stream_next(struct metrics_stream *s, struct jbuf *out, size_t budge
 		switch (s->stage) {
 		case STREAM_STATUS: {
 			struct registry_status st;
-			registry_status(s->d, &st);
+			registry_status(s->src->reg, &st);
 			metrics_render_status(out, &st);
 			s->stage = STREAM_TARGETS;
 			break;
@@ -91,7 +92,7 @@ int metrics_stream_next(struct metrics_stream *s, struct jbuf *out, size_t budge
 				s->stage = STREAM_REMOTE_WRITE;
 			break;
 		default:
-			remote_write_metrics(registry_remote_writers(s->d), out);
+			remote_write_metrics(s->src->rw, out);
 			s->stage = STREAM_DONE;
 		}
 	}
@@ -105,13 +106,13 @@ void metrics_stream_free(struct metrics_stream *s)
 	if (!s)
 		return;
 	metrics_cursor_free(&s->cur);
-	registry_targets_unpin(s->d, s->t);
+	registry_targets_unpin(s->src->reg, s->t);
 	free(s);
 }
 
-void metrics_render(struct daemon *d, struct jbuf *out)
+void metrics_render(const struct view_src *src, struct jbuf *out)
 {
-	struct metrics_stream *s = metrics_stream_new(d);
+	struct metrics_stream *s = metrics_stream_new(src);
 	if (!s || metrics_stream_next(s, out, SIZE_MAX) < 0)
 		out->oom = true;
 	metrics_stream_free(s);
@@ -338,7 +339,7 @@ static void serve_metrics(struct metrics_server *m, struct evhttp_request *req)
 		return;
 	}
 	struct scrape *sc = calloc(1, sizeof(*sc));
-	if (sc && !(sc->ms = metrics_stream_new(m->d))) {
+	if (sc && !(sc->ms = metrics_stream_new(m->src))) {
 		free(sc);
 		sc = NULL;
 	}
@@ -384,7 +385,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (!strcmp(path, "/metrics")) {
 		if (get_or_head(req))
 			serve_metrics(m, req);
-	} else if (statuspage_serve(m->d, req, path)) {
+	} else if (statuspage_serve(m->src->reg, req, path)) {
 		/* `/`, `/target/NAME`, `/api/...` (statuspage.c) */
 	} else {
 		reply_text(req, 404, "Not Found", "404 not found: try /metrics\n");
@@ -435,22 +436,22 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 	return bev;
 }
 
-struct metrics_server *metrics_server_new(struct daemon *d, const char *where, char *err,
-					  size_t errlen)
+struct metrics_server *metrics_server_new(struct event_base *base, const struct view_src *src,
+					  const char *where, char *err, size_t errlen)
 {
 	struct metrics_server *m = calloc(1, sizeof(*m));
 	if (!m) {
 		snprintf(err, errlen, "metrics_listen %s: out of memory", where);
 		return NULL;
 	}
-	m->d = d;
+	m->src = src;
 	snprintf(m->listen, sizeof(m->listen), "%s", where);
 	int fd = listen_socket(where, err, errlen);
 	if (fd < 0) {
 		free(m);
 		return NULL;
 	}
-	m->http = evhttp_new(registry_base(d));
+	m->http = evhttp_new(base);
 	if (!m->http || !evhttp_accept_socket_with_handle(m->http, fd)) {
 		snprintf(err, errlen, "metrics_listen %s: cannot start the HTTP server", where);
 		if (m->http)

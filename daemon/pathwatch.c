@@ -37,24 +37,24 @@ int pathwatch_prepare(struct target *t)
 
 static void on_trace_report(void *arg, const struct probe_report *r);
 
-static void trace_unreserve(struct daemon *d, struct target *t)
+static void trace_unreserve(struct registry *reg, struct target *t)
 {
 	struct target_trace *tr = t->tr;
 	if (tr && tr->sport)
-		engine_ports_release(d->eng, &tr->dst, tr->dport, 1, &tr->sport);
+		engine_ports_release(reg->eng, &tr->dst, tr->dport, 1, &tr->sport);
 	if (tr)
 		tr->sport = 0;
 }
 
 /* The target's trace port toward its current address: reserved at the
  * first trace, again when the address changes. */
-static int trace_port(struct daemon *d, struct target *t, char *err, size_t errlen)
+static int trace_port(struct registry *reg, struct target *t, char *err, size_t errlen)
 {
 	struct target_trace *tr = t->tr;
 	if (tr->sport && tr->dport == t->cfg.opts.port && pkt_addr_eq(&tr->dst, &t->addr))
 		return 0;
-	trace_unreserve(d, t);
-	if (engine_ports_reserve(d->eng, &t->addr, t->cfg.opts.port, 1, &tr->sport, err, errlen) < 0)
+	trace_unreserve(reg, t);
+	if (engine_ports_reserve(reg->eng, &t->addr, t->cfg.opts.port, 1, &tr->sport, err, errlen) < 0)
 		return -1;
 	tr->dst = t->addr;
 	tr->dport = t->cfg.opts.port;
@@ -63,7 +63,7 @@ static int trace_port(struct daemon *d, struct target *t, char *err, size_t errl
 
 /* Trace t, over flow (1..N) on that flow's reserved port, or (0) on the
  * target's own trace port. */
-static void trace_launch(struct daemon *d, struct target *t, unsigned flow)
+static void trace_launch(struct registry *reg, struct target *t, unsigned flow)
 {
 	struct target_trace *tr = t->tr;
 	char err[200];
@@ -80,7 +80,7 @@ static void trace_launch(struct daemon *d, struct target *t, unsigned flow)
 		if (!t->flows || flow > t->flows->n)
 			return;
 		sport = t->flows->port[flow - 1];
-	} else if (trace_port(d, t, err, sizeof(err)) < 0) {
+	} else if (trace_port(reg, t, err, sizeof(err)) < 0) {
 		log_warnx("target %s: trace not started: %s", t->cfg.name, err);
 		return;
 	} else {
@@ -94,7 +94,7 @@ static void trace_launch(struct daemon *d, struct target *t, unsigned flow)
 	tr->inflight++;
 	if (flow)
 		tr->fbusy |= flow_bit(flow - 1);
-	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+	if (engine_start(reg->eng, &p, err, sizeof(err)) < 0) {
 		tr->inflight--;
 		if (flow)
 			tr->fbusy &= ~flow_bit(flow - 1);
@@ -102,43 +102,43 @@ static void trace_launch(struct daemon *d, struct target *t, unsigned flow)
 		return;
 	}
 	/* Keeps last_probe_queued's count of the engine's FIFO true. */
-	d->handoffs++;
+	reg->handoffs++;
 }
 
 /* Run the trace wheel's pass for t now: what waits (a trace, a flow's
  * probe or trace) starts from its timer, never inside the engine's report
  * callbacks (a reported connection still lingers on the 4-tuple the next
  * one takes over). */
-static void wake(struct daemon *d, struct target *t)
+static void wake(struct registry *reg, struct target *t)
 {
 	uint64_t now = engine_now();
-	wheel_arm(d->twheel, &t->tr->due, now);
-	wheel_arm_timer(d->twheel, d->trace_ev, now);
+	wheel_arm(reg->twheel, &t->tr->due, now);
+	wheel_arm_timer(reg->twheel, reg->trace_ev, now);
 }
 
 /* Trace t now, or once the trace in flight has reported (a reported trace
  * that still lingers for late SYN/ACKs gives its 4-tuple over, as a
  * TIME_WAIT does). Over flows: flow f (0..N-1) once its 4-tuple is free. */
-static void trace_soon(struct daemon *d, struct target *t, bool early, int f)
+static void trace_soon(struct registry *reg, struct target *t, bool early, int f)
 {
 	struct target_trace *tr = t->tr;
 	tr->early += early;
 	if (f >= 0) {
 		tr->fwant |= flow_bit((unsigned)f);
-		wake(d, t);
+		wake(reg, t);
 		return;
 	}
 	if (tr->inflight) {
 		tr->again = true;
 		return;
 	}
-	wake(d, t);
+	wake(reg, t);
 }
 
 /* Over flows: start what each flow waits for, one connection at a time
  * on its 4-tuple: a probe held back by the flow's trace first (the
  * schedule's), then a trace wanted once the flow's probe has reported. */
-static void pump(struct daemon *d, struct target *t)
+static void pump(struct registry *reg, struct target *t)
 {
 	struct target_trace *tr = t->tr;
 	unsigned nf = t->flows ? t->flows->nf : 0;
@@ -150,10 +150,10 @@ static void pump(struct daemon *d, struct target *t)
 			continue;
 		if (tr->fwait & b) {
 			tr->fwait &= ~b;
-			sched_flow_start(d, t, f);
+			sched_flow_start(reg, t, f);
 		} else if ((tr->fwant & b) && !(tr->fprobe & b)) {
 			tr->fwant &= ~b;
-			trace_launch(d, t, f + 1);
+			trace_launch(reg, t, f + 1);
 		}
 	}
 }
@@ -202,7 +202,7 @@ static bool flow_observe(struct target *t, unsigned flow, const struct trace_res
 static void on_trace_report(void *arg, const struct probe_report *r)
 {
 	struct target *t = arg;
-	struct daemon *d = t->owner;
+	struct registry *reg = t->owner;
 	struct target_trace *tr = t->tr;
 	unsigned flow = r->flow;
 	tr->inflight--;
@@ -210,7 +210,7 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 		tr->fbusy &= ~flow_bit(flow - 1);
 	if (t->removed) {
 		tr->fwait = 0; /* held probes of a removed target never start */
-		sched_zombie_reported(d, t);
+		sched_zombie_reported(reg, t);
 		return;
 	}
 	tr->traces++;
@@ -225,17 +225,17 @@ static void on_trace_report(void *arg, const struct probe_report *r)
 			again = path_confirm_wanted(pt);
 		}
 	}
-	sched_deliver(d, t->cfg.name, r);
+	sched_deliver(reg, t->cfg.name, r);
 	if (flow) {
 		if (again)
 			tr->fwant |= flow_bit(flow - 1);
 		if ((tr->fwait | tr->fwant) & flow_bit(flow - 1))
-			wake(d, t);
+			wake(reg, t);
 		return;
 	}
 	if (again || tr->again) {
 		tr->again = false;
-		trace_soon(d, t, false, -1);
+		trace_soon(reg, t, false, -1);
 	}
 }
 
@@ -246,7 +246,7 @@ static struct target *trace_entry_target(struct wheel_entry *e)
 
 static void on_trace_due(void *arg, struct wheel_entry *e)
 {
-	struct daemon *d = arg;
+	struct registry *reg = arg;
 	struct target *t = trace_entry_target(e);
 	struct target_trace *tr = t->tr;
 	uint64_t iv = t->cfg.opts.trace_interval_ns, now = engine_now();
@@ -265,44 +265,44 @@ static void on_trace_due(void *arg, struct wheel_entry *e)
 		unsigned nf = t->cfg.opts.flows;
 		if (slot && !t->paused)
 			tr->fwant |= nf >= 64 ? ~0ULL : flow_bit(nf) - 1;
-		pump(d, t);
+		pump(reg, t);
 	} else if (!tr->inflight) {
 		/* One trace at a time per target: a slot that finds one running passes. */
-		trace_launch(d, t, 0);
+		trace_launch(reg, t, 0);
 	}
-	wheel_arm(d->twheel, &tr->due, tr->next_base);
+	wheel_arm(reg->twheel, &tr->due, tr->next_base);
 }
 
 static void on_trace_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon *d = arg;
-	wheel_run(d->twheel, d->trace_ev, engine_now, SCHED_PASS_MAX, on_trace_due, d);
+	struct registry *reg = arg;
+	wheel_run(reg->twheel, reg->trace_ev, engine_now, SCHED_PASS_MAX, on_trace_due, reg);
 }
 
 /* The first trace within 10 s (or trace_interval, if shorter) of the
  * target's start, spread by a hash of its name as its probes are: a path to
  * compare with; then every trace_interval. */
-static void trace_add(struct daemon *d, struct target *t, uint64_t now)
+static void trace_add(struct registry *reg, struct target *t, uint64_t now)
 {
 	uint64_t iv = t->cfg.opts.trace_interval_ns, spread = 10 * 1000000000ULL;
 	if (iv < spread)
 		spread = iv;
 	t->tr->next_base = now + config_name_hash(t->cfg.name) % spread;
-	wheel_arm(d->twheel, &t->tr->due, t->tr->next_base);
-	wheel_arm_timer(d->twheel, d->trace_ev, now);
+	wheel_arm(reg->twheel, &t->tr->due, t->tr->next_base);
+	wheel_arm_timer(reg->twheel, reg->trace_ev, now);
 }
 
-void pathwatch_add(struct daemon *d, struct target *t, uint64_t now)
+void pathwatch_add(struct registry *reg, struct target *t, uint64_t now)
 {
 	if (t->tr)
-		trace_add(d, t, now);
+		trace_add(reg, t, now);
 }
 
-void pathwatch_remove(struct daemon *d, struct target *t)
+void pathwatch_remove(struct registry *reg, struct target *t)
 {
 	if (t->tr)
-		wheel_cancel(d->twheel, &t->tr->due);
-	trace_unreserve(d, t);
+		wheel_cancel(reg->twheel, &t->tr->due);
+	trace_unreserve(reg, t);
 }
 
 void pathwatch_destroy(struct target *t)
@@ -331,26 +331,26 @@ bool pathwatch_flow_hold(struct target *t, unsigned f)
 	return false;
 }
 
-void pathwatch_flow_end(struct daemon *d, struct target *t, unsigned f)
+void pathwatch_flow_end(struct registry *reg, struct target *t, unsigned f)
 {
 	struct target_trace *tr = t->tr;
 	if (!tr || f >= 64)
 		return;
 	tr->fprobe &= ~flow_bit(f);
 	if (tr->fwant & flow_bit(f))
-		wake(d, t);
+		wake(reg, t);
 }
 
-void pathwatch_probe_result(struct daemon *d, struct target *t, const struct probe_report *r)
+void pathwatch_probe_result(struct registry *reg, struct target *t, const struct probe_report *r)
 {
 	/* A kind trace target's own trace of a flow: judged as trace_interval's. */
 	if (r->flow && r->trace && t->cfg.opts.kind == PROBE_TRACE && target_path_per_flow(t) &&
 	    flow_observe(t, r->flow, r->trace) && t->tr)
-		trace_soon(d, t, false, r->flow - 1);
+		trace_soon(reg, t, false, r->flow - 1);
 	if (!t->tr)
 		return;
 	if (r->flow)
-		pathwatch_flow_end(d, t, r->flow - 1u);
+		pathwatch_flow_end(reg, t, r->flow - 1u);
 	/* The hop count on the SYN/ACK's way back moved: trace now rather than
 	 * at the next slot (path_peer_hops rate-limits); over flows, that flow. */
 	if (!r->have_peer)
@@ -366,22 +366,22 @@ void pathwatch_probe_result(struct daemon *d, struct target *t, const struct pro
 		snprintf(who, sizeof(who), " flow %u", r->flow);
 	log_info("target %s%s: peer hops now %u (SYN/ACK TTL %u): tracing early", t->cfg.name, who,
 		 path_hops_from_ttl(r->peer_ttl), r->peer_ttl);
-	trace_soon(d, t, true, per_flow ? (int)r->flow - 1 : -1);
+	trace_soon(reg, t, true, per_flow ? (int)r->flow - 1 : -1);
 }
 
-int pathwatch_init(struct daemon *d)
+int pathwatch_init(struct registry *reg)
 {
-	d->twheel = malloc(sizeof(*d->twheel));
-	if (!d->twheel)
+	reg->twheel = malloc(sizeof(*reg->twheel));
+	if (!reg->twheel)
 		return -1;
-	wheel_init(d->twheel, engine_now());
-	d->trace_ev = evtimer_new(d->base, on_trace_timer, d);
-	return d->trace_ev ? 0 : -1;
+	wheel_init(reg->twheel, engine_now());
+	reg->trace_ev = evtimer_new(reg->base, on_trace_timer, reg);
+	return reg->trace_ev ? 0 : -1;
 }
 
-void pathwatch_free(struct daemon *d)
+void pathwatch_free(struct registry *reg)
 {
-	if (d->trace_ev)
-		event_free(d->trace_ev);
-	free(d->twheel);
+	if (reg->trace_ev)
+		event_free(reg->trace_ev);
+	free(reg->twheel);
 }

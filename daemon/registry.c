@@ -1,9 +1,9 @@
-/* registry.c: the target registry: the targets in stable order with their
- * name index, adding, removing, pausing, replacing the set from a config,
- * and the status counters. With sched.c (schedule, results, one-shots,
- * watchers) it is the module behind registry.h, which the control socket,
- * the metrics, discovery and the lifecycle (daemon.c) use; it knows none
- * of them. */
+/* registry.c: the target registry: creating and freeing it, the targets
+ * in stable order with their name index, adding, removing, pausing,
+ * replacing the set from a config, and the status counters. With sched.c
+ * (schedule, results, one-shots, watchers) and resolve.c it is the module
+ * behind registry.h, which the lifecycle (daemon.c), the control socket,
+ * the metrics, the views and discovery use; it knows none of them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,147 +13,146 @@
 #include "labels.h"
 #include "log.h"
 
-struct event_base *registry_base(struct daemon *d) { return d->base; }
-struct remote_writers *registry_remote_writers(struct daemon *d) { return d->rw; }
-const struct config *registry_config(struct daemon *d) { return &d->cfg; }
-size_t registry_target_count(struct daemon *d) { return d->nt; }
-struct target *registry_target_at(struct daemon *d, size_t i) { return i < d->nt ? d->t[i] : NULL; }
+const struct config *registry_config(struct registry *reg) { return reg->cfg; }
+uint64_t registry_shard_skipped(struct registry *reg) { return reg->shard_skipped; }
+size_t registry_target_count(struct registry *reg) { return reg->nt; }
+struct target *registry_target_at(struct registry *reg, size_t i) { return i < reg->nt ? reg->t[i] : NULL; }
 
 /* ---- the name index (open addressing, linear probing) ---- */
 
-/* Build an index for d->t[0..nt) into a fresh array: the current index
+/* Build an index for reg->t[0..nt) into a fresh array: the current index
  * stays valid until the caller commits the new one (idx_commit), so a
  * failed allocation changes nothing. */
-static struct target **idx_build(struct daemon *d, size_t *mask)
+static struct target **idx_build(struct registry *reg, size_t *mask)
 {
 	size_t n = 64;
-	while (n < d->nt * 2 + 2)
+	while (n < reg->nt * 2 + 2)
 		n *= 2;
 	struct target **idx = calloc(n, sizeof(*idx));
 	if (!idx)
 		return NULL;
-	for (size_t i = 0; i < d->nt; i++) {
-		size_t k = config_name_hash(d->t[i]->cfg.name) & (n - 1);
+	for (size_t i = 0; i < reg->nt; i++) {
+		size_t k = config_name_hash(reg->t[i]->cfg.name) & (n - 1);
 		while (idx[k])
 			k = (k + 1) & (n - 1);
-		idx[k] = d->t[i];
+		idx[k] = reg->t[i];
 	}
 	*mask = n - 1;
 	return idx;
 }
 
-static void idx_commit(struct daemon *d, struct target **idx, size_t mask)
+static void idx_commit(struct registry *reg, struct target **idx, size_t mask)
 {
-	free(d->idx);
-	d->idx = idx;
-	d->idx_mask = mask;
+	free(reg->idx);
+	reg->idx = idx;
+	reg->idx_mask = mask;
 }
 
 /* Delete t from the index in place (backward-shift deletion, Knuth 6.4
  * algorithm R): no allocation, so removing a target cannot fail. */
-static void idx_delete(struct daemon *d, const struct target *t)
+static void idx_delete(struct registry *reg, const struct target *t)
 {
-	size_t m = d->idx_mask, i = config_name_hash(t->cfg.name) & m;
-	while (d->idx[i] && d->idx[i] != t)
+	size_t m = reg->idx_mask, i = config_name_hash(t->cfg.name) & m;
+	while (reg->idx[i] && reg->idx[i] != t)
 		i = (i + 1) & m;
-	if (!d->idx[i])
+	if (!reg->idx[i])
 		return;
-	for (size_t j = (i + 1) & m; d->idx[j]; j = (j + 1) & m) {
-		size_t home = config_name_hash(d->idx[j]->cfg.name) & m;
+	for (size_t j = (i + 1) & m; reg->idx[j]; j = (j + 1) & m) {
+		size_t home = config_name_hash(reg->idx[j]->cfg.name) & m;
 		/* Move j back to the hole at i unless its home lies in (i, j]. */
 		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			d->idx[i] = d->idx[j];
+			reg->idx[i] = reg->idx[j];
 			i = j;
 		}
 	}
-	d->idx[i] = NULL;
+	reg->idx[i] = NULL;
 }
 
-int registry_index_rebuild(struct daemon *d)
+static int index_rebuild(struct registry *reg)
 {
 	size_t mask;
-	struct target **idx = idx_build(d, &mask);
+	struct target **idx = idx_build(reg, &mask);
 	if (!idx)
 		return -1;
-	idx_commit(d, idx, mask);
+	idx_commit(reg, idx, mask);
 	return 0;
 }
 
-struct target *registry_target_find(struct daemon *d, const char *name)
+struct target *registry_target_find(struct registry *reg, const char *name)
 {
-	if (!d->idx)
+	if (!reg->idx)
 		return NULL;
-	for (size_t k = config_name_hash(name) & d->idx_mask; d->idx[k]; k = (k + 1) & d->idx_mask)
-		if (!strcmp(d->idx[k]->cfg.name, name))
-			return d->idx[k];
+	for (size_t k = config_name_hash(name) & reg->idx_mask; reg->idx[k]; k = (k + 1) & reg->idx_mask)
+		if (!strcmp(reg->idx[k]->cfg.name, name))
+			return reg->idx[k];
 	return NULL;
 }
 
-struct target **registry_targets_pin(struct daemon *d, size_t *n)
+struct target **registry_targets_pin(struct registry *reg, size_t *n)
 {
-	struct target **a = malloc((d->nt ? d->nt : 1) * sizeof(*a));
+	struct target **a = malloc((reg->nt ? reg->nt : 1) * sizeof(*a));
 	if (!a)
 		return NULL;
-	if (d->nt)
-		memcpy(a, d->t, d->nt * sizeof(*a));
-	*n = d->nt;
-	d->pins++;
+	if (reg->nt)
+		memcpy(a, reg->t, reg->nt * sizeof(*a));
+	*n = reg->nt;
+	reg->pins++;
 	return a;
 }
 
-void registry_targets_unpin(struct daemon *d, struct target **pinned)
+void registry_targets_unpin(struct registry *reg, struct target **pinned)
 {
 	if (!pinned)
 		return;
 	free(pinned);
-	if (d->pins && !--d->pins)
-		sched_unpinned(d);
+	if (reg->pins && !--reg->pins)
+		sched_unpinned(reg);
 }
 
 /* Append t to the registry and its index; on failure (out of memory)
  * neither holds it and the caller still owns t. */
-int registry_append(struct daemon *d, struct target *t)
+static int registry_append(struct registry *reg, struct target *t)
 {
-	if (d->nt == d->t_cap) {
-		size_t cap = d->t_cap ? d->t_cap * 2 : 64;
-		struct target **a = realloc(d->t, cap * sizeof(*a));
+	if (reg->nt == reg->t_cap) {
+		size_t cap = reg->t_cap ? reg->t_cap * 2 : 64;
+		struct target **a = realloc(reg->t, cap * sizeof(*a));
 		if (!a)
 			return -1;
-		d->t = a;
-		d->t_cap = cap;
+		reg->t = a;
+		reg->t_cap = cap;
 	}
-	d->t[d->nt++] = t;
-	if (!d->idx || d->nt * 2 + 2 > d->idx_mask + 1) {
+	reg->t[reg->nt++] = t;
+	if (!reg->idx || reg->nt * 2 + 2 > reg->idx_mask + 1) {
 		size_t mask;
-		struct target **idx = idx_build(d, &mask);
+		struct target **idx = idx_build(reg, &mask);
 		if (!idx) {
-			d->nt--;
+			reg->nt--;
 			return -1;
 		}
-		idx_commit(d, idx, mask);
+		idx_commit(reg, idx, mask);
 		return 0;
 	}
-	size_t k = config_name_hash(t->cfg.name) & d->idx_mask;
-	while (d->idx[k])
-		k = (k + 1) & d->idx_mask;
-	d->idx[k] = t;
+	size_t k = config_name_hash(t->cfg.name) & reg->idx_mask;
+	while (reg->idx[k])
+		k = (k + 1) & reg->idx_mask;
+	reg->idx[k] = t;
 	return 0;
 }
 
 /* Take t out of the registry and its index (the caller still owns t). */
-void registry_remove(struct daemon *d, struct target *t)
+static void registry_remove(struct registry *reg, struct target *t)
 {
 	size_t i = 0;
-	while (i < d->nt && d->t[i] != t)
+	while (i < reg->nt && reg->t[i] != t)
 		i++;
-	if (i == d->nt)
+	if (i == reg->nt)
 		return;
-	memmove(&d->t[i], &d->t[i + 1], (d->nt - i - 1) * sizeof(d->t[0]));
-	d->nt--;
-	idx_delete(d, t);
+	memmove(&reg->t[i], &reg->t[i + 1], (reg->nt - i - 1) * sizeof(reg->t[0]));
+	reg->nt--;
+	idx_delete(reg, t);
 }
 
-static struct target *target_new_in(struct daemon *d, const struct target_cfg *tc,
+static struct target *target_new_in(struct registry *reg, const struct target_cfg *tc,
 				    struct target_slab *slab)
 {
 	struct target *t = target_alloc(slab);
@@ -164,23 +163,62 @@ static struct target *target_new_in(struct daemon *d, const struct target_cfg *t
 		target_dealloc(t);
 		return NULL;
 	}
-	t->owner = d;
+	t->owner = reg;
 	t->st.last_result = RESULT_PENDING;
 	char err[256];
-	if (registry_target_prepare(d, t, err, sizeof(err)) < 0) {
+	if (registry_target_prepare(reg, t, err, sizeof(err)) < 0) {
 		registry_target_destroy(t);
 		return NULL;
 	}
 	/* A name is looked up off the loop; an address the policy refuses
 	 * (checked at load already) stays, with its error shown. */
-	if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
+	if (resolve_target_begin(reg, t, err, sizeof(err)) < 0)
 		log_warnx("target %s: %s", t->cfg.name, err);
 	return t;
 }
 
-struct target *registry_target_new(struct daemon *d, const struct target_cfg *tc)
+int registry_target_add_cfg(struct registry *reg, const struct target_cfg *tc, uint64_t now)
 {
-	return target_new_in(d, tc, NULL);
+	struct target *t = target_new_in(reg, tc, NULL);
+	if (!t || registry_append(reg, t) < 0) {
+		registry_target_destroy(t);
+		return -1;
+	}
+	sched_add(reg, t, now);
+	return 0;
+}
+
+void registry_target_drop(struct registry *reg, struct target *t)
+{
+	registry_remove(reg, t);
+	sched_remove(reg, t);
+}
+
+size_t registry_sweep(struct registry *reg, registry_keep_fn keep, void *arg)
+{
+	size_t o = 0, gone = 0;
+	for (size_t i = 0; i < reg->nt; i++) {
+		struct target *t = reg->t[i];
+		if (!keep(arg, t)) {
+			sched_remove(reg, t);
+			gone++;
+			continue;
+		}
+		reg->t[o++] = t;
+	}
+	reg->nt = o;
+	if (gone)
+		index_rebuild(reg);
+	return gone;
+}
+
+void registry_target_relabel(struct target *t, const char *labels)
+{
+	char *nl;
+	if (!labels_equal(t->cfg.labels, labels) && labels_dup(labels, &nl) == 0) {
+		free(t->cfg.labels);
+		t->cfg.labels = nl;
+	}
 }
 
 static bool same_target(const struct target_cfg *a, const struct target_cfg *b)
@@ -189,7 +227,7 @@ static bool same_target(const struct target_cfg *a, const struct target_cfg *b)
 	       !memcmp(&a->opts, &b->opts, sizeof(a->opts));
 }
 
-int registry_target_add(struct daemon *d, const char *name, const char *hostport, char *const *kv,
+int registry_target_add(struct registry *reg, const char *name, const char *hostport, char *const *kv,
 		      size_t nkv, char *err, size_t errlen)
 {
 	struct target_cfg tc;
@@ -199,12 +237,12 @@ int registry_target_add(struct daemon *d, const char *name, const char *hostport
 		snprintf(err, errlen, "bad target name '%s' (1-63 of A-Z a-z 0-9 . _ - : [ ])", name);
 		return -1;
 	}
-	if (registry_target_find(d, name)) {
+	if (registry_target_find(reg, name)) {
 		snprintf(err, errlen, "target '%s' exists", name);
 		return -1;
 	}
 	memcpy(tc.name, name, nl + 1);
-	if (registry_target_cfg(d, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -212,63 +250,60 @@ int registry_target_add(struct daemon *d, const char *name, const char *hostport
 		return -1;
 	}
 	t->cfg = tc;
-	t->owner = d;
+	t->owner = reg;
 	t->st.last_result = RESULT_PENDING;
 	/* ctl add is interactive: refuse an address that cannot be probed.
 	 * A name is accepted and looked up off the loop: `ctl show` tells how
 	 * that went. */
-	if (registry_target_prepare(d, t, err, errlen) < 0 || resolve_target_begin(d, t, err, errlen) < 0) {
+	if (registry_target_prepare(reg, t, err, errlen) < 0 || resolve_target_begin(reg, t, err, errlen) < 0) {
 		registry_target_destroy(t);
 		return -1;
 	}
-	if (registry_append(d, t) < 0) {
+	if (registry_append(reg, t) < 0) {
 		registry_target_destroy(t);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	sched_add(d, t, engine_now());
-	sched_kick(d);
+	sched_add(reg, t, engine_now());
+	registry_kick(reg);
 	log_info("target %s added (%s:%u, %s)", t->cfg.name, t->cfg.host, t->cfg.opts.port,
 		 probe_kind_str(t->cfg.opts.kind));
 	return 0;
 }
 
-int registry_target_remove(struct daemon *d, const char *name, char *err, size_t errlen)
+int registry_target_remove(struct registry *reg, const char *name, char *err, size_t errlen)
 {
-	struct target *t = registry_target_find(d, name);
+	struct target *t = registry_target_find(reg, name);
 	if (!t) {
 		snprintf(err, errlen, "no target '%s'", name);
 		return -1;
 	}
-	registry_remove(d, t);
-	sched_remove(d, t);
+	registry_target_drop(reg, t);
 	log_info("target %s removed", name);
 	return 0;
 }
 
-int registry_target_pause(struct daemon *d, const char *name, bool pause, char *err, size_t errlen)
+int registry_target_pause(struct registry *reg, const char *name, bool pause, char *err, size_t errlen)
 {
 	if (name) {
-		struct target *t = registry_target_find(d, name);
+		struct target *t = registry_target_find(reg, name);
 		if (!t) {
 			snprintf(err, errlen, "no target '%s'", name);
 			return -1;
 		}
 		t->paused = pause;
 	} else {
-		for (size_t i = 0; i < d->nt; i++)
-			d->t[i]->paused = pause;
+		for (size_t i = 0; i < reg->nt; i++)
+			reg->t[i]->paused = pause;
 	}
 	log_info("%s %s", pause ? "paused" : "resumed", name ? name : "all targets");
 	return 0;
 }
 
-/* Replace the target set with cfg's. Targets whose name and settings are
- * unchanged keep their object: history, counters and schedule. */
-int registry_apply_targets(struct daemon *d, const struct config *cfg, bool initial)
+int registry_apply(struct registry *reg, const struct config *cfg, bool initial)
 {
-	struct target **old = d->t;
-	size_t nold = d->nt, old_cap = d->t_cap;
+	struct target **old = reg->t;
+	size_t nold = reg->nt, old_cap = reg->t_cap;
 	struct target **keep = NULL, **fresh = NULL;
 	size_t nkeep = 0, nfresh = 0;
 	if ((nold && !(keep = calloc(nold, sizeof(*keep)))) ||
@@ -276,8 +311,10 @@ int registry_apply_targets(struct daemon *d, const struct config *cfg, bool init
 		free(keep);
 		return -1;
 	}
-	d->t = NULL;
-	d->nt = d->t_cap = 0;
+	const struct config *was = reg->cfg;
+	reg->cfg = cfg; /* the new targets are prepared under it */
+	reg->t = NULL;
+	reg->nt = reg->t_cap = 0;
 	uint64_t skipped = 0;
 	/* The first load of a big config: its targets in one block (targets.h). */
 	struct target_slab *slab = initial && cfg->ntargets >= TARGET_SLAB_MIN
@@ -289,46 +326,42 @@ int registry_apply_targets(struct daemon *d, const struct config *cfg, bool init
 			skipped++;
 			continue;
 		}
-		/* The old index is still valid: d->idx is rebuilt at the end. */
+		/* The old index is still valid: reg->idx is rebuilt at the end. */
 		if (!initial)
-			t = registry_target_find(d, tc->name);
+			t = registry_target_find(reg, tc->name);
 		if (t && !t->removed && !t->cfg.discovered && same_target(&t->cfg, tc)) {
 			t->removed = true; /* mark as taken; cleared below */
 			keep[nkeep++] = t;
 			t->cfg.line = tc->line;
-			char *nl;
-			if (!labels_equal(t->cfg.labels, tc->labels) && labels_dup(tc->labels, &nl) == 0) {
-				free(t->cfg.labels);
-				t->cfg.labels = nl;
-			}
+			registry_target_relabel(t, tc->labels);
 			target_set_history(t, cfg->d.history);
 			char err[256];
 			/* An address against the new policy; a name is looked up again. */
-			if (resolve_target_begin(d, t, err, sizeof(err)) < 0)
+			if (resolve_target_begin(reg, t, err, sizeof(err)) < 0)
 				log_warnx("target %s: %s", t->cfg.name, err);
 		} else {
-			t = target_new_in(d, tc, slab);
+			t = target_new_in(reg, tc, slab);
 			if (!t)
 				goto oom;
 			fresh[nfresh++] = t;
 		}
-		if (d->nt == d->t_cap) {
-			size_t cap = d->t_cap ? d->t_cap * 2 : 64;
-			struct target **a = realloc(d->t, cap * sizeof(*a));
+		if (reg->nt == reg->t_cap) {
+			size_t cap = reg->t_cap ? reg->t_cap * 2 : 64;
+			struct target **a = realloc(reg->t, cap * sizeof(*a));
 			if (!a)
 				goto oom;
-			d->t = a;
-			d->t_cap = cap;
+			reg->t = a;
+			reg->t_cap = cap;
 		}
-		d->t[d->nt++] = t;
+		reg->t[reg->nt++] = t;
 	}
 	/* The last allocation: past here nothing can fail. */
 	size_t mask;
-	struct target **idx = idx_build(d, &mask);
+	struct target **idx = idx_build(reg, &mask);
 	if (!idx)
 		goto oom;
-	idx_commit(d, idx, mask);
-	d->shard_skipped = skipped;
+	idx_commit(reg, idx, mask);
+	reg->shard_skipped = skipped;
 	/* Old targets not marked as taken are gone, except discovered ones
 	 * no file target took the name of: discovery_start() decides about
 	 * those (if the registry cannot grow, they go and come back then).
@@ -336,10 +369,10 @@ int registry_apply_targets(struct daemon *d, const struct config *cfg, bool init
 	for (size_t i = 0; i < nold; i++) {
 		if (old[i]->removed)
 			continue;
-		if (old[i]->cfg.discovered && !registry_target_find(d, old[i]->cfg.name) &&
-		    registry_append(d, old[i]) == 0)
+		if (old[i]->cfg.discovered && !registry_target_find(reg, old[i]->cfg.name) &&
+		    registry_append(reg, old[i]) == 0)
 			continue;
-		sched_remove(d, old[i]);
+		sched_remove(reg, old[i]);
 	}
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
@@ -347,7 +380,7 @@ int registry_apply_targets(struct daemon *d, const struct config *cfg, bool init
 	 * while, and a slot that passed meanwhile would start late. */
 	uint64_t now = engine_now();
 	for (size_t i = 0; i < nfresh; i++)
-		sched_add(d, fresh[i], now);
+		sched_add(reg, fresh[i], now);
 	target_slab_done(slab);
 	free(old);
 	free(keep);
@@ -361,16 +394,77 @@ oom:
 	target_slab_done(slab);
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
-	free(d->t);
-	d->t = old;
-	d->nt = nold;
-	d->t_cap = old_cap;
+	free(reg->t);
+	reg->t = old;
+	reg->nt = nold;
+	reg->t_cap = old_cap;
+	reg->cfg = was;
 	free(keep);
 	free(fresh);
 	return -1;
 }
 
+/* ---- the registry ---- */
+
+struct registry *registry_new(struct event_base *base, const struct config *cfg,
+			      struct engine *eng, char *err, size_t errlen)
+{
+	struct registry *reg = calloc(1, sizeof(*reg));
+	if (!reg) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	reg->base = base;
+	reg->cfg = cfg;
+	reg->eng = eng;
+	reg->start_ns = engine_now();
+	if (sched_init(reg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		registry_free(reg);
+		return NULL;
+	}
+	if (resolve_init(reg, err, errlen) < 0) {
+		registry_free(reg);
+		return NULL;
+	}
+	return reg;
+}
+
+void registry_free(struct registry *reg)
+{
+	if (!reg)
+		return;
+	for (size_t i = 0; i < reg->nt; i++)
+		registry_target_destroy(reg->t[i]);
+	free(reg->t);
+	free(reg->idx);
+	sched_free(reg);
+	resolve_free(reg); /* last: it runs the loop to collect cancelled lookups */
+	free(reg);
+}
+
 /* ---- status ---- */
+
+double registry_tick(struct registry *reg)
+{
+	uint64_t now = engine_now();
+	struct engine_stats es;
+	engine_stats(reg->eng, &es);
+	if (reg->last_tx_ns && now > reg->last_tx_ns)
+		reg->pps_out = 0.7 * reg->pps_out + 0.3 * (double)(es.tx_packets - reg->last_tx) *
+							   1e9 / (double)(now - reg->last_tx_ns);
+	reg->last_tx = es.tx_packets;
+	reg->last_tx_ns = now;
+	return reg->pps_out;
+}
+
+void registry_count_reload(struct registry *reg, bool ok)
+{
+	if (ok)
+		reg->reloads++;
+	else
+		reg->reload_errors++;
+}
 
 static uint64_t rss_bytes(void)
 {
@@ -385,24 +479,24 @@ static uint64_t rss_bytes(void)
 	return v;
 }
 
-void registry_status(struct daemon *d, struct registry_status *out)
+void registry_status(struct registry *reg, struct registry_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->version = TCPPROBE_VERSION;
-	out->start_ns = d->start_ns;
+	out->start_ns = reg->start_ns;
 	out->now_ns = engine_now();
-	out->targets = d->nt;
-	for (size_t i = 0; i < d->nt; i++)
-		out->paused += d->t[i]->paused;
-	engine_stats(d->eng, &out->eng);
-	out->pps_out = d->pps_out;
-	out->sched_late_ns_total = d->late_total;
-	out->sched_late_max_ns = d->late_max;
-	out->sched_skipped = d->skipped;
-	out->reloads = d->reloads;
-	out->reload_errors = d->reload_errors;
+	out->targets = reg->nt;
+	for (size_t i = 0; i < reg->nt; i++)
+		out->paused += reg->t[i]->paused;
+	engine_stats(reg->eng, &out->eng);
+	out->pps_out = reg->pps_out;
+	out->sched_late_ns_total = reg->late_total;
+	out->sched_late_max_ns = reg->late_max;
+	out->sched_skipped = reg->skipped;
+	out->reloads = reg->reloads;
+	out->reload_errors = reg->reload_errors;
 	out->rss_bytes = rss_bytes();
 	out->target_bytes = sizeof(struct target);
-	out->config_path = d->cfg.path;
+	out->config_path = reg->cfg->path;
 	out->log_level = log_level_str();
 }

@@ -1,7 +1,8 @@
-/* registry_priv.h: the daemon's state, shared by daemon.c (the lifecycle:
- * start, reload, signals, tick, shutdown), registry.c (the targets),
- * sched.c (schedule, results, one-shots, watchers) and pathwatch.c
- * (trace_interval). */
+/* registry_priv.h: the registry module's state (struct registry), shared by
+ * its files alone: registry.c (the targets), sched.c (schedule, results,
+ * one-shots, watchers), pathwatch.c (trace_interval) and resolve.c (name
+ * lookups). Every other module sees registry.h; the lifecycle (daemon.c)
+ * keeps its own state. */
 #ifndef TCPPROBE_REGISTRY_PRIV_H
 #define TCPPROBE_REGISTRY_PRIV_H
 
@@ -20,7 +21,7 @@ struct watcher {
 };
 
 struct oneshot {
-	struct daemon *d;
+	struct registry *reg;
 	registry_result_cb cb; /* NULL once its client is gone */
 	registry_error_cb ecb; /* the lookup failed */
 	void *arg;
@@ -30,16 +31,11 @@ struct oneshot {
 	struct oneshot *next;
 };
 
-struct daemon {
+struct registry {
 	struct event_base *base;
-	struct config cfg;
-	/* --rst-guard: overrides the file's rst_guard at start and at every
-	 * reload (the unit's external guard is not the file's nft). */
-	bool guard_overridden;
-	enum rst_guard_mode guard_override;
+	/* The lifecycle's running config (registry_new, registry_apply). */
+	const struct config *cfg;
 	struct engine *eng;
-	struct control *ctl;
-	struct metrics_server *metrics;
 	/* Targets in stable order, plus an open-addressing name index. */
 	struct target **t;
 	size_t nt, t_cap;
@@ -54,7 +50,7 @@ struct daemon {
 	struct wheel *rwheel;           /* next lookup of each name */
 	struct event *resolve_ev;
 	struct wheel *sched;
-	struct event *sched_ev, *tick_ev, *sigs[4];
+	struct event *sched_ev;
 	struct wheel *twheel;            /* next trace of each target with trace_interval
 					  * (pathwatch.c) */
 	struct event *trace_ev;
@@ -65,52 +61,33 @@ struct daemon {
 	uint64_t late_total, late_max;
 	uint64_t skipped, skip_log_ns;   /* slots skipped when overloaded */
 	uint64_t handoffs;               /* probes handed to engine_start */
-	uint64_t reloads, reload_errors;
-	uint64_t last_tx, last_tx_ns;
+	uint64_t reloads, reload_errors; /* counted by the lifecycle (registry_count_reload) */
+	uint64_t last_tx, last_tx_ns;    /* registry_tick */
 	double pps_out;
-	uint64_t watchdog_usec;
-	struct discovery *disc;          /* [discovery] sources (discovery.c) */
-	struct remote_writers *rw;       /* [remote_write] (remote_write.c); fixed at start */
 	uint64_t shard_skipped;          /* config targets left to other shards */
 };
 
-/* daemon.c (the lifecycle): re-read the config file and apply it (SIGHUP,
- * and `ctl reload` through control_new's hook). 0, or -1 with err and the
- * running config kept. */
-int daemon_reload(struct daemon *d, char *err, size_t errlen);
-
-/* registry.c: replace the target set with cfg's (initial: the first load).
- * 0, or -1 (out of memory) with the running set unchanged. */
-int registry_apply_targets(struct daemon *d, const struct config *cfg, bool initial);
-/* registry.c: the registry, for discovery.c. */
-int registry_index_rebuild(struct daemon *d);
-int registry_append(struct daemon *d, struct target *t);
-void registry_remove(struct daemon *d, struct target *t);
-/* A target object for tc (labels copied), prepared; NULL on OOM. */
-struct target *registry_target_new(struct daemon *d, const struct target_cfg *tc);
-
 /* sched.c */
-int sched_init(struct daemon *d);
-void sched_free(struct daemon *d);
-void sched_add(struct daemon *d, struct target *t, uint64_t now);
-void sched_remove(struct daemon *d, struct target *t);
+int sched_init(struct registry *reg);
+void sched_free(struct registry *reg);
+void sched_add(struct registry *reg, struct target *t, uint64_t now);
+void sched_remove(struct registry *reg, struct target *t);
 /* The last pin went: free the removed targets no probe holds. */
-void sched_unpinned(struct daemon *d);
-void sched_kick(struct daemon *d);
-void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r);
+void sched_unpinned(struct registry *reg);
+void sched_deliver(struct registry *reg, const char *name, const struct probe_report *r);
 /* A probe or trace of the removed (zombie) t reported: t is freed unless
  * something still holds it. */
-void sched_zombie_reported(struct daemon *d, struct target *t);
+void sched_zombie_reported(struct registry *reg, struct target *t);
 /* Start t's probe of flow f now: one pathwatch held back while the flow's
  * trace ran. */
-void sched_flow_start(struct daemon *d, struct target *t, unsigned f);
+void sched_flow_start(struct registry *reg, struct target *t, unsigned f);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
  * [defaults] (ctl add, ctl probe). */
-int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,
+int registry_target_cfg(struct registry *reg, struct target_cfg *tc, const char *hostport,
 			 char *const *kv, size_t nkv, char *err, size_t errlen);
 /* Build the engine profile and history ring for t from t->cfg.opts: 0,
  * or -1 (out of memory) with err. The address is resolve.c's. */
-int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen);
+int registry_target_prepare(struct registry *reg, struct target *t, char *err, size_t errlen);
 void registry_target_destroy(struct target *t);
 
 #endif

@@ -48,7 +48,7 @@ struct rw_batch {
 };
 
 struct rw {
-	struct daemon *d;
+	const struct view_src *src;
 	remote_write_collect_fn collect;
 	struct event_base *base;
 	struct remote_write_cfg cfg; /* a copy; external_labels owned */
@@ -434,7 +434,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct jbuf j;
 	jb_init(&j);
-	w->collect(w->d, &j);
+	w->collect(w->src, &j);
 	struct rw_batch *b = calloc(1, sizeof(*b));
 	char err[200];
 	if (j.oom || !b ||
@@ -493,7 +493,7 @@ void remote_write_free(struct remote_writers *r)
 	free(r);
 }
 
-struct remote_writers *remote_write_start(struct daemon *d, struct event_base *base,
+struct remote_writers *remote_write_start(const struct view_src *src, struct event_base *base,
 					  const struct config *cfg, remote_write_collect_fn collect,
 					  char *err, size_t errlen)
 {
@@ -507,7 +507,7 @@ struct remote_writers *remote_write_start(struct daemon *d, struct event_base *b
 	}
 	for (size_t i = 0; i < cfg->nrw; i++) {
 		struct rw *w = &r->w[r->n++];
-		w->d = d;
+		w->src = src;
 		w->collect = collect;
 		w->base = base;
 		w->cfg = cfg->rw[i];

@@ -11,18 +11,19 @@
 
 #include "config.h"
 
-struct daemon;
 struct event_base;
 struct jbuf;
+struct view_src;
 
 /* The sections of cfg, started on base (copied: a reload does not change
  * them). NULL with err on failure; NULL without error when cfg has none.
- * Every interval, collect(d, buf) writes the exposition to send: the caller
- * passes metrics_render (a pointer, so that this module and the metrics
- * one, which renders these writers' own counters, do not call each other). */
+ * Every interval, collect(src, buf) writes the exposition to send: the
+ * caller passes metrics_render (a pointer, so that this module and the
+ * metrics one, which renders these writers' own counters, do not call
+ * each other) and what it renders (views.h). */
 struct remote_writers;
-typedef void (*remote_write_collect_fn)(struct daemon *d, struct jbuf *out);
-struct remote_writers *remote_write_start(struct daemon *d, struct event_base *base,
+typedef void (*remote_write_collect_fn)(const struct view_src *src, struct jbuf *out);
+struct remote_writers *remote_write_start(const struct view_src *src, struct event_base *base,
 					  const struct config *cfg, remote_write_collect_fn collect,
 					  char *err, size_t errlen);
 void remote_write_free(struct remote_writers *r);

@@ -23,13 +23,13 @@
 #define BACKOFF_MIN_NS 1000000000ULL /* first retry after a failed lookup */
 
 struct resolve_req {
-	struct daemon *d;
+	struct registry *reg;
 	struct evdns_getaddrinfo_request *er;
 	resolve_cb cb;      /* NULL once cancelled */
 	void *arg;
 	int family;
 	char host[CFG_HOST_MAX];
-	struct resolve_req *prev, *next; /* d->lookups: every request not yet called back */
+	struct resolve_req *prev, *next; /* reg->lookups: every request not yet called back */
 };
 
 static int af_of(int family)
@@ -68,7 +68,7 @@ static void req_unlink(struct resolve_req *q)
 	if (q->prev)
 		q->prev->next = q->next;
 	else
-		q->d->lookups = q->next;
+		q->reg->lookups = q->next;
 	if (q->next)
 		q->next->prev = q->prev;
 }
@@ -97,7 +97,7 @@ static void on_gai(int rc, struct evutil_addrinfo *res, void *arg)
 	free(q);
 }
 
-struct resolve_req *resolve_lookup(struct daemon *d, const char *host, int family, resolve_cb cb,
+struct resolve_req *resolve_lookup(struct registry *reg, const char *host, int family, resolve_cb cb,
 				   void *arg)
 {
 	struct resolve_req *q = calloc(1, sizeof(*q));
@@ -105,18 +105,18 @@ struct resolve_req *resolve_lookup(struct daemon *d, const char *host, int famil
 		cb(arg, -1, NULL, "out of memory");
 		return NULL;
 	}
-	q->d = d;
+	q->reg = reg;
 	q->cb = cb;
 	q->arg = arg;
 	q->family = family;
 	snprintf(q->host, sizeof(q->host), "%s", host);
-	q->next = d->lookups;
+	q->next = reg->lookups;
 	if (q->next)
 		q->next->prev = q;
-	d->lookups = q;
+	reg->lookups = q;
 	struct evutil_addrinfo hints = { .ai_family = af_of(family), .ai_socktype = SOCK_STREAM };
 	/* NULL: on_gai has run (and freed q) already. */
-	struct evdns_getaddrinfo_request *er = evdns_getaddrinfo(d->dns, host, NULL, &hints, on_gai, q);
+	struct evdns_getaddrinfo_request *er = evdns_getaddrinfo(reg->dns, host, NULL, &hints, on_gai, q);
 	if (!er)
 		return NULL;
 	q->er = er;
@@ -139,20 +139,20 @@ static struct target *rentry_target(struct wheel_entry *e)
 	return (struct target *)((char *)e - offsetof(struct target, rsched));
 }
 
-static void resolve_kick(struct daemon *d);
+static void resolve_kick(struct registry *reg);
 
-static void arm_lookup(struct daemon *d, struct target *t, uint64_t delay)
+static void arm_lookup(struct registry *reg, struct target *t, uint64_t delay)
 {
-	wheel_arm(d->rwheel, &t->rsched, engine_now() + delay);
-	resolve_kick(d);
+	wheel_arm(reg->rwheel, &t->rsched, engine_now() + delay);
+	resolve_kick(reg);
 }
 
 static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const char *err)
 {
 	struct target *t = arg;
-	struct daemon *d = t->owner;
+	struct registry *reg = t->owner;
 	t->dns = NULL;
-	uint64_t iv = d->cfg.d.resolve_interval_ns;
+	uint64_t iv = reg->cfg->d.resolve_interval_ns;
 	if (rc < 0) {
 		/* Keep the last good address; retry sooner than the interval. */
 		t->resolve_failures++;
@@ -164,13 +164,13 @@ static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const 
 			back = iv;
 		log_warnx("target %s: %s (%s; retry in %.0f s)", t->cfg.name, err,
 			  t->addr.family ? "keeping its last address" : "no address yet", (double)back / 1e9);
-		arm_lookup(d, t, back);
+		arm_lookup(reg, t, back);
 		return;
 	}
 	char why[256];
 	t->resolve_failures = 0;
 	t->resolved_at = engine_now();
-	if (addrpolicy_check(a, &d->cfg.d, why, sizeof(why)) < 0) {
+	if (addrpolicy_check(a, &reg->cfg->d, why, sizeof(why)) < 0) {
 		/* An answer the policy refuses: no address, state error. */
 		target_msg_set(&t->resolve_error, "%s", why);
 		target_msg_set(&t->error, "%s", why);
@@ -191,42 +191,42 @@ static void on_target_answer(void *arg, int rc, const struct pkt_addr *a, const 
 		target_msg_clear(t->resolve_error);
 		target_msg_clear(t->error);
 	}
-	arm_lookup(d, t, iv);
+	arm_lookup(reg, t, iv);
 }
 
-static void start_lookup(struct daemon *d, struct target *t)
+static void start_lookup(struct registry *reg, struct target *t)
 {
-	wheel_cancel(d->rwheel, &t->rsched);
+	wheel_cancel(reg->rwheel, &t->rsched);
 	if (t->dns)
 		return;
 	/* The callback may run before resolve_lookup returns. */
 	t->dns = (struct resolve_req *)1;
-	struct resolve_req *q = resolve_lookup(d, t->cfg.host, t->cfg.opts.family, on_target_answer, t);
+	struct resolve_req *q = resolve_lookup(reg, t->cfg.host, t->cfg.opts.family, on_target_answer, t);
 	if (t->dns)
 		t->dns = q;
 }
 
-int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t errlen)
+int resolve_target_begin(struct registry *reg, struct target *t, char *err, size_t errlen)
 {
 	struct pkt_addr a;
-	resolve_target_stop(d, t);
+	resolve_target_stop(reg, t);
 	t->resolve_failures = 0;
 	int lit = resolve_literal(t->cfg.host, t->cfg.opts.family, &a, &t->ifindex, err, errlen);
 	if (lit == 0) {
 		t->is_name = true;
 		/* A reload: the address kept meanwhile must pass the new policy. */
 		char why[256];
-		if (t->addr.family && addrpolicy_check(&t->addr, &d->cfg.d, why, sizeof(why)) < 0) {
+		if (t->addr.family && addrpolicy_check(&t->addr, &reg->cfg->d, why, sizeof(why)) < 0) {
 			memset(&t->addr, 0, sizeof(t->addr));
 			target_msg_set(&t->error, "%s", why);
 		}
 		if (!t->addr.family && !target_msg_has(t->error))
 			target_msg_set(&t->error, "resolving '%.200s'", t->cfg.host);
-		start_lookup(d, t);
+		start_lookup(reg, t);
 		return 0;
 	}
 	t->is_name = false;
-	if (lit > 0 && addrpolicy_check(&a, &d->cfg.d, err, errlen) == 0) {
+	if (lit > 0 && addrpolicy_check(&a, &reg->cfg->d, err, errlen) == 0) {
 		if (!pkt_addr_eq(&a, &t->addr))
 			memset(&t->src, 0, sizeof(t->src));
 		t->addr = a;
@@ -238,10 +238,10 @@ int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t e
 	return -1;
 }
 
-void resolve_target_stop(struct daemon *d, struct target *t)
+void resolve_target_stop(struct registry *reg, struct target *t)
 {
-	if (d->rwheel)
-		wheel_cancel(d->rwheel, &t->rsched);
+	if (reg->rwheel)
+		wheel_cancel(reg->rwheel, &t->rsched);
 	if (t->dns) {
 		resolve_cancel(t->dns);
 		t->dns = NULL;
@@ -253,9 +253,9 @@ static void on_lookup_due(void *arg, struct wheel_entry *e)
 	start_lookup(arg, rentry_target(e));
 }
 
-static void resolve_kick(struct daemon *d)
+static void resolve_kick(struct registry *reg)
 {
-	wheel_run(d->rwheel, d->resolve_ev, engine_now, SCHED_PASS_MAX, on_lookup_due, d);
+	wheel_run(reg->rwheel, reg->resolve_ev, engine_now, SCHED_PASS_MAX, on_lookup_due, reg);
 }
 
 static void on_resolve_timer(evutil_socket_t fd, short what, void *arg)
@@ -273,44 +273,44 @@ static void on_event_log(int severity, const char *msg)
 		log_info("%s", msg);
 }
 
-int resolve_init(struct daemon *d, char *err, size_t errlen)
+int resolve_init(struct registry *reg, char *err, size_t errlen)
 {
 	event_set_log_callback(on_event_log);
 	/* Reads /etc/resolv.conf and /etc/hosts now (ip netns exec bind-mounts
 	 * the namespace's own); a missing resolv.conf means 127.0.0.1, as for
 	 * the C library. */
-	d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	d->rwheel = malloc(sizeof(*d->rwheel));
-	d->resolve_ev = evtimer_new(d->base, on_resolve_timer, d);
-	if (!d->dns || !d->rwheel || !d->resolve_ev) {
+	reg->dns = evdns_base_new(reg->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	reg->rwheel = malloc(sizeof(*reg->rwheel));
+	reg->resolve_ev = evtimer_new(reg->base, on_resolve_timer, reg);
+	if (!reg->dns || !reg->rwheel || !reg->resolve_ev) {
 		snprintf(err, errlen, "resolver: out of memory");
 		return -1;
 	}
-	wheel_init(d->rwheel, engine_now());
+	wheel_init(reg->rwheel, engine_now());
 	return 0;
 }
 
-void resolve_free(struct daemon *d)
+void resolve_free(struct registry *reg)
 {
-	for (struct resolve_req *q = d->lookups; q; q = q->next)
+	for (struct resolve_req *q = reg->lookups; q; q = q->next)
 		q->cb = NULL;
-	if (d->resolve_ev)
-		evtimer_del(d->resolve_ev);
-	if (d->dns) {
+	if (reg->resolve_ev)
+		evtimer_del(reg->resolve_ev);
+	if (reg->dns) {
 		/* Fails what is pending; evdns calls on_gai back from the loop. */
-		evdns_base_free(d->dns, 1);
-		d->dns = NULL;
-		for (int i = 0; i < 100 && d->lookups; i++)
-			event_base_loop(d->base, EVLOOP_NONBLOCK);
+		evdns_base_free(reg->dns, 1);
+		reg->dns = NULL;
+		for (int i = 0; i < 100 && reg->lookups; i++)
+			event_base_loop(reg->base, EVLOOP_NONBLOCK);
 	}
-	while (d->lookups) { /* not called back (not expected): free anyway */
-		struct resolve_req *q = d->lookups;
-		d->lookups = q->next;
+	while (reg->lookups) { /* not called back (not expected): free anyway */
+		struct resolve_req *q = reg->lookups;
+		reg->lookups = q->next;
 		free(q);
 	}
-	if (d->resolve_ev)
-		event_free(d->resolve_ev);
-	d->resolve_ev = NULL;
-	free(d->rwheel);
-	d->rwheel = NULL;
+	if (reg->resolve_ev)
+		event_free(reg->resolve_ev);
+	reg->resolve_ev = NULL;
+	free(reg->rwheel);
+	reg->rwheel = NULL;
 }

@@ -10,16 +10,16 @@
 
 #include "packet.h"
 
-struct daemon;
+struct registry;
 struct target;
 struct resolve_req;
 
 /* rc 0 with the address, or -1 with err (valid during the call only). */
 typedef void (*resolve_cb)(void *arg, int rc, const struct pkt_addr *a, const char *err);
 
-int resolve_init(struct daemon *d, char *err, size_t errlen);
+int resolve_init(struct registry *reg, char *err, size_t errlen);
 /* Cancels every lookup (no callback runs) and frees the resolver. */
-void resolve_free(struct daemon *d);
+void resolve_free(struct registry *reg);
 
 /* host as an address (no lookup): 1 with *a (and *ifindex, the zone of
  * "fe80::1%eth0", else 0), 0 if host is a name, -1 if it is not a full
@@ -31,15 +31,15 @@ int resolve_literal(const char *host, int family, struct pkt_addr *a, unsigned *
  * before this returns (an address, an /etc/hosts name, out of memory), in
  * which case NULL is returned; otherwise later, from the loop, unless
  * resolve_cancel is called first. */
-struct resolve_req *resolve_lookup(struct daemon *d, const char *host, int family, resolve_cb cb,
+struct resolve_req *resolve_lookup(struct registry *reg, const char *host, int family, resolve_cb cb,
 				   void *arg);
 void resolve_cancel(struct resolve_req *q);
 
 /* A target's address: an address is set (and checked against the address
  * policy) now; a name gets a lookup now and every resolve_interval after.
  * -1 with err only for an address the policy or family refuses. */
-int resolve_target_begin(struct daemon *d, struct target *t, char *err, size_t errlen);
+int resolve_target_begin(struct registry *reg, struct target *t, char *err, size_t errlen);
 /* Stop looking t up (removed, or being destroyed). */
-void resolve_target_stop(struct daemon *d, struct target *t);
+void resolve_target_stop(struct registry *reg, struct target *t);
 
 #endif

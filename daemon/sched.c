@@ -35,7 +35,7 @@ static uint64_t jitter_ns(uint64_t interval)
 	return s % max;
 }
 
-int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_t errlen)
+int registry_target_prepare(struct registry *reg, struct target *t, char *err, size_t errlen)
 {
 	struct fsm_params fp;
 	config_fsm_params(&t->cfg.opts, &fp);
@@ -45,7 +45,7 @@ int registry_target_prepare(struct daemon *d, struct target *t, char *err, size_
 		t->prof->expect_mss = t->cfg.opts.expect_mss;
 		t->prof->flow_label = t->cfg.opts.flows > 1;
 	}
-	if (!t->prof || target_set_history(t, d->cfg.d.history) < 0 || pathwatch_prepare(t) < 0) {
+	if (!t->prof || target_set_history(t, reg->cfg->d.history) < 0 || pathwatch_prepare(t) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -58,7 +58,7 @@ void registry_target_destroy(struct target *t)
 		return;
 	if (t->owner) {
 		resolve_target_stop(t->owner, t);
-		pairs_forget(((struct daemon *)t->owner)->pairs, t);
+		pairs_forget(((struct registry *)t->owner)->pairs, t);
 	}
 	target_free_history(t);
 	target_clear_phases(&t->st);
@@ -73,9 +73,9 @@ void registry_target_destroy(struct target *t)
 	target_dealloc(t);
 }
 
-static void drop_zombie(struct daemon *d, struct target *t)
+static void drop_zombie(struct registry *reg, struct target *t)
 {
-	for (struct target **pp = &d->zombies; *pp; pp = &(*pp)->znext) {
+	for (struct target **pp = &reg->zombies; *pp; pp = &(*pp)->znext) {
 		if (*pp == t) {
 			*pp = t->znext;
 			break;
@@ -84,24 +84,24 @@ static void drop_zombie(struct daemon *d, struct target *t)
 	registry_target_destroy(t);
 }
 
-void sched_deliver(struct daemon *d, const char *name, const struct probe_report *r)
+void sched_deliver(struct registry *reg, const char *name, const struct probe_report *r)
 {
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].cb)
-			d->w[i].cb(d->w[i].arg, name, r);
+	for (size_t i = 0; i < reg->nw; i++)
+		if (reg->w[i].cb)
+			reg->w[i].cb(reg->w[i].arg, name, r);
 }
 
 /* Into the target's counters, history and status-page buckets. */
-static void record(struct daemon *d, struct target *t, const struct probe_report *r)
+static void record(struct registry *reg, struct target *t, const struct probe_report *r)
 {
-	const struct daemon_cfg *c = &d->cfg.d;
+	const struct daemon_cfg *c = &reg->cfg->d;
 	target_record(t, r, c->buckets, c->n_buckets);
-	pairs_record(d->pairs, t);
+	pairs_record(reg->pairs, t);
 	if (series_record(&t->series, r, c->status_bucket_ns, c->buckets, c->n_buckets) < 0)
 		log_warnx("target %s: out of memory for the status page's history", t->cfg.name);
 }
 
-static void record_error(struct daemon *d, struct target *t, uint64_t now)
+static void record_error(struct registry *reg, struct target *t, uint64_t now)
 {
 	struct probe_report r;
 	memset(&r, 0, sizeof(r));
@@ -111,8 +111,8 @@ static void record_error(struct daemon *d, struct target *t, uint64_t now)
 	r.result = RESULT_ERROR;
 	r.peer_wscale = -1;
 	r.t_start = now;
-	record(d, t, &r);
-	sched_deliver(d, t->cfg.name, &r);
+	record(reg, t, &r);
+	sched_deliver(reg, t->cfg.name, &r);
 }
 
 /* A probe or a trace of t is in flight: a removed t waits for it. */
@@ -123,24 +123,24 @@ static bool target_busy(const struct target *t)
 
 /* A removed t stays (a zombie) while it is busy or a reader has the
  * registry pinned (registry_targets_pin). */
-static bool zombie_held(const struct daemon *d, const struct target *t)
+static bool zombie_held(const struct registry *reg, const struct target *t)
 {
-	return target_busy(t) || d->pins;
+	return target_busy(t) || reg->pins;
 }
 
-void sched_zombie_reported(struct daemon *d, struct target *t)
+void sched_zombie_reported(struct registry *reg, struct target *t)
 {
-	if (!zombie_held(d, t))
-		drop_zombie(d, t);
+	if (!zombie_held(reg, t))
+		drop_zombie(reg, t);
 }
 
 static void on_target_report(void *arg, const struct probe_report *r)
 {
 	struct target *t = arg;
-	struct daemon *d = t->owner;
+	struct registry *reg = t->owner;
 	t->inflight--;
 	if (t->removed) {
-		sched_zombie_reported(d, t);
+		sched_zombie_reported(reg, t);
 		return;
 	}
 	/* The engine reports a probe it could not open (daemon probes always
@@ -163,8 +163,8 @@ static void on_target_report(void *arg, const struct probe_report *r)
 	}
 	struct find_fp fp_was = t->st.find.fp;
 	uint64_t fp_changes = t->st.fp_changes;
-	record(d, t, r);
-	pathwatch_probe_result(d, t, r);
+	record(reg, t, r);
+	pathwatch_probe_result(reg, t, r);
 	if (t->st.fp_changes != fp_changes) {
 		/* Another stack answers: a failover, a new load balancer. */
 		char was[FIND_FP_STRLEN], now_fp[FIND_FP_STRLEN];
@@ -189,13 +189,13 @@ static void on_target_report(void *arg, const struct probe_report *r)
 		memset(&t->src, 0, sizeof(t->src));
 		break;
 	}
-	sched_deliver(d, t->cfg.name, r);
+	sched_deliver(reg, t->cfg.name, r);
 }
 
-static void flows_unreserve(struct daemon *d, struct target *t)
+static void flows_unreserve(struct registry *reg, struct target *t)
 {
 	if (t->flows && t->flows->n)
-		engine_ports_release(d->eng, &t->flows->dst, t->flows->dport, t->flows->n,
+		engine_ports_release(reg->eng, &t->flows->dst, t->flows->dport, t->flows->n,
 				     t->flows->port);
 	if (t->flows)
 		t->flows->n = 0;
@@ -203,14 +203,14 @@ static void flows_unreserve(struct daemon *d, struct target *t)
 
 /* The target's flow ports toward its current address, reserved at the
  * first round and again when the address changes. */
-static int flows_ports(struct daemon *d, struct target *t, char *err, size_t errlen)
+static int flows_ports(struct registry *reg, struct target *t, char *err, size_t errlen)
 {
 	struct target_flows *tf = t->flows;
 	if (tf->n && tf->dport == t->cfg.opts.port && tf->dst.family == t->addr.family &&
 	    !memcmp(tf->dst.a, t->addr.a, t->addr.family == AF_INET6 ? 16 : 4))
 		return 0;
-	flows_unreserve(d, t);
-	if (engine_ports_reserve(d->eng, &t->addr, t->cfg.opts.port, t->cfg.opts.flows, tf->port,
+	flows_unreserve(reg, t);
+	if (engine_ports_reserve(reg->eng, &t->addr, t->cfg.opts.port, t->cfg.opts.flows, tf->port,
 				 err, errlen) < 0)
 		return -1;
 	tf->n = t->cfg.opts.flows;
@@ -222,13 +222,13 @@ static int flows_ports(struct daemon *d, struct target *t, char *err, size_t err
 /* Start t's probe of flow f (0..flows-1; with one flow, its probe). Over
  * flows, a flow whose trace holds its 4-tuple gets its probe once the
  * trace has reported (pathwatch). */
-static void start_flow(struct daemon *d, struct target *t, unsigned f, uint64_t now)
+static void start_flow(struct registry *reg, struct target *t, unsigned f, uint64_t now)
 {
 	char err[200];
 	struct engine_probe p = {
 		.dst = t->addr, .src = t->src, .dport = t->cfg.opts.port, .ifindex = t->ifindex,
 		.profile = t->prof,
-		.timeline = d->cfg.d.history > 0, .cb = on_target_report, .arg = t,
+		.timeline = reg->cfg->d.history > 0, .cb = on_target_report, .arg = t,
 	};
 	bool flows = t->cfg.opts.flows > 1;
 	if (flows) {
@@ -238,18 +238,18 @@ static void start_flow(struct daemon *d, struct target *t, unsigned f, uint64_t 
 			return;
 	}
 	t->inflight++;
-	if (engine_start(d->eng, &p, err, sizeof(err)) < 0) {
+	if (engine_start(reg->eng, &p, err, sizeof(err)) < 0) {
 		t->inflight--;
 		if (flows)
-			pathwatch_flow_end(d, t, f);
+			pathwatch_flow_end(reg, t, f);
 		target_msg_set(&t->error, "%s", err);
-		record_error(d, t, now);
+		record_error(reg, t, now);
 		return;
 	}
-	t->handoff = ++d->handoffs;
+	t->handoff = ++reg->handoffs;
 }
 
-static void launch(struct daemon *d, struct target *t, uint64_t now)
+static void launch(struct registry *reg, struct target *t, uint64_t now)
 {
 	char err[200];
 	/* No address (yet): the name's lookup runs apart (resolve.c); never
@@ -258,13 +258,13 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 		if (!target_msg_has(t->error))
 			target_msg_set(&t->error, "no address for '%.200s'", t->cfg.host);
 		log_debug("target %s: %s", t->cfg.name, target_msg(t->error));
-		record_error(d, t, now);
+		record_error(reg, t, now);
 		return;
 	}
 	if (!t->src.family &&
 	    engine_source_addr_scoped(&t->addr, t->ifindex, &t->src, err, sizeof(err)) < 0) {
 		target_msg_set(&t->error, "%s", err);
-		record_error(d, t, now);
+		record_error(reg, t, now);
 		return;
 	}
 	unsigned nf = t->cfg.opts.flows;
@@ -272,44 +272,44 @@ static void launch(struct daemon *d, struct target *t, uint64_t now)
 	 * keep a NULL pointer. */
 	if (!t->flows && (nf > 1 || t->cfg.opts.flow_metrics) && !(t->flows = target_flows_new(nf))) {
 		target_msg_set(&t->error, "out of memory");
-		record_error(d, t, now);
+		record_error(reg, t, now);
 		return;
 	}
-	if (nf > 1 && flows_ports(d, t, err, sizeof(err)) < 0) {
+	if (nf > 1 && flows_ports(reg, t, err, sizeof(err)) < 0) {
 		target_msg_set(&t->error, "%s", err);
-		record_error(d, t, now);
+		record_error(reg, t, now);
 		return;
 	}
 	target_msg_clear(t->error);
 	/* One probe per flow (on_target_report tells them apart by r->flow). */
 	target_round_start(t);
 	for (unsigned f = 0; f < nf; f++)
-		start_flow(d, t, f, now);
+		start_flow(reg, t, f, now);
 }
 
-void sched_flow_start(struct daemon *d, struct target *t, unsigned f)
+void sched_flow_start(struct registry *reg, struct target *t, unsigned f)
 {
-	start_flow(d, t, f, engine_now());
+	start_flow(reg, t, f, engine_now());
 }
 
 /* Whether t's last probe still waits in the engine's queue. The queue is
  * FIFO and a probe starts at once only when it is empty, so the probes not
  * yet started are always the last engine_queued() handed over. */
-static bool last_probe_queued(struct daemon *d, const struct target *t)
+static bool last_probe_queued(struct registry *reg, const struct target *t)
 {
-	return t->inflight && d->handoffs - t->handoff < engine_queued(d->eng);
+	return t->inflight && reg->handoffs - t->handoff < engine_queued(reg->eng);
 }
 
-static void skip_slot(struct daemon *d, struct target *t, uint64_t now)
+static void skip_slot(struct registry *reg, struct target *t, uint64_t now)
 {
-	d->skipped++;
+	reg->skipped++;
 	/* At most one line every 10 s: this happens at the probe rate. */
-	if (!d->skip_log_ns || now - d->skip_log_ns >= 10000000000ULL) {
+	if (!reg->skip_log_ns || now - reg->skip_log_ns >= 10000000000ULL) {
 		log_warnx("overloaded: %llu probe slots skipped so far (target %s and others); "
 			  "%llu probes wait on the caps (pps %u, max_inflight %u)",
-			  (unsigned long long)d->skipped, t->cfg.name,
-			  (unsigned long long)engine_queued(d->eng), d->cfg.d.pps, d->cfg.d.max_inflight);
-		d->skip_log_ns = now;
+			  (unsigned long long)reg->skipped, t->cfg.name,
+			  (unsigned long long)engine_queued(reg->eng), reg->cfg->d.pps, reg->cfg->d.max_inflight);
+		reg->skip_log_ns = now;
 	}
 }
 
@@ -318,22 +318,22 @@ static struct target *entry_target(struct wheel_entry *e)
 	return (struct target *)((char *)e - offsetof(struct target, sched));
 }
 
-static void arm_next(struct daemon *d, struct target *t)
+static void arm_next(struct registry *reg, struct target *t)
 {
 	t->due = t->next_base + jitter_ns(t->cfg.opts.interval_ns);
-	wheel_arm(d->sched, &t->sched, t->due);
+	wheel_arm(reg->sched, &t->sched, t->due);
 }
 
 static void on_due(void *arg, struct wheel_entry *e)
 {
-	struct daemon *d = arg;
+	struct registry *reg = arg;
 	struct target *t = entry_target(e);
 	uint64_t now = engine_now();
 	/* Late against the jittered time: the jitter is on purpose. */
 	uint64_t late = now > t->due ? now - t->due : 0;
-	d->late_total += late;
-	if (late > d->late_max)
-		d->late_max = late;
+	reg->late_total += late;
+	if (late > reg->late_max)
+		reg->late_max = late;
 	/* A paused target's slots pass without a probe and are not expected:
 	 * probes == expected (once nothing is in flight) is the schedule kept. */
 	if (!t->paused) {
@@ -342,10 +342,10 @@ static void on_due(void *arg, struct wheel_entry *e)
 		 * (it waits on the pps or in-flight cap). Skip the slot rather
 		 * than queue another, so the queue holds at most one probe per
 		 * target, and the shortfall shows as probes < expected. */
-		if (last_probe_queued(d, t))
-			skip_slot(d, t, now);
+		if (last_probe_queued(reg, t))
+			skip_slot(reg, t, now);
 		else
-			launch(d, t, now);
+			launch(reg, t, now);
 	}
 	uint64_t iv = t->cfg.opts.interval_ns;
 	t->next_base += iv;
@@ -353,54 +353,54 @@ static void on_due(void *arg, struct wheel_entry *e)
 	 * bursting through them. */
 	if (t->next_base + iv < now)
 		t->next_base += (now - t->next_base) / iv * iv;
-	arm_next(d, t);
+	arm_next(reg, t);
 }
 
-void sched_kick(struct daemon *d)
+void registry_kick(struct registry *reg)
 {
-	wheel_run(d->sched, d->sched_ev, engine_now, SCHED_PASS_MAX, on_due, d);
+	wheel_run(reg->sched, reg->sched_ev, engine_now, SCHED_PASS_MAX, on_due, reg);
 }
 
 static void on_sched(evutil_socket_t fd, short what, void *arg)
 {
-	sched_kick(arg);
+	registry_kick(arg);
 }
 
-void sched_add(struct daemon *d, struct target *t, uint64_t now)
+void sched_add(struct registry *reg, struct target *t, uint64_t now)
 {
 	uint64_t iv = t->cfg.opts.interval_ns;
-	t->owner = d;
+	t->owner = reg;
 	t->phase_ns = config_name_hash(t->cfg.name) % iv;
 	/* The first slot on this target's grid (phase + k*interval) from now. */
 	uint64_t base = now - now % iv + t->phase_ns;
 	if (base < now)
 		base += iv;
 	t->next_base = base;
-	arm_next(d, t);
-	pathwatch_add(d, t, now);
+	arm_next(reg, t);
+	pathwatch_add(reg, t, now);
 }
 
-void sched_remove(struct daemon *d, struct target *t)
+void sched_remove(struct registry *reg, struct target *t)
 {
-	wheel_cancel(d->sched, &t->sched);
-	pathwatch_remove(d, t);
-	resolve_target_stop(d, t);
-	flows_unreserve(d, t);
-	pairs_forget(d->pairs, t); /* its partners no longer see it */
-	if (zombie_held(d, t)) {
+	wheel_cancel(reg->sched, &t->sched);
+	pathwatch_remove(reg, t);
+	resolve_target_stop(reg, t);
+	flows_unreserve(reg, t);
+	pairs_forget(reg->pairs, t); /* its partners no longer see it */
+	if (zombie_held(reg, t)) {
 		/* Freed when its last probe reports (on_target_report) or
 		 * the last pin goes (sched_unpinned), whichever is later. */
 		t->removed = true;
-		t->znext = d->zombies;
-		d->zombies = t;
+		t->znext = reg->zombies;
+		reg->zombies = t;
 		return;
 	}
 	registry_target_destroy(t);
 }
 
-void sched_unpinned(struct daemon *d)
+void sched_unpinned(struct registry *reg)
 {
-	for (struct target **pp = &d->zombies; *pp;) {
+	for (struct target **pp = &reg->zombies; *pp;) {
 		struct target *t = *pp;
 		if (target_busy(t)) {
 			pp = &t->znext;
@@ -411,36 +411,36 @@ void sched_unpinned(struct daemon *d)
 	}
 }
 
-int sched_init(struct daemon *d)
+int sched_init(struct registry *reg)
 {
-	d->sched = malloc(sizeof(*d->sched));
-	if (!d->sched || !(d->pairs = pairs_new()))
+	reg->sched = malloc(sizeof(*reg->sched));
+	if (!reg->sched || !(reg->pairs = pairs_new()))
 		return -1;
-	wheel_init(d->sched, engine_now());
-	d->sched_ev = evtimer_new(d->base, on_sched, d);
-	return d->sched_ev && pathwatch_init(d) == 0 ? 0 : -1;
+	wheel_init(reg->sched, engine_now());
+	reg->sched_ev = evtimer_new(reg->base, on_sched, reg);
+	return reg->sched_ev && pathwatch_init(reg) == 0 ? 0 : -1;
 }
 
-void sched_free(struct daemon *d)
+void sched_free(struct registry *reg)
 {
-	if (d->sched_ev)
-		event_free(d->sched_ev);
-	pathwatch_free(d);
-	free(d->sched);
-	while (d->zombies) {
-		struct target *z = d->zombies;
-		d->zombies = z->znext;
+	if (reg->sched_ev)
+		event_free(reg->sched_ev);
+	pathwatch_free(reg);
+	free(reg->sched);
+	while (reg->zombies) {
+		struct target *z = reg->zombies;
+		reg->zombies = z->znext;
 		registry_target_destroy(z);
 	}
-	pairs_free(d->pairs); /* every target is gone */
-	d->pairs = NULL;
-	for (struct oneshot *o = d->oneshots; o;) {
+	pairs_free(reg->pairs); /* every target is gone */
+	reg->pairs = NULL;
+	for (struct oneshot *o = reg->oneshots; o;) {
 		struct oneshot *n = o->next;
 		resolve_cancel(o->dns);
 		free(o);
 		o = n;
 	}
-	free(d->w);
+	free(reg->w);
 }
 
 /* ---- one-shot probes and watchers ---- */
@@ -448,11 +448,11 @@ void sched_free(struct daemon *d)
 static void on_oneshot_report(void *arg, const struct probe_report *r)
 {
 	struct oneshot *o = arg;
-	struct daemon *d = o->d;
+	struct registry *reg = o->reg;
 	if (o->cb)
 		o->cb(o->arg, o->name, r);
-	sched_deliver(d, o->name, r);
-	for (struct oneshot **pp = &d->oneshots; *pp; pp = &(*pp)->next) {
+	sched_deliver(reg, o->name, r);
+	for (struct oneshot **pp = &reg->oneshots; *pp; pp = &(*pp)->next) {
 		if (*pp == o) {
 			*pp = o->next;
 			break;
@@ -461,10 +461,10 @@ static void on_oneshot_report(void *arg, const struct probe_report *r)
 	free(o);
 }
 
-int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hostport,
+int registry_target_cfg(struct registry *reg, struct target_cfg *tc, const char *hostport,
 			 char *const *kv, size_t nkv, char *err, size_t errlen)
 {
-	tc->opts = d->cfg.defaults;
+	tc->opts = reg->cfg->defaults;
 	if (config_parse_hostport(hostport, tc->host, sizeof(tc->host), &tc->opts.port, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < nkv; i++) {
@@ -485,7 +485,7 @@ int registry_target_cfg(struct daemon *d, struct target_cfg *tc, const char *hos
 
 static void oneshot_unlink_free(struct oneshot *o)
 {
-	for (struct oneshot **pp = &o->d->oneshots; *pp; pp = &(*pp)->next) {
+	for (struct oneshot **pp = &o->reg->oneshots; *pp; pp = &(*pp)->next) {
 		if (*pp == o) {
 			*pp = o->next;
 			break;
@@ -499,8 +499,8 @@ static void oneshot_unlink_free(struct oneshot *o)
 static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, unsigned ifindex, char *err,
 			  size_t errlen)
 {
-	struct daemon *d = o->d;
-	if (addrpolicy_check(a, &d->cfg.d, err, errlen) < 0)
+	struct registry *reg = o->reg;
+	if (addrpolicy_check(a, &reg->cfg->d, err, errlen) < 0)
 		return -1;
 	struct fsm_params fp;
 	config_fsm_params(&o->tc.opts, &fp);
@@ -515,10 +515,10 @@ static int oneshot_launch(struct oneshot *o, const struct pkt_addr *a, unsigned 
 		.dst = *a, .dport = o->tc.opts.port, .ifindex = ifindex, .profile = prof,
 		.timeline = true, .cb = on_oneshot_report, .arg = o,
 	};
-	int rc = engine_start(d->eng, &p, err, errlen);
+	int rc = engine_start(reg->eng, &p, err, errlen);
 	engine_profile_unref(prof); /* the engine holds its own reference */
 	if (rc == 0)
-		d->handoffs++;
+		reg->handoffs++;
 	return rc;
 }
 
@@ -541,12 +541,12 @@ static void on_oneshot_answer(void *arg, int rc, const struct pkt_addr *a, const
 	}
 }
 
-int registry_oneshot(struct daemon *d, const char *hostport, char *const *kv, size_t nkv,
+int registry_oneshot(struct registry *reg, const char *hostport, char *const *kv, size_t nkv,
 		   registry_result_cb cb, registry_error_cb ecb, void *arg, char *err, size_t errlen)
 {
 	struct target_cfg tc;
 	memset(&tc, 0, sizeof(tc));
-	if (registry_target_cfg(d, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
 	struct pkt_addr a;
 	unsigned ifindex;
@@ -558,14 +558,14 @@ int registry_oneshot(struct daemon *d, const char *hostport, char *const *kv, si
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	o->d = d;
+	o->reg = reg;
 	o->cb = cb;
 	o->ecb = ecb;
 	o->arg = arg;
 	o->tc = tc;
 	snprintf(o->name, sizeof(o->name), "%s", hostport);
-	o->next = d->oneshots;
-	d->oneshots = o;
+	o->next = reg->oneshots;
+	reg->oneshots = o;
 	if (lit > 0) {
 		if (oneshot_launch(o, &a, ifindex, err, errlen) < 0) {
 			oneshot_unlink_free(o);
@@ -576,44 +576,44 @@ int registry_oneshot(struct daemon *d, const char *hostport, char *const *kv, si
 	/* A name: answered from the loop (or at once from /etc/hosts), the
 	 * error, if any, through ecb. */
 	o->dns = (struct resolve_req *)1;
-	struct resolve_req *q = resolve_lookup(d, tc.host, tc.opts.family, on_oneshot_answer, o);
+	struct resolve_req *q = resolve_lookup(reg, tc.host, tc.opts.family, on_oneshot_answer, o);
 	if (o->dns)
 		o->dns = q;
 	return 0;
 }
 
-void registry_forget(struct daemon *d, void *arg)
+void registry_forget(struct registry *reg, void *arg)
 {
-	for (struct oneshot *o = d->oneshots; o; o = o->next)
+	for (struct oneshot *o = reg->oneshots; o; o = o->next)
 		if (o->arg == arg)
 			o->cb = NULL; /* one still resolving is freed when its answer comes */
-	registry_unwatch(d, arg);
+	registry_unwatch(reg, arg);
 }
 
-int registry_watch(struct daemon *d, registry_result_cb cb, void *arg)
+int registry_watch(struct registry *reg, registry_result_cb cb, void *arg)
 {
 	/* Reuse a slot freed by unwatch (never compacted during delivery). */
-	for (size_t i = 0; i < d->nw; i++) {
-		if (!d->w[i].cb) {
-			d->w[i] = (struct watcher){ cb, arg };
+	for (size_t i = 0; i < reg->nw; i++) {
+		if (!reg->w[i].cb) {
+			reg->w[i] = (struct watcher){ cb, arg };
 			return 0;
 		}
 	}
-	if (d->nw == d->w_cap) {
-		size_t cap = d->w_cap ? d->w_cap * 2 : 8;
-		struct watcher *w = realloc(d->w, cap * sizeof(*w));
+	if (reg->nw == reg->w_cap) {
+		size_t cap = reg->w_cap ? reg->w_cap * 2 : 8;
+		struct watcher *w = realloc(reg->w, cap * sizeof(*w));
 		if (!w)
 			return -1;
-		d->w = w;
-		d->w_cap = cap;
+		reg->w = w;
+		reg->w_cap = cap;
 	}
-	d->w[d->nw++] = (struct watcher){ cb, arg };
+	reg->w[reg->nw++] = (struct watcher){ cb, arg };
 	return 0;
 }
 
-void registry_unwatch(struct daemon *d, void *arg)
+void registry_unwatch(struct registry *reg, void *arg)
 {
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].arg == arg)
-			d->w[i].cb = NULL;
+	for (size_t i = 0; i < reg->nw; i++)
+		if (reg->w[i].arg == arg)
+			reg->w[i].cb = NULL;
 }

@@ -319,7 +319,7 @@ static void filter_input(struct jbuf *j, const char *name, const char *v, const 
 	h_fmt(j, "\" placeholder=\"%s\"></label> ", hint);
 }
 
-void statuspage_overview(struct daemon *d, const char *qs, struct jbuf *j)
+void statuspage_overview(struct registry *reg, const char *qs, struct jbuf *j)
 {
 	struct query q;
 	query_parse(&q, qs);
@@ -329,9 +329,9 @@ void statuspage_overview(struct daemon *d, const char *qs, struct jbuf *j)
 	unsigned page = query_uint(&q, "page", 1, 1000000);
 	per = per ? per : SP_PAGE_DEFAULT;
 	page = page ? page : 1;
-	const struct daemon_cfg *dc = &registry_config(d)->d;
+	const struct daemon_cfg *dc = &registry_config(reg)->d;
 	struct registry_status st;
-	registry_status(d, &st);
+	registry_status(reg, &st);
 
 	head(j, "tcpprobe status");
 	h_fmt(j, "<header><h1>tcpprobe</h1><p>version %s, up %" PRIu64 " s, %zu targets "
@@ -349,9 +349,9 @@ void statuspage_overview(struct daemon *d, const char *qs, struct jbuf *j)
 		 "<th>host:port</th><th>kind</th><th>state</th><th>last result</th>"
 		 "<th>last RTT</th><th>p50 RTT</th><th>loss</th><th>probes</th>"
 		 "<th>last hour (RTT, loss)</th></tr></thead>\n<tbody>\n");
-	size_t n = registry_target_count(d), matched = 0, from = (size_t)(page - 1) * per;
+	size_t n = registry_target_count(reg), matched = 0, from = (size_t)(page - 1) * per;
 	for (size_t i = 0; i < n; i++) {
-		const struct target *t = registry_target_at(d, i);
+		const struct target *t = registry_target_at(reg, i);
 		if (!t || t->removed || !row_matches(t, name, label, state, result))
 			continue;
 		if (matched >= from && matched < from + per)
@@ -742,11 +742,11 @@ static void toggle(struct jbuf *j, const struct target *t, bool linear, bool day
 	h_fmt(j, "?scale=%s&amp;window=%s&amp;n=%u#%s\">%s</a> ", scale, window, n, anchor, mine);
 }
 
-void statuspage_target(struct daemon *d, const struct target *t, const char *qs, struct jbuf *j)
+void statuspage_target(struct registry *reg, const struct target *t, const char *qs, struct jbuf *j)
 {
 	struct query q;
 	query_parse(&q, qs);
-	const struct daemon_cfg *dc = &registry_config(d)->d;
+	const struct daemon_cfg *dc = &registry_config(reg)->d;
 	bool linear = !strcmp(query_get(&q, "scale"), "linear");
 	bool day = !strcmp(query_get(&q, "window"), "1d");
 	unsigned n = query_uint(&q, "n", SP_LADDERS_DEFAULT, 1000);
@@ -795,7 +795,7 @@ void statuspage_target(struct daemon *d, const struct target *t, const char *qs,
 	h_fmt(j, "(buckets of %s)</p>\n<div id=\"graph\">",
 	      config_duration_str(dc->status_bucket_ns, bw, sizeof(bw)));
 	struct registry_status st;
-	registry_status(d, &st);
+	registry_status(reg, &st);
 	smoke_graph(j, t, st.now_ns, dc->status_bucket_ns, day);
 	h_raw(j, "</div>\n<h2>Phase histograms</h2>\n");
 	phase_histograms(j, t, dc);
@@ -888,21 +888,21 @@ static void send_text(struct evhttp_request *req, int code, const char *reason, 
 
 /* The target name from the rest of the path, percent-decoded; NULL when
  * it is not a valid name. */
-static struct target *path_target(struct daemon *d, const char *rest)
+static struct target *path_target(struct registry *reg, const char *rest)
 {
 	char *name = evhttp_uridecode(rest, 0, NULL);
-	struct target *t = name && config_name_valid(name) ? registry_target_find(d, name) : NULL;
+	struct target *t = name && config_name_valid(name) ? registry_target_find(reg, name) : NULL;
 	free(name);
 	return t && !t->removed ? t : NULL;
 }
 
-bool statuspage_serve(struct daemon *d, struct evhttp_request *req, const char *path)
+bool statuspage_serve(struct registry *reg, struct evhttp_request *req, const char *path)
 {
 	static const char tp[] = "/target/", ap[] = "/api/target/";
 	bool page = !strcmp(path, "/") || !strncmp(path, tp, sizeof(tp) - 1) ||
 		    !strcmp(path, "/api/targets") || !strncmp(path, ap, sizeof(ap) - 1) ||
 		    !strcmp(path, "/style.css");
-	if (!page || !registry_config(d)->d.status_page)
+	if (!page || !registry_config(reg)->d.status_page)
 		return false;
 	enum evhttp_cmd_type c = evhttp_request_get_command(req);
 	if (c != EVHTTP_REQ_GET && c != EVHTTP_REQ_HEAD) {
@@ -920,19 +920,19 @@ bool statuspage_serve(struct daemon *d, struct evhttp_request *req, const char *
 		h_raw(&j, style_css);
 		send_page(req, 200, "OK", "text/css; charset=utf-8", &j, mono_ns() - t0);
 	} else if (!strcmp(path, "/")) {
-		statuspage_overview(d, qs, &j);
+		statuspage_overview(reg, qs, &j);
 		send_page(req, 200, "OK", "text/html; charset=utf-8", &j, mono_ns() - t0);
 	} else if (!strcmp(path, "/api/targets")) {
 		jb_obj(&j);
 		jb_key(&j, "ok");
 		jb_bool(&j, true);
-		view_targets(&j, d);
+		view_targets(&j, reg);
 		jb_obj_end(&j);
 		jb_append(&j, "\n", 1);
 		send_page(req, 200, "OK", "application/json", &j, mono_ns() - t0);
 	} else {
 		bool api = !strncmp(path, ap, sizeof(ap) - 1);
-		struct target *t = path_target(d, path + (api ? sizeof(ap) : sizeof(tp)) - 1);
+		struct target *t = path_target(reg, path + (api ? sizeof(ap) : sizeof(tp)) - 1);
 		if (!t && api) {
 			jb_obj(&j);
 			jb_key(&j, "ok");
@@ -949,12 +949,12 @@ bool statuspage_serve(struct daemon *d, struct evhttp_request *req, const char *
 			jb_obj(&j);
 			jb_key(&j, "ok");
 			jb_bool(&j, true);
-			view_show(&j, d, t);
+			view_show(&j, reg, t);
 			jb_obj_end(&j);
 			jb_append(&j, "\n", 1);
 			send_page(req, 200, "OK", "application/json", &j, mono_ns() - t0);
 		} else {
-			statuspage_target(d, t, qs, &j);
+			statuspage_target(reg, t, qs, &j);
 			send_page(req, 200, "OK", "text/html; charset=utf-8", &j, mono_ns() - t0);
 		}
 	}

@@ -8,18 +8,18 @@
 
 #include <stdbool.h>
 
-struct daemon;
 struct evhttp_request;
+struct registry;
 
 /* Serve req if path is one of the page's (and status_page is on): true
  * when answered, false to let the caller answer 404. */
-bool statuspage_serve(struct daemon *d, struct evhttp_request *req, const char *path);
+bool statuspage_serve(struct registry *reg, struct evhttp_request *req, const char *path);
 
 /* Render into out (for tests and the benchmark): the overview with the
  * query string q ("" or NULL for none); a target's page. */
 struct jbuf;
 struct target;
-void statuspage_overview(struct daemon *d, const char *q, struct jbuf *out);
-void statuspage_target(struct daemon *d, const struct target *t, const char *q, struct jbuf *out);
+void statuspage_overview(struct registry *reg, const char *q, struct jbuf *out);
+void statuspage_target(struct registry *reg, const struct target *t, const char *q, struct jbuf *out);
 
 #endif

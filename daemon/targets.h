@@ -144,10 +144,10 @@ struct target {
 	unsigned ifindex;                 /* a link-local addr's zone ("%eth0"), else 0 */
 	char *error;                      /* why it cannot be probed (target_msg: none = fine) */
 	uint8_t logged_errno;             /* the last send error logged for it */
-	void *owner;                      /* the daemon */
+	void *owner;                      /* the registry (struct registry) */
 	bool paused;
 	bool removed;                     /* removed while a probe was in flight */
-	struct target *znext;             /* the daemon's list of removed targets */
+	struct target *znext;             /* the registry's list of removed targets */
 	/* Names (resolve.c): the address above is the last good answer. */
 	bool is_name;                     /* host is a name, not an address */
 	struct resolve_req *dns;          /* lookup in flight */

@@ -33,9 +33,9 @@ struct status_vals {
 
 struct view_ctx {
 	/* What a row's off is into: struct status_vals, or in status one
-	 * discovery_source_status (source di of d) or remote_write_status. */
+	 * discovery_source_status (source di of disc) or remote_write_status. */
 	const void *row;
-	struct daemon *d;
+	struct discovery *disc;
 	size_t di;
 	const struct target *t;
 	const struct daemon_cfg *dc;
@@ -202,7 +202,7 @@ static void put_ds_file_errors(struct jbuf *j, const struct view_field *f,
 	const char *e;
 	jb_key(j, f->key);
 	jb_arr(j);
-	while ((e = discovery_file_error(x->d, x->di, &k, b, sizeof(b))))
+	while ((e = discovery_file_error(x->disc, x->di, &k, b, sizeof(b))))
 		jb_str(j, e);
 	jb_arr_end(j);
 }
@@ -389,12 +389,12 @@ static void put_fields(struct jbuf *j, const struct view_field *fs, size_t n,
 
 /* ---- the views ---------------------------------------------------------------- */
 
-void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
+void view_status(struct jbuf *j, const struct view_src *src, unsigned clients)
 {
 	struct registry_status s;
 	struct discovery_totals dt;
-	registry_status(d, &s);
-	discovery_totals(d, &dt);
+	registry_status(src->reg, &s);
+	discovery_totals(src->disc, &dt);
 	const struct status_vals sv = {
 		.version = s.version,
 		.config = s.config_path,
@@ -435,20 +435,20 @@ void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 		.discovery_conflicts = dt.conflicts,
 		.discovery_apply_us = dt.apply_us,
 	};
-	struct view_ctx x = { .row = &sv, .d = d };
+	struct view_ctx x = { .row = &sv, .disc = src->disc };
 	put_fields(j, view_status_fields, view_status_nfields, &x);
 	jb_key(j, "discovery");
 	jb_arr(j);
 	for (x.di = 0; x.di < dt.sources; x.di++) {
 		struct discovery_source_status ds;
-		discovery_source_status(d, x.di, &ds);
+		discovery_source_status(src->disc, x.di, &ds);
 		x.row = &ds;
 		jb_obj(j);
 		put_fields(j, view_discovery_fields, view_discovery_nfields, &x);
 		jb_obj_end(j);
 	}
 	jb_arr_end(j);
-	const struct remote_writers *rw = registry_remote_writers(d);
+	const struct remote_writers *rw = src->rw;
 	jb_key(j, "remote_write");
 	jb_arr(j);
 	for (size_t i = 0; i < remote_write_count(rw); i++) {
@@ -462,14 +462,14 @@ void view_status(struct jbuf *j, struct daemon *d, unsigned clients)
 	jb_arr_end(j);
 }
 
-void view_targets(struct jbuf *j, struct daemon *d)
+void view_targets(struct jbuf *j, struct registry *reg)
 {
-	struct view_ctx x = { .dc = &registry_config(d)->d };
+	struct view_ctx x = { .dc = &registry_config(reg)->d };
 	jb_key(j, "targets");
 	jb_arr(j);
-	size_t n = registry_target_count(d);
+	size_t n = registry_target_count(reg);
 	for (size_t i = 0; i < n; i++) {
-		x.t = registry_target_at(d, i);
+		x.t = registry_target_at(reg, i);
 		jb_obj(j);
 		put_fields(j, view_target_fields, view_target_nfields, &x);
 		jb_obj_end(j);
@@ -964,9 +964,9 @@ const struct view_field view_show_fields[] = {
 };
 const size_t view_show_nfields = sizeof(view_show_fields) / sizeof(view_show_fields[0]);
 
-void view_show(struct jbuf *j, struct daemon *d, const struct target *t)
+void view_show(struct jbuf *j, struct registry *reg, const struct target *t)
 {
-	const struct view_ctx x = { .t = t, .dc = &registry_config(d)->d };
+	const struct view_ctx x = { .t = t, .dc = &registry_config(reg)->d };
 	jb_key(j, "target");
 	jb_obj(j);
 	put_fields(j, view_show_fields, view_show_nfields, &x);

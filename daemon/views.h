@@ -74,12 +74,24 @@ extern const size_t view_discovery_nfields;
 extern const struct view_field view_remote_write_fields[];
 extern const size_t view_remote_write_nfields;
 
+/* What the views read, handed by the lifecycle (daemon.c) to the control
+ * socket and the metrics: the registry, and the status of the discovery
+ * sources and remote writers. The lifecycle fills it as it starts each
+ * (NULL: not (yet) started; no sources / no writers). */
+struct discovery;
+struct remote_writers;
+struct view_src {
+	struct registry *reg;
+	struct discovery *disc;
+	struct remote_writers *rw;
+};
+
 /* status: the daemon's counters; clients: control connections open. */
-void view_status(struct jbuf *j, struct daemon *d, unsigned clients);
+void view_status(struct jbuf *j, const struct view_src *src, unsigned clients);
 /* targets: "targets": [ one row per target ]. */
-void view_targets(struct jbuf *j, struct daemon *d);
+void view_targets(struct jbuf *j, struct registry *reg);
 /* show: "target": { everything about t, its last results included }. */
-void view_show(struct jbuf *j, struct daemon *d, const struct target *t);
+void view_show(struct jbuf *j, struct registry *reg, const struct target *t);
 /* history: "target", "labels" and t's last n "results". */
 void view_history(struct jbuf *j, const struct target *t, unsigned n);
 /* A result event (one-shot probe, watch): "event": "result", "result": the

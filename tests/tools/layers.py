@@ -6,7 +6,9 @@ when X.c includes Y's header. Checks, each printed as PASS/FAIL:
   layers-no-cycle        no cycle among daemon/ modules
   layers-allowed-edges   every edge is in tests/layers.allowed, and every
                          listed edge is real (the list, and the README
-                         picture drawn from it, stay true)
+                         picture drawn from it, stay true); a module's
+                         private header (X_priv.h) is included by its own
+                         files alone
   layers-probes-pure     probes/ objects use no daemon/ symbol
   layers-readme-picture  README "How it works" names every daemon/ and
                          probes/ source file
@@ -159,6 +161,13 @@ def main():
              for (x, y) in sorted(set(edges) - allowed)]
     probs += [f"{x} -> {y} listed in tests/layers.allowed but not used: remove it"
               for (x, y) in sorted(allowed - set(edges))]
+    # A module's state stays its own: its private header in no other file.
+    for c in sorted(glob.glob(os.path.join(ROOT, "daemon", "*.c"))):
+        m = module(os.path.basename(c)[:-2])
+        for h in re.findall(r'^#include "([^"]+_priv\.h)"', open(c).read(), re.M):
+            y = HEADER_MODULE.get(h, module(h[:-len("_priv.h")]))
+            if y != m:
+                probs.append(f"{os.path.basename(c)} includes {h}, the {y} module's private header")
     result("layers-allowed-edges", probs)
 
     daemon_syms = set()

@@ -42,7 +42,9 @@ char *__wrap_strdup(const char *s) { return alloc_fail() ? NULL : __real_strdup(
 
 static char tmpdir[] = "/tmp/test_oom.XXXXXX";
 static char conf[300];
-static struct daemon dd;
+static struct event_base *base;
+static struct config cfg;       /* the running config, as the lifecycle keeps it */
+static struct registry *reg;
 /* 63 targets: the 64th (ctl add) makes the name index grow. */
 #define N 63
 
@@ -63,7 +65,7 @@ static void write_conf(int first, int n)
 static const char *registry_defect(int first, int n, const char *extra)
 {
 	static char why[200];
-	struct daemon *d = &dd;
+	struct registry *d = reg;
 	size_t want = (size_t)n + (extra ? 1 : 0);
 	if (d->nt != want) {
 		snprintf(why, sizeof(why), "%zu targets, expected %zu", d->nt, want);
@@ -107,12 +109,31 @@ static int setup(void)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/tcpprobe.conf", tmpdir);
 	write_conf(0, N);
-	dd.base = event_base_new();
-	if (!dd.base || sched_init(&dd) < 0 || resolve_init(&dd, err, sizeof(err)) < 0 || config_load(conf, &dd.cfg, err, sizeof(err)) < 0 ||
-	    registry_apply_targets(&dd, &dd.cfg, true) < 0) {
+	base = event_base_new();
+	if (!base || config_load(conf, &cfg, err, sizeof(err)) < 0 ||
+	    !(reg = registry_new(base, &cfg, NULL, err, sizeof(err))) ||
+	    registry_apply(reg, &cfg, true) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		return -1;
 	}
+	return 0;
+}
+
+/* A reload as the lifecycle (daemon.c) does it: the new config in the
+ * running one's place, applied, or the old one back. */
+static int reload(char *err, size_t errlen)
+{
+	struct config nc;
+	if (config_load(conf, &nc, err, errlen) < 0)
+		return -1;
+	struct config old = cfg;
+	cfg = nc;
+	if (registry_apply(reg, &cfg, false) < 0) {
+		config_free(&cfg);
+		cfg = old;
+		return -1;
+	}
+	config_free(&old);
 	return 0;
 }
 
@@ -130,7 +151,7 @@ static void test_add_under_oom(void)
 		char err[256] = "";
 		countdown = k;
 		injected = false;
-		int rc = registry_target_add(&dd, "added", "198.51.100.200:80", NULL, 0, err, sizeof(err));
+		int rc = registry_target_add(reg, "added", "198.51.100.200:80", NULL, 0, err, sizeof(err));
 		countdown = 0;
 		runs++;
 		failed += rc < 0;
@@ -142,7 +163,7 @@ static void test_add_under_oom(void)
 			CHECK(!why);
 		}
 		if (rc == 0)
-			CHECK_EQ(registry_target_remove(&dd, "added", err, sizeof(err)), 0);
+			CHECK_EQ(registry_target_remove(reg, "added", err, sizeof(err)), 0);
 		if (!injected)
 			break;
 	}
@@ -158,15 +179,15 @@ static void test_remove_under_oom(void)
 		char err[256] = "";
 		countdown = k;
 		injected = false;
-		int rc = registry_target_remove(&dd, "t7", err, sizeof(err));
+		int rc = registry_target_remove(reg, "t7", err, sizeof(err));
 		countdown = 0;
 		runs++;
 		CHECK_EQ(rc, 0); /* removing allocates nothing, so it cannot fail */
-		CHECK(!registry_target_find(&dd, "t7"));
-		CHECK_EQ(dd.nt, N - 1);
-		for (size_t i = 0; i < dd.nt; i++)
-			CHECK(registry_target_find(&dd, dd.t[i]->cfg.name) == dd.t[i]);
-		CHECK_EQ(registry_target_add(&dd, "t7", "198.51.100.8:1007", NULL, 0, err, sizeof(err)), 0);
+		CHECK(!registry_target_find(reg, "t7"));
+		CHECK_EQ(reg->nt, N - 1);
+		for (size_t i = 0; i < reg->nt; i++)
+			CHECK(registry_target_find(reg, reg->t[i]->cfg.name) == reg->t[i]);
+		CHECK_EQ(registry_target_add(reg, "t7", "198.51.100.8:1007", NULL, 0, err, sizeof(err)), 0);
 		CHECK(!registry_defect(0, N, NULL));
 		if (!injected)
 			break;
@@ -181,13 +202,13 @@ static void test_reload_under_oom(void)
 	char err[512];
 	/* Back to t0..t62 as in the file (t7 was re-added by hand above). */
 	write_conf(0, N);
-	CHECK_EQ(daemon_reload(&dd, err, sizeof(err)), 0);
+	CHECK_EQ(reload(err, sizeof(err)), 0);
 	EACH_FAILURE(k) {
 		/* t20..t82: some kept, some new, some gone. */
 		write_conf(20, N);
 		countdown = k;
 		injected = false;
-		int rc = daemon_reload(&dd, err, sizeof(err));
+		int rc = reload(err, sizeof(err));
 		countdown = 0;
 		runs++;
 		failed += rc < 0;
@@ -200,7 +221,7 @@ static void test_reload_under_oom(void)
 		}
 		if (rc == 0) {
 			write_conf(0, N);
-			CHECK_EQ(daemon_reload(&dd, err, sizeof(err)), 0);
+			CHECK_EQ(reload(err, sizeof(err)), 0);
 			CHECK(!registry_defect(0, N, NULL));
 		}
 		if (!injected)
@@ -221,14 +242,9 @@ int main(void)
 	RUN(test_add_under_oom);
 	RUN(test_remove_under_oom);
 	RUN(test_reload_under_oom);
-	for (size_t i = 0; i < dd.nt; i++)
-		registry_target_destroy(dd.t[i]);
-	free(dd.t);
-	free(dd.idx);
-	sched_free(&dd);
-	resolve_free(&dd);
-	config_free(&dd.cfg);
-	event_base_free(dd.base);
+	registry_free(reg);
+	config_free(&cfg);
+	event_base_free(base);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
