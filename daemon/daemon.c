@@ -109,11 +109,8 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
 		nc.d.rst_guard = d->guard_override;
 	/* Settings used once at start (the key table says which) keep their
 	 * running values: say so rather than half-apply them. */
-	const struct daemon_cfg *o = &d->cfg.d, *n = &nc.d;
-	bool buckets_changed = o->n_buckets != n->n_buckets ||
-			       memcmp(o->buckets, n->buckets, sizeof(o->buckets));
 	char kept[512];
-	if (config_daemon_keep_restart(&nc.d, o, kept, sizeof(kept)))
+	if (config_daemon_keep_restart(&nc.d, &d->cfg.d, kept, sizeof(kept)))
 		log_warnx("reload: [daemon] %s: changes take effect only at restart", kept);
 	/* The writers run on their copy of the sections they started with. */
 	bool rw_changed = d->cfg.nrw != nc.nrw;
@@ -136,9 +133,6 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
 	/* The old sources point into the old config: re-create them now. */
 	if (discovery_start(d->src.disc, &d->cfg) < 0)
 		log_warnx("reload: out of memory starting discovery");
-	if (buckets_changed)
-		for (size_t i = 0; i < registry_target_count(reg); i++)
-			target_clear_phases(&registry_target_at(reg, i)->st);
 	log_set_level(d->cfg.d.log_level);
 	config_free(&old);
 	registry_count_reload(reg, true);

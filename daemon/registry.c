@@ -300,6 +300,18 @@ int registry_target_pause(struct registry *reg, const char *name, bool pause, ch
 	return 0;
 }
 
+/* The phase histograms of every target start over when the bounds they
+ * count with change (their counts would land in the wrong buckets). */
+static void set_buckets(struct registry *reg, const struct daemon_cfg *dc)
+{
+	if (reg->n_buckets == dc->n_buckets && !memcmp(reg->buckets, dc->buckets, sizeof(reg->buckets)))
+		return;
+	for (size_t i = 0; i < reg->nt; i++)
+		target_clear_phases(&reg->t[i]->st);
+	reg->n_buckets = dc->n_buckets;
+	memcpy(reg->buckets, dc->buckets, sizeof(reg->buckets));
+}
+
 int registry_apply(struct registry *reg, const struct config *cfg, bool initial)
 {
 	struct target **old = reg->t;
@@ -376,6 +388,7 @@ int registry_apply(struct registry *reg, const struct config *cfg, bool initial)
 	}
 	for (size_t i = 0; i < nkeep; i++)
 		keep[i]->removed = false;
+	set_buckets(reg, &cfg->d);
 	/* Schedule the new targets only now: preparing 10,000 of them takes a
 	 * while, and a slot that passed meanwhile would start late. */
 	uint64_t now = engine_now();
@@ -418,6 +431,7 @@ struct registry *registry_new(struct event_base *base, const struct config *cfg,
 	reg->cfg = cfg;
 	reg->eng = eng;
 	reg->start_ns = engine_now();
+	set_buckets(reg, &cfg->d); /* no targets yet: only the bounds */
 	if (sched_init(reg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		registry_free(reg);

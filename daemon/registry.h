@@ -54,7 +54,8 @@ struct registry *registry_new(struct event_base *base, const struct config *cfg,
 void registry_free(struct registry *reg);
 /* Replace the target set with cfg's (initial: the first load) and run
  * under cfg from now on. Targets whose name and settings are unchanged
- * keep their object: history, counters and schedule. 0, or -1 (out of
+ * keep their object: history, counters and schedule (their phase
+ * histograms start over if cfg's bucket bounds differ). 0, or -1 (out of
  * memory) with the running set (and config) unchanged. */
 int registry_apply(struct registry *reg, const struct config *cfg, bool initial);
 /* Start the probes that are due now, then wait for the next. */

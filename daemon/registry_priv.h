@@ -65,6 +65,10 @@ struct registry {
 	uint64_t last_tx, last_tx_ns;    /* registry_tick */
 	double pps_out;
 	uint64_t shard_skipped;          /* config targets left to other shards */
+	/* The bucket bounds the targets' phase histograms count with: a
+	 * reload that changes them starts those histograms over. */
+	unsigned n_buckets;
+	double buckets[CFG_BUCKETS_MAX];
 };
 
 /* sched.c */
