@@ -16,8 +16,9 @@
  * options with the syntax), its text (the template's; without one, the
  * key's doc or its first option's help, and its range) and "Default D."
  * when the key has a default. A text for a key that is not in the table,
- * or a key without a syntax or a text, is an error: exit 1 naming the
- * template's line.
+ * a line "Default ..." in the text of a key the table has a default of
+ * (it would go stale), or a key without a syntax or a text, is an error:
+ * exit 1 naming the template's line.
  *
  * usage: mangen TEMPLATE >PAGE
  */
@@ -182,8 +183,13 @@ static void put_region(FILE *f, const struct region *r, char **lines)
 				     ki.name);
 		}
 		if (r->has[k]) {
-			for (size_t l = r->from[k]; l < r->to[k]; l++)
+			for (size_t l = r->from[k]; l < r->to[k]; l++) {
+				/* The table's default follows; one in the text could go stale. */
+				if (def && takes_arg && !strncmp(lines[l], "Default", 7))
+					fail((int)l + 1, "'%s': the default comes from the table",
+					     lines[l]);
 				fprintf(f, "%s\n", lines[l]);
+			}
 		} else if (ki.doc || has_options(&ki)) {
 			put_text(f, ki.doc && !r->options ? ki.doc : ki.opts[0].help, true);
 			fputs(ki.doc && !r->options ? "\n" : ".\n", f);
