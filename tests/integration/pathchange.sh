@@ -64,7 +64,7 @@ EOF
 
 show() { ctl --json show "$1"; }
 # field NAME EXPR: EXPR on the target's show object (t)
-field() { show "$1" | "$DL_PY" -c 'import json,sys; t=json.loads(sys.stdin.readline())["target"]; print(eval(sys.argv[1]))' "$2"; }
+field() { show "$1" | jpy "(lambda t: $2)(d[\"target\"])"; }
 path_of() { field "$1" '" ".join(h or "*" for h in (t["path"] or []))'; }
 prev_of() { field "$1" '" ".join(h or "*" for h in (t["previous_path"] or []))'; }
 changes() { field "$1" 't["path_changes"]'; }
