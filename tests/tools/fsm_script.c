@@ -1,6 +1,7 @@
 /*
  * fsm_script: runs the state-machine scripts (tests/fsm, .pkt) against the pure
- * fsm (probes/fsm.c) with a fake clock, in the spirit of packetdrill.
+ * fsm (probes/fsm.c), or with "kind trace" the pure path tracer
+ * (probes/trace.c), with a fake clock, in the spirit of packetdrill.
  *
  *   fsm_script [-v] [-c] FILE...
  *     -v  print each script's timeline (lines starting with '#')
@@ -66,6 +67,21 @@
  *       timeline entry I (from 0): DIR out|in|timer|icmp|user; WHAT flags,
  *       the ICMP type, open|close|abort, or '-' for a timer; SEQ/ACK as
  *       stored (relative), or '*'.
+ * kind trace scripts drive the path tracer (probes/trace.c) instead, with no
+ * budget cap. Header: retries and rto (one SYN's wait) as above, max_hops N
+ * [30], trace_window N [8: TTLs in flight], linger DUR [rto], family, iss,
+ * window, syn_opts, ts_offset. Events: start, abort, spurious-timer, and
+ *   < icmp KIND from ADDR ttl N [try K]   an ICMP error from ADDR quoting
+ *                     our SYN of TTL N (try K, default 0)
+ *   < FLAGS from ADDR ttl N [try K]       the target's segment (S., R.)
+ *                     acknowledging that SYN
+ *   > S ttl N [try K]     our SYN of TTL N, try K
+ *   > R. ttl N [try K]    our RST of the SYN/ACK that acknowledged it
+ * Assertions: result NAME, hops N, hop I silent|router|unreachable|target
+ * [ADDR] [tries K] [rtt DUR], done, alive, timer T|none. After every step:
+ * SYNs carry a TTL, our window and options and a TSval from the clock, RSTs
+ * none; one TIMER action at most, mirrored by the deadline; one RESULT; DONE
+ * last and nothing after it; nothing on a timer that was not due.
  * Every segment the fsm sends must be matched, in order, by a '>' line
  * before the next other line (and by the end of the script). The runner
  * also checks the fsm's invariants after every step: ACT_STATE on each
@@ -74,6 +90,7 @@
  * ACT_DONE at most, nothing after ACT_DONE, outbound timeline entries match
  * the segments sent, TSval follows the clock.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -84,6 +101,7 @@
 #include <sys/socket.h>
 
 #include "fsm.h"
+#include "trace.h"
 
 #define NS         UINT64_C(1000000000)
 #define CLOCK_BASE (UINT64_C(1700000000) * NS)
@@ -92,6 +110,7 @@
 
 struct sent {
 	struct fsm_segment seg;
+	uint8_t ttl; /* kind trace: the SYN's TTL (0: an RST) */
 	uint64_t t;
 	int line;
 	bool timer; /* sent when a timer fired before that line */
@@ -123,6 +142,10 @@ struct run {
 	bool retracted; /* the ok was taken back (ACT_RESULT reset) */
 	bool firing; /* inside advance() */
 	unsigned entered;
+	bool trace;          /* kind trace: the tracer (tr) runs, not the fsm (c) */
+	bool linger_set;
+	struct trace_params tp;
+	struct trace tr;
 };
 
 static bool verbose;
@@ -534,23 +557,64 @@ static int step(struct run *r, const struct fsm_event *ev, uint64_t t)
 	return 0;
 }
 
+static int tr_step(struct run *r, enum trace_ev_type type, const struct pkt_info *pkt,
+		   uint64_t t);
+
+/* The armed timer of the machine the script drives. */
+static uint64_t deadline(const struct run *r) { return r->trace ? r->tr.deadline : r->c.deadline; }
+
 /* Fire every timer due by script time t, at its deadline. */
 static int advance(struct run *r, uint64_t t)
 {
-	for (int guard = 0; r->c.deadline && r->c.deadline - CLOCK_BASE <= t; guard++) {
+	for (int guard = 0; deadline(r) && deadline(r) - CLOCK_BASE <= t; guard++) {
 		struct fsm_event ev = { .type = EV_TIMER };
-
+		uint64_t at = deadline(r) - CLOCK_BASE;
 		int rc;
 
 		if (guard > 1000)
 			return fail(r, "timer loop");
 		r->firing = true;
-		rc = step(r, &ev, r->c.deadline - CLOCK_BASE);
+		rc = r->trace ? tr_step(r, TRACE_EV_TIMER, NULL, at) : step(r, &ev, at);
 		r->firing = false;
 		if (rc < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* kind trace: "> S ttl 3 try 0", "> R. ttl 4 try 0" (the RST of the SYN/ACK
+ * that answered the SYN of TTL 4). */
+static void tr_fmt(const struct run *r, const struct sent *s, char *buf, size_t len)
+{
+	char f[16];
+	uint32_t d = s->seg.seq - (s->ttl ? 0 : 1) - r->tr.iss;
+
+	snprintf(buf, len, "> %s ttl %u try %u%s", flags_str(s->seg.flags, f), d >> 24,
+		 d >> 16 & 0xff, s->ttl || !(d & 0xffff) ? "" : " (not one of our SYNs)");
+}
+
+static void fmt_sent(const struct run *r, const struct sent *s, char *buf, size_t len)
+{
+	if (r->trace)
+		tr_fmt(r, s, buf, len);
+	else
+		fmt_seg(r, &s->seg, buf, len);
+}
+
+/* "timer T" (script seconds) or "timer none": the armed deadline. */
+static int timer_is(struct run *r, const char *s)
+{
+	uint64_t v, d = deadline(r);
+	char t1[32];
+
+	if (strcmp(s, "none") == 0)
+		v = 0;
+	else if (parse_secs(s, &v) == 0)
+		v += CLOCK_BASE;
+	else
+		return fail(r, "bad timer '%s'", s);
+	fmt_time(d ? d - CLOCK_BASE : 0, t1, sizeof(t1));
+	return d == v ? 0 : fail(r, "timer is %s", d ? t1 : "none");
 }
 
 static int no_pending(struct run *r)
@@ -559,7 +623,7 @@ static int no_pending(struct run *r)
 
 	if (r->qn == 0)
 		return 0;
-	fmt_seg(r, &r->q[0].seg, b, sizeof(b));
+	fmt_sent(r, &r->q[0], b, sizeof(b));
 	fmt_time(r->q[0].t, t, sizeof(t));
 	return fail(r, "unexpected outbound segment at %s (%s line %d): %s", t,
 		    r->q[0].timer ? "timer, before" : "sent by", r->q[0].line, b);
@@ -619,6 +683,13 @@ static int header(struct run *r, char **tok, int n)
 		r->p.hold_ns = v;
 	} else if (strcmp(k, "synack_wait") == 0 && parse_dur(tok[1], &v) == 0) {
 		r->p.synack_wait_ns = v;
+	} else if (strcmp(k, "max_hops") == 0 && parse_u64(tok[1], TRACE_HOPS_MAX, &v) == 0 && v) {
+		r->tp.max_hops = (uint8_t)v;
+	} else if (strcmp(k, "trace_window") == 0 && parse_u64(tok[1], UINT8_MAX, &v) == 0 && v) {
+		r->tp.window = (uint8_t)v;
+	} else if (strcmp(k, "linger") == 0 && parse_dur(tok[1], &v) == 0) {
+		r->tp.linger_ns = v;
+		r->linger_set = true;
 	} else {
 		return fail(r, "bad header line '%s %s'", k, tok[1]);
 	}
@@ -628,7 +699,8 @@ static int header(struct run *r, char **tok, int n)
 static bool is_header(const char *k)
 {
 	static const char *const keys[] = { "kind", "retries", "rto", "time_wait", "fin_wait_2",
-		"hold", "syn_opts", "window", "iss", "peer_isn", "ts_offset", "family", "synack_wait" };
+		"hold", "syn_opts", "window", "iss", "peer_isn", "ts_offset", "family", "synack_wait",
+		"max_hops", "trace_window", "linger" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)
@@ -741,6 +813,31 @@ static int inbound(struct run *r, char **tok, int n, char *opt, uint64_t t)
 	return step(r, &ev, t);
 }
 
+/* The next segment sent by script time t (timers due by then fired), for the
+ * '>' line text. */
+static int pop_sent(struct run *r, const char *text, uint64_t t, struct sent *s)
+{
+	if (advance(r, t) < 0)
+		return -1;
+	if (r->qn == 0)
+		return fail(r, "expected '%s' but nothing was sent", text);
+	*s = r->q[0];
+	memmove(&r->q[0], &r->q[1], --r->qn * sizeof(r->q[0]));
+	return 0;
+}
+
+/* s (printed as b) must have left at script time t exactly. */
+static int sent_at(struct run *r, const struct sent *s, const char *b, uint64_t t)
+{
+	char t1[32], t2[32];
+
+	if (s->t == t)
+		return 0;
+	fmt_time(s->t, t1, sizeof(t1));
+	fmt_time(t, t2, sizeof(t2));
+	return fail(r, "'%s' was sent at %s, expected at %s", b, t1, t2);
+}
+
 /* "> ..." */
 static int outbound(struct run *r, char **tok, int n, char *opt, const char *text, uint64_t t)
 {
@@ -750,7 +847,7 @@ static int outbound(struct run *r, char **tok, int n, char *opt, const char *tex
 	uint32_t len;
 	struct opts want, got;
 	struct sent s;
-	char b[256], t1[32], t2[32];
+	char b[256];
 
 	if (n < 3 || parse_flags(tok[1], &flags) < 0)
 		return fail(r, "bad flags '%s'", n > 1 ? tok[1] : "");
@@ -770,24 +867,15 @@ static int outbound(struct run *r, char **tok, int n, char *opt, const char *tex
 		return fail(r, have_ack ? "ack without '.'" : "'.' needs 'ack N'");
 	if (opt && parse_opts(r, opt, true, &want) < 0)
 		return -1;
-	if (advance(r, t) < 0)
+	if (pop_sent(r, text, t, &s) < 0)
 		return -1;
-	if (r->qn == 0)
-		return fail(r, "expected '%s' but nothing was sent", text);
-	s = r->q[0];
-	memmove(&r->q[0], &r->q[1], --r->qn * sizeof(r->q[0]));
 	fmt_seg(r, &s.seg, b, sizeof(b));
 	seg_opts(r, &s.seg, &got);
 	if (s.seg.flags != flags || !val_eq(seq, s.seg.seq - r->iss) ||
 	    ((flags & PKT_ACK) && !val_eq(ack, s.seg.ack - r->peer_isn)) ||
 	    !val_eq(win, s.seg.win) || (opt && !opts_match(&want, &got)))
 		return fail(r, "sent '%s', expected '%s'", b, text);
-	if (s.t != t) {
-		fmt_time(s.t, t1, sizeof(t1));
-		fmt_time(t, t2, sizeof(t2));
-		return fail(r, "'%s' was sent at %s, expected at %s", b, t1, t2);
-	}
-	return 0;
+	return sent_at(r, &s, b, t);
 }
 
 static int yesno(struct run *r, const char *s, bool *v)
@@ -940,17 +1028,8 @@ static int assertion(struct run *r, char **tok, int n)
 		if (b != c->ts_ok)
 			return fail(r, "timestamps %snegotiated", c->ts_ok ? "" : "not ");
 	} else if (strcmp(k, "timer") == 0) {
-		char t1[32];
-
-		if (strcmp(tok[1], "none") == 0)
-			v = 0;
-		else if (parse_secs(tok[1], &v) == 0)
-			v += CLOCK_BASE;
-		else
-			return fail(r, "bad timer '%s'", tok[1]);
-		fmt_time(c->deadline ? c->deadline - CLOCK_BASE : 0, t1, sizeof(t1));
-		if (c->deadline != v)
-			return fail(r, "timer is %s", c->deadline ? t1 : "none");
+		if (timer_is(r, tok[1]) < 0)
+			return -1;
 	} else if (strcmp(k, "icmp") == 0) {
 		uint64_t ty, co;
 
@@ -1005,6 +1084,259 @@ static int assertion(struct run *r, char **tok, int n)
 	return 0;
 }
 
+/* ---- driving the tracer (kind trace: probes/trace.c) ---- */
+
+/* Feed the tracer one event at script time t (no budget cap) and check its
+ * invariants: SYNs with a TTL, the profile's window and options, TSval from
+ * the clock; RSTs with none; one TIMER at most, mirrored by tr.deadline; one
+ * RESULT, DONE last and nothing after it. */
+static int tr_step(struct run *r, enum trace_ev_type type, const struct pkt_info *pkt,
+		   uint64_t t)
+{
+	const uint64_t now = CLOCK_BASE + t, dl0 = r->tr.deadline;
+	struct trace_event ev = { .type = type, .pkt = pkt, .iss = r->iss, .credit = UINT32_MAX,
+				  .ts_offset = r->ts_extra - (uint32_t)(CLOCK_BASE / 1000000) };
+	struct trace_actions out;
+	bool timer = false;
+	char b[128];
+
+	trace_step(&r->tr, &ev, now, &out);
+	if (out.n >= TRACE_ACTIONS_MAX)
+		return fail(r, "the tracer filled its action list");
+	if (type == TRACE_EV_TIMER && !(dl0 && now >= dl0) && out.n)
+		return fail(r, "the tracer acted on a timer that was not due");
+	for (unsigned i = 0; i < out.n; i++) {
+		const struct trace_action *a = &out.a[i];
+		const struct fsm_segment *g = &a->seg;
+		struct sent s = { .seg = *g, .ttl = a->ttl, .t = t, .line = r->line,
+				  .timer = r->firing };
+
+		if (r->done)
+			return fail(r, "action %d after TRACE_ACT_DONE", a->type);
+		switch (a->type) {
+		case TRACE_ACT_SEND:
+			tr_fmt(r, &s, b, sizeof(b));
+			if (a->ttl && (!(g->flags & PKT_SYN) || !g->syn_opts || g->win != r->p.window ||
+				       g->ts != r->p.syn.timestamps))
+				return fail(r, "sent %s: not our SYN (flags, options or window)", b);
+			if (a->ttl && g->ts && g->tsval != (uint32_t)(now / 1000000) + r->tr.ts_offset)
+				return fail(r, "sent %s: TSval does not follow the clock", b);
+			if (!a->ttl && (g->flags != (PKT_RST | PKT_ACK) || g->syn_opts))
+				return fail(r, "sent %s without a TTL: not an RST", b);
+			if (r->qn == QMAX)
+				return fail(r, "more than %d unchecked outbound segments", QMAX);
+			r->q[r->qn++] = s;
+			break;
+		case TRACE_ACT_TIMER:
+			if (timer || a->deadline != r->tr.deadline)
+				return fail(r, "a second TRACE_ACT_TIMER, or tr.deadline does not mirror it");
+			timer = true;
+			break;
+		case TRACE_ACT_WANT_CREDIT:
+			return fail(r, "the tracer asked for budget it had");
+		case TRACE_ACT_RESULT:
+			if (r->result_seen)
+				return fail(r, "a second TRACE_ACT_RESULT");
+			r->result_seen = true;
+			break;
+		case TRACE_ACT_DONE:
+			r->done = true;
+			break;
+		default:
+			return fail(r, "unknown action type %d", a->type);
+		}
+	}
+	if (!timer && r->tr.deadline != dl0)
+		return fail(r, "tr.deadline changed without TRACE_ACT_TIMER");
+	if (r->done != (r->tr.state == TRACE_DONE))
+		return fail(r, "TRACE_ACT_DONE and the state disagree");
+	return 0;
+}
+
+/* "ttl N [try K]" from tok[*i]: our SYN's sequence number. */
+static int tr_which(struct run *r, char **tok, int n, int *i, uint32_t *seq)
+{
+	uint64_t ttl, try = 0;
+
+	if (*i + 1 >= n || strcmp(tok[*i], "ttl") || parse_u64(tok[*i + 1], 255, &ttl) < 0)
+		return fail(r, "expected 'ttl N'");
+	*i += 2;
+	if (*i + 1 < n && strcmp(tok[*i], "try") == 0) {
+		if (parse_u64(tok[*i + 1], 255, &try) < 0)
+			return fail(r, "bad try '%s'", tok[*i + 1]);
+		*i += 2;
+	}
+	*seq = trace_seq(&r->tr, (uint8_t)ttl, (uint8_t)try);
+	return 0;
+}
+
+static int tr_addr(struct run *r, const char *s, struct pkt_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = r->family == 6 ? AF_INET6 : AF_INET;
+	return inet_pton(a->family, s, a->a) == 1 ? 0 : fail(r, "bad address '%s'", s);
+}
+
+/* "< icmp KIND from ADDR ttl N [try K]": an ICMP error from ADDR quoting
+ * our SYN of TTL N (try K); "< FLAGS from ADDR ttl N [try K]": the target's
+ * segment acknowledging it. */
+static int tr_inbound(struct run *r, char **tok, int n, uint64_t t)
+{
+	struct pkt_info k = { .family = r->family == 6 ? AF_INET6 : AF_INET, .ttl = 60 };
+	struct pkt_addr from;
+	uint32_t seq;
+	int i = 2;
+
+	if (n >= 2 && strcmp(tok[1], "icmp") == 0) {
+		k.is_icmp = true;
+		k.flags = PKT_SYN;
+		if (icmp_kind(r, tok, n, &i, &k) < 0)
+			return -1;
+	} else if (n < 2 || parse_flags(tok[1], &k.flags) < 0) {
+		return fail(r, "bad flags '%s'", n > 1 ? tok[1] : "");
+	}
+	if (i + 1 >= n || strcmp(tok[i], "from") || tr_addr(r, tok[i + 1], &from) < 0)
+		return r->err[0] ? -1 : fail(r, "expected 'from ADDR'");
+	i += 2;
+	if (tr_which(r, tok, n, &i, &seq) < 0)
+		return -1;
+	if (i != n)
+		return fail(r, "unexpected '%s'", tok[i]);
+	if (k.is_icmp) {
+		k.icmp_from = from;
+		k.seq = seq;
+		return tr_step(r, TRACE_EV_ICMP, &k, t);
+	}
+	k.src = from;
+	k.seq = r->peer_isn;
+	k.ack = seq + 1;
+	return tr_step(r, TRACE_EV_SEGMENT, &k, t);
+}
+
+/* "> S ttl N [try K]": our SYN of TTL N; "> R. ttl N [try K]": the RST of
+ * the SYN/ACK that acknowledged it (on its ACK number). */
+static int tr_outbound(struct run *r, char **tok, int n, const char *text, uint64_t t)
+{
+	uint8_t flags;
+	uint32_t seq;
+	int i = 2;
+	char b[128];
+
+	if (n < 2 || parse_flags(tok[1], &flags) < 0)
+		return fail(r, "bad flags '%s'", n > 1 ? tok[1] : "");
+	if (tr_which(r, tok, n, &i, &seq) < 0)
+		return -1;
+	if (i != n)
+		return fail(r, "unexpected '%s'", tok[i]);
+	struct sent s;
+	if (pop_sent(r, text, t, &s) < 0)
+		return -1;
+	tr_fmt(r, &s, b, sizeof(b));
+	bool syn = flags & PKT_SYN;
+	if (s.seg.flags != flags || !!s.ttl != syn || s.seg.seq != seq + !syn ||
+	    (syn && s.ttl != (uint8_t)((seq - r->tr.iss) >> 24)) ||
+	    (!syn && s.seg.ack != r->peer_isn + 1))
+		return fail(r, "sent '%s', expected '%s'", b, text);
+	return sent_at(r, &s, b, t);
+}
+
+/* result NAME | hops N | hop I silent|router|unreachable|target [ADDR]
+ * [tries K] [rtt DUR] | done | alive | timer T|none */
+static int tr_assertion(struct run *r, char **tok, int n)
+{
+	const struct trace_result *res = &r->tr.res;
+	const char *k = tok[0];
+	uint64_t v;
+	int i;
+
+	if (strcmp(k, "done") == 0 && n == 1)
+		return r->done ? 0 : fail(r, "not done");
+	if (strcmp(k, "alive") == 0 && n == 1)
+		return !r->done ? 0 : fail(r, "done already");
+	if (strcmp(k, "timer") == 0 && n == 2)
+		return timer_is(r, tok[1]);
+	if (strcmp(k, "result") == 0 && n == 2) {
+		if ((i = LOOKUP(probe_result_str, enum probe_result, RESULT_COUNT, tok[1])) < 0)
+			return fail(r, "unknown result '%s'", tok[1]);
+		if (res->result != i)
+			return fail(r, "result is %s, expected %s", probe_result_str(res->result), tok[1]);
+		return 0;
+	}
+	if (strcmp(k, "hops") == 0 && n == 2) {
+		if (parse_u64(tok[1], TRACE_HOPS_MAX, &v) < 0)
+			return fail(r, "bad hop count '%s'", tok[1]);
+		return res->nhops == v ? 0 : fail(r, "%u hops, expected %" PRIu64, res->nhops, v);
+	}
+	if (strcmp(k, "hop") != 0 || n < 3 || parse_u64(tok[1], TRACE_HOPS_MAX, &v) < 0 || !v)
+		return fail(r, "unknown trace assertion '%s'", k);
+	const struct trace_hop *h = &res->hops[v - 1];
+	char a[64];
+	pkt_addr_str(&h->addr, a, sizeof(a));
+	if (v > res->nhops)
+		return fail(r, "hop %" PRIu64 " of %u", v, res->nhops);
+	if ((i = LOOKUP(trace_hop_kind_str, enum trace_hop_kind, TRACE_HOP_TARGET + 1, tok[2])) < 0)
+		return fail(r, "unknown hop kind '%s'", tok[2]);
+	if (h->kind != i)
+		return fail(r, "hop %" PRIu64 " is %s %s", v,
+			    trace_hop_kind_str((enum trace_hop_kind)h->kind), h->addr.family ? a : "");
+	i = 3;
+	if (i < n && strcmp(tok[i], "tries") && strcmp(tok[i], "rtt")) {
+		struct pkt_addr want;
+
+		if (tr_addr(r, tok[i], &want) < 0)
+			return -1;
+		if (!pkt_addr_eq(&want, &h->addr))
+			return fail(r, "hop %" PRIu64 " is %s", v, a);
+		i++;
+	}
+	for (; i + 1 < n; i += 2) {
+		uint64_t w;
+
+		if (strcmp(tok[i], "tries") == 0 && parse_u64(tok[i + 1], 255, &w) == 0) {
+			if (h->tries != w)
+				return fail(r, "hop %" PRIu64 " had %u tries", v, h->tries);
+		} else if (strcmp(tok[i], "rtt") == 0 && parse_dur(tok[i + 1], &w) == 0) {
+			char t1[32];
+
+			fmt_time(h->rtt_ns, t1, sizeof(t1));
+			if (h->rtt_ns != w)
+				return fail(r, "hop %" PRIu64 " rtt is %ss", v, t1);
+		} else {
+			return fail(r, "bad field '%s'", tok[i]);
+		}
+	}
+	return i == n ? 0 : fail(r, "'%s' needs a value", tok[i]);
+}
+
+/* A timeline line of a trace script: start, abort, spurious-timer, "<",
+ * ">", or an assertion. */
+static int tr_timed(struct run *r, char **tok, int n, char *opt, const char *text, int64_t t)
+{
+	const char *k = tok[0];
+	uint64_t now = t < 0 ? r->t : (uint64_t)t;
+	bool event = strcmp(k, "start") == 0 || strcmp(k, "abort") == 0 || strcmp(k, "<") == 0 ||
+	    strcmp(k, ">") == 0 || strcmp(k, "spurious-timer") == 0;
+
+	if (opt)
+		return fail(r, "a trace script's segments take no options");
+	if (event && t < 0)
+		return fail(r, "'%s' needs a time", k);
+	if (event)
+		r->events++;
+	if (strcmp(k, ">") == 0)
+		return tr_outbound(r, tok, n, text, now);
+	if (no_pending(r) < 0 || (t >= 0 && advance(r, now) < 0) || no_pending(r) < 0)
+		return -1;
+	if (!event)
+		return tr_assertion(r, tok, n);
+	if (strcmp(k, "<") == 0)
+		return tr_inbound(r, tok, n, now);
+	if (n != 1)
+		return fail(r, "'%s' takes no arguments", k);
+	return tr_step(r, k[0] == 's' && k[1] == 't' ? TRACE_EV_START : k[0] == 'a' ?
+		       TRACE_EV_ABORT : TRACE_EV_TIMER, NULL, now);
+}
+
 /* One timeline line: tok[0] is the keyword, t its time (or -1 if none). */
 static int timed(struct run *r, char **tok, int n, char *opt, const char *text, int64_t t)
 {
@@ -1016,6 +1348,8 @@ static int timed(struct run *r, char **tok, int n, char *opt, const char *text, 
 	    strcmp(k, "spurious-timer") == 0 || strcmp(k, "stamp") == 0 ||
 	    strcmp(k, "send-error") == 0;
 
+	if (r->trace)
+		return tr_timed(r, tok, n, opt, text, t);
 	if (opt && strcmp(k, "<") && strcmp(k, ">"))
 		return fail(r, "options only go on segment lines");
 	if (event && t < 0)
@@ -1113,7 +1447,16 @@ static int line(struct run *r, char *s)
 	}
 	if (!r->header_done) {
 		r->header_done = true;
-		fsm_init(&r->c, &r->p, &r->tl);
+		if (r->p.kind == PROBE_TRACE) {
+			r->trace = true;
+			r->tp.retries = r->p.retries;
+			r->tp.timeout_ns = r->p.rto_ns;
+			if (!r->linger_set)
+				r->tp.linger_ns = r->p.rto_ns; /* as the engine does */
+			trace_init(&r->tr, &r->tp, &r->p);
+		} else {
+			fsm_init(&r->c, &r->p, &r->tl);
+		}
 	}
 	if (t >= 0) {
 		int rc = timed(r, tok + 1, n - 1, opt, text, t);
@@ -1151,6 +1494,7 @@ static bool run_file(const char *path, unsigned *entered)
 		       .fin_wait_2_ns = 5 * NS, .window = 64240,
 		       .syn = { .mss = 1460, .wscale = 7, .sack_ok = true, .timestamps = true } },
 		.iss = 1000000, .peer_isn = 3000000000u, .family = 4,
+		.tp = { .max_hops = 30, .window = TRACE_WINDOW },
 	};
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
@@ -1188,7 +1532,7 @@ static bool run_file(const char *path, unsigned *entered)
 		char b[256], t[32];
 
 		r.line = r.q[0].line;
-		fmt_seg(&r, &r.q[0].seg, b, sizeof(b));
+		fmt_sent(&r, &r.q[0], b, sizeof(b));
 		fmt_time(r.q[0].t, t, sizeof(t));
 		fail(&r, "outbound segment sent at %s never checked: %s", t, b);
 	}
