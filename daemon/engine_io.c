@@ -16,7 +16,7 @@
 
 #define RX_BATCH 1024
 
-/* ttl: the IP TTL / hop limit, 0 for the profile's (a trace's SYNs set their own). */
+/* ttl: the IP TTL / hop limit, 0 for the profile's (a trace sets its own). */
 void eng_send_segment(struct engine *e, struct conn *c, const struct fsm_segment *s, uint8_t ttl)
 {
 	/* The fsm decides TSopt on SYNs too: a SYN/ACK (simultaneous open)

@@ -127,10 +127,15 @@ static void send_syn(struct tstep *s, uint8_t ttl)
 	s->credit--;
 }
 
+/* The RST goes out with TTL max_hops, not the profile's `ttl` (a probe's):
+ * the SYN/ACK answers a SYN of at most that TTL, so the RST reaches the
+ * target too. With `ttl` below the hop count it died on the way and left
+ * the target half-open on the 4-tuple, which every later trace from that
+ * port (a daemon target keeps one) then found busy: no SYN/ACK, a timeout. */
 static void send_rst(struct tstep *s, uint32_t seq, uint32_t ack)
 {
 	struct trace_action a = {
-		.type = TRACE_ACT_SEND,
+		.type = TRACE_ACT_SEND, .ttl = s->t->p->max_hops,
 		.seg = { .seq = seq, .ack = ack, .flags = PKT_RST | PKT_ACK },
 	};
 	act(s, &a);

@@ -120,7 +120,7 @@ enum trace_action_type {
 
 struct trace_action {
 	enum trace_action_type type;
-	uint8_t ttl;                 /* SEND: 0 means the profile's TTL (RSTs) */
+	uint8_t ttl;                 /* SEND: the SYN's TTL; an RST's is max_hops */
 	struct fsm_segment seg;      /* SEND */
 	uint64_t deadline;           /* TIMER */
 };

@@ -211,7 +211,7 @@ static void step(struct run *r, enum trace_ev_type type, const struct pkt_info *
 		CHECK(!done_here); /* DONE comes last */
 		switch (a->type) {
 		case TRACE_ACT_SEND:
-			if (a->ttl) {
+			if (a->seg.flags & PKT_SYN) {
 				const struct fsm_segment *s = &a->seg;
 				unsigned try = r->tries[a->ttl];
 				CHECK(a->ttl <= r->p.max_hops && !r->result_seen && !result_here);
@@ -230,6 +230,8 @@ static void step(struct run *r, enum trace_ev_type type, const struct pkt_info *
 				CHECK(type == TRACE_EV_SEGMENT && pkt && ++rsts == 1);
 				CHECK((pkt->flags & (PKT_SYN | PKT_ACK | PKT_RST)) == (PKT_SYN | PKT_ACK));
 				CHECK(sent_ttl(r, pkt->ack - 1) != 0);
+				/* It reaches the target: never below the SYN's TTL. */
+				CHECK(a->ttl == r->p.max_hops && a->ttl >= sent_ttl(r, pkt->ack - 1));
 				CHECK(a->seg.flags == (PKT_RST | PKT_ACK) && a->seg.seq == pkt->ack &&
 				      a->seg.ack == pkt->seq + 1);
 			}

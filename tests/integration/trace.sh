@@ -25,7 +25,7 @@
 #    flows = 12 keeps each flow's path (ctl show flows[].path), the same way.
 #    IPv4 and IPv6; over IPv6 r1 hashes addresses and flow label only, so the
 #    flow's label (one for all its TTLs) alone picks its leg.
-# checks: 18
+# checks: 19
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lab/lab.sh
@@ -142,6 +142,22 @@ res=$(tc wire "$T/closed.out" "$T/closed.pcap" --routers "$R4" --target "$CHAIN_
 if [ "$res" = ok ] && [ "$(rc closed)" = 1 ] && grep -q '"result":"refused"' "$T/closed.out"; then
 	pass closed
 else fail closed "$res; $(why closed)"; fi
+
+# ---- the RST that answers the target's SYN/ACK reaches it, whatever --ttl says ---
+# `ttl` is a probe's TTL; a trace's SYNs go out with 1..max_hops. With --ttl 2
+# the RST once left with TTL 2, died at r2 and left the target half-open on the
+# 4-tuple: the next trace from that port (a daemon target's traces keep one)
+# got no SYN/ACK and timed out. Every RST must carry a TTL that reaches the
+# target (4 hops), and a second trace from the same port must be ok.
+RPORT=$((20000 + $$ % 9000))
+trace rstttl --ttl 2 -s "$RPORT" "$CHAIN_T4:$LAB_PORT_OPEN" && cp "$T/rstttl.out" "$T/rstttl.1" &&
+	cp "$T/rstttl.pcap" "$T/rstttl1.pcap" && trace rstttl -r 0 -t 300ms -s "$RPORT" "$CHAIN_T4:$LAB_PORT_OPEN"
+low=$(for f in rstttl1 rstttl; do "$PY" tests/lab/wire.py dump -v "$T/$f.pcap" 2>/dev/null; done |
+	awk -v s="$RPORT" '$4 == s && $7 ~ /^R/ { for (i = 8; i <= NF; i++) if ($i ~ /^ttl=/) { split($i, a, "="); if (a[2] < 4) n++ } } END { print n + 0 }')
+if grep -q "sport=$RPORT ok .*hops=4" "$T/rstttl.1" && grep -q "sport=$RPORT ok .*hops=4" "$T/rstttl.out" &&
+	[ ! -s "$T/rstttl.cap" ] && [ "$low" = 0 ]; then
+	pass rst-reaches-target
+else fail rst-reaches-target "RSTs with TTL < 4: $low; first: $(head -1 "$T/rstttl.1" 2>/dev/null); $(why rstttl)"; fi
 
 # ---- RFC 5927: forged answers with sequence numbers we did not send -------------
 # The target drops our SYNs (port 8082), so hop 4 stays silent unless a forged

@@ -80,7 +80,7 @@
  * Assertions: result NAME, hops N, hop I silent|router|unreachable|target
  * [ADDR] [tries K] [rtt DUR], done, alive, timer T|none. After every step:
  * SYNs carry a TTL, our window and options and a TSval from the clock, RSTs
- * none; one TIMER action at most, mirrored by the deadline; one RESULT; DONE
+ * TTL max_hops (they must reach the target); one TIMER action at most, mirrored by the deadline; one RESULT; DONE
  * last and nothing after it; nothing on a timer that was not due.
  * Every segment the fsm sends must be matched, in order, by a '>' line
  * before the next other line (and by the end of the script). The runner
@@ -110,7 +110,7 @@
 
 struct sent {
 	struct fsm_segment seg;
-	uint8_t ttl; /* kind trace: the SYN's TTL (0: an RST) */
+	uint8_t ttl; /* kind trace: the segment's TTL */
 	uint64_t t;
 	int line;
 	bool timer; /* sent when a timer fired before that line */
@@ -587,10 +587,11 @@ static int advance(struct run *r, uint64_t t)
 static void tr_fmt(const struct run *r, const struct sent *s, char *buf, size_t len)
 {
 	char f[16];
-	uint32_t d = s->seg.seq - (s->ttl ? 0 : 1) - r->tr.iss;
+	bool syn = s->seg.flags & PKT_SYN;
+	uint32_t d = s->seg.seq - (syn ? 0 : 1) - r->tr.iss;
 
 	snprintf(buf, len, "> %s ttl %u try %u%s", flags_str(s->seg.flags, f), d >> 24,
-		 d >> 16 & 0xff, s->ttl || !(d & 0xffff) ? "" : " (not one of our SYNs)");
+		 d >> 16 & 0xff, syn || !(d & 0xffff) ? "" : " (not one of our SYNs)");
 }
 
 static void fmt_sent(const struct run *r, const struct sent *s, char *buf, size_t len)
@@ -1088,7 +1089,7 @@ static int assertion(struct run *r, char **tok, int n)
 
 /* Feed the tracer one event at script time t (no budget cap) and check its
  * invariants: SYNs with a TTL, the profile's window and options, TSval from
- * the clock; RSTs with none; one TIMER at most, mirrored by tr.deadline; one
+ * the clock; RSTs with TTL max_hops; one TIMER at most, mirrored by tr.deadline; one
  * RESULT, DONE last and nothing after it. */
 static int tr_step(struct run *r, enum trace_ev_type type, const struct pkt_info *pkt,
 		   uint64_t t)
@@ -1116,13 +1117,18 @@ static int tr_step(struct run *r, enum trace_ev_type type, const struct pkt_info
 		switch (a->type) {
 		case TRACE_ACT_SEND:
 			tr_fmt(r, &s, b, sizeof(b));
-			if (a->ttl && (!(g->flags & PKT_SYN) || !g->syn_opts || g->win != r->p.window ||
-				       g->ts != r->p.syn.timestamps))
-				return fail(r, "sent %s: not our SYN (flags, options or window)", b);
-			if (a->ttl && g->ts && g->tsval != (uint32_t)(now / 1000000) + r->tr.ts_offset)
+			bool syn = g->flags & PKT_SYN;
+			if (syn && (!a->ttl || a->ttl > r->tr.p->max_hops || !g->syn_opts ||
+				    g->win != r->p.window || g->ts != r->p.syn.timestamps))
+				return fail(r, "sent %s: not our SYN (TTL, options or window)", b);
+			if (syn && g->ts && g->tsval != (uint32_t)(now / 1000000) + r->tr.ts_offset)
 				return fail(r, "sent %s: TSval does not follow the clock", b);
-			if (!a->ttl && (g->flags != (PKT_RST | PKT_ACK) || g->syn_opts))
-				return fail(r, "sent %s without a TTL: not an RST", b);
+			if (!syn && (g->flags != (PKT_RST | PKT_ACK) || g->syn_opts))
+				return fail(r, "sent %s: neither a SYN nor an RST", b);
+			/* The RST must reach the target: a SYN/ACK came from as far. */
+			if (!syn && a->ttl != r->tr.p->max_hops)
+				return fail(r, "sent %s with TTL %u, not max_hops %u", b, a->ttl,
+					    r->tr.p->max_hops);
 			if (r->qn == QMAX)
 				return fail(r, "more than %d unchecked outbound segments", QMAX);
 			r->q[r->qn++] = s;
@@ -1233,7 +1239,7 @@ static int tr_outbound(struct run *r, char **tok, int n, const char *text, uint6
 		return -1;
 	tr_fmt(r, &s, b, sizeof(b));
 	bool syn = flags & PKT_SYN;
-	if (s.seg.flags != flags || !!s.ttl != syn || s.seg.seq != seq + !syn ||
+	if (s.seg.flags != flags || s.seg.seq != seq + !syn ||
 	    (syn && s.ttl != (uint8_t)((seq - r->tr.iss) >> 24)) ||
 	    (!syn && s.seg.ack != r->peer_isn + 1))
 		return fail(r, "sent '%s', expected '%s'", b, text);
