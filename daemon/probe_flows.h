@@ -1,9 +1,9 @@
 /* probe_flows.h: `tcpprobe probe --flows N`: each flow's result in every
  * round (a round is one probe per flow), and what is printed of them: after
  * a round's last probe its line (text) or object (--json), and at the end
- * the per-flow table and the flows worse than the rest. One field table per
- * view feeds both forms, so the text and the JSON cannot drift apart. The
- * statistics are probes/flows.c's. */
+ * the per-flow table and the flows worse than the rest. The fields are
+ * flows_fmt.c's (one table per view feeds the text and the JSON, and ctl
+ * show's), so they cannot drift apart. The statistics are probes/flows.c's. */
 #ifndef TCPPROBE_PROBE_FLOWS_H
 #define TCPPROBE_PROBE_FLOWS_H
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "discovery.h"
+#include "flows_fmt.h"
 #include "labels.h"
 #include "outcome.h"
 #include "pairs.h"
@@ -726,15 +727,6 @@ static void put_path_verdict(struct jbuf *j, const struct view_field *f, const s
 		jb_null(j);
 }
 
-static void j_us_or_null(struct jbuf *j, const char *key, double us)
-{
-	jb_key(j, key);
-	if (us != us) /* NAN */
-		jb_null(j);
-	else
-		jb_double(j, us);
-}
-
 /* A flow's path: the current one of its tracker (trace_interval, or kind
  * trace), else (kind trace) its last trace's; absent when it has none. With
  * path changes per flow also previous_path (null: none), path_changes and
@@ -776,34 +768,11 @@ static void put_flows(struct jbuf *j, const struct view_field *f, const struct v
 		const struct target_flow *fl = &tf->f[i];
 		double p50, p99;
 		target_flow_quantiles(fl, &p50, &p99);
+		struct flows_row row;
+		flows_row_make(&row, i + 1, tf->n ? tf->port[i] : fl->sport, fl->probes, fl->lost,
+			       fl->ttl, p50, p99, v.why[i]);
 		jb_obj(j);
-		jb_key(j, "flow");
-		jb_uint(j, i + 1);
-		jb_key(j, "source_port");
-		jb_uint(j, tf->n ? tf->port[i] : fl->sport);
-		jb_key(j, "probes");
-		jb_uint(j, fl->probes);
-		jb_key(j, "lost");
-		jb_uint(j, fl->lost);
-		jb_key(j, "loss_pct");
-		if (fl->probes)
-			jb_double(j, 100.0 * (double)fl->lost / (double)fl->probes);
-		else
-			jb_null(j);
-		j_us_or_null(j, "rtt_p50_us", p50);
-		j_us_or_null(j, "rtt_p99_us", p99);
-		jb_key(j, "ttl");
-		if (fl->ttl)
-			jb_uint(j, fl->ttl);
-		else
-			jb_null(j);
-		jb_key(j, "worse");
-		jb_arr(j);
-		if (v.why[i] & FLOWS_WORSE_RTT)
-			jb_str(j, "rtt");
-		if (v.why[i] & FLOWS_WORSE_LOSS)
-			jb_str(j, "loss");
-		jb_arr_end(j);
+		flows_row_json(j, &row);
 		put_flow_path(j, x->t, fl);
 		jb_obj_end(j);
 	}
@@ -823,16 +792,7 @@ static void put_round(struct jbuf *j, const struct view_field *f, const struct v
 	jb_obj(j);
 	jb_key(j, "rounds");
 	jb_uint(j, tf->rounds);
-	jb_key(j, "probes");
-	jb_uint(j, r->probes);
-	jb_key(j, "answered");
-	jb_uint(j, r->answered);
-	jb_key(j, "lost");
-	jb_uint(j, r->lost);
-	j_us_or_null(j, "rtt_min_us", r->rtt_min_us);
-	j_us_or_null(j, "rtt_median_us", r->rtt_median_us);
-	j_us_or_null(j, "rtt_max_us", r->rtt_max_us);
-	j_us_or_null(j, "jitter_us", r->jitter_us);
+	flows_round_json(j, r);
 	jb_obj_end(j);
 }
 
