@@ -52,7 +52,7 @@ struct probe_report {
 	uint8_t syn_retransmits, synack_seen;
 	bool have_icmp, have_peer;
 	uint8_t icmp_type, icmp_code;
-	uint8_t peer_ttl;
+	uint8_t peer_ttl;       /* the SYN/ACK's; a trace's: its target's (have_peer false); 0: none */
 	uint8_t flow;           /* 1..64: the flow of a target probed over several; 0: one */
 	int8_t peer_wscale;     /* -1: none */
 	bool peer_sack, peer_ts;

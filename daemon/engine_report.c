@@ -76,8 +76,10 @@ void eng_fill_trace_report(const struct engine *e, struct conn *c, struct probe_
 	r->t_start = res->t_start ? res->t_start : engine_now();
 	if (res->nhops) {
 		const struct trace_hop *last = &res->hops[res->nhops - 1];
-		if (last->kind == TRACE_HOP_TARGET && (last->tcp_flags & PKT_SYN))
+		if (last->kind == TRACE_HOP_TARGET && (last->tcp_flags & PKT_SYN)) {
 			r->ph.handshake = r->ph.connect = last->rtt_ns;
+			r->peer_ttl = last->reply_ttl; /* a flow's reply TTL */
+		}
 		if (last->kind == TRACE_HOP_UNREACH) {
 			r->have_icmp = true;
 			r->icmp_type = last->icmp_type;

@@ -84,7 +84,7 @@ bool pflows_record(struct pflows *pf, unsigned flow, unsigned round,
 	fl->lost += o == OUTCOME_UNANSWERED;
 	if (r->ph.handshake)
 		fl->rtt[round] = r->ph.handshake / 1e3;
-	if (r->have_peer)
+	if (r->peer_ttl) /* a SYN/ACK came (a trace's: from its target) */
 		fl->ttl = r->peer_ttl;
 	return ++pf->round_done[round] == pf->n;
 }

@@ -329,7 +329,7 @@ static void record_flow(struct target_flows *tf, const struct probe_report *r)
 		f->rtt_sum_s += r->ph.handshake / 1e9;
 		f->cur_rtt_us = r->ph.handshake / 1e3;
 	}
-	if (r->have_peer)
+	if (r->peer_ttl) /* a SYN/ACK came (a trace's: from its target) */
 		f->ttl = r->peer_ttl;
 	if (r->trace) {
 		/* Only the hops used: readers stop at nhops. */

@@ -20,7 +20,8 @@
       line, with the round and flows objects) or a `ctl --json show` of such a target (its flows[].path); the
       captures on the two ECMP legs' first links say which source port took
       which leg: every flow's SYNs crossed one leg only, its path has the
-      leg's router (RA or RB) at hop 2 and the target last, and both legs
+      leg's router (RA or RB) at hop 2 and the target last, its reply TTL (the
+      per-flow table's ttl) is 64 less the path's routers, and both legs
       carry some flow
 
 Prints "ok" and exits 0, or prints why and exits 1.
@@ -149,15 +150,18 @@ def check_wire(r, pcap, routers, target, silent, tol_us):
 
 
 def flow_paths(path):
-    """[(source_port, [hop addresses], result or None)] of RESULTS."""
+    """[(source_port, [hop addresses], result or None, the flow's reply TTL)] of
+    RESULTS (the TTL from the per-flow table: ctl show's flows[], --json's
+    flows object)."""
     with open(path) as f:
         rows = [json.loads(ln) for ln in f if ln.strip()]
     if len(rows) == 1 and "target" in rows[0] and isinstance(rows[0]["target"], dict):
-        return [(fl["source_port"], fl.get("path"), None)
+        return [(fl["source_port"], fl.get("path"), None, fl.get("ttl"))
                 for fl in rows[0]["target"].get("flows") or []]
-    # The results only: --json also prints each round and the flows table.
-    return [(r["source_port"], [h["address"] for h in r["hops"]], r["result"]) for r in rows
-            if "result" in r]
+    # The results, and the flows table: --json also prints each round.
+    ttl = {fl["source_port"]: fl.get("ttl") for r in rows if "flows" in r for fl in r["flows"]}
+    return [(r["source_port"], [h["address"] for h in r["hops"]], r["result"],
+             ttl.get(r["source_port"], "no row")) for r in rows if "result" in r]
 
 
 def check_ecmp(results, pcaps, via, target, nflows):
@@ -167,7 +171,7 @@ def check_ecmp(results, pcaps, via, target, nflows):
     if len(flows) != nflows:
         return "%d flows, want %d" % (len(flows), nflows)
     seen, why = set(), []
-    for sport, path, result in flows:
+    for sport, path, result, ttl in flows:
         on = [i for i, leg in enumerate(legs) if sport in leg]
         if len(on) != 1 or not path:
             why.append("sport %d: on legs %s, path %s" % (sport, on, path))
@@ -176,6 +180,10 @@ def check_ecmp(results, pcaps, via, target, nflows):
         if (result not in (None, "ok") or len(path) != 4 or path[1] != via[on[0]]
                 or path[3] != target):
             why.append("sport %d took leg %d: path %s (%s)" % (sport, on[0], path, result))
+        # The flow's reply TTL: the target's SYN/ACK, from Linux's 64 through
+        # the routers of the path (the way back has as many here).
+        elif ttl != 64 - (len(path) - 1):
+            why.append("sport %d: reply ttl %s, want %d" % (sport, ttl, 64 - (len(path) - 1)))
     if not why and len(seen) != 2:
         why.append("every flow on leg %s" % seen)
     return "; ".join(why[:4]) or None
