@@ -548,6 +548,16 @@ int registry_oneshot(struct registry *reg, const char *hostport, char *const *kv
 	memset(&tc, 0, sizeof(tc));
 	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, err, errlen) < 0)
 		return -1;
+	/* One probe, one result: keys that take rounds or a schedule would be
+	 * ignored, so say so rather than answer something else. */
+	const char *only_targets = tc.opts.flows > 1 ? "flows"
+				   : tc.opts.trace_interval_ns ? "trace_interval"
+				   : tc.opts.flow_metrics ? "flow_metrics" : NULL;
+	if (only_targets) {
+		snprintf(err, errlen, "%s: `probe` sends one probe; give it to a target (`add NAME "
+			 "HOST:PORT %s=...`) or use `tcpprobe probe`", only_targets, only_targets);
+		return -1;
+	}
 	struct pkt_addr a;
 	unsigned ifindex;
 	int lit = resolve_literal(tc.host, tc.opts.family, &a, &ifindex, err, errlen);

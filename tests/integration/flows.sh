@@ -26,7 +26,8 @@
 #   tcpprobe_flow_probes_total and p50 in /metrics equal the captures';
 # - the daemon keeps a flow target's ports its own: another target to the
 #   same address and port never gets one.
-# checks: 20
+# - `ctl probe` (one probe) refuses flows > 1, trace_interval, flow_metrics.
+# checks: 21
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -219,6 +220,19 @@ if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
 if dl_start "$tmp/r.conf" && wait_until 20 dl_has_results a 40 && wait_until 10 dl_has_results b 10; then
 	ctl --json history a 100 >"$tmp/r.a"
 	ctl --json history b 100 >"$tmp/r.b"
+	# `ctl probe` sends one probe: keys that need rounds or a schedule are
+	# refused by name (they were ignored: flows=3 gave one probe, no flow),
+	# and flows=1 still probes.
+	cbad=""
+	for kv in flows=3 trace_interval=1m flow_metrics=yes; do
+		ctl probe "$LAB_S4:$LAB_PORT_OPEN" "$kv" >"$tmp/cp.out" 2>&1
+		rc=$?
+		grep -q "^tcpprobe ctl: ${kv%%=*}: .*one probe" "$tmp/cp.out" && [ $rc = 1 ] ||
+			cbad="$cbad [$kv: rc $rc, $(head -c 200 "$tmp/cp.out")]"
+	done
+	ctl --json probe "$LAB_S4:$LAB_PORT_OPEN" flows=1 >"$tmp/cp.out" 2>&1 &&
+		grep -q '"result":"ok"' "$tmp/cp.out" || cbad="$cbad [flows=1: $(head -c 200 "$tmp/cp.out")]"
+	if [ -z "$cbad" ]; then pass ctl-probe-one; else fail ctl-probe-one "$cbad"; fi
 	dl_stop
 	if why=$("$PY" - "$tmp/r.a" "$tmp/r.b" <<'EOF'
 import json, sys
@@ -241,6 +255,7 @@ EOF
 	); then pass daemon-ports; else fail daemon-ports "$why"; fi
 else
 	fail daemon-ports "the daemon did not start or record results: $(tail -n 3 "$tmp/daemon.log" 2>/dev/null)"
+	fail ctl-probe-one "the daemon did not start"
 	dl_stop
 fi
 
