@@ -31,18 +31,22 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # (discovery.c: sources, file_sd, applying; discovery_http.c: http_sd)
 # shares discovery_priv.h; the engine (engine.c: its lifetime; engine_probe.c,
 # engine_io.c, engine_trace.c, engine_report.c, engine_conns.c,
-# engine_ports.c, engine_route.c) shares engine_priv.h.
+# engine_ports.c, engine_route.c) shares engine_priv.h; the control socket
+# (control.c: clients and listener; control_cmds.c: dispatch;
+# control_access.c: the socket file, admin access) shares control_priv.h;
+# metrics_ctl.c (`ctl metrics` streamed) is part of metrics.
 GROUP = {"sched": "registry", "pathwatch": "registry", "resolve": "registry",
          "discovery_http": "discovery",
          "engine_probe": "engine", "engine_io": "engine", "engine_trace": "engine",
          "engine_report": "engine", "engine_conns": "engine", "engine_ports": "engine",
          "engine_route": "engine",
+         "control_cmds": "control", "control_access": "control", "metrics_ctl": "metrics",
          "config_keys": "config", "config_sections": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h
 # only declares each command's entry point (main.c's dispatch table).
 HEADER_MODULE = {"registry_priv.h": "registry", "discovery_priv.h": "discovery",
-                 "engine_priv.h": "engine",
+                 "engine_priv.h": "engine", "control_priv.h": "control",
                  "commands.h": None}
 
 
