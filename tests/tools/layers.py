@@ -34,19 +34,22 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # engine_ports.c, engine_route.c) shares engine_priv.h; the control socket
 # (control.c: clients and listener; control_cmds.c: dispatch;
 # control_access.c: the socket file, admin access) shares control_priv.h;
-# metrics_ctl.c (`ctl metrics` streamed) is part of metrics.
+# metrics_ctl.c (`ctl metrics` streamed) is part of metrics; statuspage_svg.c
+# (the charts) of the status page (statuspage_priv.h).
 GROUP = {"sched": "registry", "pathwatch": "registry", "resolve": "registry",
          "discovery_http": "discovery",
          "engine_probe": "engine", "engine_io": "engine", "engine_trace": "engine",
          "engine_report": "engine", "engine_conns": "engine", "engine_ports": "engine",
          "engine_route": "engine",
          "control_cmds": "control", "control_access": "control", "metrics_ctl": "metrics",
+         "statuspage_svg": "statuspage",
          "config_keys": "config", "config_sections": "config",
          "config_value": "config", "config_print": "config"}
 # Headers not named after one .c file: the module they belong to. commands.h
 # only declares each command's entry point (main.c's dispatch table).
 HEADER_MODULE = {"registry_priv.h": "registry", "discovery_priv.h": "discovery",
                  "engine_priv.h": "engine", "control_priv.h": "control",
+                 "statuspage_priv.h": "statuspage",
                  "commands.h": None}
 
 
