@@ -551,8 +551,11 @@ int probe_main(int argc, char **argv)
 		return 2;
 	}
 	if (config_flows_hold_conflict(&po) && ps.count > 1) {
-		fprintf(stderr, "tcpprobe probe: --flows %u needs --hold below -i/--interval: each "
-			"flow's probe would still be open at the next round\n", ps.flows);
+		char iv[32], hd[32];
+		fprintf(stderr, "tcpprobe probe: --flows %u needs -i/--interval (%s) above --hold "
+			"(%s): each flow's probe would still be open at the next round\n", ps.flows,
+			config_duration_str(po.interval_ns, iv, sizeof(iv)),
+			config_duration_str(po.hold_ns, hd, sizeof(hd)));
 		return 2;
 	}
 	/* Each flow's result of every round is kept (quantiles, jitter). */

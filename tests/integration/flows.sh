@@ -205,6 +205,12 @@ for args in "--flows 0" "--flows 65" "--flows 4 -s 20000" "--flows 8 --source-po
 		bad="$bad [$args: rc $rc, $(head -c 200 "$tmp/u.err")]"
 	fi
 done
+# -i 0 with the default --hold 0: the error says which values clash (it
+# once asked for a --hold below -i, i.e. below 0).
+LAB_WRAP="timeout 20" lab_tcpprobe probe --flows 2 -c 2 -i 0 "$LAB_S4:$LAB_PORT_OPEN" >"$tmp/u.out" 2>"$tmp/u.err"
+rc=$?
+[ $rc = 2 ] && grep -q -- '--flows 2 needs -i/--interval (0s) above --hold (0s)' "$tmp/u.err" ||
+	bad="$bad [-i 0: rc $rc, $(head -c 200 "$tmp/u.err")]"
 if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
 
 # --- the daemon: a flow target's ports are its own --------------------------------
