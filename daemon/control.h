@@ -1,4 +1,4 @@
-/* control.h: the daemon's control socket (control.c), created by the
+/* control.h: the daemon's control socket (control*.c), created by the
  * lifecycle (daemon.c) before privileges are dropped. */
 #ifndef TCPPROBE_CONTROL_H
 #define TCPPROBE_CONTROL_H

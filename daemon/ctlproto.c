@@ -10,7 +10,7 @@
 #include "log.h"
 
 /* The command table: one row per command, in the order `help` lists them.
- * control.c has the matching handler table indexed by enum ctl_cmd. */
+ * control_cmds.c has the matching handler table indexed by enum ctl_cmd. */
 static const struct ctl_cmd_info ctl_cmds[CTL_CMD_COUNT] = {
 	[CTL_STATUS] = { "status", CTL_STATUS, 0, 0, CTL_ACC_READ, { CTL_ARG_NONE }, false, "",
 			 "daemon version, uptime, counters, memory" },
