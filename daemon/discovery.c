@@ -361,7 +361,7 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < 64; i++) /* drain, bounded */
 		if (read(fd, buf, sizeof(buf)) <= 0)
 			break;
-	struct timeval tv = { 0, DISC_SETTLE_MS * 1000 };
+	struct timeval tv = ns_timeval(DISC_SETTLE_MS * NS_PER_MS);
 	evtimer_add(s->settle_ev, &tv);
 }
 

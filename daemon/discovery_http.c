@@ -356,7 +356,7 @@ void disc_http_fetch(struct disc_source *s)
 			disc_file_failed(s, &s->f[0], "out of memory");
 			return;
 		}
-		uint64_t to = s->cfg->refresh_ns / 1000000000u;
+		uint64_t to = s->cfg->refresh_ns / NS_PER_S;
 		evhttp_connection_set_timeout(s->conn, to && to < DISC_HTTP_TIMEOUT_S ? (int)to
 										: DISC_HTTP_TIMEOUT_S);
 		evhttp_connection_set_max_body_size(s->conn, DISC_HTTP_MAX);
@@ -372,7 +372,7 @@ void disc_http_fetch(struct disc_source *s)
 	httpauth_host(h, evhttp_uri_get_host(s->uri), evhttp_uri_get_port(s->uri));
 	evhttp_add_header(h, "Accept", "application/json");
 	evhttp_add_header(h, "User-Agent", "tcpprobe/" TCPPROBE_VERSION);
-	snprintf(hdr, sizeof(hdr), "%" PRIu64, s->cfg->refresh_ns / 1000000000u);
+	snprintf(hdr, sizeof(hdr), "%" PRIu64, (uint64_t)(s->cfg->refresh_ns / NS_PER_S));
 	evhttp_add_header(h, "X-Prometheus-Refresh-Interval-Seconds", hdr);
 	if (httpauth_add(h, s->cfg->bearer_token_file, s->cfg->basic_auth_user,
 			 s->cfg->basic_auth_password_file, err, sizeof(err)) < 0) {

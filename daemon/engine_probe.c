@@ -297,7 +297,7 @@ void eng_drain_queue(struct engine *e)
 		launch(e, x);
 	}
 	if ((e->q_head || e->w_head) && !evtimer_pending(e->pace_ev, NULL)) {
-		struct timeval tv = { 0, PACE_NS / 1000 };
+		struct timeval tv = ns_timeval(PACE_NS);
 		evtimer_add(e->pace_ev, &tv);
 	}
 }

@@ -29,6 +29,7 @@
 #include "series.h"
 #include "targets.h"
 #include "statuspage_priv.h"
+#include "timens.h"
 #include "views.h"
 
 /* Strict: nothing but our own stylesheet; no script, no frames, no form
@@ -358,12 +359,7 @@ static const char style_css[] =
 	".hists{display:flex;flex-wrap:wrap;gap:1em}.hist rect{fill:#1f5fbf}\n"
 	".hist .end{text-anchor:end}figure{margin:.5em 0}\n";
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 static void free_body(const void *data, size_t len, void *arg) { free((void *)(uintptr_t)data); }
 
