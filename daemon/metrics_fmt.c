@@ -299,28 +299,6 @@ void metrics_render_status(struct jbuf *b, const struct registry_status *s)
 
 /* ---- per-target families ---- */
 
-/* Results a kind can produce: emitted at 0 before the first one happens, so
- * that rate() and increase() see the series from its first scrape. */
-static bool kind_has_result(enum probe_kind k, enum probe_result r)
-{
-	switch (r) {
-	case RESULT_PENDING:
-		return false;
-	case RESULT_OK:
-	case RESULT_REFUSED:
-	case RESULT_TIMEOUT:
-	case RESULT_RESET:
-		return k != PROBE_FIN;
-	case RESULT_UNREACHABLE:
-	case RESULT_ERROR:
-		return true;
-	case RESULT_CLOSED:
-	case RESULT_SILENT:
-		return k == PROBE_FIN;
-	}
-	return false;
-}
-
 static const char *const close_phase_label[PHASE_COUNT] = {
 	[PHASE_FIN_ACK] = "fin_ack",
 	[PHASE_FIN_WAIT_2] = "fin_wait_2",
@@ -391,7 +369,7 @@ static void emit_probes(struct jbuf *b, const struct family *f, const struct tar
 	const char *kind = probe_kind_str(t->cfg.opts.kind);
 	for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
 		uint64_t v = t->st.by_result[r];
-		if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+		if (!v && !probe_kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
 			continue;
 		target_label(b, f->name, t);
 		metrics_put_label(b, ',', "kind", kind);
@@ -617,7 +595,7 @@ static void emit_flow_probes(struct jbuf *b, const struct family *f, const struc
 	for (unsigned k = 0; flow_metrics(t) && k < t->flows->nf; k++)
 		for (int r = RESULT_OK; r < RESULT_COUNT; r++) {
 			uint64_t v = t->flows->f[k].by_result[r];
-			if (!v && !kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
+			if (!v && !probe_kind_has_result(t->cfg.opts.kind, (enum probe_result)r))
 				continue;
 			flow_label(b, f->name, t, k);
 			metrics_put_label(b, ',', "result", probe_result_str((enum probe_result)r));

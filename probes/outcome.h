@@ -20,6 +20,10 @@ enum probe_outcome {
 #define OUTCOME_COUNT (OUTCOME_ERROR + 1)
 
 enum probe_outcome probe_outcome(enum probe_kind k, enum probe_result r);
+/* Whether a probe of kind k can end with result r (/metrics emits the
+ * kind's results at 0 before the first one happens, so that rate() and
+ * increase() see the series from its first scrape). */
+bool probe_kind_has_result(enum probe_kind k, enum probe_result r);
 /* probe_outcome(k, r) == OUTCOME_UP */
 bool probe_up(enum probe_kind k, enum probe_result r);
 

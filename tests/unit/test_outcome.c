@@ -47,10 +47,36 @@ static void t_total(void)
 	CHECK_EQ(up, 5); /* syn ok, handshake ok, fin closed, fin silent, trace ok */
 }
 
+/* The results each kind can end with (what /metrics lists at 0): every
+ * kind's answer is one of its own results, a FIN probe never opens or
+ * times out, only a FIN probe is closed or silent, nothing ends pending. */
+static void t_kind_results(void)
+{
+	unsigned n[PROBE_KIND_COUNT] = { 0 };
+	for (int k = 0; k < PROBE_KIND_COUNT; k++)
+		for (int r = 0; r < RESULT_COUNT; r++) {
+			bool has = probe_kind_has_result((enum probe_kind)k, (enum probe_result)r);
+			n[k] += has;
+			if (probe_up((enum probe_kind)k, (enum probe_result)r))
+				CHECK(has);
+		}
+	CHECK_EQ(n[PROBE_SYN], 6);       /* ok refused timeout reset unreachable error */
+	CHECK_EQ(n[PROBE_HANDSHAKE], 6);
+	CHECK_EQ(n[PROBE_TRACE], 6);
+	CHECK_EQ(n[PROBE_FIN], 4);       /* closed silent unreachable error */
+	CHECK(!probe_kind_has_result(PROBE_FIN, RESULT_OK));
+	CHECK(!probe_kind_has_result(PROBE_FIN, RESULT_TIMEOUT));
+	CHECK(probe_kind_has_result(PROBE_FIN, RESULT_SILENT));
+	CHECK(!probe_kind_has_result(PROBE_SYN, RESULT_SILENT));
+	CHECK(!probe_kind_has_result(PROBE_HANDSHAKE, RESULT_CLOSED));
+	CHECK(!probe_kind_has_result(PROBE_HANDSHAKE, RESULT_PENDING));
+}
+
 int main(void)
 {
 	RUN(t_up_per_kind);
 	RUN(t_classes);
 	RUN(t_total);
+	RUN(t_kind_results);
 	return CHECK_EXIT();
 }
