@@ -11,7 +11,8 @@ when X.c includes Y's header. Checks, each printed as PASS/FAIL:
                          files alone
   layers-probes-pure     probes/ objects use no daemon/ symbol
   layers-readme-picture  README "How it works" names every daemon/ and
-                         probes/ source file
+                         probes/ source file, and no daemon/ module depends
+                         on one drawn above it there (but for the helpers)
 usage: layers.py BUILD_DIR [--print]   (--print: the edges, nothing checked)
 """
 import glob
@@ -193,6 +194,20 @@ def main():
              for c in sorted(glob.glob(os.path.join(ROOT, "daemon", "*.c")) +
                              glob.glob(os.path.join(ROOT, "probes", "*.c")))
              if not re.search(r"\b" + re.escape(os.path.basename(c)) + r"\b", sect)]
+    # "Dependencies point down the tree": a module is drawn on the line that
+    # first names one of its files; none depends on one drawn above it but
+    # the helpers (the block from "helpers" on, which anything may use).
+    pic = sect.split("```")[1].splitlines() if sect.count("```") >= 2 else []
+    drawn, helpers = {}, len(pic)
+    for i, line in enumerate(pic):
+        if helpers == len(pic) and re.search(r"\bhelpers\b", line):
+            helpers = i
+        for f in re.findall(r"\b(\w+)\.c\b", line):
+            if os.path.exists(os.path.join(ROOT, "daemon", f + ".c")):
+                drawn.setdefault(module(f), i)
+    probs += [f"{x} -> {y}, but {y} is drawn above {x} ({', '.join(sorted(edges[(x, y)])[:2])})"
+              for (x, y) in sorted(edges)
+              if x in drawn and y in drawn and drawn[y] < drawn[x] and drawn[y] < helpers]
     result("layers-readme-picture", probs)
     return failed
 
