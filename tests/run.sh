@@ -11,6 +11,10 @@
 # for a tests/unit/test_*.c, or a missing runner, is a failure; the fsm scripts
 # run with -c, so a state no script enters fails.
 #
+# Names as arguments run only those tests: integration script names
+# ("flows trace"), "unit/test_x", "unit" (every unit binary), "fsm-scripts",
+# "config-golden", "fuzz". Without arguments, everything runs.
+#
 # SANITIZE=1 (make check SANITIZE=1, B=build/san): sanitizer errors abort the
 # process, leaks included. SAN_QUICK=1 then also leaves out the slow
 # integration tests listed in SAN_SLOW (for a CI budget; see .ci/run).
@@ -35,6 +39,16 @@ SAN_SLOW=${SAN_SLOW:-load daemon faults adversarial}
 # mix; the plain pass runs it.
 PLAIN_ONLY=${PLAIN_ONLY:-systemd_boot}
 pass=0; fail=0; skipped=0; failed=(); times=()
+selected_names=("$@")
+declare -A selected_hit=()
+selected() { # name [group]
+	[ ${#selected_names[@]} -eq 0 ] && return 0
+	local s
+	for s in "${selected_names[@]}"; do
+		[ "$s" = "$1" ] || [ "$s" = "${1#integration/}" ] || { [ -n "${2:-}" ] && [ "$s" = "$2" ]; } && { selected_hit[$s]=1; return 0; }
+	done
+	return 1
+}
 
 # The skips allowed here, an ERE over test names. Everything else that skips
 # fails. A scenario adv.py marks known_bug skips only its one known failure:
@@ -116,21 +130,26 @@ missing() { # name what
 
 for c in tests/unit/test_*.c; do
 	t=$B/tests/$(basename "$c" .c)
+	selected "unit/$(basename "$t")" unit || continue
 	if [ -x "$t" ]; then run_one "unit/$(basename "$t")" - "$t"
 	else missing "unit/$(basename "$t")" "$t not built (make unit)"; fi
 done
-if [ -x "$B/tests/fsm_script" ]; then
+if ! selected fsm-scripts; then :
+elif [ -x "$B/tests/fsm_script" ]; then
 	run_one fsm-scripts "$(($(ls tests/fsm/*.pkt | wc -l) + 1))" "$B/tests/fsm_script" -c tests/fsm/*.pkt
 else missing fsm-scripts "$B/tests/fsm_script not built (make unit)"; fi
 # One config check per golden .out file.
-if [ -f tests/config/run.sh ]; then
+if ! selected config-golden; then :
+elif [ -f tests/config/run.sh ]; then
 	run_one config-golden "$(ls tests/config/*.out | wc -l)" bash tests/config/run.sh
 else missing config-golden "tests/config/run.sh missing"; fi
-if [ -f tests/fuzz/run.sh ]; then run_one fuzz "$(declared tests/fuzz/run.sh)" bash tests/fuzz/run.sh check
+if ! selected fuzz; then :
+elif [ -f tests/fuzz/run.sh ]; then run_one fuzz "$(declared tests/fuzz/run.sh)" bash tests/fuzz/run.sh check
 else missing fuzz "tests/fuzz/run.sh missing"; fi
 if [ "${SKIP_LAB:-0}" != 1 ]; then
 	for t in tests/integration/*.sh; do
 		n=$(basename "$t" .sh)
+		selected "integration/$n" || continue
 		if [ "$SANITIZE" = 1 ] && [ "${SAN_QUICK:-0}" = 1 ] && [[ " $SAN_SLOW " == *" $n "* ]]; then
 			echo "== integration/$n: left out (SAN_QUICK=1)"
 			continue
@@ -143,6 +162,9 @@ if [ "${SKIP_LAB:-0}" != 1 ]; then
 	done
 fi
 
+for s in "${selected_names[@]}"; do
+	[ -n "${selected_hit[$s]:-}" ] || missing "$s" "no test of that name (tests/run.sh)"
+done
 echo "durations: $(printf '%s\n' "${times[@]}" | sort -rn | head -n 5 | paste -sd, - | sed 's/,/, /g') (slowest)"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "logs: $log"
