@@ -122,7 +122,7 @@ put a.json "[{\"targets\": [\"$O4\", \"$O6\"],
               \"__tcpprobe_kind\": \"syn\"}}]"
 put c.yml "- targets: ['$Y4']
   labels: {team: yaml}"
-if wait_until 5 eval '! ctl --json status | grep -q "\"files_failing\":[1-9]"'; then
+if wait_until 5 dl_disc_clear; then
 	pass errors-clear
 else fail errors-clear "$(ctl status | tail -n 4)"; fi
 # A YAML file removed: the same as a JSON one.

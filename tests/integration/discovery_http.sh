@@ -85,7 +85,7 @@ for mode in 500 hang big; do
 	big) want='no response: response larger than the limit' ;;
 	esac
 	echo "$mode" >"$SDD/mode"
-	n0=$(ctl --json status | grep -o '"errors":[0-9]*' | head -1 | cut -d: -f2)
+	n0=$(ctl --json status | jpy 'd["discovery"][0]["errors"]')
 	if wait_until 8 status_has "$want"; then
 		t=$(date +%s%N)
 		# Still there and still probed (every 500 ms) meanwhile: SYNs on the wire.
@@ -96,7 +96,7 @@ for mode in 500 hang big; do
 	fi
 	echo ok >"$SDD/mode"
 done
-if wait_until 8 eval '! ctl --json status | grep -q "\"files_failing\":[1-9]"'; then
+if wait_until 8 dl_disc_clear; then
 	pass recovers
 else fail recovers "$(ctl status | tail -4)"; fi
 if ctl status | grep -q "discovery web:"; then pass status-line; else fail status-line "$(ctl status)"; fi
@@ -127,7 +127,7 @@ if wait_until 20 count 10000; then
 	ctl pause "198.19.20.1:9000" >/dev/null
 	# 1%: the first 100 go, 100 new ones come.
 	gen 100 >"$SDD/.tmp" && mv "$SDD/.tmp" "$SDD/big.json"
-	if wait_until 10 eval 'ctl --json targets | grep -qF "\"198.19.40.100:9099\""'; then
+	if wait_until 10 listed 198.19.40.100:9099; then
 		ctl --json targets | jpy '"\n".join(t["name"] for t in d["targets"])' | sort >"$DL_T/after"
 		gone=$(comm -23 "$DL_T/before" "$DL_T/after" | wc -l)
 		new=$(comm -13 "$DL_T/before" "$DL_T/after" | wc -l)

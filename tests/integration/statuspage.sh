@@ -120,7 +120,7 @@ if ! dl_start "$DL_T/d.conf"; then fail start "daemon did not start"; exit 1; fi
 
 # Wait for results: the four-way close reports after FIN_WAIT_2 (~200 ms),
 # the dropped target after its retransmission (~600 ms).
-fourway_closed() { ctl --json show fourway | grep -q '"close_results":{"ok":[1-9]'; }
+fourway_closed() { [ "$(ctl --json show fourway | jpy 'd["target"]["close_results"].get("ok", 0)')" -ge 1 ] 2>/dev/null; }
 all_probed() { local tn; for tn in open syn fourway closed dropped unreach prohib; do probed "$tn" || return 1; done; }
 if ! wait_until 20 all_probed || ! wait_until 20 fourway_closed; then
 	fail start "targets not probed in 20 s: $(tj)"

@@ -156,6 +156,10 @@ d = json.loads(sys.stdin.readline())
 print(next((t["probes"] for t in d["targets"] if t["name"] == os.environ["NAME"]), -1))'; }
 probed() { [ "$(probes "$1")" -ge 1 ]; }
 absent() { [ "$(probes "$1")" = -1 ]; }
+listed() { [ "$(probes "$1")" -ge 0 ] 2>/dev/null; }
+# Files of the discovery sources failing now (ctl status), and none failing.
+dl_disc_failing() { ctl --json status | jpy 'sum(s["files_failing"] for s in d["discovery"])'; }
+dl_disc_clear() { [ "$(dl_disc_failing)" = 0 ]; }
 status_has() { ctl --json status | grep -qF -- "$1"; }
 
 # ---- start, wait for N results, pause, drain ----
