@@ -859,6 +859,22 @@ static void test_man_options(void)
 	CHECK(nopts > 0);
 }
 
+/* LOG_LEVEL_NAMES (spliced into the messages of the config and the control
+ * protocol) is log.c's names in order, each of which parses back. */
+static void test_log_level_names(void)
+{
+	char all[128] = "";
+	size_t n = 0;
+	for (int l = 0; l < 8; l++) {
+		const char *name = log_level_name(l);
+		if (!name)
+			continue;
+		n += (size_t)snprintf(all + n, sizeof(all) - n, "%s%s", n ? ", " : "", name);
+		CHECK_EQ(log_level_from_str(name), l);
+	}
+	CHECK_STR(all, LOG_LEVEL_NAMES);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -866,6 +882,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_duration_parse);
+	RUN(test_log_level_names);
 	RUN(test_duration_str);
 	RUN(test_cidr);
 	RUN(test_set_probe_opt);
