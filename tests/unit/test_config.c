@@ -875,6 +875,28 @@ static void test_log_level_names(void)
 	CHECK_STR(all, LOG_LEVEL_NAMES);
 }
 
+/* The kind option's help ("syn | handshake | fin | trace", in --help and
+ * tcpprobe(8)) spells probes/' kinds by hand: every one, in their order. */
+static void test_kind_help_names(void)
+{
+	char want[128] = "";
+	size_t n = 0, found = 0;
+	for (int k = 0; k < PROBE_KIND_COUNT; k++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%s%s", k ? " | " : "",
+				      probe_kind_str((enum probe_kind)k));
+	for (size_t k = 0; k < config_keys(CONFIG_KEYS_PROBE); k++) {
+		struct config_key_info ki;
+		config_key_info(CONFIG_KEYS_PROBE, k, &ki);
+		if (strcmp(ki.name, "kind"))
+			continue;
+		found++;
+		CHECK(ki.opts[0].help != NULL);
+		if (ki.opts[0].help)
+			CHECK_STR(ki.opts[0].help, want);
+	}
+	CHECK_EQ(found, 1);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -883,6 +905,7 @@ int main(void)
 	}
 	RUN(test_duration_parse);
 	RUN(test_log_level_names);
+	RUN(test_kind_help_names);
 	RUN(test_duration_str);
 	RUN(test_cidr);
 	RUN(test_set_probe_opt);
