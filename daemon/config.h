@@ -184,6 +184,12 @@ size_t config_remote_write_changed(const struct remote_write_cfg *next,
 void config_probe_defaults(struct probe_opts *o);
 /* `tcpprobe probe`'s: the same with each option's opt_def. */
 void config_probe_opt_defaults(struct probe_opts *o);
+/* A one-shot probe (`ctl probe`) has no rounds or schedule: the keys of the
+ * table marked .target_only (config_keys.h) go back to their built-in
+ * defaults in o (taken from [defaults]), and _set names the first one o
+ * has at another value (the request set it), NULL if none. */
+void config_probe_oneshot_base(struct probe_opts *o);
+const char *config_probe_target_only_set(const struct probe_opts *o);
 /* Sets probe key k from one of its options' value: as a file's key=value,
  * within the command line's range; err says what is wrong with value. */
 int config_probe_opt_set(struct probe_opts *o, size_t k, const char *value, char *err,

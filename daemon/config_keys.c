@@ -37,6 +37,7 @@ struct probe_key {
 	const char *opt_def;
 	bool opt_min0;
 	const char *doc;
+	bool target_only;
 };
 
 static const struct probe_key probe_keys[] = {
@@ -368,6 +369,28 @@ void config_probe_defaults(struct probe_opts *o)
 	for (size_t k = 0; k < N_PROBE_KEYS; k++)
 		if (probe_key_set(o, &probe_keys[k], probe_keys[k].def, err, sizeof(err)) < 0)
 			log_bare(LOG_LVL_ERR, "built-in default %s: %s", probe_keys[k].name, err);
+}
+
+void config_probe_oneshot_base(struct probe_opts *o)
+{
+	struct probe_opts d;
+	config_probe_defaults(&d);
+	for (size_t k = 0; k < N_PROBE_KEYS; k++)
+		if (probe_keys[k].target_only)
+			memcpy((char *)o + probe_keys[k].off, (const char *)&d + probe_keys[k].off,
+			       probe_keys[k].size);
+}
+
+const char *config_probe_target_only_set(const struct probe_opts *o)
+{
+	struct probe_opts d;
+	config_probe_defaults(&d);
+	for (size_t k = 0; k < N_PROBE_KEYS; k++)
+		if (probe_keys[k].target_only &&
+		    memcmp((const char *)o + probe_keys[k].off, (const char *)&d + probe_keys[k].off,
+			   probe_keys[k].size))
+			return probe_keys[k].name;
+	return NULL;
 }
 
 void config_probe_opt_defaults(struct probe_opts *o)

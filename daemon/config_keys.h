@@ -19,7 +19,10 @@
  *          struct config_key_opt), with the command line's own default
  *          .opt_def and, with .opt_min0, no lower bound there; .doc, a
  *          sentence for tcpprobe.conf(5) when man/tcpprobe.conf.5.in has no
- *          text of its own for the key (else the first option's help).
+ *          text of its own for the key (else the first option's help);
+ *          .target_only, a key of a target's rounds or schedule, which a
+ *          one-shot `ctl probe` (one probe) refuses at another value than
+ *          its built-in default, and takes no [defaults] value of.
  *
  * time_wait, 2s: TIME_WAIT exists to re-ACK the peer's FIN if our last ACK
  * was lost (RFC 9293 3.6.1). The peer retransmits after its RTO: about
@@ -45,7 +48,8 @@
 	 * often, next to its probes. 1s at least: a trace sends up to max_hops \
 	 * SYNs and waits for its silent hops. Not a `tcpprobe probe` option. */ \
 	X("trace_interval", trace_interval_ns, DUR_OFF, 1 * NS_S, 24 * NS_H, "off", \
-	  .doc = "Trace the path to the target this often, next to its probes.") \
+	  .doc = "Trace the path to the target this often, next to its probes.", \
+	  .target_only = true) \
 	/* RFC 6298 2.1: the initial RTO, doubled per retry. */ \
 	X("timeout", timeout_ns, DUR, 1 * NS_MS, 60 * NS_S, "1s", \
 	  .opts = { { 't', "timeout", "S", NULL, \
@@ -85,9 +89,10 @@
 		      "finding mss-clamped below N; 0: 1460 IPv4, 1440 IPv6" } }) \
 	/* probes/flows: N probes a round, each flow on its own source port. */ \
 	X("flows", flows, U8, 1, FLOWS_MAX, "1", \
-	  .opts = { { 0, "flows", "N", NULL, "probes per round, one per flow (its own source port)" } }) \
+	  .opts = { { 0, "flows", "N", NULL, "probes per round, one per flow (its own source port)" } }, \
+	  .target_only = true) \
 	X("flow_metrics", flow_metrics, BOOL, 0, 0, "no", \
-	  .doc = "Per-flow series in /metrics, with flows above 1.") \
+	  .doc = "Per-flow series in /metrics, with flows above 1.", .target_only = true) \
 	/* Trace probes: TTLs 1..max_hops (probes/trace.h). */ \
 	X("max_hops", max_hops, U8, 1, TRACE_HOPS_MAX, "30", \
 	  .opts = { { 0, "max-hops", "N", NULL, "trace: SYNs with TTL 1..N" } })

@@ -242,7 +242,7 @@ int registry_target_add(struct registry *reg, const char *name, const char *host
 		return -1;
 	}
 	memcpy(tc.name, name, nl + 1);
-	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, false, err, errlen) < 0)
 		return -1;
 	struct target *t = calloc(1, sizeof(*t));
 	if (!t) {

@@ -86,9 +86,10 @@ void sched_zombie_reported(struct registry *reg, struct target *t);
  * trace ran. */
 void sched_flow_start(struct registry *reg, struct target *t, unsigned f);
 /* tc's host and options from "HOST[:PORT]" and key=value words over the
- * [defaults] (ctl add, ctl probe). */
+ * [defaults] (ctl add), for a oneshot (ctl probe) without their keys of a
+ * target's rounds or schedule (config_probe_oneshot_base). */
 int registry_target_cfg(struct registry *reg, struct target_cfg *tc, const char *hostport,
-			 char *const *kv, size_t nkv, char *err, size_t errlen);
+			 char *const *kv, size_t nkv, bool oneshot, char *err, size_t errlen);
 /* Build the engine profile and history ring for t from t->cfg.opts: 0,
  * or -1 (out of memory) with err. The address is resolve.c's. */
 int registry_target_prepare(struct registry *reg, struct target *t, char *err, size_t errlen);

@@ -462,9 +462,11 @@ static void on_oneshot_report(void *arg, const struct probe_report *r)
 }
 
 int registry_target_cfg(struct registry *reg, struct target_cfg *tc, const char *hostport,
-			 char *const *kv, size_t nkv, char *err, size_t errlen)
+			 char *const *kv, size_t nkv, bool oneshot, char *err, size_t errlen)
 {
 	tc->opts = reg->cfg->defaults;
+	if (oneshot)
+		config_probe_oneshot_base(&tc->opts);
 	if (config_parse_hostport(hostport, tc->host, sizeof(tc->host), &tc->opts.port, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < nkv; i++) {
@@ -546,13 +548,12 @@ int registry_oneshot(struct registry *reg, const char *hostport, char *const *kv
 {
 	struct target_cfg tc;
 	memset(&tc, 0, sizeof(tc));
-	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, err, errlen) < 0)
+	if (registry_target_cfg(reg, &tc, hostport, kv, nkv, true, err, errlen) < 0)
 		return -1;
-	/* One probe, one result: keys that take rounds or a schedule would be
+	/* One probe, one result: keys that take rounds or a schedule (the key
+	 * table's target_only; their [defaults] values were left out) would be
 	 * ignored, so say so rather than answer something else. */
-	const char *only_targets = tc.opts.flows > 1 ? "flows"
-				   : tc.opts.trace_interval_ns ? "trace_interval"
-				   : tc.opts.flow_metrics ? "flow_metrics" : NULL;
+	const char *only_targets = config_probe_target_only_set(&tc.opts);
 	if (only_targets) {
 		snprintf(err, errlen, "%s: `probe` sends one probe; give it to a target (`add NAME "
 			 "HOST:PORT %s=...`) or use `tcpprobe probe`", only_targets, only_targets);

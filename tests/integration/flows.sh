@@ -217,18 +217,21 @@ if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
 # Target a (flows = 4) and target b (one flow) probe the same address and port
 # every 300 ms from a range of 8 ports: a keeps its four, and b, going round
 # the range, never gets one of them, though with no TIME_WAIT they are free
-# nearly all the time.
+# nearly all the time. ([defaults] has flows = 2, which b sets back to 1 and
+# a `ctl probe` naming no flows must not take.)
 {
 	dl_conf_daemon "history=100" "source_ports=20000-20007"
-	printf '[defaults]\nport = %s\ninterval = 300ms\ntime_wait = 0s\n' "$LAB_PORT_OPEN"
-	printf '[target a]\nhost = %s\nflows = 4\n[target b]\nhost = %s\n' "$LAB_S4" "$LAB_S4"
+	printf '[defaults]\nport = %s\ninterval = 300ms\ntime_wait = 0s\nflows = 2\n' "$LAB_PORT_OPEN"
+	printf '[target a]\nhost = %s\nflows = 4\n[target b]\nhost = %s\nflows = 1\n' "$LAB_S4" "$LAB_S4"
 } >"$tmp/r.conf"
 if dl_start "$tmp/r.conf" && wait_until 20 dl_has_results a 40 && wait_until 10 dl_has_results b 10; then
 	ctl --json history a 100 >"$tmp/r.a"
 	ctl --json history b 100 >"$tmp/r.b"
 	# `ctl probe` sends one probe: keys that need rounds or a schedule are
 	# refused by name (they were ignored: flows=3 gave one probe, no flow),
-	# and flows=1 still probes.
+	# and flows=1 still probes, and so does a request naming none of them
+	# under [defaults]' flows = 2 (it was refused: a target's rounds are not
+	# a one-shot's).
 	cbad=""
 	for kv in flows=3 trace_interval=1m flow_metrics=yes; do
 		ctl probe "$LAB_S4:$LAB_PORT_OPEN" "$kv" >"$tmp/cp.out" 2>&1
@@ -236,8 +239,11 @@ if dl_start "$tmp/r.conf" && wait_until 20 dl_has_results a 40 && wait_until 10 
 		grep -q "^tcpprobe ctl: ${kv%%=*}: .*one probe" "$tmp/cp.out" && [ $rc = 1 ] ||
 			cbad="$cbad [$kv: rc $rc, $(head -c 200 "$tmp/cp.out")]"
 	done
-	ctl --json probe "$LAB_S4:$LAB_PORT_OPEN" flows=1 >"$tmp/cp.out" 2>&1 &&
-		grep -q '"result":"ok"' "$tmp/cp.out" || cbad="$cbad [flows=1: $(head -c 200 "$tmp/cp.out")]"
+	for kv in flows=1 ""; do
+		ctl --json probe "$LAB_S4:$LAB_PORT_OPEN" ${kv:+"$kv"} >"$tmp/cp.out" 2>&1 &&
+			[ "$(jpy 'd["result"]["result"], d["result"].get("flow")' <"$tmp/cp.out")" = "('ok', None)" ] ||
+			cbad="$cbad [${kv:-no key}: $(head -c 200 "$tmp/cp.out")]"
+	done
 	if [ -z "$cbad" ]; then pass ctl-probe-one; else fail ctl-probe-one "$cbad"; fi
 	dl_stop
 	if why=$("$PY" - "$tmp/r.a" "$tmp/r.b" <<'EOF'

@@ -897,6 +897,45 @@ static void test_kind_help_names(void)
 	CHECK_EQ(found, 1);
 }
 
+/* A one-shot (`ctl probe`) takes [defaults] but for the keys of a target's
+ * rounds and schedule (the table's target_only: flows, trace_interval,
+ * flow_metrics), which go back to their built-in defaults; any of them set
+ * after that is named. */
+static void test_oneshot_base(void)
+{
+	char err[128];
+	struct probe_opts d, o;
+	config_probe_defaults(&d);
+	o = d;
+	CHECK(config_probe_target_only_set(&o) == NULL);
+	CHECK_EQ(config_set_probe_opt(&o, "flows", "4", err, sizeof(err)), 0);
+	CHECK_EQ(config_set_probe_opt(&o, "trace_interval", "1m", err, sizeof(err)), 0);
+	CHECK_EQ(config_set_probe_opt(&o, "flow_metrics", "yes", err, sizeof(err)), 0);
+	CHECK_EQ(config_set_probe_opt(&o, "timeout", "750ms", err, sizeof(err)), 0);
+	CHECK_EQ(config_set_probe_opt(&o, "kind", "syn", err, sizeof(err)), 0);
+	CHECK_STR(config_probe_target_only_set(&o), "trace_interval"); /* the table's first */
+	config_probe_oneshot_base(&o);
+	CHECK(config_probe_target_only_set(&o) == NULL);
+	CHECK_EQ(o.flows, 1);
+	CHECK_EQ(o.trace_interval_ns, 0);
+	CHECK_EQ(o.flow_metrics, 0);
+	CHECK_EQ(o.timeout_ns, 750 * 1000000ULL); /* the rest of [defaults] stays */
+	CHECK_EQ(o.kind, PROBE_SYN);
+	/* Each one alone is named. */
+	const char *const one[][2] = { { "flows", "2" }, { "trace_interval", "10s" },
+				       { "flow_metrics", "yes" } };
+	for (size_t i = 0; i < 3; i++) {
+		o = d;
+		CHECK_EQ(config_set_probe_opt(&o, one[i][0], one[i][1], err, sizeof(err)), 0);
+		const char *n = config_probe_target_only_set(&o);
+		CHECK(n && !strcmp(n, one[i][0]));
+	}
+	/* At its default, set or not, a key is no one-shot's problem. */
+	o = d;
+	CHECK_EQ(config_set_probe_opt(&o, "flows", "1", err, sizeof(err)), 0);
+	CHECK(config_probe_target_only_set(&o) == NULL);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -906,6 +945,7 @@ int main(void)
 	RUN(test_duration_parse);
 	RUN(test_log_level_names);
 	RUN(test_kind_help_names);
+	RUN(test_oneshot_base);
 	RUN(test_duration_str);
 	RUN(test_cidr);
 	RUN(test_set_probe_opt);
