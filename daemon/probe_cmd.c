@@ -205,7 +205,8 @@ static void stat_print(const char *what, double min, double max, double sum, dou
 static void flows_out(const struct ptarget *t, struct pflows_out *o)
 {
 	*o = (struct pflows_out){ .f = stdout, .j = t->ps->json ? &t->ps->jb : NULL,
-				  .target = t->name, .addr = &t->addr, .port = t->port };
+				  .target = t->name, .addr = &t->addr, .port = t->port,
+				  .name_target = t->ps->nt > 1 };
 }
 
 /* After a round's last probe: its line, or its JSON object. */

@@ -105,6 +105,15 @@ static void json_begin(const struct pflows_out *o)
 	jb_uint(o->j, o->port);
 }
 
+/* Text: what follows a line's lead word when several targets share the
+ * output, as the probe lines name theirs: " [ADDR]:PORT NAME". */
+static void text_target(const struct pflows_out *o)
+{
+	char a[64];
+	if (o->name_target)
+		fprintf(o->f, " [%s]:%u %s", pkt_addr_str(o->addr, a, sizeof(a)), o->port, o->target);
+}
+
 static void json_end(const struct pflows_out *o)
 {
 	jb_obj_end(o->j);
@@ -133,7 +142,9 @@ void pflows_round(const struct pflows_out *o, const struct pflows *pf, unsigned 
 		flows_round_json(o->j, &rd);
 		json_end(o);
 	} else {
-		fprintf(o->f, "round %u: ", k + 1);
+		fprintf(o->f, "round %u", k + 1);
+		text_target(o);
+		fputs(": ", o->f);
 		flows_round_text(o->f, &rd);
 		fputc('\n', o->f);
 	}
@@ -209,7 +220,9 @@ void pflows_summary(const struct pflows_out *o, const struct pflows *pf)
 		fputc('\n', o->f);
 	}
 	/* "worse flows: 1, 4" on one line (easy to grep), then why, a line each. */
-	fputs("worse flows:", o->f);
+	fputs("worse flows", o->f);
+	text_target(o);
+	fputc(':', o->f);
 	if (!vd.n_worse)
 		fputs(" none", o->f);
 	const char *sep = " ";

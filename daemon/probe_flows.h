@@ -38,15 +38,17 @@ struct pflows_out {
 	const char *target;       /* the name given */
 	const struct pkt_addr *addr;
 	uint16_t port;
+	bool name_target;         /* text: several targets, so say whose */
 };
 
 /* "round 3: 8 probes, 7 answered, 1 lost, rtt min/median/max = a/b/c ms,
- * jitter d ms", or {"target", "address", "port", "round": 3, "probes",
+ * jitter d ms" ("round 3 [ADDR]:PORT NAME: ..." with name_target), or {"target", "address", "port", "round": 3, "probes",
  * "answered", "lost", "rtt_min_us", "rtt_median_us", "rtt_max_us",
  * "jitter_us"} (null: no RTT / no flow with an RTT in both rounds). */
 void pflows_round(const struct pflows_out *o, const struct pflows *pf, unsigned round);
 /* The table (flow, sport, probes, lost, loss%, rtt p50, rtt p99, ttl) and
- * "worse flows: ..." with a line of why per flow; or {"target", "address",
+ * "worse flows: ..." ("worse flows [ADDR]:PORT NAME: ..." with name_target)
+ * with a line of why per flow; or {"target", "address",
  * "port", "flows": [{flow, source_port, probes, lost, loss_pct, rtt_p50_us,
  * rtt_p99_us, ttl, worse}], "worse_flows": [...], "rtt_p50_ref_us",
  * "loss_ref_pct"} (ctl show's keys for the rows). */

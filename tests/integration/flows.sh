@@ -10,6 +10,8 @@
 #   higher ISN, and the server accepts it), IPv6 flows keep one nonzero flow
 #   label each; the per-flow table and the round lines match the probes, and
 #   so do --json's round objects and flows object;
+# - several targets in one run: each round line and flows table names its
+#   target, with that target's figures (the wire's SYN/ACKs per address);
 # - bad values are usage errors;
 # - ECMP (tests/lab/lab_ecmp.sh): a router splits the flows over two equal-cost
 #   legs by 5-tuple hash, one leg 20 ms slower one way with 25% of its SYNs
@@ -27,7 +29,7 @@
 # - the daemon keeps a flow target's ports its own: another target to the
 #   same address and port never gets one.
 # - `ctl probe` (one probe) refuses flows > 1, trace_interval, flow_metrics.
-# checks: 21
+# checks: 22
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -193,6 +195,58 @@ print("; ".join(errs) + "\n" + t[-900:] if errs else "")
 sys.exit(1 if errs else 0)
 EOF
 ); then pass text; else fail text "$why"; fi
+
+# --- several targets: each round line and flows table names its own ------------
+# Two targets in one run (IPv4 and IPv6), 2 flows, 2 rounds: the round lines
+# interleave, so each must say whose it is ("round K [ADDR]:PORT NAME: ..."),
+# and its figures must be that target's: probes its flows, answered its
+# SYN/ACKs on the wire (the client capture, by address). Each flows table
+# sits in its target's statistics section, with that target's ports, and
+# its "worse flows" line names the target.
+cap multi --flows 2 -c 2 -i 0.3 "$LAB_S4:$LAB_PORT_OPEN" "[$LAB_S6]:$LAB_PORT_OPEN"
+if ! why=$(lab_capture_ok "$tmp/multi.pcap" 8 ' S '); then
+	fail multi-target "capture: $why"
+elif why=$("$PY" - "$tmp/multi.out" "$tmp/multi.dump" "$(cat "$tmp/multi.rc")" "$LAB_S4" "$LAB_S6" \
+	"$LAB_PORT_OPEN" <<'EOF'
+import re, sys
+out, dump, rc, s4, s6, port = sys.argv[1:]
+t = open(out).read()
+errs = [] if rc == "0" else ["rc %s" % rc]
+synack = {}
+for l in open(dump):
+    f = l.split()
+    if f[1] == "<" and f[6] == "S.":
+        synack.setdefault(f[2], set()).add(int(f[5]))
+        synack[f[2] + "#"] = synack.get(f[2] + "#", 0) + 1
+probes = {}
+for m in re.finditer(r"^handshake \[(\S+)\]:(\d+) (\S+) seq=(\d) flow=(\d) sport=(\d+) ", t, re.M):
+    probes.setdefault(m.group(1), []).append((int(m.group(4)), int(m.group(6))))
+rounds = {}
+for m in re.finditer(r"^round (\d+)(.*?): (\d+) probes, (\d+) answered, (\d+) lost, ", t, re.M):
+    rounds.setdefault(m.group(2), []).append(tuple(int(m.group(i)) for i in (1, 3, 4, 5)))
+want = {" [%s]:%s %s" % (a, port, a): a for a in (s4, s6)}
+if set(rounds) != set(want):
+    errs.append("round lines name %s, want %s" % (sorted(rounds), sorted(want)))
+for name, a in want.items():
+    rs = rounds.get(name, [])
+    if [r[0] for r in rs] != [1, 2] or any(r[1] != 2 for r in rs) or \
+            sum(r[2] for r in rs) != synack.get(a + "#", -1):
+        errs.append("%s: rounds %s, %s SYN/ACKs on the wire" % (name, rs, synack.get(a + "#")))
+# The statistics sections: each one's table rows are its target's ports.
+for sec in t.split("\n--- ")[1:]:
+    m = re.match(r"(\S+) \[(\S+)\]:(\d+) tcpprobe", sec)
+    if not m:
+        continue
+    rows = {int(p) for p in re.findall(r"^\s+\d\s+(\d+)\s+2\s", sec, re.M)}
+    ports = {p for _, p in probes.get(m.group(2), [])}
+    if len(rows) != 2 or rows != ports or rows != synack.get(m.group(2)):
+        errs.append("%s: table ports %s, probes' %s, wire %s" % (m.group(2), rows, ports, synack.get(m.group(2))))
+    if not re.search(r"^worse flows \[%s\]:%s %s: none$" % (re.escape(m.group(2)), port, re.escape(m.group(1))), sec, re.M):
+        errs.append("%s: no 'worse flows [ADDR]:PORT NAME: none'" % m.group(2))
+print("; ".join(errs) + ("\n" + t[-1500:] if errs else ""))
+sys.exit(1 if errs else 0)
+EOF
+); then pass multi-target; else fail multi-target "$why"; fi
 
 # --- usage errors ----------------------------------------------------------------
 bad=""
