@@ -343,10 +343,13 @@ void pathwatch_flow_end(struct registry *reg, struct target *t, unsigned f)
 
 void pathwatch_probe_result(struct registry *reg, struct target *t, const struct probe_report *r)
 {
-	/* A kind trace target's own trace of a flow: judged as trace_interval's. */
-	if (r->flow && r->trace && t->cfg.opts.kind == PROBE_TRACE && target_path_per_flow(t) &&
-	    flow_observe(t, r->flow, r->trace) && t->tr)
-		trace_soon(reg, t, false, r->flow - 1);
+	/* A kind trace target's own trace of a flow: counted and judged as
+	 * trace_interval's. */
+	if (r->flow && t->cfg.opts.kind == PROBE_TRACE && target_path_per_flow(t) && t->flows) {
+		t->flows->traces++;
+		if (r->trace && flow_observe(t, r->flow, r->trace) && t->tr)
+			trace_soon(reg, t, false, r->flow - 1);
+	}
 	if (!t->tr)
 		return;
 	if (r->flow)

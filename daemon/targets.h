@@ -103,6 +103,7 @@ struct target_flows {
 	uint64_t pending;                 /* flows of this round not reported yet (bits) */
 	uint64_t rounds;                  /* rounds complete */
 	struct flows_round last;          /* the last complete round (rounds > 0) */
+	uint64_t traces;                  /* kind trace: its flows' traces (path_traces) */
 	struct target_flow f[];
 };
 struct target_flows *target_flows_new(unsigned nf);

@@ -705,14 +705,23 @@ static void put_path_changes(struct jbuf *j, const struct view_field *f, const s
 	}
 }
 
-/* A count of the target's traces at f->off; null without trace_interval. */
+/* A count of the traces that fed the target's path (f->off: all, or those
+ * started early): trace_interval's, plus a kind trace target's own over
+ * flows (never early); null when it watches no path. */
 static void put_trace_count(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
+	const struct target *t = x->t;
 	jb_key(j, f->key);
-	if (x->t->tr && x->t->cfg.opts.trace_interval_ns)
-		jb_uint(j, *(const uint64_t *)((const char *)x->t->tr + f->off));
-	else
+	if (!target_path_watched(t)) {
 		jb_null(j);
+		return;
+	}
+	uint64_t n = t->tr && t->cfg.opts.trace_interval_ns
+			     ? *(const uint64_t *)((const char *)t->tr + f->off) : 0;
+	if (f->off == offsetof(struct target_trace, traces) && t->cfg.opts.kind == PROBE_TRACE &&
+	    target_path_per_flow(t) && t->flows)
+		n += t->flows->traces;
+	jb_uint(j, n);
 }
 
 /* The last trace's verdict (over flows: of the flow traced last). */

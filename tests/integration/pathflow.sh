@@ -15,8 +15,9 @@
 # probes' interval, yet no probe fails or goes missing for sharing its
 # 4-tuple with its flow's trace, and the silent hop is no change. A capture on
 # the client's link shows every trace of e4 and e6 leaving from the flows'
-# own source ports (IPv6: with the flow's label).
-# checks: 11
+# own source ports (IPv6: with the flow's label). t4's path_traces counts its
+# flows' traces (its TTL 1 SYNs on the wire).
+# checks: 12
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -118,7 +119,10 @@ fi
 N0=$(traces e4)
 more() { [ "$(traces e4)" -ge $((N0 + 2 * NF)) ]; }
 wait_until $((3 * IV + 5)) more || note "e4: traces $N0 -> $(traces e4) (wanted $((2 * NF)) more)"
-for n in e4 e6 t4; do ctl --json show "$n" >"$T/$n.json"; done
+for n in e4 e6; do ctl --json show "$n" >"$T/$n.json"; done
+T4A=$(now_s)
+ctl --json show t4 >"$T/t4.json"
+T4B=$(now_s)
 ctl show e4 >"$T/e4.txt"
 ctl metrics >"$T/metrics.txt"
 dl_stop
@@ -228,6 +232,30 @@ else
 	fail show-text "$nchg flow change lines (want $(jr e4-changes)); $(grep -E 'path' "$T/e4.txt" | head -n 8 | tr '\n' '|')"
 fi
 { grep -E '^  path' "$T/e4.txt"; sed -n '/^flows/,/^last round/p' "$T/e4.txt" | head -n 12; } | sed 's/^/    /'
+
+# t4 (kind = trace, flows): path_traces counts its flows' traces (it was
+# null: only trace_interval's were counted), none early. Ground truth: its
+# TTL 1 SYNs on the client's link (retries = 0: one a trace) sent before
+# ctl show (less those still running then, at most one a flow) and before
+# its answer.
+why=$("$DL_PY" - "$DL_ROOT/tests/lab" "$T" "$CHAIN_T4" "$LAB_PORT_EXTRA_LO" "$NF" "$T4A" "$T4B" <<'EOF'
+import ipaddress, json, sys
+sys.path.insert(0, sys.argv[1])
+import wire
+T, dst, port, nf = sys.argv[2], str(ipaddress.ip_address(sys.argv[3])), int(sys.argv[4]), int(sys.argv[5])
+a, b = (int(float(x) * 1e9) for x in sys.argv[6:8])
+syn = [s.t for s in wire.segments(T + '/client.pcap') if not s.icmp and s.dst == dst and
+       s.dport == port and s.flags & 0x12 == 0x02 and s.ttl == 1]
+lo, hi = sum(t < a for t in syn) - nf, sum(t < b for t in syn)
+t = json.load(open(T + '/t4.json'))['target']
+n, early = t.get('path_traces'), t.get('path_traces_early')
+if not isinstance(n, int) or not max(lo, 1) <= n <= hi or early != 0:
+    print('path_traces %r (wire: %d..%d), path_traces_early %r' % (n, lo, hi, early))
+    sys.exit(1)
+print('path_traces %d, wire %d..%d' % (n, lo, hi), file=sys.stderr)
+EOF
+)
+if [ -z "$why" ]; then pass t4-traces; else fail t4-traces "$why"; fi
 
 # The wire: every trace SYN (TTL <= max_hops) of e4 and e6 left from a flow's
 # own source port (the ports its probes use), every flow was traced, and over
