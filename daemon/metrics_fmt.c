@@ -583,7 +583,8 @@ static void flow_label(struct jbuf *b, const char *name, const struct target *t,
 }
 
 /* probes/flows, opt in per target (flow_metrics = yes): a few series per
- * flow, and the last round's loss and jitter. */
+ * flow, and the last round's loss and jitter. Over flows only: a target of
+ * one flow has no flow state (sched.c), no port of its own to report. */
 static bool flow_metrics(const struct target *t)
 {
 	return t->cfg.opts.flow_metrics && t->flows;

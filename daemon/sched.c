@@ -268,9 +268,10 @@ static void launch(struct registry *reg, struct target *t, uint64_t now)
 		return;
 	}
 	unsigned nf = t->cfg.opts.flows;
-	/* Per-flow state only where asked for: 100,000 single-flow targets
-	 * keep a NULL pointer. */
-	if (!t->flows && (nf > 1 || t->cfg.opts.flow_metrics) && !(t->flows = target_flows_new(nf))) {
+	/* Per-flow state only over flows: 100,000 single-flow targets keep a
+	 * NULL pointer. One flow has no port of its own (each probe takes
+	 * another), so flow_metrics gives it nothing. */
+	if (!t->flows && nf > 1 && !(t->flows = target_flows_new(nf))) {
 		target_msg_set(&t->error, "out of memory");
 		record_error(reg, t, now);
 		return;

@@ -91,9 +91,9 @@ struct target_flow {
 };
 enum { TF_NONE, TF_ANSWERED, TF_LOST };
 
-/* A target probed over several flows (flows > 1), or with flow_metrics,
- * allocated at its first round: the flows' source ports (flows > 1:
- * reserved in the engine for (dst, dport)) and their statistics. */
+/* A target probed over several flows (flows > 1), allocated at its first
+ * round: the flows' source ports (reserved in the engine for (dst, dport))
+ * and their statistics. */
 struct target_flows {
 	unsigned n;                       /* ports reserved; 0: none (yet) */
 	struct pkt_addr dst;
@@ -169,7 +169,7 @@ struct target {
 	struct target_trace *tr;          /* trace_interval set: its traces (sched.c) */
 	struct series series;             /* per-bucket summaries (status page) */
 	struct target_slab *slab;         /* the block it lives in, NULL: its own allocation */
-	struct target_flows *flows;       /* flows > 1 or flow_metrics only, else NULL */
+	struct target_flows *flows;       /* flows > 1 only, else NULL */
 	/* daemon/pairs.c: its slots (by address:port, by host:port) and the
 	 * findings they gave it (1 << enum find_name) */
 	struct pair_slot *pslot[2];

@@ -760,8 +760,8 @@ static void put_flow_path(struct jbuf *j, const struct target *t, const struct t
 	jb_ns(j, "path_changed_time", pt ? pt->changed_ns : 0, 1e9);
 }
 
-/* probes/flows: each flow's numbers (targets with flows > 1 or
- * flow_metrics; else null), worse: the flows worse than the rest. */
+/* probes/flows: each flow's numbers (targets with flows > 1; else null),
+ * worse: the flows worse than the rest. */
 static void put_flows(struct jbuf *j, const struct view_field *f, const struct view_ctx *x)
 {
 	const struct target_flows *tf = x->t->flows;

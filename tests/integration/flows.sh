@@ -27,9 +27,10 @@
 #   at once): tcpprobe_flow_worse names the bad leg's ports, and the flows'
 #   tcpprobe_flow_probes_total and p50 in /metrics equal the captures';
 # - the daemon keeps a flow target's ports its own: another target to the
-#   same address and port never gets one.
+#   same address and port never gets one; with flow_metrics = yes a
+#   single-flow target exports no per-flow series (it has no flow port).
 # - `ctl probe` (one probe) refuses flows > 1, trace_interval, flow_metrics.
-# checks: 22
+# checks: 23
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lab/lab.sh
@@ -272,15 +273,39 @@ if [ -z "$bad" ]; then pass usage; else fail usage "$bad"; fi
 # every 300 ms from a range of 8 ports: a keeps its four, and b, going round
 # the range, never gets one of them, though with no TIME_WAIT they are free
 # nearly all the time. ([defaults] has flows = 2, which b sets back to 1 and
-# a `ctl probe` naming no flows must not take.)
+# a `ctl probe` naming no flows must not take.) Both have flow_metrics = yes:
+# a's per-flow series give its flows' ports; b, one flow, has no flow port
+# (each probe takes another), so it exports no per-flow series and no round
+# gauges (it exported one "flow" whose source port was its last probe's).
 {
 	dl_conf_daemon "history=100" "source_ports=20000-20007"
-	printf '[defaults]\nport = %s\ninterval = 300ms\ntime_wait = 0s\nflows = 2\n' "$LAB_PORT_OPEN"
+	printf '[defaults]\nport = %s\ninterval = 300ms\ntime_wait = 0s\nflows = 2\nflow_metrics = yes\n' "$LAB_PORT_OPEN"
 	printf '[target a]\nhost = %s\nflows = 4\n[target b]\nhost = %s\nflows = 1\n' "$LAB_S4" "$LAB_S4"
 } >"$tmp/r.conf"
 if dl_start "$tmp/r.conf" && wait_until 20 dl_has_results a 40 && wait_until 10 dl_has_results b 10; then
 	ctl --json history a 100 >"$tmp/r.a"
 	ctl --json history b 100 >"$tmp/r.b"
+	ctl metrics >"$tmp/r.metrics"
+	ctl --json show b >"$tmp/r.showb"
+	if why=$("$PY" - "$tmp/r.a" "$tmp/r.b" "$tmp/r.metrics" "$tmp/r.showb" <<'EOF'
+import json, re, sys
+a, b = (json.load(open(f))["results"] for f in sys.argv[1:3])
+m = open(sys.argv[3]).read()
+show = json.load(open(sys.argv[4]))["target"]
+errs = []
+aport = {r["flow"]: r["source_port"] for r in a if r.get("flow")}
+got = {int(f): int(v) for f, v in re.findall(r'^tcpprobe_flow_source_port\{target="a",flow="(\d+)"\} (\d+)$', m, re.M)}
+if got != aport or len(got) != 4:
+    errs.append("a: tcpprobe_flow_source_port %s, its flows' ports %s" % (got, aport))
+bser = re.findall(r'^(tcpprobe_(?:flow|round)_\w+)\{target="b"', m, re.M)
+if bser or show.get("flows") is not None or show.get("round") is not None:
+    errs.append("b (one flow): series %s, ctl show flows %s round %s" % (sorted(set(bser)), show.get("flows"), show.get("round")))
+if len({r["source_port"] for r in b}) < 3 or not re.search(r'^tcpprobe_probes_total\{target="b",', m, re.M):
+    errs.append("b: ports %s, probes_total %s" % ({r["source_port"] for r in b}, re.findall(r'^tcpprobe_probes_total\{target="b".*', m, re.M)))
+print("; ".join(errs))
+sys.exit(1 if errs else 0)
+EOF
+	); then pass flow-metrics-one; else fail flow-metrics-one "$why"; fi
 	# `ctl probe` sends one probe: keys that need rounds or a schedule are
 	# refused by name (they were ignored: flows=3 gave one probe, no flow),
 	# and flows=1 still probes, and so does a request naming none of them
@@ -322,6 +347,7 @@ EOF
 else
 	fail daemon-ports "the daemon did not start or record results: $(tail -n 3 "$tmp/daemon.log" 2>/dev/null)"
 	fail ctl-probe-one "the daemon did not start"
+	fail flow-metrics-one "the daemon did not start"
 	dl_stop
 fi
 
