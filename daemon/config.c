@@ -218,9 +218,9 @@ static int named_section(struct parser *p, const char *sec, const char *word, vo
 		return -2;
 	const char *name = sec + wl;
 	name += strspn(name, " \t");
-	if (!*name || strlen(name) >= CFG_NAME_MAX || strspn(name, CFG_NAME_CHARS) != strlen(name)) {
-		perr(p, line, "[%s NAME] needs a name of 1-%d characters of A-Z a-z 0-9 . _ -", word,
-		     CFG_NAME_MAX - 1);
+	if (!config_name_valid(name)) {
+		perr(p, line, "[%s NAME] needs a name of 1-%d characters of A-Z a-z 0-9 . _ - : [ ], "
+		     "not starting with -", word, CFG_NAME_MAX - 1);
 		return -1;
 	}
 	for (size_t i = 0; i < *n; i++) {
