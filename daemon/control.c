@@ -23,6 +23,7 @@
 #include "control_priv.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "loopprio.h"
 #include "metrics.h"
 #include "registry.h"
 #include "views.h"
@@ -244,7 +245,7 @@ static void on_accept(struct control *c, int fd)
 	cl->c = c;
 	cl->bev = bev;
 	cl->resume_ev = ev;
-	/* Control requests first in every loop pass (registry.h). */
+	/* Control requests first in every loop pass (loopprio.h). */
 	bufferevent_priority_set(bev, DAEMON_PRIO_CONTROL);
 	event_priority_set(ev, DAEMON_PRIO_CONTROL);
 	/* libevent writes 16 KiB per loop pass by default: a 2 MB `metrics`

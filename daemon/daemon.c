@@ -27,6 +27,7 @@
 #include "discovery.h"
 #include "hostport.h"
 #include "log.h"
+#include "loopprio.h"
 #include "metrics.h"
 #include "notify.h"
 #include "privs.h"

@@ -24,6 +24,7 @@
 #include "registry.h"
 #include "json.h"
 #include "log.h"
+#include "loopprio.h"
 #include "metrics.h"
 #include "metrics_fmt.h"
 #include "remote_write.h"

@@ -15,7 +15,7 @@
 
 #include "json.h"
 #include "metrics.h"
-#include "registry.h"
+#include "loopprio.h"
 
 struct metrics_reply {
 	struct metrics_stream *ms;
