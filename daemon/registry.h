@@ -101,8 +101,8 @@ int registry_oneshot(struct registry *reg, const char *hostport, char *const *kv
 		   registry_result_cb cb, registry_error_cb ecb, void *arg, char *err, size_t errlen);
 /* Every recorded result (targets and one-shots) is passed to watchers. */
 int registry_watch(struct registry *reg, registry_result_cb cb, void *arg);
-void registry_unwatch(struct registry *reg, void *arg);
-/* Forget every one-shot callback with this arg (its client went away). */
+/* Forget every one-shot callback and watcher with this arg (its client
+ * went away). */
 void registry_forget(struct registry *reg, void *arg);
 
 #endif

@@ -594,12 +594,19 @@ int registry_oneshot(struct registry *reg, const char *hostport, char *const *kv
 	return 0;
 }
 
+static void unwatch(struct registry *reg, void *arg)
+{
+	for (size_t i = 0; i < reg->nw; i++)
+		if (reg->w[i].arg == arg)
+			reg->w[i].cb = NULL;
+}
+
 void registry_forget(struct registry *reg, void *arg)
 {
 	for (struct oneshot *o = reg->oneshots; o; o = o->next)
 		if (o->arg == arg)
 			o->cb = NULL; /* one still resolving is freed when its answer comes */
-	registry_unwatch(reg, arg);
+	unwatch(reg, arg);
 }
 
 int registry_watch(struct registry *reg, registry_result_cb cb, void *arg)
@@ -621,11 +628,4 @@ int registry_watch(struct registry *reg, registry_result_cb cb, void *arg)
 	}
 	reg->w[reg->nw++] = (struct watcher){ cb, arg };
 	return 0;
-}
-
-void registry_unwatch(struct registry *reg, void *arg)
-{
-	for (size_t i = 0; i < reg->nw; i++)
-		if (reg->w[i].arg == arg)
-			reg->w[i].cb = NULL;
 }
