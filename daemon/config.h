@@ -210,6 +210,10 @@ int config_parse_duration(const char *s, uint64_t *ns, char *err, size_t errlen)
 int config_set_probe_opt(struct probe_opts *o, const char *key, const char *value,
 			 char *err, size_t errlen);
 int config_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
+/* Decimal, no sign, no blanks, within min..max ("010" is 10, never octal;
+ * "0x10" is not a number): the probe keys' and `probe -c`'s numbers. */
+int config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out, char *err, size_t errlen);
 /* A port as operators type it: decimal 1..65535; 0, hex ("0x50"), a leading
  * zero ("08080") and out-of-range values are errors that say why. */
 int config_parse_port(const char *s, uint16_t *port, char *err, size_t errlen);

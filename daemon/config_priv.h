@@ -45,9 +45,6 @@ static inline unsigned long long config_load_uint(const void *field, size_t size
 /* config_value.c */
 void config_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Decimal, no sign, no blanks, within min..max. */
-int config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
-		      unsigned long long *out, char *err, size_t errlen);
 /* Decimal, or hex with 0x, up to max. */
 int config_parse_uint_hex(const char *s, unsigned long long max, unsigned long long *out,
 			  char *err, size_t errlen);

@@ -2,7 +2,6 @@
 #include "probe_cmd.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <math.h>
@@ -154,23 +153,6 @@ static int opt_key(struct probe_opts *po, const char *opt, size_t key, const cha
 			fprintf(stderr, "tcpprobe probe: %s: %s\n", opt, why);
 		return -1;
 	}
-	return 0;
-}
-
-/* Decimal only: "010" is 10 (never octal), "0x10" is refused. */
-static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
-		      unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (end == s || *end || errno || v < lo || v > hi || s[0] == '-' || s[0] == '+' ||
-	    s[0] == ' ') {
-		fprintf(stderr, "tcpprobe probe: %s: '%s' is not a decimal number in %lu..%lu\n", opt,
-			s, lo, hi);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
@@ -453,7 +435,6 @@ int probe_main(int argc, char **argv)
 	config_probe_opt_defaults(&po);
 	struct probe_state ps = { .count = 1 };
 	bool guard = cfg.d.rst_guard == RST_GUARD_NFT;
-	unsigned long v;
 	long sport = -1;
 	uint16_t sp_lo = cfg.d.sport_lo, sp_hi = cfg.d.sport_hi;
 	/* Per probe key, 1 + the flag that set it: two flags of one key that
@@ -492,11 +473,16 @@ int probe_main(int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case 'c':
-			if (parse_uint("-c/--count", optarg, 1, 1000000, &v) < 0)
+		case 'c': {
+			unsigned long long n;
+			char why[160];
+			if (config_parse_uint(optarg, 1, 1000000, &n, why, sizeof(why)) < 0) {
+				fprintf(stderr, "tcpprobe probe: -c/--count: %s\n", why);
 				return 2;
-			ps.count = (unsigned)v;
+			}
+			ps.count = (unsigned)n;
 			break;
+		}
 		case 's': {
 			uint16_t p;
 			char why[160];

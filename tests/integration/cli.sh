@@ -3,8 +3,8 @@
 # 11 points 5 and 6), against the namespace lab:
 #  - usage-*: each mistyped argument exits 2 with a message that starts
 #    "tcpprobe probe:" and says what is wrong (hex and leading-zero ports,
-#    port 0 and 70000, inet_aton shorthand, an ambiguous bare IPv6 with a
-#    port, -4 with -6, a family the address lacks, durations past the
+#    port 0 and 70000, a hex count and a count of 0, inet_aton shorthand,
+#    an ambiguous bare IPv6 with a port, -4 with -6, a family the address lacks, durations past the
 #    config's bounds, a subnet-directed broadcast, link-local without zone)
 #  - decimal-count: -c 010 sends exactly 10 SYNs (on the wire)
 #  - mss-off: --mss off sends SYNs without an MSS option (on the wire)
@@ -15,7 +15,7 @@
 #    probe sent (one SYN on the wire), two `error` not sent, said once, exit 1;
 #    Ctrl-C after ok probes: exit 0 with the summary
 # Prints PASS/FAIL lines. Packets stay inside the lab's namespaces.
-# checks: 28
+# checks: 29
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../lab/lab.sh
@@ -39,7 +39,8 @@ usage_case port-hex "^tcpprobe probe: -p/--port: '0x50' is hexadecimal: ports ar
 usage_case port-leading-zero "^tcpprobe probe: -p/--port: '08080' has a leading zero: ports are decimal \(write 8080\)$" -p 08080 "$S4"
 usage_case port-0 "^tcpprobe probe: '$S4:0': port '0' cannot be probed: ports are 1..65535$" "$S4:0"
 usage_case port-70000 "^tcpprobe probe: '$S4:70000': port '70000' is out of range: ports are 1..65535$" "$S4:70000"
-usage_case count-hex "^tcpprobe probe: -c/--count: '0x10' is not a decimal number in 1..1000000$" -c 0x10 "$S4"
+usage_case count-hex "^tcpprobe probe: -c/--count: '0x10' is not a number$" -c 0x10 "$S4"
+usage_case count-0 "^tcpprobe probe: -c/--count: '0' is out of range \\(1..1000000\\)$" -c 0 "$S4"
 usage_case inet-aton-shorthand "^tcpprobe probe: '198.18.2' is not a full IPv4 address a.b.c.d \(inet_aton would read it as 198.18.0.2\)$" 198.18.2:$OPEN
 usage_case bare-number "^tcpprobe probe: '200' is not a full IPv4 address" 200
 usage_case v6-ambiguous "^tcpprobe probe: 'fd31::2:80' is ambiguous: write \[fd31::2\]:80 for port 80 of fd31::2, or \[fd31::2:80\] for the address$" fd31::2:80
