@@ -610,7 +610,7 @@ static void emit_flow_port(struct jbuf *b, const struct family *f, const struct 
 	for (unsigned k = 0; flow_metrics(t) && k < t->flows->nf; k++) {
 		const struct target_flows *tf = t->flows;
 		flow_label(b, f->name, t, k);
-		metrics_put_u64(b, true, tf->n ? tf->port[k] : tf->f[k].sport);
+		metrics_put_u64(b, true, tf->port[k]);
 	}
 }
 

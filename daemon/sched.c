@@ -210,9 +210,12 @@ static int flows_ports(struct registry *reg, struct target *t, char *err, size_t
 	    !memcmp(tf->dst.a, t->addr.a, t->addr.family == AF_INET6 ? 16 : 4))
 		return 0;
 	flows_unreserve(reg, t);
-	if (engine_ports_reserve(reg->eng, &t->addr, t->cfg.opts.port, t->cfg.opts.flows, tf->port,
+	/* port[] keeps the ports the flows last used until new ones are had. */
+	uint16_t port[FLOWS_MAX];
+	if (engine_ports_reserve(reg->eng, &t->addr, t->cfg.opts.port, t->cfg.opts.flows, port,
 				 err, errlen) < 0)
 		return -1;
+	memcpy(tf->port, port, t->cfg.opts.flows * sizeof(port[0]));
 	tf->n = t->cfg.opts.flows;
 	tf->dst = t->addr;
 	tf->dport = t->cfg.opts.port;

@@ -315,8 +315,6 @@ static void record_flow(struct target_flows *tf, const struct probe_report *r)
 	struct target_flow *f = &tf->f[i];
 	if (r->result < RESULT_COUNT)
 		f->by_result[r->result]++;
-	if (r->sport)
-		f->sport = r->sport;
 	enum probe_outcome o = probe_outcome((enum probe_kind)r->kind, (enum probe_result)r->result);
 	if (o != OUTCOME_ERROR) {
 		f->probes++;

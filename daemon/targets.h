@@ -80,7 +80,6 @@ struct target_flow {
 	uint64_t rtt_count;               /* RTT samples (summary _count) */
 	double rtt_sum_s;                 /* summary _sum */
 	float rtt_us[FLOW_RTT_WINDOW];
-	uint16_t sport;                   /* the last probe's source port */
 	uint8_t ttl;                      /* the last SYN/ACK's; 0: none */
 	uint8_t cur;                      /* this round: TF_* */
 	double cur_rtt_us, prev_rtt_us;   /* this round's and the last round's; NAN: none */
@@ -98,7 +97,8 @@ struct target_flows {
 	unsigned n;                       /* ports reserved; 0: none (yet) */
 	struct pkt_addr dst;
 	uint16_t dport;
-	uint16_t port[FLOWS_MAX];
+	uint16_t port[FLOWS_MAX];         /* kept when released (n = 0): the ports
+					   * the flows' probes last used; 0: none */
 	unsigned nf;                      /* flows (f[] entries) */
 	uint64_t pending;                 /* flows of this round not reported yet (bits) */
 	uint64_t rounds;                  /* rounds complete */

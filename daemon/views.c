@@ -778,7 +778,7 @@ static void put_flows(struct jbuf *j, const struct view_field *f, const struct v
 		double p50, p99;
 		target_flow_quantiles(fl, &p50, &p99);
 		struct flows_row row;
-		flows_row_make(&row, i + 1, tf->n ? tf->port[i] : fl->sport, fl->probes, fl->lost,
+		flows_row_make(&row, i + 1, tf->port[i], fl->probes, fl->lost,
 			       fl->ttl, p50, p99, v.why[i]);
 		jb_obj(j);
 		flows_row_json(j, &row);
