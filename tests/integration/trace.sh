@@ -194,7 +194,8 @@ LAB_CAP_IF=$CHAIN_CIF lab_capture_start "$T/forged.pcap" "tcp or icmp or icmp6" 
 ppid=$LAB_BG_PID
 syn4() { "$PY" tests/lab/wire.py dump -v "$T/forged.pcap" 2>/dev/null |
 	awk -v t="$CHAIN_T4" '$5 == t && $7 == "S" && / ttl=4 / { print $4, $8; exit }'; }
-if wait_until 5 test -n "$(syn4)"; then
+syn4_seen() { [ -n "$(syn4)" ]; }
+if wait_until 5 syn4_seen; then
 	read -r fsport fseq <<<"$(syn4)"
 	bad=$(( (fseq + 1) % 4294967296 ))
 	echo "$fsport $bad" >"$go.tmp" && mv "$go.tmp" "$go"

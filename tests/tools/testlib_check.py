@@ -12,7 +12,10 @@ What goes around the library:
    FAIL line a tool printed), or a variable named *pass*/*fail* incremented;
  - `tcpprobe daemon` started other than by dl_start, dl_spawn or dl_run:
    through lab_tcpprobe(_bg) or a binary in a variable ("$BIN" daemon ...).
-   `daemon -n` (a config check) and `daemon -h` start nothing and are fine.
+   `daemon -n` (a config check) and `daemon -h` start nothing and are fine;
+ - a wait_until whose condition holds a $(...) or `...` outside single
+   quotes: the shell expands it once, before the wait, so the wait polls a
+   constant (wrap the condition in a function, or eval '...').
 Comments are passed over, and so are strings that only name a daemon
 (grep 'ExecStart=/usr/sbin/tcpprobe daemon ...'): only the command word
 before `daemon` makes a start.
@@ -37,6 +40,9 @@ RULES = [
 STARTS = re.compile(r'(\blab_tcpprobe(_bg)?|"?\$\{?\w+\}?"?)\s+daemon(?!\s+(-n|-h|--help)\b)(\s|$)')
 STARTS_WHAT = "starts tcpprobe daemon itself (use dl_start, dl_spawn or dl_run)"
 LONE_VAR = re.compile(r'^\$\{?\w+\}?$')
+SINGLE_QUOTED = re.compile(r"'[^']*'")
+WAIT_EXPANDS = re.compile(r'\bwait_until\b[^|;&]*(\$\((?!\()|`)')
+WAIT_WHAT = "wait_until's condition holds a $(...) expanded once, before the wait (use a function)"
 
 
 def code(line):
@@ -72,6 +78,8 @@ def check(path):
                     found.append('%s:%d: %s' % (path, n, what))
             if STARTS.search(bare):
                 found.append('%s:%d: %s' % (path, n, STARTS_WHAT))
+            if WAIT_EXPANDS.search(SINGLE_QUOTED.sub("''", text)):
+                found.append('%s:%d: %s' % (path, n, WAIT_WHAT))
     return found
 
 
